@@ -1,0 +1,99 @@
+// Loads the compiled addon and checks, once, that libtorch runs on a fast BLAS.
+import { createRequire } from 'node:module';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** A tensor as the native layer sees it: a numeric handle into its slot table. */
+export type Handle = number;
+/** A random generator handle (opaque). */
+export type GeneratorHandle = object;
+
+export interface NativeBinding {
+  fromBuffer(data: ArrayBufferView, dtype: number, shape: number[], requiresGrad?: boolean): Handle;
+  toBuffer(h: Handle): ArrayBuffer;
+  item(h: Handle): number | boolean;
+  shape(h: Handle): number[];
+  strides(h: Handle): number[];
+  dtype(h: Handle): number;
+  device(h: Handle): string;
+  dispose(h: Handle): void;
+  isDisposed(h: Handle): boolean;
+  requiresGrad(h: Handle): boolean;
+  setRequiresGrad(h: Handle, value: boolean): void;
+  backward(h: Handle, grad: Handle | null, retainGraph: boolean, createGraph: boolean): void;
+  grad(h: Handle): Handle | null;
+  setGrad(h: Handle, grad: Handle | null): void;
+  setData(h: Handle, source: Handle): void;
+  isGradEnabled(): boolean;
+  setGradEnabled(value: boolean): void;
+  manualSeed(seed: number | bigint): void;
+  newGenerator(seed: number | bigint): GeneratorHandle;
+  getRngState(g: GeneratorHandle | null): Handle;
+  setRngState(g: GeneratorHandle | null, state: Handle): void;
+  generatorSeed(g: GeneratorHandle | null): bigint;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  cudaDeviceCount(): number;
+  memoryStats(): { liveTensors: number; storages: number; externalBytes: number };
+  buildInfo(): { torchVersion: string; config: string; parallel: string };
+  add(a: Handle, b: Handle): Handle;
+  sub(a: Handle, b: Handle): Handle;
+  mul(a: Handle, b: Handle): Handle;
+  div(a: Handle, b: Handle): Handle;
+  matmul(a: Handle, b: Handle): Handle;
+  addScalar(a: Handle, b: number | boolean): Handle;
+  subScalar(a: Handle, b: number | boolean): Handle;
+  mulScalar(a: Handle, b: number | boolean): Handle;
+  divScalar(a: Handle, b: number | boolean): Handle;
+  opLookup(name: string): number;
+  opCall(id: number, ...args: unknown[]): unknown;
+  opSchema(id: number): string;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const addonPath = join(here, '..', 'build', 'Release', 'pretext_torch.node');
+
+function load(): NativeBinding {
+  if (!existsSync(addonPath)) {
+    throw new Error(
+      `@pretext/torch: the native addon is not built (${addonPath} is missing). ` +
+        'Run `npm run build:native` (needs libtorch: `apt-get install libtorch-dev libopenblas0-pthread`, ' +
+        'or LIBTORCH=/path/to/libtorch).',
+    );
+  }
+  return createRequire(import.meta.url)(addonPath) as NativeBinding;
+}
+
+export const native: NativeBinding = load();
+
+/**
+ * Which BLAS library libtorch's matrix products actually reach. Debian's libtorch links the
+ * generic libblas.so.3, which the alternatives system points at OpenBLAS, BLIS, MKL or the
+ * slow reference implementation.
+ */
+export function blasLibrary(): { path: string; fast: boolean } | null {
+  let maps: string;
+  try {
+    maps = readFileSync('/proc/self/maps', 'utf8');
+  } catch {
+    return null;
+  }
+  const libs = new Set<string>();
+  for (const line of maps.split('\n')) {
+    const path = line.slice(line.indexOf('/'));
+    if (line.includes('/') && /lib(open)?blas|libmkl|libblis/.test(path)) libs.add(path.trim());
+  }
+  if (libs.size === 0) return null;
+  const fast = [...libs].find((p) => /openblas|mkl|blis/.test(p));
+  return fast ? { path: fast, fast: true } : { path: [...libs][0]!, fast: false };
+}
+
+const blas = blasLibrary();
+if (blas && !blas.fast && !process.env.PRETEXT_NO_BLAS_WARNING) {
+  process.emitWarning(
+    `libtorch is using the reference BLAS (${blas.path}), about 10x slower than OpenBLAS. ` +
+      'Install libopenblas0-pthread (apt-get install libopenblas0-pthread).',
+    { code: 'PRETEXT_SLOW_BLAS' },
+  );
+}

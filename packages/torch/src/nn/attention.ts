@@ -1,0 +1,135 @@
+// Multi-head attention and the Transformer encoder layer, with PyTorch's parameter names
+// (in_proj_weight, out_proj.weight, linear1, norm1 ...) and sequence-first layout by default.
+import { empty, zeros } from '../creation.js';
+import { Tensor } from '../tensor.js';
+import * as F from './functional.js';
+import * as init from './init.js';
+import { Dropout, LayerNorm, Linear } from './layers.js';
+import { Module } from './module.js';
+
+export interface AttentionOptions {
+  /** Bool [L, S] (true = may not attend) or float [L, S] added to the scores. */
+  attnMask?: Tensor | null;
+  /** Bool [batch, S]: true marks padding keys to ignore. */
+  keyPaddingMask?: Tensor | null;
+  needWeights?: boolean;
+  averageAttnWeights?: boolean;
+}
+
+export class MultiheadAttention extends Module {
+  readonly inProjWeight: Tensor;
+  readonly inProjBias: Tensor | null;
+  readonly outProj: Linear;
+  readonly headDim: number;
+  private readonly dropout: number;
+  private readonly batchFirst: boolean;
+
+  constructor(
+    readonly embedDim: number,
+    readonly numHeads: number,
+    o: { dropout?: number; bias?: boolean; batchFirst?: boolean } = {},
+  ) {
+    super();
+    if (embedDim % numHeads !== 0) throw new RangeError(`embedDim (${embedDim}) must be divisible by numHeads (${numHeads})`);
+    this.headDim = embedDim / numHeads;
+    this.dropout = o.dropout ?? 0;
+    this.batchFirst = o.batchFirst ?? false;
+    const bias = o.bias ?? true;
+    this.inProjWeight = this.registerParameter('in_proj_weight', empty([3 * embedDim, embedDim]));
+    this.inProjBias = this.registerParameter('in_proj_bias', bias ? zeros([3 * embedDim]) : null);
+    this.outProj = this.registerModule('out_proj', new Linear(embedDim, embedDim, bias));
+    init.xavierUniform_(this.inProjWeight);
+    if (this.outProj.bias) init.zeros_(this.outProj.bias);
+  }
+
+  /** query [L, N, E], key/value [S, N, E] ([N, L, E] with batchFirst) -> output and weights [N, L, S]. */
+  forward(query: Tensor, key: Tensor, value: Tensor, o: AttentionOptions = {}): { output: Tensor; weights: Tensor | null } {
+    const [q0, k0, v0] = this.batchFirst ? [query.transpose(0, 1), key.transpose(0, 1), value.transpose(0, 1)] : [query, key, value];
+    const [L, N, E] = q0.shape as [number, number, number];
+    const S = k0.shape[0]!;
+    if (E !== this.embedDim) throw new TypeError(`query has embedding size ${E}, the layer expects ${this.embedDim}`);
+    const H = this.numHeads;
+    const hd = this.headDim;
+    const [wq, wk, wv] = this.inProjWeight.chunk(3);
+    const [bq, bk, bv] = this.inProjBias ? this.inProjBias.chunk(3) : [null, null, null];
+    const heads = (x: Tensor, len: number): Tensor => x.reshape(len, N * H, hd).transpose(0, 1);
+    const q = heads(F.linear(q0, wq!, bq), L).mul(1 / Math.sqrt(hd));
+    const k = heads(F.linear(k0, wk!, bk), S);
+    const v = heads(F.linear(v0, wv!, bv), S);
+    let scores = q.bmm(k.transpose(1, 2)); // [N*H, L, S]
+    if (o.attnMask) {
+      scores = o.attnMask.dtype === 'bool' ? scores.maskedFill(o.attnMask, -Infinity) : scores.add(o.attnMask);
+    }
+    if (o.keyPaddingMask) {
+      const pad = o.keyPaddingMask
+        .reshape(N, 1, 1, S)
+        .expand(N, H, 1, S)
+        .reshape(N * H, 1, S);
+      scores = scores.maskedFill(pad, -Infinity);
+    }
+    let attn = scores.softmax(-1);
+    if (this.training && this.dropout > 0) attn = F.dropout(attn, this.dropout, true);
+    const out = attn.bmm(v).transpose(0, 1).reshape(L, N, E);
+    let output = this.outProj.forward(out);
+    if (this.batchFirst) output = output.transpose(0, 1);
+    if (!(o.needWeights ?? true)) return { output, weights: null };
+    const w = attn.reshape(N, H, L, S);
+    return { output, weights: (o.averageAttnWeights ?? true) ? w.mean(1) : w };
+  }
+}
+
+export interface TransformerEncoderLayerOptions {
+  dimFeedforward?: number;
+  dropout?: number;
+  activation?: 'relu' | 'gelu';
+  layerNormEps?: number;
+  batchFirst?: boolean;
+  normFirst?: boolean;
+}
+
+/** Self-attention and a feed-forward block, each with a residual and LayerNorm (Vaswani et al.). */
+export class TransformerEncoderLayer extends Module {
+  readonly selfAttn: MultiheadAttention;
+  readonly linear1: Linear;
+  readonly linear2: Linear;
+  readonly norm1: LayerNorm;
+  readonly norm2: LayerNorm;
+  private readonly drop: Dropout;
+  private readonly drop1: Dropout;
+  private readonly drop2: Dropout;
+  private readonly o: TransformerEncoderLayerOptions;
+
+  constructor(dModel: number, nhead: number, o: TransformerEncoderLayerOptions = {}) {
+    super();
+    this.o = o;
+    const p = o.dropout ?? 0.1;
+    const eps = o.layerNormEps ?? 1e-5;
+    this.selfAttn = this.registerModule(
+      'self_attn',
+      new MultiheadAttention(dModel, nhead, { dropout: p, batchFirst: o.batchFirst ?? false }),
+    );
+    this.linear1 = this.registerModule('linear1', new Linear(dModel, o.dimFeedforward ?? 2048));
+    this.drop = this.registerModule('dropout', new Dropout(p));
+    this.linear2 = this.registerModule('linear2', new Linear(o.dimFeedforward ?? 2048, dModel));
+    this.norm1 = this.registerModule('norm1', new LayerNorm(dModel, { eps }));
+    this.norm2 = this.registerModule('norm2', new LayerNorm(dModel, { eps }));
+    this.drop1 = this.registerModule('dropout1', new Dropout(p));
+    this.drop2 = this.registerModule('dropout2', new Dropout(p));
+  }
+
+  forward(src: Tensor, o: { srcMask?: Tensor | null; srcKeyPaddingMask?: Tensor | null } = {}): Tensor {
+    const sa = (x: Tensor): Tensor =>
+      this.drop1.forward(
+        this.selfAttn.forward(x, x, x, { attnMask: o.srcMask ?? null, keyPaddingMask: o.srcKeyPaddingMask ?? null, needWeights: false })
+          .output,
+      );
+    const act = (x: Tensor): Tensor => (this.o.activation === 'gelu' ? x.gelu() : x.relu());
+    const ff = (x: Tensor): Tensor => this.drop2.forward(this.linear2.forward(this.drop.forward(act(this.linear1.forward(x)))));
+    if (this.o.normFirst) {
+      const x = src.add(sa(this.norm1.forward(src)));
+      return x.add(ff(this.norm2.forward(x)));
+    }
+    const x = this.norm1.forward(src.add(sa(src)));
+    return this.norm2.forward(x.add(ff(x)));
+  }
+}

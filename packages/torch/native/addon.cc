@@ -83,7 +83,7 @@ void uncountStorage(Napi::Env env, Slot& slot) {
 
 Slot* findSlot(const Napi::Value& v) {
   double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0) || d > 9007199254740991.0) return nullptr;
+  if (!(d >= 0) || d > 9007199254740991.0 || std::floor(d) != d) return nullptr;
   uint64_t h = static_cast<uint64_t>(d);
   uint64_t index = h & ((1u << kSlotBits) - 1);
   uint64_t generation = h >> kSlotBits;

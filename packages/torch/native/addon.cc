@@ -13,6 +13,9 @@
 #include <cmath>
 #include <cstring>
 #include <unordered_map>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 namespace pretext {
 
@@ -460,6 +463,19 @@ Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), at::hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0);
 }
 
+// tuneMalloc(mmapThresholdBytes, trimThresholdBytes) -> whether glibc took both.
+Napi::Value TuneMalloc(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#ifdef __GLIBC__
+  int mmap = info[0].As<Napi::Number>().Int32Value();
+  int trim = info[1].As<Napi::Number>().Int32Value();
+  bool ok = mallopt(M_MMAP_THRESHOLD, mmap) == 1 && mallopt(M_TRIM_THRESHOLD, trim) == 1;
+  return Napi::Boolean::New(env, ok);
+#else
+  return Napi::Boolean::New(env, false);
+#endif
+}
+
 Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
@@ -537,6 +553,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"generatorSeed", GeneratorSeed}, {"setNumThreads", SetNumThreads},
       {"getNumThreads", GetNumThreads}, {"cudaDeviceCount", CudaDeviceCount},
       {"memoryStats", MemoryStats},     {"buildInfo", BuildInfo},
+      {"tuneMalloc", TuneMalloc},
   };
   for (const Entry& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
   for (const BinaryEntry& e : kBinary)

@@ -1,5 +1,5 @@
 // @pretext/torch: tensors, autograd, nn, optim and safetensors on libtorch.
-import { native, blasLibrary } from './native.js';
+import { native, blasLibrary, ompWaitPolicyDefaulted, mallocTuned } from './native.js';
 
 export { Tensor, where, type NestedArray, type Dim } from './tensor.js';
 export * from './creation.js';
@@ -11,7 +11,7 @@ export { opSchema } from './ops.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * as safetensors from './safetensors.js';
-export { blasLibrary };
+export { blasLibrary, ompWaitPolicyDefaulted, mallocTuned };
 
 /** Threads libtorch uses inside one op (intra-op parallelism). */
 export function setNumThreads(n: number): void {

@@ -11,7 +11,7 @@ const F = nn.functional;
 const fx = fixture('layers.safetensors');
 
 interface Case {
-  make: () => torch.nn.Module & { forward(...xs: Tensor[]): Tensor };
+  make: () => torch.nn.TensorModule;
   train?: boolean;
   inputs?: number;
 }

@@ -121,8 +121,8 @@ describe('LARS', () => {
       b.grad = gb.clone();
       const pn = Math.hypot(expectW[0]!, expectW[1]!);
       const trust = (0.02 * pn) / (1 + 0.1 * pn + 1e-8);
-      const dW = [0, 1].map((i) => (gw.data()[i]! + 0.1 * expectW[i]!) * trust);
-      const dB = [0, 1].map((i) => gb.data()[i]!);
+      const dW = [0, 1].map((i) => (values(gw)[i]! + 0.1 * expectW[i]!) * trust);
+      const dB = values(gb);
       [0, 1].forEach((i) => {
         bufW[i] = step === 0 ? dW[i]! : 0.9 * bufW[i]! + dW[i]!;
         bufB[i] = step === 0 ? dB[i]! : 0.9 * bufB[i]! + dB[i]!;

@@ -182,7 +182,7 @@ function readFaithfullyOrReject(bytes: Uint8Array): void {
     return;
   }
   tidy(() => {
-    let loaded;
+    let loaded: ReturnType<typeof deserialize>;
     try {
       loaded = deserialize(bytes);
     } catch (err) {

@@ -301,7 +301,12 @@ export class AdaptiveAvgPool2d extends Lambda {
   }
 }
 
-/** Children named '0', '1', ... applied in order. */
+/**
+ * Children named '0', '1', ... applied in order. Each intermediate activation is released
+ * as soon as the next layer has consumed it, as Python's reference counting would: autograd
+ * keeps what backward needs (storage is reference-counted), and the step's working set stays
+ * small. A layer that holds on to its input must keep() it.
+ */
 export class Sequential extends Module {
   private readonly layers: TensorModule[];
   constructor(...layers: TensorModule[]) {
@@ -311,7 +316,11 @@ export class Sequential extends Module {
   }
   forward(x: Tensor): Tensor {
     let y = x;
-    for (const m of this.layers) y = m.forward(y);
+    for (const m of this.layers) {
+      const next = m.forward(y);
+      if (y !== x && next !== y && !y.kept) y.dispose();
+      y = next;
+    }
     return y;
   }
   get length(): number {

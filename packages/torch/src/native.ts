@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 /** A tensor as the native layer sees it: a numeric handle into its slot table. */
@@ -77,6 +78,10 @@ function load(): NativeBinding {
 }
 
 export const native: NativeBinding = load();
+
+// libtorch starts an embedding process with one intra-op thread; use every core, as
+// PyTorch does, unless the user pinned a count.
+if (process.env.OMP_NUM_THREADS === undefined) native.setNumThreads(availableParallelism());
 
 /**
  * glibc returns large freed blocks to the OS (munmap, heap trimming), so a training step

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Prepares a fresh Debian/Ubuntu machine for Pretext, idempotently: system packages when
+# missing, npm dependencies when the lockfile changed, the native addon when its sources did.
+#   scripts/setup.sh          what running Pretext needs
+#   scripts/setup.sh --test   plus what the test suite and benchmarks need (PyTorch for the
+#                             interop test and the side-by-side benchmarks)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+if ! command -v node >/dev/null 2>&1 || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  echo "Pretext needs Node.js 20 or newer (found: $(node --version 2>/dev/null || echo none))." >&2
+  echo "Install it from https://nodejs.org or your distribution, then run this again." >&2
+  exit 1
+fi
+
+packages=(libtorch-dev libopenblas0-pthread dataset-fashion-mnist g++ make python3)
+if [ "${1:-}" = "--test" ]; then
+  # python3-torch: PyTorch for the safetensors interop test and the benchmarks, never a
+  # runtime dependency.
+  packages+=(python3-torch)
+fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+stamp=node_modules/.pretext-lock
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > "$stamp"
+fi
+
+addon=packages/torch/build/Release/pretext_torch.node
+if [ ! -f "$addon" ] || [ -n "$(find packages/torch/native packages/torch/binding.gyp -newer "$addon" 2>/dev/null)" ]; then
+  say "building the native addon (about a minute)"
+  npm run build:native --silent >/dev/null
+fi

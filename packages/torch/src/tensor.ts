@@ -84,6 +84,7 @@ const op = {
   unsqueeze: bindOp('aten::unsqueeze'),
   expand: bindOp('aten::expand'),
   repeat: bindOp('aten::repeat'),
+  repeatInterleave: bindOp('aten::repeat_interleave.self_int'),
   contiguous: bindOp('aten::contiguous'),
   flip: bindOp('aten::flip'),
   roll: bindOp('aten::roll'),
@@ -610,6 +611,10 @@ export class Tensor {
   }
   repeat(...times: number[] | [readonly number[]]): Tensor {
     return new Tensor(op.repeat(this.h, shapeArgs(times)) as Handle);
+  }
+  /** Repeats each element (or slice along `dim`) `repeats` times in place: [a, b] -> [a, a, b, b]. */
+  repeatInterleave(repeats: number, dim?: number): Tensor {
+    return new Tensor(op.repeatInterleave(this.h, repeats, dim ?? null) as Handle);
   }
   contiguous(): Tensor {
     return new Tensor(op.contiguous(this.h) as Handle);

@@ -268,6 +268,13 @@ describe('shapes, slicing and indexing', () => {
       [1, 2, 1, 2],
       [1, 2, 1, 2],
     ]);
+    assert.deepEqual(values(tensor([1, 2]).repeatInterleave(2)), [1, 1, 2, 2]);
+    assert.deepEqual(
+      tensor([[1], [2]])
+        .repeatInterleave(2, 0)
+        .toArray(),
+      [[1], [1], [2], [2]],
+    );
     assert.ok(!x.transpose(0, 1).contiguous().equal(x.transpose(0, 1).contiguous().flip(0)));
     assert.deepEqual(x.stride(), [12, 4, 1]);
   });

@@ -1,0 +1,24 @@
+// What every encoder provides, and how an encoder is rebuilt from its JSON description.
+import type { nn, Tensor } from '@pretext/torch';
+import { SmallCnn, type SmallCnnConfig } from './smallCnn.js';
+import { ResNet18, type ResNetConfig } from './resnet.js';
+
+/** A backbone mapping images [B, C, H, W] to features [B, outDim]. */
+export interface Encoder extends nn.Module {
+  readonly outDim: number;
+  forward(x: Tensor): Tensor;
+}
+
+/** The JSON that rebuilds an encoder (encoder.json). */
+export type EncoderSpec = { type: 'small-cnn'; config: SmallCnnConfig } | { type: 'resnet18'; config: ResNetConfig };
+
+export function buildEncoder(spec: EncoderSpec): Encoder {
+  switch (spec.type) {
+    case 'small-cnn':
+      return new SmallCnn(spec.config);
+    case 'resnet18':
+      return new ResNet18(spec.config);
+    default:
+      throw new TypeError(`unknown encoder type '${(spec as { type: string }).type}'; expected small-cnn or resnet18`);
+  }
+}

@@ -1,0 +1,48 @@
+// The one interface every self-supervised method implements: given views of a batch, return
+// the loss and what to log. The trainer knows nothing else about methods.
+import { nn, type Tensor } from '@pretext/torch';
+import type { Encoder } from '../encoders/encoder.js';
+
+export interface StepResult {
+  loss: Tensor;
+  /** Scalars to log (the loss is logged by the trainer). */
+  logs: Record<string, number>;
+  /** Embeddings [B, D] of the first view, for the collapse monitor. */
+  embedding: Tensor;
+}
+
+export abstract class SSLMethod extends nn.Module {
+  abstract readonly name: string;
+  /** Augmented views of each image the method consumes (rotation makes its own). */
+  readonly numViews: number = 2;
+  readonly backbone: Encoder;
+
+  constructor(protected readonly makeBackbone: () => Encoder) {
+    super();
+    this.backbone = this.registerModule('backbone', makeBackbone());
+  }
+
+  abstract step(views: Tensor[]): StepResult;
+
+  /** Called after each optimizer step with the fraction of training done (EMA updates). */
+  afterStep(_progress: number): void {}
+
+  /** What the optimizer updates (momentum networks are excluded). */
+  trainableParameters(): Tensor[] {
+    return this.parameters().filter((p) => p.requiresGrad);
+  }
+}
+
+/** A backbone followed by a projector, the unit momentum methods copy. */
+export class Tower extends nn.Module {
+  readonly backbone: Encoder;
+  readonly projector: nn.Sequential;
+  constructor(backbone: Encoder, projector: nn.Sequential) {
+    super();
+    this.backbone = this.registerModule('backbone', backbone);
+    this.projector = this.registerModule('projector', projector);
+  }
+  forward(x: Tensor): Tensor {
+    return this.projector.forward(this.backbone.forward(x));
+  }
+}

@@ -1,0 +1,34 @@
+// Rotation prediction (Gidaris et al., 2018), the classic pretext task: each image is shown
+// at 0, 90, 180 and 270 degrees and the network names the rotation.
+import * as torch from '@pretext/torch';
+import type { Tensor } from '@pretext/torch';
+import { mlpHead } from '../heads/mlp.js';
+import type { Encoder } from '../encoders/encoder.js';
+import { SSLMethod, type StepResult } from './method.js';
+
+export class Rotation extends SSLMethod {
+  readonly name = 'rotation';
+  override readonly numViews = 1;
+  readonly classifier: torch.nn.Sequential;
+  constructor(makeBackbone: () => Encoder, config: { hiddenDim?: number } = {}) {
+    super(makeBackbone);
+    this.classifier = this.registerModule(
+      'classifier',
+      mlpHead({ inDim: this.backbone.outDim, hiddenDim: config.hiddenDim ?? 256, outDim: 4 }),
+    );
+  }
+  step([x]: Tensor[]): StepResult {
+    const b = x!.size(0);
+    // Rotations by 90-degree steps as flips and transposes of [B, C, H, W] (square images).
+    const rotated = torch.cat([x!, x!.transpose(2, 3).flip(3), x!.flip([2, 3]), x!.transpose(2, 3).flip(2)]);
+    const labels = torch.arange(4).repeatInterleave(b);
+    const features = this.backbone.forward(rotated);
+    const logits = this.classifier.forward(features);
+    const accuracy = torch.noGrad(() => logits.argmax(1).eq(labels).float().mean().item());
+    return {
+      loss: torch.nn.functional.crossEntropy(logits, labels),
+      logs: { rotation_accuracy: accuracy },
+      embedding: features.narrow(0, 0, b),
+    };
+  }
+}

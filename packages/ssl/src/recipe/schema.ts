@@ -1,0 +1,126 @@
+// The recipe: everything a pretraining run needs, validated once at the edge. The schema
+// also produces the TypeScript types; errors name the field and the allowed values.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+const range = z.tuple([z.number(), z.number()]).refine(([a, b]) => a <= b, 'the first number must not exceed the second');
+const probability = z.number().min(0).max(1);
+
+const augment = z
+  .object({
+    crop: z
+      .strictObject({ scale: range.default([0.25, 1]), ratio: range.default([3 / 4, 4 / 3]), flip: probability.default(0.5) })
+      .optional(),
+    jitter: z
+      .strictObject({ brightness: z.number().min(0).default(0.4), contrast: z.number().min(0).default(0.4), p: probability.default(0.8) })
+      .optional(),
+    blur: z
+      .strictObject({ kernelSize: z.number().int().min(3).default(3), sigma: range.default([0.1, 2]), p: probability.default(0.5) })
+      .optional(),
+    noise: z.strictObject({ std: z.number().min(0).default(0.05), p: probability.default(0.5) }).optional(),
+    erasing: z.strictObject({ scale: range.default([0.02, 0.2]), p: probability.default(0.25) }).optional(),
+  })
+  .strict();
+
+const encoder = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('small-cnn'),
+    config: z
+      .strictObject({
+        width: z.number().int().min(1).optional(),
+        depth: z.number().int().min(1).max(6).optional(),
+        convsPerStage: z.number().int().min(1).optional(),
+        batchNorm: z.boolean().optional(),
+      })
+      .default({}),
+  }),
+  z.strictObject({
+    type: z.literal('resnet18'),
+    config: z.strictObject({ widthMultiplier: z.number().positive().optional() }).default({}),
+  }),
+]);
+
+export const METHOD_NAMES = ['simclr', 'moco', 'byol', 'simsiam', 'barlow-twins', 'vicreg', 'rotation'] as const;
+
+export const recipeSchema = z.strictObject({
+  name: z.string().min(1),
+  seed: z.number().int().min(0).default(0),
+  data: z.strictObject({
+    dataset: z.enum(['fashion-mnist']),
+    /** Use only the first N training images (quick runs). */
+    limit: z.number().int().positive().optional(),
+  }),
+  augment: augment.default({}),
+  encoder,
+  method: z.strictObject({
+    name: z.enum(METHOD_NAMES),
+    config: z.record(z.string(), z.union([z.number(), z.boolean()])).default({}),
+  }),
+  train: z.strictObject({
+    epochs: z.number().positive(),
+    batchSize: z.number().int().min(2),
+    maxSteps: z.number().int().positive().optional(),
+    optimizer: z.strictObject({
+      name: z.enum(['adamw', 'adam', 'sgd', 'lars']),
+      lr: z.number().positive(),
+      weightDecay: z.number().min(0).default(0),
+      momentum: z.number().min(0).max(1).optional(),
+    }),
+    schedule: z
+      .strictObject({
+        name: z.enum(['warmup-cosine', 'one-cycle', 'constant']),
+        warmupEpochs: z.number().min(0).optional(),
+        minLrRatio: z.number().min(0).max(1).optional(),
+      })
+      .default({ name: 'warmup-cosine' }),
+    checkpointEverySteps: z.number().int().positive().default(500),
+    logEverySteps: z.number().int().positive().default(50),
+    gradClip: z.number().min(0).optional(),
+  }),
+  evaluation: z
+    .strictObject({ knnEveryEpoch: z.boolean().default(false), knn: z.boolean().default(true), linear: z.boolean().default(true) })
+    .default({ knnEveryEpoch: false, knn: true, linear: true }),
+});
+
+export type Recipe = z.infer<typeof recipeSchema>;
+
+export class RecipeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RecipeError';
+  }
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+  if (issue.code === 'invalid_value') return `${path}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  if (issue.code === 'unrecognized_keys') return `${path}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
+  if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator')
+    return `${path}: expected one of "small-cnn", "resnet18"`;
+  return `${path}: ${issue.message}`;
+}
+
+/** Validates a parsed recipe; throws a RecipeError listing every problem by field. */
+export function validateRecipe(value: unknown, source = 'recipe'): Recipe {
+  const r = recipeSchema.safeParse(value);
+  if (!r.success)
+    throw new RecipeError(`${source} is not a valid recipe:\n${r.error.issues.map((i) => `  - ${describeIssue(i)}`).join('\n')}`);
+  return r.data;
+}
+
+export function loadRecipe(path: string): Recipe {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new RecipeError(`cannot read recipe ${path}: ${(err as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch (err) {
+    throw new RecipeError(`${path} is not valid YAML: ${(err as Error).message}`);
+  }
+  return validateRecipe(value, path);
+}

@@ -1,0 +1,252 @@
+// The pretraining loop. It knows methods only through SSLMethod.step/afterStep, so a new
+// method never touches it. Checkpoints hold everything a run needs to continue exactly:
+// weights and buffers, optimizer state, schedule, every random generator, and the position
+// inside the epoch.
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as torch from '@pretext/torch';
+import type { Tensor } from '@pretext/torch';
+import { ProgressBar } from '../progress.js';
+import { views, type Transform } from '../augment/transforms.js';
+import { toFloatImages, type InputNorm } from '../eval/features.js';
+import type { SSLMethod } from '../methods/method.js';
+import { buildOptimizer, buildSchedule, type OptimizerConfig, type ScheduleConfig } from './optim.js';
+
+export interface TrainConfig {
+  epochs: number;
+  batchSize: number;
+  optimizer: OptimizerConfig;
+  schedule: ScheduleConfig;
+  seed: number;
+  /** Stop after this many steps in total (quick runs and tests). */
+  maxSteps?: number;
+  checkpointEverySteps?: number;
+  logEverySteps?: number;
+  /** Clip the global gradient norm (0: off). */
+  gradClip?: number;
+}
+
+export interface EpochHook {
+  (epoch: number): Record<string, number>;
+}
+
+export interface TrainOptions {
+  method: SSLMethod;
+  /** uint8 [N, H, W] or float [N, C, H, W] images (labels are never used). */
+  images: Tensor;
+  augment: Transform;
+  norm: InputNorm;
+  config: TrainConfig;
+  outDir: string;
+  resume?: boolean;
+  /** Evaluation after each epoch (e.g. kNN); its numbers are logged. */
+  onEpochEnd?: EpochHook;
+  quiet?: boolean;
+}
+
+export class TrainingDiverged extends Error {
+  constructor(
+    message: string,
+    readonly step: number,
+  ) {
+    super(message);
+    this.name = 'TrainingDiverged';
+  }
+}
+
+interface Position {
+  step: number;
+  epoch: number;
+  /** Batches of the current epoch already done. */
+  batch: number;
+  trainSeconds: number;
+}
+
+export interface TrainResult extends Position {
+  lastLoss: number;
+  /** Per-dimension std of normalized embeddings, times sqrt(D): ~1 healthy, ~0 collapsed. */
+  embeddingStd: number;
+}
+
+/** std over the batch of L2-normalized embeddings, averaged over dimensions, times sqrt(D). */
+export function embeddingStd(z: Tensor): number {
+  return torch.tidy(() => torch.noGrad(() => torch.nn.functional.normalize(z.detach()).std(0).mean().item() * Math.sqrt(z.size(1))));
+}
+
+const COLLAPSE_THRESHOLD = 0.1;
+
+function writeJsonAtomic(path: string, value: unknown): void {
+  writeFileSync(`${path}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(`${path}.tmp`, path);
+}
+
+export function pretrain(o: TrainOptions): TrainResult {
+  const { method, config: c } = o;
+  mkdirSync(o.outDir, { recursive: true });
+  const ckptDir = join(o.outDir, 'checkpoint');
+  const metricsPath = join(o.outDir, 'metrics.jsonl');
+  const n = o.images.size(0);
+  const stepsPerEpoch = Math.floor(n / c.batchSize);
+  if (stepsPerEpoch < 1) throw new RangeError(`batch size ${c.batchSize} is larger than the ${n} training images`);
+  const totalSteps = Math.min(c.epochs * stepsPerEpoch, c.maxSteps ?? Infinity);
+
+  torch.manualSeed(c.seed);
+  const loaderGen = new torch.Generator(c.seed + 1);
+  const augGen = new torch.Generator(c.seed + 2);
+  method.train();
+  const opt = buildOptimizer(c.optimizer, method);
+  const sched = buildSchedule(c.schedule, opt, totalSteps, stepsPerEpoch);
+  let pos: Position = { step: 0, epoch: 0, batch: 0, trainSeconds: 0 };
+  // The loader generator's state at the start of the current epoch: replaying it redraws
+  // the epoch's permutation after a resume.
+  let epochGenState = torch.keep(loaderGen.getState());
+
+  if (o.resume && existsSync(join(ckptDir, 'state.json'))) {
+    const meta = JSON.parse(readFileSync(join(ckptDir, 'state.json'), 'utf8')) as {
+      position: Position;
+      optimizer: { paramGroups: never[]; scalars: Record<string, Record<string, number>> };
+      schedule: { stepCount: number; baseLrs: number[] };
+    };
+    const { tensors } = torch.safetensors.loadFile(join(ckptDir, 'state.safetensors'));
+    const take = (prefix: string): Map<string, Tensor> =>
+      new Map([...tensors].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
+    method.loadStateDict(take('model.'));
+    const state: Record<number, Record<string, Tensor | number>> = {};
+    for (const [key, v] of take('optim.')) {
+      const [i, name] = key.split('.', 2) as [string, string];
+      (state[Number(i)] ??= {})[name] = v;
+    }
+    for (const [i, scalars] of Object.entries(meta.optimizer.scalars)) Object.assign((state[Number(i)] ??= {}), scalars);
+    opt.loadStateDict({ state, paramGroups: meta.optimizer.paramGroups });
+    sched.loadStateDict(meta.schedule);
+    torch.setRngState(tensors.get('rng.default')!);
+    augGen.setState(tensors.get('rng.augment')!);
+    loaderGen.setState(tensors.get('rng.loader')!);
+    epochGenState.dispose();
+    epochGenState = torch.keep(tensors.get('rng.loader')!.clone());
+    pos = meta.position;
+    for (const t of tensors.values()) t.dispose();
+  }
+
+  const saveCheckpoint = (): void => {
+    mkdirSync(ckptDir, { recursive: true });
+    torch.tidy(() => {
+      const sd = opt.stateDict();
+      const tensors = new Map<string, Tensor>();
+      for (const [k, v] of method.stateDict()) tensors.set(`model.${k}`, v);
+      const scalars: Record<string, Record<string, number>> = {};
+      for (const [i, s] of Object.entries(sd.state)) {
+        for (const [name, v] of Object.entries(s)) {
+          if (v instanceof torch.Tensor) tensors.set(`optim.${i}.${name}`, v);
+          else (scalars[i] ??= {})[name] = v;
+        }
+      }
+      tensors.set('rng.default', torch.getRngState());
+      tensors.set('rng.augment', augGen.getState());
+      tensors.set('rng.loader', epochGenState);
+      torch.safetensors.saveFile(join(ckptDir, 'state.safetensors'), tensors, { format: 'pretext-checkpoint' });
+      writeJsonAtomic(join(ckptDir, 'state.json'), {
+        position: pos,
+        optimizer: { paramGroups: sd.paramGroups, scalars },
+        schedule: sched.stateDict(),
+      });
+    });
+  };
+
+  const log = (record: Record<string, unknown>): void => appendFileSync(metricsPath, `${JSON.stringify(record)}\n`);
+  let lastLoss = NaN;
+  let lastStd = NaN;
+  let warned = false;
+  const params = method.trainableParameters();
+
+  while (pos.step < totalSteps) {
+    loaderGen.setState(epochGenState);
+    const order = torch.keep(torch.randperm(n, { generator: loaderGen }));
+    const bar = o.quiet ? null : new ProgressBar({ total: stepsPerEpoch, label: `epoch ${pos.epoch + 1}/${c.epochs}`, unit: 'steps' });
+    if (bar) bar.tick(pos.batch);
+    const epochStart = performance.now();
+    let epochSamples = 0;
+    for (; pos.batch < stepsPerEpoch && pos.step < totalSteps;) {
+      const t0 = performance.now();
+      const result = torch.tidy(() => {
+        const idx = order.narrow(0, pos.batch * c.batchSize, c.batchSize);
+        const x = toFloatImages(o.images.indexSelect(0, idx));
+        const vs = views(x, o.augment, method.numViews, augGen).map((v) => v.sub(o.norm.mean).div(o.norm.std));
+        opt.zeroGrad();
+        const r = method.step(vs);
+        const loss = r.loss.item();
+        if (!Number.isFinite(loss)) return { loss, logs: r.logs, std: NaN };
+        r.loss.backward();
+        if (c.gradClip) torch.optim.clipGradNorm(params, c.gradClip);
+        opt.step();
+        return { loss, logs: r.logs, std: (pos.step + 1) % (c.logEverySteps ?? 50) === 0 ? embeddingStd(r.embedding) : NaN };
+      });
+      if (!Number.isFinite(result.loss)) {
+        order.dispose();
+        const kept = existsSync(join(ckptDir, 'state.json'))
+          ? `the last good checkpoint is kept in ${ckptDir}`
+          : 'no checkpoint was written yet';
+        throw new TrainingDiverged(
+          `loss became ${result.loss} at step ${pos.step + 1} (epoch ${pos.epoch + 1}); ${kept}. Lower the learning rate or add gradClip.`,
+          pos.step + 1,
+        );
+      }
+      sched.step();
+      method.afterStep((pos.step + 1) / totalSteps);
+      pos.step++;
+      pos.batch++;
+      pos.trainSeconds += (performance.now() - t0) / 1000;
+      epochSamples += c.batchSize;
+      lastLoss = result.loss;
+      bar?.tick(1, `loss ${result.loss.toFixed(3)}`);
+      if (Number.isFinite(result.std)) {
+        lastStd = result.std;
+        log({
+          step: pos.step,
+          epoch: pos.epoch + pos.batch / stepsPerEpoch,
+          loss: result.loss,
+          lr: opt.lrs[0],
+          embedding_std: result.std,
+          ...result.logs,
+        });
+        if (result.std < COLLAPSE_THRESHOLD && !warned) {
+          warned = true;
+          process.emitWarning(
+            `representation collapse suspected at step ${pos.step}: per-dimension std of normalized embeddings is ${result.std.toFixed(3)} of the healthy ~1`,
+            { code: 'PRETEXT_COLLAPSE' },
+          );
+          log({ step: pos.step, warning: 'collapse', embedding_std: result.std });
+        }
+      }
+      if (c.checkpointEverySteps && pos.step % c.checkpointEverySteps === 0) saveCheckpoint();
+    }
+    order.dispose();
+    if (pos.batch >= stepsPerEpoch) {
+      const seconds = (performance.now() - epochStart) / 1000;
+      pos.epoch++;
+      pos.batch = 0;
+      epochGenState.dispose();
+      epochGenState = torch.keep(loaderGen.getState());
+      const extra = o.onEpochEnd ? o.onEpochEnd(pos.epoch) : {};
+      bar?.finish(
+        `loss ${lastLoss.toFixed(3)}${Object.entries(extra)
+          .map(([k, v]) => `  ${k} ${(100 * v).toFixed(2)}%`)
+          .join('')}`,
+      );
+      log({
+        epoch: pos.epoch,
+        step: pos.step,
+        loss: lastLoss,
+        samples_per_s: epochSamples / seconds,
+        train_seconds: pos.trainSeconds,
+        ...extra,
+      });
+      method.train();
+    } else {
+      bar?.finish(`loss ${lastLoss.toFixed(3)}`);
+    }
+  }
+  saveCheckpoint();
+  epochGenState.dispose();
+  return { ...pos, lastLoss, embeddingStd: lastStd };
+}

@@ -4,14 +4,13 @@
 // ratio = PyTorch time / Pretext time (above 1: Pretext is faster).
 //
 //   npm run bench:engine [-- --rounds 10 --threads 2 --cases mlp-step,cnn-step,dispatch --pytorch-env default|same]
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as torch from '@pretext/torch';
+import { PyTorchWorker, median, quiesce } from './worker.js';
 
 const { nn, optim, tidy } = torch;
 const here = dirname(fileURLToPath(import.meta.url));
@@ -29,31 +28,6 @@ const { values: args } = parseArgs({
 const rounds = Number(args.rounds);
 const threads = Number(args.threads);
 torch.setNumThreads(threads);
-
-/** The PyTorch worker: one JSON request, one JSON answer. */
-class PyTorchWorker {
-  private readonly proc;
-  private readonly lines: AsyncIterator<string>;
-  constructor(python: string, env: NodeJS.ProcessEnv) {
-    this.proc = spawn(python, [join(here, 'engine_torch.py')], { stdio: ['pipe', 'pipe', 'inherit'], env });
-    this.proc.on('error', (err) => {
-      console.error(`cannot start ${python} (Debian's python3 with python3-torch): ${err.message}`);
-      process.exit(1);
-    });
-    this.lines = createInterface({ input: this.proc.stdout })[Symbol.asyncIterator]();
-  }
-  async ask<T>(cmd: object): Promise<T> {
-    this.proc.stdin.write(`${JSON.stringify(cmd)}\n`);
-    const next = await this.lines.next();
-    if (next.done) throw new Error('the PyTorch worker exited');
-    const answer = JSON.parse(next.value) as T & { error?: string };
-    if (answer.error) throw new Error(answer.error);
-    return answer;
-  }
-  close(): void {
-    this.proc.stdin.end();
-  }
-}
 
 interface Case {
   name: string;
@@ -125,18 +99,6 @@ const all: Case[] = [
   },
 ];
 
-/**
- * Lets the other process's idle BLAS/OpenMP threads stop spin-waiting (OpenBLAS spins for
- * up to 2^28 cycles after a call) before a side is timed: on 2 cores they would steal one.
- */
-const quiesce = (): Promise<void> => new Promise((r) => setTimeout(r, 400));
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 const wanted = new Set(args.cases.split(','));
 const dir = mkdtempSync(join(tmpdir(), 'pretext-bench-'));
 // Pretext defaults to passive OpenMP waiting and a malloc that keeps freed memory
@@ -149,7 +111,7 @@ if (args['pytorch-env'] === 'same') {
 } else if (torch.ompWaitPolicyDefaulted) {
   delete pyEnv.OMP_WAIT_POLICY;
 }
-const py = new PyTorchWorker(args.python, pyEnv);
+const py = new PyTorchWorker(args.python, join(here, 'engine_torch.py'), pyEnv);
 try {
   for (const c of all.filter((x) => wanted.has(x.name))) {
     const path = join(dir, `${c.name}.safetensors`);

@@ -146,6 +146,10 @@ describe('methods', () => {
 describe('encoders', () => {
   it('small CNN and ResNet-18 map images to their feature size', () => {
     assert.deepEqual(new SmallCnn({ width: 8, depth: 3 }).forward(torch.rand([2, 1, 28, 28])).shape, [2, 32]);
+    const flat = new SmallCnn({ width: 8, depth: 3, pool: 'flatten' });
+    assert.equal(flat.outDim, 32 * 3 * 3);
+    assert.deepEqual(flat.forward(torch.rand([2, 1, 28, 28])).shape, [2, 288]);
+    assert.throws(() => new SmallCnn({ depth: 6, pool: 'flatten' }), /pools a 28-pixel input away/);
     const r = new ResNet18({ widthMultiplier: 0.125 });
     assert.deepEqual(r.forward(torch.rand([2, 1, 28, 28])).shape, [2, 64]);
     assert.ok(r.stateDict().has('layer2.0.downsample.0.weight'), 'torchvision key names');

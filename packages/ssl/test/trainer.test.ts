@@ -77,6 +77,8 @@ describe('pretraining loop', () => {
     const steps = lines.filter((l) => l.lr !== undefined);
     assert.equal(steps.length, 20);
     assert.ok(steps.every((l) => Number.isFinite(l.loss) && l.embedding_std! > 0.1));
+    const final = lines.at(-1) as Record<string, unknown>;
+    assert.deepEqual([final.final, final.step, final.stopped], [true, 100, 'epochs']);
     const epochs = lines.filter((l) => l.samples_per_s !== undefined);
     assert.deepEqual(
       epochs.map((l) => l.epoch),

@@ -10,6 +10,15 @@ export interface SmallCnnConfig {
   depth?: number;
   convsPerStage?: number;
   batchNorm?: boolean;
+  /**
+   * How the last feature map becomes a vector: 'avg' (global average pooling, outDim =
+   * channels) or 'flatten' (keeps the spatial layout, outDim = channels * h * w). On
+   * Fashion-MNIST the layout carries class information: kNN on the same SimCLR weights was
+   * 84.5% flattened against 82.0% pooled.
+   */
+  pool?: 'avg' | 'flatten';
+  /** Input side length, needed for 'flatten' to size the output (default 28). */
+  inputSize?: number;
 }
 
 export class SmallCnn extends nn.Module implements Encoder {
@@ -34,9 +43,17 @@ export class SmallCnn extends nn.Module implements Encoder {
       }
       layers.push(new nn.MaxPool2d(2));
     }
-    layers.push(new nn.AdaptiveAvgPool2d(1), new nn.Flatten());
+    if ((config.pool ?? 'avg') === 'avg') {
+      layers.push(new nn.AdaptiveAvgPool2d(1), new nn.Flatten());
+      this.outDim = channels;
+    } else {
+      let side = config.inputSize ?? 28;
+      for (let s = 0; s < depth; s++) side = Math.floor(side / 2);
+      if (side < 1) throw new RangeError(`depth ${depth} pools a ${config.inputSize ?? 28}-pixel input away`);
+      layers.push(new nn.Flatten());
+      this.outDim = channels * side * side;
+    }
     this.features = this.registerModule('features', new nn.Sequential(...layers));
-    this.outDim = channels;
   }
 
   /** [B, C, H, W] -> [B, outDim] */

@@ -32,6 +32,8 @@ const encoder = z.discriminatedUnion('type', [
         depth: z.number().int().min(1).max(6).optional(),
         convsPerStage: z.number().int().min(1).optional(),
         batchNorm: z.boolean().optional(),
+        pool: z.enum(['avg', 'flatten']).optional(),
+        inputSize: z.number().int().min(1).optional(),
       })
       .default({}),
   }),

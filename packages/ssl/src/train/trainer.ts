@@ -248,5 +248,13 @@ export function pretrain(o: TrainOptions): TrainResult {
   }
   saveCheckpoint();
   epochGenState.dispose();
+  log({
+    final: true,
+    step: pos.step,
+    epoch: pos.epoch + pos.batch / stepsPerEpoch,
+    loss: lastLoss,
+    train_seconds: pos.trainSeconds,
+    stopped: pos.step >= c.epochs * stepsPerEpoch ? 'epochs' : 'max-steps',
+  });
   return { ...pos, lastLoss, embeddingStd: lastStd };
 }

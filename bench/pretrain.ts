@@ -1,0 +1,146 @@
+// Pretraining benchmark. One JSON line per method recipe in recipes/ (epochs, train
+// minutes, kNN and linear-probe test accuracy of the frozen encoder), then the speed case:
+// the same SimCLR step in Pretext and in PyTorch 1.13, alternated, as epoch times.
+//
+//   npm run bench:pretrain                 full recipes (hours on 2 cores)
+//   npm run bench:pretrain -- --quick      40 steps per method and a short speed case (< 5 min)
+//   npm run bench:pretrain -- --methods simclr,byol --skip-speed
+//   npm run bench:pretrain -- --epochs 3 --skip-speed   every method, 3 epochs each
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as torch from '@pretext/torch';
+import {
+  loadRecipe,
+  runPretrain,
+  SimCLR,
+  SmallCnn,
+  loadFashionMnist,
+  views,
+  compose,
+  randomResizedCrop,
+  colorJitter,
+  gaussianNoise,
+  toFloatImages,
+} from '@pretext/ssl';
+import { PyTorchWorker, median, quiesce } from './worker.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    // Overrides every recipe's epochs (shorter comparison runs); the line reports what ran.
+    epochs: { type: 'string' },
+    methods: { type: 'string' },
+    'skip-speed': { type: 'boolean', default: false },
+    'skip-methods': { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    threads: { type: 'string', default: String(availableParallelism()) },
+    python: { type: 'string', default: '/usr/bin/python3' },
+  },
+});
+const threads = Number(args.threads);
+torch.setNumThreads(threads);
+
+if (!args['skip-methods']) {
+  const recipeDir = join(here, '..', 'recipes');
+  const wanted = args.methods ? new Set(args.methods.split(',')) : null;
+  for (const file of readdirSync(recipeDir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()) {
+    const recipe = loadRecipe(join(recipeDir, file));
+    if (wanted && !wanted.has(recipe.method.name)) continue;
+    if (args.epochs !== undefined) recipe.train.epochs = Number(args.epochs);
+    if (args.quick) recipe.train.maxSteps = 40;
+    const outDir = mkdtempSync(join(tmpdir(), `bench-${recipe.method.name}-`));
+    process.stderr.write(`${recipe.method.name}: training\n`);
+    const run = await runPretrain(recipe, { outDir, quiet: true });
+    const stepsPerEpoch = Math.floor((recipe.data.limit ?? 60000) / recipe.train.batchSize);
+    console.log(
+      JSON.stringify({
+        method: recipe.method.name,
+        epochs: Number((run.result.step / stepsPerEpoch).toFixed(2)),
+        train_min: Number((run.result.trainSeconds / 60).toFixed(2)),
+        knn: Number(run.scores.knn!.toFixed(4)),
+        linear: Number(run.scores.linear!.toFixed(4)),
+        embedding_std: Number(run.result.embeddingStd.toFixed(3)),
+      }),
+    );
+    rmSync(outDir, { recursive: true, force: true });
+  }
+}
+
+if (!args['skip-speed']) {
+  // The default recipe's step: SmallCnn(32, 3), projector 512-128, batch 256, two views.
+  const train = await loadFashionMnist('train');
+  torch.manualSeed(0);
+  const method = new SimCLR(() => new SmallCnn({ width: 32, depth: 3 }), { temperature: 0.2 });
+  const dir = mkdtempSync(join(tmpdir(), 'bench-simclr-'));
+  const path = join(dir, 'simclr.safetensors');
+  torch.safetensors.saveFile(
+    path,
+    new Map([...[...method.stateDict()].map(([k, v]) => [`model.${k}`, v] as const), ['images', train.images]]),
+  );
+  const opt = new torch.optim.AdamW(method.trainableParameters(), { lr: 2e-3, weightDecay: 1e-4 });
+  const augment = compose(randomResizedCrop(), colorJitter(), gaussianNoise());
+  const g = new torch.Generator(0);
+  const n = train.images.size(0);
+  let order = torch.keep(torch.randperm(n, { generator: g }));
+  let pos = 0;
+  const step = (): void => {
+    if (pos + 256 > n) {
+      order.dispose();
+      order = torch.keep(torch.randperm(n, { generator: g }));
+      pos = 0;
+    }
+    torch.tidy(() => {
+      const x = toFloatImages(train.images.indexSelect(0, order.narrow(0, pos, 256)));
+      const [a, b] = views(x, augment, 2, g).map((v) => v.sub(0.286).div(0.353));
+      opt.zeroGrad();
+      method.step([a!, b!]).loss.backward();
+      opt.step();
+    });
+    pos += 256;
+  };
+  // PyTorch with its own defaults, as a user runs it (see bench/engine.ts for both ways).
+  const pyEnv = { ...process.env };
+  if (torch.ompWaitPolicyDefaulted) delete pyEnv.OMP_WAIT_POLICY;
+  const py = new PyTorchWorker(args.python, join(here, 'pretrain_torch.py'), pyEnv);
+  const info = await py.ask<{ torch: string }>({ cmd: 'setup', path, threads });
+  const rounds = Number(args.rounds ?? (args.quick ? 3 : 8));
+  const iters = args.quick ? 4 : 8;
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < 2; i++) step();
+  await py.ask({ cmd: 'time', iters: 2 });
+  for (let r = 0; r < rounds; r++) {
+    for (const side of r % 2 === 0 ? ['pretext', 'pytorch'] : ['pytorch', 'pretext']) {
+      await quiesce();
+      if (side === 'pytorch') b.push(...(await py.ask<{ ms: number[] }>({ cmd: 'time', iters })).ms);
+      else
+        for (let i = 0; i < iters; i++) {
+          const t0 = performance.now();
+          step();
+          a.push(performance.now() - t0);
+        }
+    }
+  }
+  py.close();
+  const stepsPerEpoch = Math.floor(n / 256);
+  const pretextS = (median(a) * stepsPerEpoch) / 1000;
+  const pytorchS = (median(b) * stepsPerEpoch) / 1000;
+  console.log(
+    JSON.stringify({
+      case: 'simclr-epoch',
+      pretext_s: Number(pretextS.toFixed(1)),
+      pytorch_s: Number(pytorchS.toFixed(1)),
+      ratio: Number((pytorchS / pretextS).toFixed(3)),
+      steps_per_epoch: stepsPerEpoch,
+      threads,
+      torch: info.torch,
+    }),
+  );
+  rmSync(dir, { recursive: true, force: true });
+}

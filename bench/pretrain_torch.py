@@ -1,0 +1,125 @@
+"""PyTorch side of bench/pretrain.ts: the same SimCLR step (same encoder, projector, batch,
+batched augmentations and NT-Xent), loading the TypeScript side's initial weights and data
+from safetensors, timed step by step on request.
+"""
+import json
+import math
+import os
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "python"))
+import safetensors_min  # noqa: E402
+
+
+class Backbone(nn.Module):
+    """Pretext's SmallCnn(width 32, depth 3): conv3x3-BN-ReLU-maxpool per stage, avg pool."""
+
+    def __init__(self, width=32, depth=3):
+        super().__init__()
+        layers, c = [], 1
+        for stage in range(depth):
+            out = width * 2 ** stage
+            layers += [nn.Conv2d(c, out, 3, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU(), nn.MaxPool2d(2)]
+            c = out
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        self.features = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.features(x)
+
+
+class SimCLR(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.backbone = Backbone()
+        self.projector = nn.Sequential(nn.Linear(128, 512, bias=False), nn.BatchNorm1d(512), nn.ReLU(), nn.Linear(512, 128))
+
+    def forward(self, x):
+        return self.projector(self.backbone(x))
+
+
+def augment(x, g):
+    """Random resized crop + flip (one affine resampling), jitter, noise: batched, like Pretext's."""
+    b = x.shape[0]
+    area = torch.rand(b, generator=g) * 0.75 + 0.25
+    ratio = torch.exp(torch.rand(b, generator=g) * (math.log(4 / 3) - math.log(3 / 4)) + math.log(3 / 4))
+    w = (area * ratio).sqrt().clamp(max=1)
+    h = (area / ratio).sqrt().clamp(max=1)
+    cx = (torch.rand(b, generator=g) * 2 - 1) * (1 - w)
+    cy = (torch.rand(b, generator=g) * 2 - 1) * (1 - h)
+    sign = (torch.rand(b, generator=g) < 0.5).float() * -2 + 1
+    zero = torch.zeros_like(w)
+    theta = torch.stack([torch.stack([w * sign, zero, cx], 1), torch.stack([zero, h, cy], 1)], 1)
+    x = F.grid_sample(x, F.affine_grid(theta, list(x.shape), align_corners=False), padding_mode="reflection", align_corners=False)
+    apply = torch.rand(b, 1, 1, 1, generator=g) < 0.8
+    bf = (torch.rand(b, generator=g) * 0.8 + 0.6).reshape(b, 1, 1, 1)
+    cf = (torch.rand(b, generator=g) * 0.8 + 0.6).reshape(b, 1, 1, 1)
+    bright = x * bf
+    mean = bright.mean((1, 2, 3), keepdim=True)
+    x = torch.where(apply, ((bright - mean) * cf + mean).clamp(0, 1), x)
+    apply = torch.rand(b, 1, 1, 1, generator=g) < 0.5
+    x = torch.where(apply, (x + torch.randn(x.shape, generator=g) * 0.05).clamp(0, 1), x)
+    return x
+
+
+def nt_xent(z1, z2, t=0.2):
+    b = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    logits = (z @ z.t() / t).masked_fill(torch.eye(2 * b, dtype=torch.bool), float("-inf"))
+    targets = torch.cat([torch.arange(b) + b, torch.arange(b)])
+    return F.cross_entropy(logits, targets)
+
+
+class Case:
+    def __init__(self, path):
+        _, t = safetensors_min.load(path)
+        self.model = SimCLR()
+        self.model.load_state_dict({k[len("model."):]: v for k, v in t.items() if k.startswith("model.")})
+        self.images = t["images"]
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=2e-3, weight_decay=1e-4)
+        self.g = torch.Generator().manual_seed(0)
+        self.order = torch.randperm(self.images.shape[0], generator=self.g)
+        self.pos = 0
+
+    def step(self, batch=256):
+        if self.pos + batch > self.images.shape[0]:
+            self.order, self.pos = torch.randperm(self.images.shape[0], generator=self.g), 0
+        idx = self.order[self.pos:self.pos + batch]
+        self.pos += batch
+        x = (self.images.index_select(0, idx).float() / 255).unsqueeze(1)
+        a = (augment(x, self.g) - 0.286) / 0.353
+        b = (augment(x, self.g) - 0.286) / 0.353
+        self.opt.zero_grad()
+        loss = nt_xent(self.model(a), self.model(b))
+        loss.backward()
+        self.opt.step()
+        return loss.item()
+
+
+def main():
+    case = None
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        if cmd["cmd"] == "setup":
+            torch.set_num_threads(cmd["threads"])
+            case = Case(cmd["path"])
+            answer = {"ok": True, "threads": torch.get_num_threads(), "torch": torch.__version__}
+        elif cmd["cmd"] == "time":
+            times = []
+            for _ in range(cmd["iters"]):
+                start = time.perf_counter()
+                case.step()
+                times.append((time.perf_counter() - start) * 1000)
+            answer = {"ms": times}
+        else:
+            answer = {"error": f"unknown command {cmd['cmd']}"}
+        print(json.dumps(answer), flush=True)
+
+
+if __name__ == "__main__":
+    main()

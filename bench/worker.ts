@@ -1,0 +1,43 @@
+// A PyTorch worker process for side-by-side benchmarks: one JSON request per line on its
+// stdin, one JSON answer per line on its stdout.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+export class PyTorchWorker {
+  private readonly proc: ChildProcessWithoutNullStreams;
+  private readonly lines: AsyncIterator<string>;
+
+  constructor(python: string, script: string, env: NodeJS.ProcessEnv = process.env) {
+    this.proc = spawn(python, [script], { stdio: ['pipe', 'pipe', 'inherit'], env }) as unknown as ChildProcessWithoutNullStreams;
+    this.proc.on('error', (err) => {
+      console.error(`cannot start ${python} (Debian's python3 with python3-torch): ${err.message}`);
+      process.exit(1);
+    });
+    this.lines = createInterface({ input: this.proc.stdout })[Symbol.asyncIterator]();
+  }
+
+  async ask<T>(cmd: object): Promise<T> {
+    this.proc.stdin.write(`${JSON.stringify(cmd)}\n`);
+    const next = await this.lines.next();
+    if (next.done) throw new Error('the PyTorch worker exited');
+    const answer = JSON.parse(next.value) as T & { error?: string };
+    if (answer.error) throw new Error(answer.error);
+    return answer;
+  }
+
+  close(): void {
+    this.proc.stdin.end();
+  }
+}
+
+/**
+ * Lets the other process's idle BLAS/OpenMP threads stop spin-waiting (OpenBLAS spins for
+ * up to 2^28 cycles after a call) before a side is timed: on 2 cores they would steal one.
+ */
+export const quiesce = (): Promise<void> => new Promise((r) => setTimeout(r, 400));
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}

@@ -1,0 +1,106 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'pretext.js');
+
+function pretext(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+const tinyRecipe = `
+name: tiny
+data: { dataset: fashion-mnist, limit: 512 }
+augment:
+  crop: {}
+  jitter: {}
+encoder:
+  type: small-cnn
+  config: { width: 4, depth: 2, pool: flatten }
+method:
+  name: simclr
+  config: { hiddenDim: 32, projDim: 16 }
+train:
+  epochs: 1
+  batchSize: 64
+  optimizer: { name: adamw, lr: 0.002 }
+evaluation: { linear: false }
+`;
+
+describe('pretext CLI', () => {
+  it('prints help for the command and each subcommand', () => {
+    const main = pretext('--help');
+    assert.equal(main.code, 0);
+    assert.match(main.stdout, /Commands:\n\s+pretrain <recipe\.yaml>/);
+    for (const cmd of ['pretrain', 'eval', 'baselines']) {
+      const r = pretext(cmd, '--help');
+      assert.equal(r.code, 0);
+      assert.match(r.stdout, new RegExp(`^Usage: pretext ${cmd}`));
+    }
+  });
+
+  it('exits 2 on an unknown command or missing arguments', () => {
+    assert.equal(pretext('train').code, 2);
+    assert.match(pretext('train').stderr, /unknown command 'train'/);
+    assert.equal(pretext('pretrain').code, 2);
+    assert.equal(pretext('eval').code, 2);
+    const bad = pretext('pretrain', 'x.yaml', '--bogus');
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /Unknown option '--bogus'/);
+  });
+
+  it('names every invalid recipe field and the allowed values', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-'));
+    const path = join(dir, 'bad.yaml');
+    writeFileSync(
+      path,
+      tinyRecipe.replace('name: simclr', 'name: simclrr').replace('lr: 0.002', 'lr: -1').replace('width: 4', 'width: 4, colour: red'),
+    );
+    const r = pretext('pretrain', path);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /method\.name: expected one of "simclr", "moco", "byol", "simsiam", "barlow-twins", "vicreg", "rotation"/);
+    assert.match(r.stderr, /train\.optimizer\.lr: Too small/);
+    assert.match(r.stderr, /encoder\.config: unknown field colour/);
+    writeFileSync(path, 'name: [unclosed');
+    assert.match(pretext('pretrain', path).stderr, /is not valid YAML/);
+    assert.match(pretext('pretrain', join(dir, 'missing.yaml')).stderr, /cannot read recipe/);
+  });
+
+  it('pretrains from a recipe, writes the run folder, and evaluates the encoder again', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-'));
+    writeFileSync(join(dir, 'tiny.yaml'), tinyRecipe);
+    const out = join(dir, 'run');
+    const r = pretext('pretrain', join(dir, 'tiny.yaml'), '--out', out, '--max-steps', '6', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const result = JSON.parse(r.stdout) as { steps: number; knn: number; method: string };
+    assert.equal(result.steps, 6);
+    assert.equal(result.method, 'simclr');
+    assert.ok(result.knn > 0.3 && result.knn <= 1, `kNN ${result.knn}`);
+    for (const f of ['encoder.safetensors', 'encoder.json', 'metrics.jsonl', 'scores.json', 'recipe.yaml', 'checkpoint/state.json']) {
+      assert.ok(existsSync(join(out, f)), `${f} written`);
+    }
+    const final = JSON.parse(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').at(-1)!) as {
+      stopped: string;
+      step: number;
+    };
+    assert.deepEqual([final.stopped, final.step], ['max-steps', 6]);
+    const meta = JSON.parse(readFileSync(join(out, 'encoder.json'), 'utf8')) as {
+      encoder: { type: string };
+      outDim: number;
+      dataFingerprint: string;
+    };
+    assert.equal(meta.encoder.type, 'small-cnn');
+    assert.equal(meta.outDim, 8 * 7 * 7);
+    assert.match(meta.dataFingerprint, /^sha256:[0-9a-f]{64}$/);
+    const again = pretext('eval', '--encoder', out, '--json');
+    assert.equal(again.code, 0, again.stderr);
+    const scores = JSON.parse(again.stdout) as { knn: number; linear: number };
+    assert.equal(scores.knn, result.knn, 'the rebuilt encoder gives the same kNN accuracy');
+    assert.ok(scores.linear > 0.5);
+  });
+});

@@ -4,10 +4,8 @@ request, so the two sides can be alternated in one run.
 
 Protocol: one JSON command per line on stdin, one JSON answer per line on stdout.
 """
-import json
 import os
 import sys
-import time
 
 import torch
 import torch.nn as nn
@@ -15,6 +13,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "python"))
 import safetensors_min  # noqa: E402
+from torch_worker import serve  # noqa: E402
 
 
 def mlp():
@@ -57,30 +56,12 @@ class DispatchCase:
             a + b
 
 
-def main():
-    cases = {}
-    for line in sys.stdin:
-        cmd = json.loads(line)
-        if cmd["cmd"] == "setup":
-            torch.set_num_threads(cmd["threads"])
-            kind = cmd["case"]
-            if kind == "dispatch":
-                cases[kind] = DispatchCase(cmd["path"])
-            else:
-                cases[kind] = TrainCase(mlp if kind == "mlp-step" else cnn, cmd["path"])
-            answer = {"ok": True, "threads": torch.get_num_threads(), "torch": torch.__version__}
-        elif cmd["cmd"] == "time":
-            step = cases[cmd["case"]].step
-            times = []
-            for _ in range(cmd["iters"]):
-                start = time.perf_counter()
-                step()
-                times.append((time.perf_counter() - start) * 1000)
-            answer = {"ms": times}
-        else:
-            answer = {"error": f"unknown command {cmd['cmd']}"}
-        print(json.dumps(answer), flush=True)
+def make_case(cmd):
+    kind = cmd["case"]
+    if kind == "dispatch":
+        return DispatchCase(cmd["path"])
+    return TrainCase(mlp if kind == "mlp-step" else cnn, cmd["path"])
 
 
 if __name__ == "__main__":
-    main()
+    serve(make_case)

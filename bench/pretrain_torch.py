@@ -2,11 +2,9 @@
 batched augmentations and NT-Xent), loading the TypeScript side's initial weights and data
 from safetensors, timed step by step on request.
 """
-import json
 import math
 import os
 import sys
-import time
 
 import torch
 import torch.nn as nn
@@ -14,6 +12,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "python"))
 import safetensors_min  # noqa: E402
+from torch_worker import serve  # noqa: E402
 
 
 class Backbone(nn.Module):
@@ -101,25 +100,5 @@ class Case:
         return loss.item()
 
 
-def main():
-    case = None
-    for line in sys.stdin:
-        cmd = json.loads(line)
-        if cmd["cmd"] == "setup":
-            torch.set_num_threads(cmd["threads"])
-            case = Case(cmd["path"])
-            answer = {"ok": True, "threads": torch.get_num_threads(), "torch": torch.__version__}
-        elif cmd["cmd"] == "time":
-            times = []
-            for _ in range(cmd["iters"]):
-                start = time.perf_counter()
-                case.step()
-                times.append((time.perf_counter() - start) * 1000)
-            answer = {"ms": times}
-        else:
-            answer = {"error": f"unknown command {cmd['cmd']}"}
-        print(json.dumps(answer), flush=True)
-
-
 if __name__ == "__main__":
-    main()
+    serve(lambda cmd: Case(cmd["path"]))

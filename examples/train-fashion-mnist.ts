@@ -1,8 +1,8 @@
-// The engine end to end, until the self-supervised pipeline lands: a small BatchNorm CNN
-// trained on Fashion-MNIST with AdamW and a one-cycle schedule. Prints the loss falling and
+// The engine end to end on a supervised task: a small BatchNorm CNN trained on
+// Fashion-MNIST with AdamW and a one-cycle schedule. Prints the loss falling and
 // the test accuracy per epoch, and saves the weights as safetensors (loadable in PyTorch).
 //
-//   npm run demo [-- --epochs 2 --batch-size 128 --out runs/demo]
+//   npm run example:supervised [-- --epochs 2 --batch-size 128 --out runs/demo]
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';

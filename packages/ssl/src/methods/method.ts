@@ -33,6 +33,19 @@ export abstract class SSLMethod extends nn.Module {
   }
 }
 
+/** Methods whose views go through the backbone and one projector head. */
+export abstract class ProjectorMethod extends SSLMethod {
+  readonly projector: nn.Sequential;
+  constructor(makeBackbone: () => Encoder, makeProjector: (inDim: number) => nn.Sequential) {
+    super(makeBackbone);
+    this.projector = this.registerModule('projector', makeProjector(this.backbone.outDim));
+  }
+  /** Backbone then projector: [B, C, H, W] -> [B, D]. */
+  protected project(x: Tensor): Tensor {
+    return this.projector.forward(this.backbone.forward(x));
+  }
+}
+
 /** A backbone followed by a projector, the unit momentum methods copy. */
 export class Tower extends nn.Module {
   readonly backbone: Encoder;

@@ -3,7 +3,7 @@ import type { Tensor } from '@pretext/torch';
 import { mlpHead } from '../heads/mlp.js';
 import { ntXent } from '../losses/ntXent.js';
 import type { Encoder } from '../encoders/encoder.js';
-import { SSLMethod, type StepResult } from './method.js';
+import { ProjectorMethod, type StepResult } from './method.js';
 
 export interface SimCLRConfig {
   hiddenDim?: number;
@@ -11,22 +11,17 @@ export interface SimCLRConfig {
   temperature?: number;
 }
 
-export class SimCLR extends SSLMethod {
+export class SimCLR extends ProjectorMethod {
   readonly name = 'simclr';
-  readonly projector;
   constructor(
     makeBackbone: () => Encoder,
     readonly config: SimCLRConfig = {},
   ) {
-    super(makeBackbone);
-    this.projector = this.registerModule(
-      'projector',
-      mlpHead({ inDim: this.backbone.outDim, hiddenDim: config.hiddenDim ?? 512, outDim: config.projDim ?? 128 }),
-    );
+    super(makeBackbone, (inDim) => mlpHead({ inDim, hiddenDim: config.hiddenDim ?? 512, outDim: config.projDim ?? 128 }));
   }
   step([a, b]: Tensor[]): StepResult {
-    const z1 = this.projector.forward(this.backbone.forward(a!));
-    const z2 = this.projector.forward(this.backbone.forward(b!));
+    const z1 = this.project(a!);
+    const z2 = this.project(b!);
     const { loss, accuracy } = ntXent(z1, z2, this.config.temperature ?? 0.2);
     return { loss, logs: { pair_accuracy: accuracy }, embedding: z1 };
   }

@@ -5,7 +5,7 @@ import type { Tensor } from '@pretext/torch';
 import { mlpHead } from '../heads/mlp.js';
 import { negativeCosine } from '../losses/cosine.js';
 import type { Encoder } from '../encoders/encoder.js';
-import { SSLMethod, type StepResult } from './method.js';
+import { ProjectorMethod, type StepResult } from './method.js';
 
 export interface SimSiamConfig {
   projDim?: number;
@@ -13,28 +13,23 @@ export interface SimSiamConfig {
   predictor?: boolean;
 }
 
-export class SimSiam extends SSLMethod {
+export class SimSiam extends ProjectorMethod {
   readonly name = 'simsiam';
-  readonly projector: torch.nn.Sequential;
   readonly predictor: torch.nn.Sequential | null;
   constructor(
     makeBackbone: () => Encoder,
     readonly config: SimSiamConfig = {},
   ) {
-    super(makeBackbone);
     const d = config.projDim ?? 512;
-    this.projector = this.registerModule(
-      'projector',
-      mlpHead({ inDim: this.backbone.outDim, hiddenDim: d, outDim: d, layers: 3, lastBatchNorm: true }),
-    );
+    super(makeBackbone, (inDim) => mlpHead({ inDim, hiddenDim: d, outDim: d, layers: 3, lastBatchNorm: true }));
     this.predictor =
       config.predictor === false
         ? null
         : this.registerModule('predictor', mlpHead({ inDim: d, hiddenDim: config.predictorHiddenDim ?? d / 4, outDim: d }));
   }
   step([a, b]: Tensor[]): StepResult {
-    const z1 = this.projector.forward(this.backbone.forward(a!));
-    const z2 = this.projector.forward(this.backbone.forward(b!));
+    const z1 = this.project(a!);
+    const z2 = this.project(b!);
     const p1 = this.predictor ? this.predictor.forward(z1) : z1;
     const p2 = this.predictor ? this.predictor.forward(z2) : z2;
     const loss = negativeCosine(p1, z2).add(negativeCosine(p2, z1)).div(2);

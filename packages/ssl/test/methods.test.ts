@@ -175,6 +175,9 @@ describe('evaluation', () => {
     const b = make(300);
     assert.ok(knnAccuracy(a.x, a.y, b.x, b.y, { k: 20 }) > 0.95);
     assert.ok(linearProbe(a.x, a.y, b.x, b.y, { epochs: 20, batchSize: 64, lr: 0.01 }).testAccuracy > 0.95);
+    const before = linearProbe(a.x, a.y, b.x, b.y, { epochs: 2, seed: 7 });
+    torch.randn([1000]); // draws from the global generator must not change the probe
+    assert.deepEqual(linearProbe(a.x, a.y, b.x, b.y, { epochs: 2, seed: 7 }), before);
     const noise = torch.randn([300, 16]);
     const chance = knnAccuracy(a.x, torch.randint(0, 3, [600]), noise, b.y, { k: 20 });
     assert.ok(chance < 0.5, `kNN on random labels ${chance}`);

@@ -32,6 +32,11 @@ export function linearProbe(
     const xTest = test.sub(mean).div(std);
     const g = new torch.Generator(o.seed ?? 0);
     const model = new torch.nn.Linear(train.size(1), classes);
+    // Initialized from the probe's own seed (PyTorch's default scheme), so the score does not
+    // depend on what drew from the global generator before.
+    torch.nn.init.kaimingUniform_(model.weight, { a: Math.sqrt(5), generator: g });
+    const bound = 1 / Math.sqrt(train.size(1));
+    torch.nn.init.uniform_(model.bias!, -bound, bound, { generator: g });
     const epochs = o.epochs ?? 30;
     const bs = o.batchSize ?? 256;
     const steps = Math.floor(xTrain.size(0) / bs);

@@ -89,6 +89,12 @@ describe('pretext CLI', () => {
       step: number;
     };
     assert.deepEqual([final.stopped, final.step], ['max-steps', 6]);
+    const last = JSON.parse(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').at(-2)!) as {
+      step: number;
+      embedding_std: number;
+    };
+    assert.equal(last.step, 6, 'a run shorter than the log interval still measures its last step');
+    assert.ok(last.embedding_std > 0);
     const meta = JSON.parse(readFileSync(join(out, 'encoder.json'), 'utf8')) as {
       encoder: { type: string };
       outDim: number;

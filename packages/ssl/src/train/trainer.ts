@@ -179,7 +179,9 @@ export function pretrain(o: TrainOptions): TrainResult {
         r.loss.backward();
         if (c.gradClip) torch.optim.clipGradNorm(params, c.gradClip);
         opt.step();
-        return { loss, logs: r.logs, std: (pos.step + 1) % (c.logEverySteps ?? 50) === 0 ? embeddingStd(r.embedding) : NaN };
+        // Measured every logEverySteps and on the last step, so every run reports its spread.
+        const measure = (pos.step + 1) % (c.logEverySteps ?? 50) === 0 || pos.step + 1 === totalSteps;
+        return { loss, logs: r.logs, std: measure ? embeddingStd(r.embedding) : NaN };
       });
       if (!Number.isFinite(result.loss)) {
         order.dispose();

@@ -3,7 +3,7 @@ import { noGrad } from '../autograd.js';
 import { native } from '../native.js';
 import { keep } from '../scope.js';
 import { Tensor } from '../tensor.js';
-import type { DType } from '../dtype.js';
+import { dtypeCode, isFloatingDtype, type DType } from '../dtype.js';
 
 /** Marks a tensor as a trainable parameter: requires grad and outlives every scope. */
 export function parameter(t: Tensor): Tensor {
@@ -181,12 +181,11 @@ export class Module {
 
   /** Converts every parameter and buffer in place (floating ones only for a dtype). */
   to(target: DType | string): this {
+    const isDtype = target in dtypeCode;
     noGrad(() => {
       for (const t of [...this.parameters(), ...this.buffers()]) {
-        const isFloat = t.dtype.startsWith('float') || t.dtype === 'bfloat16';
-        const isDtype =
-          target.startsWith('float') || target.startsWith('int') || target === 'bfloat16' || target === 'uint8' || target === 'bool';
-        if (isDtype && !isFloat) continue;
+        // A dtype change leaves integer buffers (num_batches_tracked) as they are.
+        if (isDtype && !isFloatingDtype(t.dtype)) continue;
         const converted = t.to(target);
         native.setData(t.h, converted.h);
         converted.dispose();

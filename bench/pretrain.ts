@@ -16,14 +16,15 @@ import {
   loadRecipe,
   runPretrain,
   SimCLR,
-  SmallCnn,
+  buildEncoder,
+  buildAugment,
   loadFashionMnist,
-  views,
-  compose,
-  randomResizedCrop,
-  colorJitter,
-  gaussianNoise,
-  toFloatImages,
+  trainStep,
+  BatchLoader,
+  TensorSource,
+  FASHION_MNIST_NORM,
+  type EncoderSpec,
+  type StepContext,
 } from '@pretext/ssl';
 import { PyTorchWorker, median, quiesce } from './worker.js';
 
@@ -53,11 +54,15 @@ if (!args['skip-methods']) {
     const recipe = loadRecipe(join(recipeDir, file));
     if (wanted && !wanted.has(recipe.method.name)) continue;
     if (args.epochs !== undefined) recipe.train.epochs = Number(args.epochs);
-    if (args.quick) recipe.train.maxSteps = 40;
+    if (args.quick) {
+      // A smoke-size run: 40 steps, scored with 10,000 labeled training images.
+      recipe.train.maxSteps = 40;
+      recipe.evaluation.trainLimit = 10000;
+    }
     const outDir = mkdtempSync(join(tmpdir(), `bench-${recipe.method.name}-`));
     process.stderr.write(`${recipe.method.name}: training\n`);
     const run = await runPretrain(recipe, { outDir, quiet: true });
-    const stepsPerEpoch = Math.floor((recipe.data.limit ?? 60000) / recipe.train.batchSize);
+    const stepsPerEpoch = Math.floor(((recipe.data.dataset === 'fashion-mnist' && recipe.data.limit) || 60000) / recipe.train.batchSize);
     console.log(
       JSON.stringify({
         method: recipe.method.name,
@@ -66,6 +71,7 @@ if (!args['skip-methods']) {
         knn: Number(run.scores.knn!.toFixed(4)),
         linear: Number(run.scores.linear!.toFixed(4)),
         embedding_std: Number(run.result.embeddingStd.toFixed(3)),
+        ...(args.quick ? { quick: true } : {}),
       }),
     );
     rmSync(outDir, { recursive: true, force: true });
@@ -73,47 +79,47 @@ if (!args['skip-methods']) {
 }
 
 if (!args['skip-speed']) {
-  // The default recipe's step: SmallCnn(32, 3), projector 512-128, batch 256, two views.
+  // The default recipe's step (its encoder, projector, batch and augmentations), run by the
+  // trainer's own step function, against the same step written in PyTorch.
+  const recipe = loadRecipe(join(here, '..', 'recipes', 'simclr.yaml'));
   const train = await loadFashionMnist('train');
   torch.manualSeed(0);
-  const method = new SimCLR(() => new SmallCnn({ width: 32, depth: 3 }), { temperature: 0.2 });
+  const spec = recipe.encoder as EncoderSpec;
+  const method = new SimCLR(() => buildEncoder(spec), recipe.method.config);
   const dir = mkdtempSync(join(tmpdir(), 'bench-simclr-'));
   const path = join(dir, 'simclr.safetensors');
   torch.safetensors.saveFile(
     path,
     new Map([...[...method.stateDict()].map(([k, v]) => [`model.${k}`, v] as const), ['images', train.images]]),
   );
-  const opt = new torch.optim.AdamW(method.trainableParameters(), { lr: 2e-3, weightDecay: 1e-4 });
-  const augment = compose(randomResizedCrop(), colorJitter(), gaussianNoise());
-  const g = new torch.Generator(0);
-  const n = train.images.size(0);
-  let order = torch.keep(torch.randperm(n, { generator: g }));
-  let pos = 0;
-  const step = (): void => {
-    if (pos + 256 > n) {
-      order.dispose();
-      order = torch.keep(torch.randperm(n, { generator: g }));
-      pos = 0;
+  const ctx: StepContext = {
+    method,
+    optimizer: new torch.optim.AdamW(method.trainableParameters(), { lr: 2e-3, weightDecay: 1e-4 }),
+    augment: buildAugment(recipe.augment),
+    norm: FASHION_MNIST_NORM,
+    generator: new torch.Generator(0),
+  };
+  const batchSize = recipe.train.batchSize;
+  const loader = new BatchLoader(new TensorSource(train.images), { batchSize });
+  let epoch = loader.epoch(loader.permutation(ctx.generator));
+  const step = async (): Promise<void> => {
+    let next = await epoch.next();
+    if (next.done) {
+      epoch = loader.epoch(loader.permutation(ctx.generator));
+      next = await epoch.next();
     }
-    torch.tidy(() => {
-      const x = toFloatImages(train.images.indexSelect(0, order.narrow(0, pos, 256)));
-      const [a, b] = views(x, augment, 2, g).map((v) => v.sub(0.286).div(0.353));
-      opt.zeroGrad();
-      method.step([a!, b!]).loss.backward();
-      opt.step();
-    });
-    pos += 256;
+    trainStep(ctx, next.value as torch.Tensor);
   };
   // PyTorch with its own defaults, as a user runs it (see bench/engine.ts for both ways).
   const pyEnv = { ...process.env };
   if (torch.ompWaitPolicyDefaulted) delete pyEnv.OMP_WAIT_POLICY;
   const py = new PyTorchWorker(args.python, join(here, 'pretrain_torch.py'), pyEnv);
-  const info = await py.ask<{ torch: string }>({ cmd: 'setup', path, threads });
+  const info = await py.ask<{ torch: string }>({ cmd: 'setup', path, threads, encoder: spec.config });
   const rounds = Number(args.rounds ?? (args.quick ? 3 : 8));
   const iters = args.quick ? 4 : 8;
   const a: number[] = [];
   const b: number[] = [];
-  for (let i = 0; i < 2; i++) step();
+  for (let i = 0; i < 2; i++) await step();
   await py.ask({ cmd: 'time', iters: 2 });
   for (let r = 0; r < rounds; r++) {
     for (const side of r % 2 === 0 ? ['pretext', 'pytorch'] : ['pytorch', 'pretext']) {
@@ -122,13 +128,13 @@ if (!args['skip-speed']) {
       else
         for (let i = 0; i < iters; i++) {
           const t0 = performance.now();
-          step();
+          await step();
           a.push(performance.now() - t0);
         }
     }
   }
   py.close();
-  const stepsPerEpoch = Math.floor(n / 256);
+  const stepsPerEpoch = loader.batchesPerEpoch;
   const pretextS = (median(a) * stepsPerEpoch) / 1000;
   const pytorchS = (median(b) * stepsPerEpoch) / 1000;
   console.log(

@@ -16,16 +16,18 @@ from torch_worker import serve  # noqa: E402
 
 
 class Backbone(nn.Module):
-    """Pretext's SmallCnn(width 32, depth 3): conv3x3-BN-ReLU-maxpool per stage, avg pool."""
+    """Pretext's SmallCnn: conv3x3-BN-ReLU-maxpool per stage, then avg pool or flatten."""
 
-    def __init__(self, width=32, depth=3):
+    def __init__(self, width=32, depth=3, pool="flatten"):
         super().__init__()
         layers, c = [], 1
         for stage in range(depth):
             out = width * 2 ** stage
             layers += [nn.Conv2d(c, out, 3, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU(), nn.MaxPool2d(2)]
             c = out
-        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        side = 28 // 2 ** depth
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()] if pool == "avg" else [nn.Flatten()]
+        self.out_dim = c if pool == "avg" else c * side * side
         self.features = nn.Sequential(*layers)
 
     def forward(self, x):
@@ -33,10 +35,11 @@ class Backbone(nn.Module):
 
 
 class SimCLR(nn.Module):
-    def __init__(self):
+    def __init__(self, encoder):
         super().__init__()
-        self.backbone = Backbone()
-        self.projector = nn.Sequential(nn.Linear(128, 512, bias=False), nn.BatchNorm1d(512), nn.ReLU(), nn.Linear(512, 128))
+        self.backbone = Backbone(encoder.get("width", 32), encoder.get("depth", 3), encoder.get("pool", "avg"))
+        d = self.backbone.out_dim
+        self.projector = nn.Sequential(nn.Linear(d, 512, bias=False), nn.BatchNorm1d(512), nn.ReLU(), nn.Linear(512, 128))
 
     def forward(self, x):
         return self.projector(self.backbone(x))
@@ -75,9 +78,9 @@ def nt_xent(z1, z2, t=0.2):
 
 
 class Case:
-    def __init__(self, path):
+    def __init__(self, path, encoder):
         _, t = safetensors_min.load(path)
-        self.model = SimCLR()
+        self.model = SimCLR(encoder)
         self.model.load_state_dict({k[len("model."):]: v for k, v in t.items() if k.startswith("model.")})
         self.images = t["images"]
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=2e-3, weight_decay=1e-4)
@@ -101,4 +104,4 @@ class Case:
 
 
 if __name__ == "__main__":
-    serve(lambda cmd: Case(cmd["path"]))
+    serve(lambda cmd: Case(cmd["path"], cmd["encoder"]))

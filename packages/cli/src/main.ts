@@ -9,6 +9,9 @@ import {
   RecipeError,
   TrainingDiverged,
   DataFormatError,
+  parseDatasetArg,
+  readEncoderMeta,
+  type DataSpec,
   type Scores,
 } from '@pretext/ssl';
 
@@ -36,13 +39,18 @@ Options:
   --max-steps N    stop after N optimizer steps
   --json           print the result as one JSON object
   --help           this text`,
-  eval: `Usage: pretext eval --encoder DIR [--dataset fashion-mnist] [--json]
+  eval: `Usage: pretext eval --encoder DIR [--dataset DATA] [--json]
 
 Scores a pretrained encoder's frozen features on the test split: weighted kNN (k=200,
-cosine, temperature 0.07) and a linear probe on standardized features.`,
-  baselines: `Usage: pretext baselines [--dataset fashion-mnist] [--json]
+cosine, temperature 0.07) and a linear probe on standardized features.
 
-Raw-pixel kNN and linear-probe scores under the same protocol as 'pretext eval'.`,
+DATA is fashion-mnist (the default) or a labeled image folder: one sub-folder per class,
+with train/ and test/ inside it, or two folders given as TRAIN_DIR,TEST_DIR. Images are
+resized to the encoder's input size and channels.`,
+  baselines: `Usage: pretext baselines [--dataset DATA] [--json]
+
+Raw-pixel kNN and linear-probe scores under the same protocol as 'pretext eval'.
+DATA as for 'pretext eval' (image folders are read as 28x28 grayscale).`,
 };
 
 function pct(x: number | undefined): string {
@@ -116,11 +124,7 @@ async function evalCommand(argv: string[]): Promise<number> {
     console.error(`pretext eval needs --encoder DIR\n\n${HELP.eval}`);
     return 2;
   }
-  if (values.dataset !== 'fashion-mnist') {
-    console.error(`unknown --dataset '${values.dataset}'; expected fashion-mnist`);
-    return 2;
-  }
-  const scores = await evaluateEncoder(values.encoder, 'fashion-mnist');
+  const scores = await evaluateEncoder(values.encoder, datasetArg(values.dataset, values.encoder));
   if (values.json) console.log(JSON.stringify({ encoder: values.encoder, dataset: values.dataset, ...scores }));
   else printScores(values.encoder, scores);
   return 0;
@@ -139,10 +143,16 @@ async function baselinesCommand(argv: string[]): Promise<number> {
     console.log(HELP.baselines);
     return 0;
   }
-  const scores = await rawPixelScores('fashion-mnist');
+  const scores = await rawPixelScores(datasetArg(values.dataset));
   if (values.json) console.log(JSON.stringify({ dataset: values.dataset, features: 'raw-pixels', ...scores }));
   else printScores('raw pixels', scores);
   return 0;
+}
+
+/** --dataset: fashion-mnist or an image folder, sized as the encoder expects its inputs. */
+function datasetArg(arg: string, encoderDir?: string): DataSpec {
+  const shape = encoderDir ? readEncoderMeta(encoderDir).inputShape : undefined;
+  return parseDatasetArg(arg, shape ? { channels: shape[0] === 3 ? 3 : 1, size: shape[1] } : {});
 }
 
 export async function main(argv: string[]): Promise<number> {

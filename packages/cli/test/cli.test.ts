@@ -1,10 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'pretext.js');
 
@@ -108,5 +109,54 @@ describe('pretext CLI', () => {
     const scores = JSON.parse(again.stdout) as { knn: number; linear: number };
     assert.equal(scores.knn, result.knn, 'the rebuilt encoder gives the same kNN accuracy');
     assert.ok(scores.linear > 0.5);
+  });
+
+  it('pretrains on an image folder streamed from disk, then scores the encoder on it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-folder-'));
+    // Two classes that differ in colour and stripe direction, 24 images each per split.
+    for (const split of ['train', 'test']) {
+      for (const [cls, colour] of [
+        ['red', { r: 200, g: 40, b: 40 }],
+        ['blue', { r: 40, g: 40, b: 200 }],
+      ] as const) {
+        mkdirSync(join(dir, 'data', split, cls), { recursive: true });
+        for (let i = 0; i < 24; i++) {
+          const png = await sharp({ create: { width: 20 + i, height: 20, channels: 3, background: { ...colour, g: colour.g + 4 * i } } })
+            .png()
+            .toBuffer();
+          writeFileSync(join(dir, 'data', split, cls, `${i}.png`), png);
+        }
+      }
+    }
+    const recipe = tinyRecipe
+      .replace(
+        'data: { dataset: fashion-mnist, limit: 512 }',
+        `data: { dataset: image-folder, path: ${join(dir, 'data')}, size: 16, channels: 3, stream: true }`,
+      )
+      .replace('batchSize: 64', 'batchSize: 16');
+    writeFileSync(join(dir, 'folder.yaml'), recipe);
+    const out = join(dir, 'run');
+    const r = pretext('pretrain', join(dir, 'folder.yaml'), '--out', out, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const result = JSON.parse(r.stdout) as { steps: number; knn: number };
+    assert.equal(result.steps, 3, '48 images in batches of 16, one epoch');
+    assert.equal(result.knn, 1, 'the two colours are told apart');
+    const meta = JSON.parse(readFileSync(join(out, 'encoder.json'), 'utf8')) as {
+      inputShape: number[];
+      inputNorm: { mean: number[] };
+      encoder: { config: { inChannels: number } };
+      dataset: string;
+    };
+    assert.deepEqual(meta.inputShape, [3, 16, 16]);
+    assert.equal(meta.encoder.config.inChannels, 3);
+    assert.equal(meta.inputNorm.mean.length, 3);
+    assert.ok(meta.inputNorm.mean[0]! > meta.inputNorm.mean[1]!, 'red and blue average above green');
+    assert.equal(meta.dataset, `image-folder:${join(dir, 'data')}`);
+    const again = pretext('eval', '--encoder', out, '--dataset', join(dir, 'data'), '--json');
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal((JSON.parse(again.stdout) as { knn: number }).knn, 1);
+    const missing = pretext('eval', '--encoder', out, '--dataset', join(dir, 'nowhere'));
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /unknown data set .*nowhere.*expected fashion-mnist or an image folder/);
   });
 });

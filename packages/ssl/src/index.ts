@@ -3,15 +3,28 @@ export { ProgressBar, type ProgressOptions } from './progress.js';
 export { parseIdx, readIdx, DataFormatError, type IdxArray } from './data/idx.js';
 export { download, DownloadError, type DownloadOptions } from './data/download.js';
 export * from './data/fashionMnist.js';
+export * from './data/imageFolder.js';
+export * from './data/loader.js';
+export * from './data/sources.js';
 export * from './augment/transforms.js';
 export { buildEncoder, type Encoder, type EncoderSpec } from './encoders/encoder.js';
 export { SmallCnn, type SmallCnnConfig } from './encoders/smallCnn.js';
 export { ResNet18, type ResNetConfig } from './encoders/resnet.js';
 export { mlpHead, type MlpHeadConfig } from './heads/mlp.js';
 export * from './methods/index.js';
-export { pretrain, embeddingStd, TrainingDiverged, type TrainConfig, type TrainResult } from './train/trainer.js';
-export { extractFeatures, toFloatImages, type InputNorm } from './eval/features.js';
+export {
+  pretrain,
+  trainStep,
+  embeddingStd,
+  TrainingDiverged,
+  type StepContext,
+  type StepOutcome,
+  type TrainConfig,
+  type TrainResult,
+} from './train/trainer.js';
+export { extractFeatures, toFloatImages, normalizeInput, imageStats, type InputNorm } from './eval/features.js';
 export { knnAccuracy } from './eval/knn.js';
 export { linearProbe } from './eval/linear.js';
 export { recipeSchema, validateRecipe, loadRecipe, RecipeError, METHOD_NAMES, type Recipe } from './recipe/schema.js';
 export * from './pipeline.js';
+export { buildAugment } from './recipe/augment.js';

@@ -117,10 +117,10 @@ describe('pretraining loop', () => {
       },
     });
 
-  it('stops on a NaN loss, naming the step, and keeps the last good checkpoint', () => {
+  it('stops on a NaN loss, naming the step, and keeps the last good checkpoint', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'nan-'));
     const m = new Scripted((step, f) => ({ loss: step === 12 ? f.sum().mul(NaN) : f.square().mean(), logs: {}, embedding: f }));
-    assert.throws(
+    await assert.rejects(
       () => smallRun(m, dir),
       (e: unknown) =>
         e instanceof TrainingDiverged &&
@@ -141,7 +141,7 @@ describe('pretraining loop', () => {
       logs: {},
       embedding: torch.ones([f.size(0), 8]).add(f.sum().mul(0)),
     }));
-    const r = smallRun(constant, dir);
+    const r = await smallRun(constant, dir);
     await new Promise((res) => setImmediate(res));
     process.off('warning', onWarning);
     assert.ok(r.embeddingStd < 0.01);

@@ -3,9 +3,27 @@ import * as torch from '@pretext/torch';
 import type { Tensor } from '@pretext/torch';
 import type { Encoder } from '../encoders/encoder.js';
 
+/** Inputs are float images in [0, 1], then (x - mean) / std, per channel when arrays. */
 export interface InputNorm {
-  mean: number;
-  std: number;
+  mean: number | number[];
+  std: number | number[];
+}
+
+/** (x - mean) / std over [B, C, H, W], with scalar or per-channel statistics. */
+export function normalizeInput(x: Tensor, norm: InputNorm): Tensor {
+  const stat = (v: number | number[]): number | Tensor =>
+    typeof v === 'number' ? v : torch.tensor(v, { dtype: x.dtype }).reshape([1, v.length, 1, 1]);
+  return x.sub(stat(norm.mean)).div(stat(norm.std));
+}
+
+/** Per-channel mean and std of uint8 or float images in [0, 1] (scalar for one channel). */
+export function imageStats(images: Tensor): InputNorm {
+  return torch.tidy(() => {
+    const x = toFloatImages(images).transpose(0, 1).flatten(1).double();
+    const mean = Array.from(x.mean(1).data() as Float64Array);
+    const std = Array.from(x.std(1).data() as Float64Array, (s) => Math.max(s, 1e-6));
+    return mean.length === 1 ? { mean: mean[0]!, std: std[0]! } : { mean, std };
+  });
 }
 
 /** uint8 images [N, H, W] or [N, C, H, W] -> float [N, C, H, W] in [0, 1]. */
@@ -25,13 +43,7 @@ export function extractFeatures(encoder: Encoder, images: Tensor, norm: InputNor
       for (let i = 0; i < n; i += batchSize) {
         parts.push(
           torch.keep(
-            torch.tidy(() =>
-              encoder.forward(
-                toFloatImages(images.narrow(0, i, Math.min(batchSize, n - i)))
-                  .sub(norm.mean)
-                  .div(norm.std),
-              ),
-            ),
+            torch.tidy(() => encoder.forward(normalizeInput(toFloatImages(images.narrow(0, i, Math.min(batchSize, n - i))), norm))),
           ),
         );
       }

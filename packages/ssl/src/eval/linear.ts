@@ -10,6 +10,8 @@ export interface LinearProbeOptions {
   weightDecay?: number;
   seed?: number;
   numClasses?: number;
+  /** Train for at least this many steps, adding epochs on small sets (default 0). */
+  minSteps?: number;
 }
 
 export interface LinearProbeResult {
@@ -37,9 +39,10 @@ export function linearProbe(
     torch.nn.init.kaimingUniform_(model.weight, { a: Math.sqrt(5), generator: g });
     const bound = 1 / Math.sqrt(train.size(1));
     torch.nn.init.uniform_(model.bias!, -bound, bound, { generator: g });
-    const epochs = o.epochs ?? 30;
-    const bs = o.batchSize ?? 256;
+    // A set smaller than a batch is one batch; small sets get enough epochs for minSteps.
+    const bs = Math.min(o.batchSize ?? 256, xTrain.size(0));
     const steps = Math.floor(xTrain.size(0) / bs);
+    const epochs = Math.max(o.epochs ?? 30, Math.ceil((o.minSteps ?? 0) / steps));
     const opt = new torch.optim.AdamW(model.parameters(), { lr: o.lr ?? 1e-3, weightDecay: o.weightDecay ?? 1e-4 });
     const sched = new torch.optim.WarmupCosine(opt, { warmupSteps: 0, totalSteps: epochs * steps });
     for (let e = 0; e < epochs; e++) {

@@ -48,11 +48,23 @@ export const METHOD_NAMES = ['simclr', 'moco', 'byol', 'simsiam', 'barlow-twins'
 export const recipeSchema = z.strictObject({
   name: z.string().min(1),
   seed: z.number().int().min(0).default(0),
-  data: z.strictObject({
-    dataset: z.enum(['fashion-mnist']),
-    /** Use only the first N training images (quick runs). */
-    limit: z.number().int().positive().optional(),
-  }),
+  data: z.discriminatedUnion('dataset', [
+    z.strictObject({
+      dataset: z.literal('fashion-mnist'),
+      /** Use only the first N training images (quick runs). */
+      limit: z.number().int().positive().optional(),
+    }),
+    z.strictObject({
+      dataset: z.literal('image-folder'),
+      /** A folder of class sub-folders (labeled) or of images (unlabeled); train/ and test/ inside it are used as splits. */
+      path: z.string().min(1),
+      testPath: z.string().min(1).optional(),
+      size: z.number().int().min(8).max(1024).default(28),
+      channels: z.union([z.literal(1), z.literal(3)]).default(1),
+      stream: z.boolean().default(false),
+      limit: z.number().int().positive().optional(),
+    }),
+  ]),
   augment: augment.default({}),
   encoder,
   method: z.strictObject({
@@ -81,7 +93,13 @@ export const recipeSchema = z.strictObject({
     gradClip: z.number().min(0).optional(),
   }),
   evaluation: z
-    .strictObject({ knnEveryEpoch: z.boolean().default(false), knn: z.boolean().default(true), linear: z.boolean().default(true) })
+    .strictObject({
+      knnEveryEpoch: z.boolean().default(false),
+      knn: z.boolean().default(true),
+      linear: z.boolean().default(true),
+      /** Score with only the first N labeled training images (quick runs; the test split is always whole). */
+      trainLimit: z.number().int().positive().optional(),
+    })
     .default({ knnEveryEpoch: false, knn: true, linear: true }),
 });
 
@@ -94,12 +112,18 @@ export class RecipeError extends Error {
   }
 }
 
+/** The allowed values of each discriminating field, for messages. */
+const DISCRIMINATED: Record<string, string[]> = { type: ['small-cnn', 'resnet18'], dataset: ['fashion-mnist', 'image-folder'] };
+
 function describeIssue(issue: z.core.$ZodIssue): string {
   const path = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
   if (issue.code === 'invalid_value') return `${path}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   if (issue.code === 'unrecognized_keys') return `${path}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
-  if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator')
-    return `${path}: expected one of "small-cnn", "resnet18"`;
+  if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
+    const field = 'discriminator' in issue ? String(issue.discriminator) : '';
+    const allowed = DISCRIMINATED[field];
+    return allowed ? `${path}.${field}: expected one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}` : `${path}: ${issue.message}`;
+  }
   return `${path}: ${issue.message}`;
 }
 

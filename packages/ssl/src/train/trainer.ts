@@ -8,7 +8,8 @@ import * as torch from '@pretext/torch';
 import type { Tensor } from '@pretext/torch';
 import { ProgressBar } from '../progress.js';
 import { views, type Transform } from '../augment/transforms.js';
-import { toFloatImages, type InputNorm } from '../eval/features.js';
+import { normalizeInput, toFloatImages, type InputNorm } from '../eval/features.js';
+import { BatchLoader, TensorSource, type BatchSource } from '../data/loader.js';
 import type { SSLMethod } from '../methods/method.js';
 import { buildOptimizer, buildSchedule, type OptimizerConfig, type ScheduleConfig } from './optim.js';
 
@@ -32,8 +33,13 @@ export interface EpochHook {
 
 export interface TrainOptions {
   method: SSLMethod;
-  /** uint8 [N, H, W] or float [N, C, H, W] images (labels are never used). */
-  images: Tensor;
+  /**
+   * uint8 [N, H, W] / [N, C, H, W] or float [N, C, H, W] images, or a source that loads
+   * them batch by batch (labels are never used).
+   */
+  images: Tensor | BatchSource;
+  /** Batches loaded ahead of the step (default 2). */
+  prefetch?: number;
   augment: Transform;
   norm: InputNorm;
   config: TrainConfig;
@@ -80,13 +86,53 @@ function writeJsonAtomic(path: string, value: unknown): void {
   renameSync(`${path}.tmp`, path);
 }
 
-export function pretrain(o: TrainOptions): TrainResult {
+export interface StepContext {
+  method: SSLMethod;
+  optimizer: { zeroGrad(): void; step(): void };
+  augment: Transform;
+  norm: InputNorm;
+  generator: torch.Generator;
+  gradClip?: number;
+}
+
+export interface StepOutcome {
+  loss: number;
+  logs: Record<string, number>;
+  /** Embedding spread when measured, else NaN. */
+  std: number;
+}
+
+/**
+ * One optimizer step on a batch of images (freed here): views, normalization, the method's
+ * loss, backward, clipping, update. A non-finite loss skips the update and is returned.
+ */
+export function trainStep(ctx: StepContext, batch: Tensor, measureSpread = false): StepOutcome {
+  return torch.tidy(() => {
+    const x = toFloatImages(batch);
+    batch.dispose();
+    const vs = views(x, ctx.augment, ctx.method.numViews, ctx.generator).map((v) => normalizeInput(v, ctx.norm));
+    ctx.optimizer.zeroGrad();
+    const r = ctx.method.step(vs);
+    const loss = r.loss.item();
+    if (!Number.isFinite(loss)) return { loss, logs: r.logs, std: NaN };
+    r.loss.backward();
+    if (ctx.gradClip) torch.optim.clipGradNorm(ctx.method.trainableParameters(), ctx.gradClip);
+    ctx.optimizer.step();
+    return { loss, logs: r.logs, std: measureSpread ? embeddingStd(r.embedding) : NaN };
+  });
+}
+
+export async function pretrain(o: TrainOptions): Promise<TrainResult> {
   const { method, config: c } = o;
   mkdirSync(o.outDir, { recursive: true });
   const ckptDir = join(o.outDir, 'checkpoint');
   const metricsPath = join(o.outDir, 'metrics.jsonl');
-  const n = o.images.size(0);
-  const stepsPerEpoch = Math.floor(n / c.batchSize);
+  const loader = new BatchLoader(o.images instanceof torch.Tensor ? new TensorSource(o.images) : o.images, {
+    batchSize: c.batchSize,
+    prefetch: o.prefetch,
+  });
+  const n = loader.source.length;
+  const stepsPerEpoch = loader.batchesPerEpoch;
   if (stepsPerEpoch < 1) throw new RangeError(`batch size ${c.batchSize} is larger than the ${n} training images`);
   const totalSteps = Math.min(c.epochs * stepsPerEpoch, c.maxSteps ?? Infinity);
 
@@ -157,32 +203,23 @@ export function pretrain(o: TrainOptions): TrainResult {
   let lastLoss = NaN;
   let lastStd = NaN;
   let warned = false;
-  const params = method.trainableParameters();
 
   while (pos.step < totalSteps) {
     loaderGen.setState(epochGenState);
-    const order = torch.keep(torch.randperm(n, { generator: loaderGen }));
+    const order = loader.permutation(loaderGen);
     const bar = o.quiet ? null : new ProgressBar({ total: stepsPerEpoch, label: `epoch ${pos.epoch + 1}/${c.epochs}`, unit: 'steps' });
     if (bar) bar.tick(pos.batch);
     const epochStart = performance.now();
     let epochSamples = 0;
-    for (; pos.batch < stepsPerEpoch && pos.step < totalSteps;) {
-      const t0 = performance.now();
-      const result = torch.tidy(() => {
-        const idx = order.narrow(0, pos.batch * c.batchSize, c.batchSize);
-        const x = toFloatImages(o.images.indexSelect(0, idx));
-        const vs = views(x, o.augment, method.numViews, augGen).map((v) => v.sub(o.norm.mean).div(o.norm.std));
-        opt.zeroGrad();
-        const r = method.step(vs);
-        const loss = r.loss.item();
-        if (!Number.isFinite(loss)) return { loss, logs: r.logs, std: NaN };
-        r.loss.backward();
-        if (c.gradClip) torch.optim.clipGradNorm(params, c.gradClip);
-        opt.step();
-        // Measured every logEverySteps and on the last step, so every run reports its spread.
-        const measure = (pos.step + 1) % (c.logEverySteps ?? 50) === 0 || pos.step + 1 === totalSteps;
-        return { loss, logs: r.logs, std: measure ? embeddingStd(r.embedding) : NaN };
-      });
+    let t0 = performance.now();
+    for await (const batch of loader.epoch(order, pos.batch)) {
+      // The spread is measured every logEverySteps and on the last step, so every run reports it.
+      const measure = (pos.step + 1) % (c.logEverySteps ?? 50) === 0 || pos.step + 1 === totalSteps;
+      const result = trainStep(
+        { method, optimizer: opt, augment: o.augment, norm: o.norm, generator: augGen, gradClip: c.gradClip },
+        batch,
+        measure,
+      );
       if (!Number.isFinite(result.loss)) {
         order.dispose();
         const kept = existsSync(join(ckptDir, 'state.json'))
@@ -197,7 +234,9 @@ export function pretrain(o: TrainOptions): TrainResult {
       method.afterStep((pos.step + 1) / totalSteps);
       pos.step++;
       pos.batch++;
-      pos.trainSeconds += (performance.now() - t0) / 1000;
+      const now = performance.now();
+      pos.trainSeconds += (now - t0) / 1000;
+      t0 = now;
       epochSamples += c.batchSize;
       lastLoss = result.loss;
       bar?.tick(1, `loss ${result.loss.toFixed(3)}`);
@@ -220,7 +259,11 @@ export function pretrain(o: TrainOptions): TrainResult {
           log({ step: pos.step, warning: 'collapse', embedding_std: result.std });
         }
       }
-      if (c.checkpointEverySteps && pos.step % c.checkpointEverySteps === 0) saveCheckpoint();
+      if (c.checkpointEverySteps && pos.step % c.checkpointEverySteps === 0) {
+        saveCheckpoint();
+        t0 = performance.now();
+      }
+      if (pos.step >= totalSteps) break;
     }
     order.dispose();
     if (pos.batch >= stepsPerEpoch) {

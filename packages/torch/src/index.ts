@@ -11,6 +11,7 @@ export { opSchema } from './ops.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * as safetensors from './safetensors.js';
+export * as linalg from './linalg.js';
 export { blasLibrary, ompWaitPolicyDefaulted, mallocTuned };
 
 /** Threads libtorch uses inside one op (intra-op parallelism). */

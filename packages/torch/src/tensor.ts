@@ -90,6 +90,7 @@ const op = {
   roll: bindOp('aten::roll'),
   diag: bindOp('aten::diag'),
   triu: bindOp('aten::triu'),
+  maskedSelect: bindOp('aten::masked_select'),
   tril: bindOp('aten::tril'),
   split: bindOp('aten::split.Tensor'),
   splitSizes: bindOp('aten::split_with_sizes'),
@@ -683,6 +684,10 @@ export class Tensor {
   }
   scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor {
     return new Tensor(op.scatterAdd(this.h, dim, index.h, src.h) as Handle);
+  }
+  /** The elements where `mask` (broadcast) is true, as a 1-D tensor. */
+  maskedSelect(mask: Tensor): Tensor {
+    return new Tensor(op.maskedSelect(this.h, mask.h) as Handle);
   }
   maskedFill(mask: Tensor, value: number): Tensor {
     return new Tensor(op.maskedFill(this.h, mask.h, value) as Handle);

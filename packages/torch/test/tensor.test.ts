@@ -358,6 +358,15 @@ describe('shapes, slicing and indexing', () => {
     ]);
     assert.deepEqual(values(torch.zeros([3]).scatterAdd(0, tensor([0, 0, 2], { dtype: 'int64' }), tensor([1, 2, 3]))), [3, 0, 3]);
     assert.deepEqual(values(tensor([1, 2, 3]).maskedFill(tensor([true, false, true]), -1)), [-1, 2, -1]);
+    assert.deepEqual(
+      values(
+        tensor([
+          [1, 2],
+          [3, 4],
+        ]).maskedSelect(tensor([true, false])),
+      ),
+      [1, 3],
+    );
     const w = torch.zeros([3]);
     w.indexPut_([tensor([0, 0, 2], { dtype: 'int64' })], tensor([1, 1, 5]), true);
     assert.deepEqual(values(w), [2, 0, 5]);

@@ -16,24 +16,27 @@ import { linearProbe } from '../src/eval/linear.js';
 const { tensor, tidy } = torch;
 
 describe('losses', () => {
-  it('NT-Xent matches the formula on a small batch', () => {
-    torch.manualSeed(0);
-    const z1 = torch.randn([3, 4]);
-    const z2 = torch.randn([3, 4]);
-    const t = 0.5;
-    const { loss } = ntXent(z1, z2, t);
-    // Direct computation: -log softmax over the other 2B-1 views, at the partner.
-    const z = torch.nn.functional.normalize(torch.cat([z1, z2])).toArray() as number[][];
-    const dot = (a: number[], b: number[]): number => a.reduce((s, v, i) => s + v * b[i]!, 0);
-    let total = 0;
-    for (let i = 0; i < 6; i++) {
-      const partner = (i + 3) % 6;
-      const logits = z.map((zj, j) => (j === i ? -Infinity : dot(z[i]!, zj) / t));
-      const lse = Math.log(logits.reduce((s, l) => s + Math.exp(l), 0));
-      total += lse - logits[partner]!;
-    }
-    assert.ok(Math.abs(loss.item() - total / 6) < 1e-5, `${loss.item()} vs ${total / 6}`);
-  });
+  for (const decoupled of [false, true]) {
+    it(`NT-Xent${decoupled ? ' (decoupled)' : ''} matches the formula on a small batch`, () => {
+      torch.manualSeed(0);
+      const z1 = torch.randn([3, 4]);
+      const z2 = torch.randn([3, 4]);
+      const t = 0.5;
+      const { loss } = ntXent(z1, z2, t, decoupled);
+      // Direct computation: -log softmax over the other 2B-1 views, at the partner; the
+      // decoupled form leaves the partner out of the denominator.
+      const z = torch.nn.functional.normalize(torch.cat([z1, z2])).toArray() as number[][];
+      const dot = (a: number[], b: number[]): number => a.reduce((s, v, i) => s + v * b[i]!, 0);
+      let total = 0;
+      for (let i = 0; i < 6; i++) {
+        const partner = (i + 3) % 6;
+        const logits = z.map((zj, j) => (j === i ? -Infinity : dot(z[i]!, zj) / t));
+        const lse = Math.log(logits.reduce((s, l, j) => s + (decoupled && j === partner ? 0 : Math.exp(l)), 0));
+        total += lse - logits[partner]!;
+      }
+      assert.ok(Math.abs(loss.item() - total / 6) < 1e-5, `${loss.item()} vs ${total / 6}`);
+    });
+  }
 
   it('NT-Xent is near zero with perfect accuracy for identical well-separated views', () => {
     const z = torch.eye(8).mul(5);

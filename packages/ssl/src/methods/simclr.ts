@@ -9,6 +9,8 @@ export interface SimCLRConfig {
   hiddenDim?: number;
   projDim?: number;
   temperature?: number;
+  /** Decoupled contrastive loss: the positive out of the denominator (default false). */
+  decoupled?: boolean;
 }
 
 export class SimCLR extends ProjectorMethod {
@@ -22,7 +24,7 @@ export class SimCLR extends ProjectorMethod {
   step([a, b]: Tensor[]): StepResult {
     const z1 = this.project(a!);
     const z2 = this.project(b!);
-    const { loss, accuracy } = ntXent(z1, z2, this.config.temperature ?? 0.2);
+    const { loss, accuracy } = ntXent(z1, z2, this.config.temperature ?? 0.2, this.config.decoupled ?? false);
     return { loss, logs: { pair_accuracy: accuracy }, embedding: z1 };
   }
 }

@@ -3,7 +3,8 @@
 # missing, npm dependencies when the lockfile changed, the native addon when its sources did.
 #   scripts/setup.sh          what running Pretext needs
 #   scripts/setup.sh --test   plus what the test suite and benchmarks need (PyTorch for the
-#                             interop test and the side-by-side benchmarks)
+#                             interop test and the side-by-side benchmarks, Chromium for
+#                             the browser tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +20,8 @@ packages=(libtorch-dev libopenblas0-pthread dataset-fashion-mnist g++ make pytho
 if [ "${1:-}" = "--test" ]; then
   # python3-torch: PyTorch for the safetensors interop test and the benchmarks, never a
   # runtime dependency.
-  packages+=(python3-torch)
+  # chromium: headless browser for the report rendering test (driven by playwright-core).
+  packages+=(python3-torch chromium)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -13,9 +13,12 @@ import {
   readEncoderMeta,
   type DataSpec,
   type Scores,
+  LabelBudgetError,
 } from '@pretext/ssl';
+import { TRANSFER_HELP, UsageError, diagnoseCommand, finetuneCommand, reportCommand, transferReportCommand } from './transfer.js';
 
 const HELP: Record<string, string> = {
+  ...TRANSFER_HELP,
   main: `pretext: self-supervised pretraining for TypeScript teams
 
 Usage: pretext <command> [options]
@@ -24,6 +27,10 @@ Commands:
   pretrain <recipe.yaml>   pretrain an encoder on unlabeled data, then score it
   eval                     score a pretrained encoder (kNN and linear probe)
   baselines                raw-pixel kNN and linear-probe scores of a data set
+  finetune                 train a classifier on an encoder with few labels
+  transfer-report          label-efficiency table: pretrained vs scratch vs raw pixels
+  diagnose                 alignment, uniformity, rank, collapse check, embedding map
+  report <run>             one HTML page (and Markdown) with a run's tables and plots
 
 Run 'pretext <command> --help' for a command's options.`,
   pretrain: `Usage: pretext pretrain <recipe.yaml> [--out DIR] [--resume] [--epochs N] [--max-steps N] [--json]
@@ -165,6 +172,14 @@ export async function main(argv: string[]): Promise<number> {
         return await evalCommand(rest);
       case 'baselines':
         return await baselinesCommand(rest);
+      case 'finetune':
+        return await finetuneCommand(rest);
+      case 'transfer-report':
+        return await transferReportCommand(rest);
+      case 'diagnose':
+        return await diagnoseCommand(rest);
+      case 'report':
+        return await reportCommand(rest);
       case undefined:
       case '--help':
       case '-h':
@@ -177,10 +192,15 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (err) {
     // Errors a user can act on are printed as their message; anything else with its stack.
+    if (err instanceof UsageError) {
+      console.error(`pretext: ${err.message}`);
+      return 2;
+    }
     if (
       err instanceof RecipeError ||
       err instanceof TrainingDiverged ||
       err instanceof DataFormatError ||
+      err instanceof LabelBudgetError ||
       (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
     ) {
       console.error(`pretext: ${(err as Error).message}`);

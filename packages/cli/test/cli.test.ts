@@ -33,6 +33,24 @@ train:
 evaluation: { linear: false }
 `;
 
+/** Two classes (reddish and bluish PNGs of varying size), 24 images each in train/ and test/. */
+async function colourFolder(root: string): Promise<void> {
+  for (const split of ['train', 'test']) {
+    for (const [cls, colour] of [
+      ['red', { r: 200, g: 40, b: 40 }],
+      ['blue', { r: 40, g: 40, b: 200 }],
+    ] as const) {
+      mkdirSync(join(root, split, cls), { recursive: true });
+      for (let i = 0; i < 24; i++) {
+        const png = await sharp({ create: { width: 20 + i, height: 20, channels: 3, background: { ...colour, g: colour.g + 4 * i } } })
+          .png()
+          .toBuffer();
+        writeFileSync(join(root, split, cls, `${i}.png`), png);
+      }
+    }
+  }
+}
+
 describe('pretext CLI', () => {
   it('prints help for the command and each subcommand', () => {
     const main = pretext('--help');
@@ -113,21 +131,7 @@ describe('pretext CLI', () => {
 
   it('pretrains on an image folder streamed from disk, then scores the encoder on it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-folder-'));
-    // Two classes that differ in colour and stripe direction, 24 images each per split.
-    for (const split of ['train', 'test']) {
-      for (const [cls, colour] of [
-        ['red', { r: 200, g: 40, b: 40 }],
-        ['blue', { r: 40, g: 40, b: 200 }],
-      ] as const) {
-        mkdirSync(join(dir, 'data', split, cls), { recursive: true });
-        for (let i = 0; i < 24; i++) {
-          const png = await sharp({ create: { width: 20 + i, height: 20, channels: 3, background: { ...colour, g: colour.g + 4 * i } } })
-            .png()
-            .toBuffer();
-          writeFileSync(join(dir, 'data', split, cls, `${i}.png`), png);
-        }
-      }
-    }
+    await colourFolder(join(dir, 'data'));
     const recipe = tinyRecipe
       .replace(
         'data: { dataset: fashion-mnist, limit: 512 }',
@@ -158,5 +162,95 @@ describe('pretext CLI', () => {
     const missing = pretext('eval', '--encoder', out, '--dataset', join(dir, 'nowhere'));
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /unknown data set .*nowhere.*expected fashion-mnist or an image folder/);
+  });
+
+  it('fine-tunes, compares label budgets, diagnoses and reports on an image folder', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-transfer-'));
+    await colourFolder(join(dir, 'data'));
+    const recipe = tinyRecipe
+      .replace(
+        'data: { dataset: fashion-mnist, limit: 512 }',
+        `data: { dataset: image-folder, path: ${join(dir, 'data')}, size: 16, channels: 3 }`,
+      )
+      .replace('batchSize: 64', 'batchSize: 16');
+    writeFileSync(join(dir, 'r.yaml'), recipe);
+    const run = join(dir, 'run');
+    assert.equal(pretext('pretrain', join(dir, 'r.yaml'), '--out', run, '--json').code, 0);
+    const data = join(dir, 'data');
+
+    const ft = pretext(
+      'finetune',
+      '--encoder',
+      run,
+      '--dataset',
+      data,
+      '--labels',
+      '10/class',
+      '--mode',
+      'partial',
+      '--epochs',
+      '3',
+      '--json',
+    );
+    assert.equal(ft.code, 0, ft.stderr);
+    const r = JSON.parse(ft.stdout) as {
+      out: string;
+      labeledImages: number;
+      validationImages: number;
+      testAccuracy: number;
+      epochs: number;
+    };
+    assert.deepEqual([r.labeledImages, r.validationImages], [20, 4]);
+    assert.ok(r.testAccuracy > 0.9, `accuracy ${r.testAccuracy}`);
+    for (const f of ['classifier.safetensors', 'finetune.json', 'metrics.jsonl', 'scores.json']) assert.ok(existsSync(join(r.out, f)), f);
+    assert.equal(readFileSync(join(r.out, 'metrics.jsonl'), 'utf8').trim().split('\n').length, r.epochs);
+    const badBudget = pretext('finetune', '--encoder', run, '--dataset', data, '--labels', '7');
+    assert.equal(badBudget.code, 1);
+    assert.match(badBudget.stderr, /label budget '7' is not understood/);
+    assert.equal(pretext('finetune', '--encoder', run, '--labels', '1%', '--mode', 'sideways').code, 2);
+
+    const tr = pretext(
+      'transfer-report',
+      '--encoder',
+      run,
+      '--dataset',
+      data,
+      '--budgets',
+      '2/class,100%',
+      '--seeds',
+      '2',
+      '--epochs',
+      '2',
+      '--min-steps',
+      '4',
+      '--json',
+    );
+    assert.equal(tr.code, 0, tr.stderr);
+    const rows = tr.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { labels: string; arm: string; used: number; mean: number; std: number });
+    assert.equal(rows.length, 8);
+    assert.deepEqual([...new Set(rows.map((x) => x.labels))], ['2/class', '100%']);
+    assert.deepEqual(
+      rows.filter((x) => x.labels === '100%').map((x) => x.used),
+      [48, 48, 48, 48],
+    );
+    assert.ok(rows.every((x) => x.mean >= 0 && x.mean <= 1 && x.std >= 0));
+    assert.match(tr.stderr, /\[16\/16\] 100%/);
+    assert.ok(existsSync(join(run, 'transfer.json')));
+
+    const dg = pretext('diagnose', '--encoder', run, '--dataset', data, '--samples', '48', '--json');
+    assert.equal(dg.code, 0, dg.stderr);
+    const d = JSON.parse(dg.stdout) as { collapsed: boolean; knn: number; effectiveRank: number };
+    assert.equal(d.collapsed, false);
+    assert.equal(d.knn, 1);
+    assert.ok(existsSync(join(run, 'embedding-map.png')));
+
+    const rp = pretext('report', run, '--json');
+    assert.equal(rp.code, 0, rp.stderr);
+    const html = readFileSync(join(run, 'report.html'), 'utf8');
+    assert.match(html, /<td>100%<\/td><td>48<\/td>/);
+    assert.equal((html.match(/<svg /g) ?? []).length, 3, 'loss curve, label efficiency, embedding map');
   });
 });

@@ -20,6 +20,7 @@ import { buildMethod } from './methods/index.js';
 import { buildAugment } from './recipe/augment.js';
 import type { Recipe } from './recipe/schema.js';
 import { pretrain, type TrainResult } from './train/trainer.js';
+import { DataFormatError } from './data/idx.js';
 import type { BatchSource, FileSource } from './data/loader.js';
 import { extractFeatures, toFloatImages, type InputNorm } from './eval/features.js';
 import { knnAccuracy } from './eval/knn.js';
@@ -176,9 +177,9 @@ function fileListFingerprint(source: FileSource): string {
 /** A run folder's encoder.json, checked for its format. */
 export function readEncoderMeta(dir: string): EncoderMeta {
   const metaPath = join(dir, 'encoder.json');
-  if (!existsSync(metaPath)) throw new Error(`${dir} has no encoder.json: is it a pretraining run folder?`);
+  if (!existsSync(metaPath)) throw new DataFormatError(`${dir} has no encoder.json: is it a pretraining run folder?`);
   const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as EncoderMeta;
-  if (meta.format !== 'pretext-encoder/1') throw new Error(`${metaPath}: unknown format '${meta.format}'`);
+  if (meta.format !== 'pretext-encoder/1') throw new DataFormatError(`${metaPath}: unknown format '${meta.format}'`);
   return meta;
 }
 

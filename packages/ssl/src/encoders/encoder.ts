@@ -7,6 +7,8 @@ import { ResNet18, type ResNetConfig } from './resnet.js';
 export interface Encoder extends nn.Module {
   readonly outDim: number;
   forward(x: Tensor): Tensor;
+  /** The encoder's stages from input to output (what partial fine-tuning unfreezes from the end). */
+  blocks(): nn.Module[][];
 }
 
 /** The JSON that rebuilds an encoder (encoder.json). */

@@ -58,6 +58,11 @@ export class ResNet18 extends nn.Module implements Encoder {
     this.outDim = inC;
   }
 
+  /** The stem, then layer1..layer4. */
+  blocks(): nn.Module[][] {
+    return [[this.conv1, this.bn1], ...this.stages.map((s) => [s])];
+  }
+
   /** [B, C, H, W] -> [B, outDim] */
   forward(x: Tensor): Tensor {
     let y = this.bn1.forward(this.conv1.forward(x)).relu();

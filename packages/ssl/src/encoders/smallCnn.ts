@@ -24,6 +24,7 @@ export interface SmallCnnConfig {
 export class SmallCnn extends nn.Module implements Encoder {
   readonly features: nn.Sequential;
   readonly outDim: number;
+  private readonly stages: nn.Module[][] = [];
 
   constructor(readonly config: SmallCnnConfig = {}) {
     super();
@@ -35,6 +36,7 @@ export class SmallCnn extends nn.Module implements Encoder {
     let channels = config.inChannels ?? 1;
     for (let stage = 0; stage < depth; stage++) {
       const out = width * 2 ** stage;
+      const first = layers.length;
       for (let c = 0; c < convs; c++) {
         layers.push(new nn.Conv2d(channels, out, 3, { padding: 1, bias: !bn }));
         if (bn) layers.push(new nn.BatchNorm2d(out));
@@ -42,6 +44,7 @@ export class SmallCnn extends nn.Module implements Encoder {
         channels = out;
       }
       layers.push(new nn.MaxPool2d(2));
+      this.stages.push(layers.slice(first));
     }
     if ((config.pool ?? 'avg') === 'avg') {
       layers.push(new nn.AdaptiveAvgPool2d(1), new nn.Flatten());
@@ -54,6 +57,11 @@ export class SmallCnn extends nn.Module implements Encoder {
       this.outDim = channels * side * side;
     }
     this.features = this.registerModule('features', new nn.Sequential(...layers));
+  }
+
+  /** One block per stage: its convolutions, norms and pooling. */
+  blocks(): nn.Module[][] {
+    return this.stages;
   }
 
   /** [B, C, H, W] -> [B, outDim] */

@@ -1,0 +1,353 @@
+// The transfer commands: finetune, transfer-report, diagnose, report.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as torch from '@pretext/torch';
+import {
+  DEFAULT_BUDGETS,
+  FINETUNE_MODES,
+  TRANSFER_ARMS,
+  budgetName,
+  diagnose,
+  embeddingMap,
+  finetune,
+  labelSubset,
+  loadDataset,
+  loadEncoder,
+  parseDatasetArg,
+  parseLabelBudget,
+  readEncoderMeta,
+  runTransfer,
+  summarize,
+  svgToPng,
+  writeReport,
+  type DataSpec,
+  type FinetuneMode,
+  type TransferArm,
+  type TransferFile,
+  type LabeledSet,
+} from '@pretext/ssl';
+
+/** A mistake in how a command was called: printed as its message, exit status 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export const TRANSFER_HELP: Record<string, string> = {
+  finetune: `Usage: pretext finetune --encoder DIR --labels BUDGET [--dataset DATA] [--mode MODE]
+                        [--unfreeze N] [--epochs N] [--lr X] [--seed N] [--out DIR] [--json]
+
+Trains a classifier on the encoder with a class-balanced subset of the labels (chosen by
+--seed; a fifth of it, from 10 labels per class up, held out for early stopping), then
+scores it on the test split. Writes classifier.safetensors, finetune.json, metrics.jsonl
+and scores.json into the output folder.
+
+Options:
+  --encoder DIR    a pretraining run folder (encoder.json + encoder.safetensors)
+  --labels BUDGET  1% or 0.01 (share of the labels), or 5/class (labels per class)
+  --dataset DATA   fashion-mnist (default) or a labeled image folder (see pretext eval)
+  --mode MODE      linear (frozen encoder), partial (last --unfreeze blocks train), full
+                   (whole encoder at a tenth of the head's learning rate; default)
+  --unfreeze N     blocks trained in partial mode, counted from the output (default 1)
+  --epochs N       epochs over the labeled images (default 60, at least 500 steps)
+  --lr X           the head's learning rate (default 0.001)
+  --seed N         which labels, and the initialization (default 0)
+  --out DIR        output folder (default DIR/finetune-MODE-BUDGET-sSEED)
+  --json           print the result as one JSON object`,
+  'transfer-report': `Usage: pretext transfer-report --encoder DIR [--dataset DATA] [--budgets LIST]
+                               [--seeds N] [--arms LIST] [--json]
+
+The label-efficiency protocol. For each label budget and seed, the same subset trains:
+pretrained-linear (frozen encoder + linear head), pretrained-finetune (full fine-tuning),
+scratch (same architecture from random weights) and raw-logistic (logistic regression on
+pixels); all are scored on the test split. Writes DIR/transfer.json; 'pretext report DIR'
+draws it.
+
+Options:
+  --budgets LIST   comma-separated (default ${DEFAULT_BUDGETS.join(',')})
+  --seeds N        seeds 0..N-1 (default 3)
+  --arms LIST      a subset of ${TRANSFER_ARMS.join(',')}
+  --epochs N       epochs for the trained arms (default 60; linear heads 100)
+  --min-steps N    at least this many steps per trained arm (default 500)
+  --json           one JSON line per budget and arm`,
+  diagnose: `Usage: pretext diagnose --encoder DIR [--dataset DATA] [--samples N] [--no-map] [--json]
+
+Measures the representation: alignment and uniformity (Wang and Isola, 2020), effective
+rank (RankMe), the per-dimension std of normalized embeddings, kNN and linear accuracy
+where labels exist; flags a collapsed encoder. Draws a 2-D embedding map (PCA, then UMAP)
+coloured by label as DIR/embedding-map.svg and .png. Writes DIR/diagnostics.json.
+
+Options:
+  --samples N      test images the geometry and the map use (default 5000; map: 3000)
+  --no-map         skip the embedding map
+  --json           print the diagnostics as one JSON object`,
+  report: `Usage: pretext report <run dir> [--no-compute] [--json]
+
+Writes RUN/report.html (one self-contained page: metric tables, training curves, the
+label-efficiency table and curve, the embedding map) and RUN/report.md with PNG plots.
+Diagnostics and the embedding map are measured first when missing (--no-compute skips
+that); the label-efficiency section comes from 'pretext transfer-report'.`,
+};
+
+function datasetFor(arg: string, encoderDir: string): DataSpec {
+  const shape = readEncoderMeta(encoderDir).inputShape;
+  return parseDatasetArg(arg, { channels: shape[0] === 3 ? 3 : 1, size: shape[1] });
+}
+
+function positiveInt(v: string | undefined, name: string, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number, got '${v}'`);
+  return n;
+}
+
+function splits(spec: DataSpec): Promise<[LabeledSet, LabeledSet]> {
+  return Promise.all([loadDataset(spec, 'train'), loadDataset(spec, 'test')]);
+}
+
+export async function finetuneCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      encoder: { type: 'string' },
+      labels: { type: 'string' },
+      dataset: { type: 'string', default: 'fashion-mnist' },
+      mode: { type: 'string', default: 'full' },
+      unfreeze: { type: 'string' },
+      epochs: { type: 'string' },
+      lr: { type: 'string' },
+      seed: { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(TRANSFER_HELP.finetune);
+    return 0;
+  }
+  if (!values.encoder || !values.labels)
+    throw new UsageError(`pretext finetune needs --encoder DIR and --labels BUDGET\n\n${TRANSFER_HELP.finetune}`);
+  if (!(FINETUNE_MODES as readonly string[]).includes(values.mode) || values.mode === 'scratch') {
+    throw new UsageError(`--mode must be one of linear, partial, full; got '${values.mode}'`);
+  }
+  const mode = values.mode as FinetuneMode;
+  const budget = parseLabelBudget(values.labels);
+  const seed = positiveInt(values.seed, 'seed', 0);
+  const lr = values.lr === undefined ? undefined : Number(values.lr);
+  if (lr !== undefined && !(lr > 0)) throw new UsageError(`--lr must be a positive number, got '${values.lr}'`);
+  const spec = datasetFor(values.dataset, values.encoder);
+  const [train, test] = await splits(spec);
+  const subset = labelSubset(Array.from(train.labels.data() as BigInt64Array, Number), budget, seed);
+  const pick = (idx: number[]): { images: torch.Tensor; labels: torch.Tensor } =>
+    torch.tidy(() => {
+      const i = torch.tensor(BigInt64Array.from(idx, (v) => BigInt(v)));
+      return { images: train.images.indexSelect(0, i), labels: train.labels.indexSelect(0, i) };
+    });
+  torch.manualSeed(seed);
+  const { encoder, meta } = loadEncoder(values.encoder);
+  const numClasses = Math.max(train.classes.length, train.labels.max().item() + 1);
+  const r = finetune(
+    encoder,
+    meta.inputNorm,
+    {
+      train: pick(subset.train),
+      val: subset.val.length ? pick(subset.val) : null,
+      test,
+      unlabeled: train.images.narrow(0, 0, Math.min(10000, train.images.size(0))),
+    },
+    {
+      mode,
+      numClasses,
+      seed,
+      quiet: values.json,
+      unfreezeBlocks: values.unfreeze === undefined ? undefined : positiveInt(values.unfreeze, 'unfreeze', 1),
+      epochs: values.epochs === undefined ? undefined : positiveInt(values.epochs, 'epochs', 60),
+      lr,
+    },
+  );
+  const label = budgetName(budget).replace('/', 'per').replace('%', 'pct');
+  const out = values.out ?? join(values.encoder, `finetune-${mode}-${label}-s${seed}`);
+  mkdirSync(out, { recursive: true });
+  torch.safetensors.saveFile(join(out, 'classifier.safetensors'), r.classifier.stateDict(), { format: 'pt' });
+  const result = {
+    encoder: values.encoder,
+    dataset: meta.dataset === spec.dataset ? spec.dataset : values.dataset,
+    mode,
+    labels: budgetName(budget),
+    labeledImages: subset.train.length + subset.val.length,
+    validationImages: subset.val.length,
+    seed,
+    testAccuracy: r.testAccuracy,
+    trainAccuracy: r.trainAccuracy,
+    valAccuracy: r.valAccuracy,
+    bestEpoch: r.bestEpoch,
+    epochs: r.epochs,
+    steps: r.steps,
+    seconds: r.seconds,
+  };
+  writeFileSync(
+    join(out, 'finetune.json'),
+    `${JSON.stringify({ format: 'pretext-classifier/1', ...result, classes: train.classes, numClasses, inputNorm: meta.inputNorm, inputShape: meta.inputShape, encoderSpec: meta.encoder }, null, 2)}\n`,
+  );
+  writeFileSync(join(out, 'metrics.jsonl'), r.history.map((h) => JSON.stringify(h)).join('\n') + '\n');
+  writeFileSync(join(out, 'scores.json'), `${JSON.stringify({ split: 'test', accuracy: r.testAccuracy }, null, 2)}\n`);
+  r.classifier.dispose();
+  if (values.json) console.log(JSON.stringify({ out, ...result }));
+  else {
+    console.log(
+      `${mode} fine-tune on ${result.labeledImages} labels (${result.labels}, seed ${seed}): test accuracy ${(100 * r.testAccuracy).toFixed(2)}%` +
+        `${r.valAccuracy === null ? '' : `, best validation ${(100 * r.valAccuracy).toFixed(1)}% at epoch ${r.bestEpoch}`}, ${r.seconds.toFixed(0)} s`,
+    );
+    console.log(`written to ${out}`);
+  }
+  return 0;
+}
+
+export async function transferReportCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      encoder: { type: 'string' },
+      dataset: { type: 'string', default: 'fashion-mnist' },
+      budgets: { type: 'string', default: DEFAULT_BUDGETS.join(',') },
+      seeds: { type: 'string', default: '3' },
+      arms: { type: 'string' },
+      epochs: { type: 'string' },
+      'min-steps': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(TRANSFER_HELP['transfer-report']);
+    return 0;
+  }
+  if (!values.encoder) throw new UsageError(`pretext transfer-report needs --encoder DIR\n\n${TRANSFER_HELP['transfer-report']}`);
+  const budgets = values.budgets.split(',').map(parseLabelBudget);
+  const nSeeds = positiveInt(values.seeds, 'seeds', 3);
+  if (nSeeds < 1) throw new UsageError('--seeds must be at least 1');
+  const arms = values.arms?.split(',') ?? [...TRANSFER_ARMS];
+  const unknown = arms.filter((a) => !(TRANSFER_ARMS as readonly string[]).includes(a));
+  if (unknown.length) throw new UsageError(`unknown arm(s) ${unknown.join(', ')}; expected some of ${TRANSFER_ARMS.join(', ')}`);
+  const spec = datasetFor(values.dataset, values.encoder);
+  const [train, test] = await splits(spec);
+  const seeds = Array.from({ length: nSeeds }, (_, i) => i);
+  const total = budgets.length * seeds.length * arms.length;
+  let done = 0;
+  const t0 = performance.now();
+  const runs = runTransfer(values.encoder, train, test, {
+    budgets,
+    seeds,
+    arms: arms as TransferArm[],
+    finetune: {
+      ...(values.epochs === undefined ? {} : { epochs: positiveInt(values.epochs, 'epochs', 60) }),
+      ...(values['min-steps'] === undefined ? {} : { minSteps: positiveInt(values['min-steps'], 'min-steps', 500) }),
+    },
+    onRun: (r) => {
+      done++;
+      const eta = ((performance.now() - t0) / done) * (total - done);
+      process.stderr.write(
+        `[${done}/${total}] ${r.labels.padEnd(9)} ${r.arm.padEnd(20)} seed ${r.seed}: ${(100 * r.accuracy).toFixed(2)}%  (${r.seconds.toFixed(0)} s, ETA ${Math.round(eta / 1000)} s)\n`,
+      );
+    },
+  });
+  const rows = summarize(runs);
+  const file: TransferFile = { format: 'pretext-transfer/1', encoder: values.encoder, dataset: values.dataset, seeds, rows };
+  writeFileSync(join(values.encoder, 'transfer.json'), `${JSON.stringify({ ...file, runs }, null, 2)}\n`);
+  if (values.json)
+    for (const r of rows) console.log(JSON.stringify({ labels: r.labels, arm: r.arm, used: r.used, mean: r.mean, std: r.std }));
+  else {
+    console.log(`${'labels'.padEnd(10)}${'images'.padStart(7)}  ${arms.map((a) => a.padStart(20)).join('')}`);
+    for (const b of [...new Set(rows.map((r) => r.labels))]) {
+      const used = rows.find((r) => r.labels === b)!.used;
+      const cells = arms.map((a) => {
+        const r = rows.find((x) => x.labels === b && x.arm === a);
+        return (r ? `${(100 * r.mean).toFixed(1)} ± ${(100 * r.std).toFixed(1)}` : '-').padStart(20);
+      });
+      console.log(`${b.padEnd(10)}${String(used).padStart(7)}  ${cells.join('')}`);
+    }
+    console.log(`written to ${join(values.encoder, 'transfer.json')}`);
+  }
+  return 0;
+}
+
+async function runDiagnostics(dir: string, datasetArg: string, o: { samples?: number; map: boolean; quiet: boolean }) {
+  const spec = datasetFor(datasetArg, dir);
+  const [train, test] = await splits(spec);
+  const { encoder, meta } = loadEncoder(dir);
+  if (!o.quiet) process.stderr.write('measuring alignment, uniformity, rank and accuracy...\n');
+  const d = diagnose(encoder, meta.inputNorm, test.images, { samples: o.samples, labeled: { train, test } });
+  writeFileSync(join(dir, 'diagnostics.json'), `${JSON.stringify({ dataset: datasetArg, ...d }, null, 2)}\n`);
+  if (o.map) {
+    if (!o.quiet) process.stderr.write('drawing the embedding map (PCA + UMAP)...\n');
+    const map = embeddingMap(encoder, meta.inputNorm, test.images, test.labels, test.classes, {
+      samples: Math.min(3000, o.samples ?? 3000),
+    });
+    writeFileSync(join(dir, 'embedding-map.svg'), map.svg);
+    writeFileSync(join(dir, 'embedding-map.png'), await svgToPng(map.svg));
+  }
+  return d;
+}
+
+export async function diagnoseCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      encoder: { type: 'string' },
+      dataset: { type: 'string', default: 'fashion-mnist' },
+      samples: { type: 'string' },
+      'no-map': { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(TRANSFER_HELP.diagnose);
+    return 0;
+  }
+  if (!values.encoder) throw new UsageError(`pretext diagnose needs --encoder DIR\n\n${TRANSFER_HELP.diagnose}`);
+  const samples = values.samples === undefined ? undefined : positiveInt(values.samples, 'samples', 5000);
+  const d = await runDiagnostics(values.encoder, values.dataset, { samples, map: !values['no-map'], quiet: values.json });
+  if (values.json) console.log(JSON.stringify(d));
+  else {
+    console.log(
+      `alignment ${d.alignment.toFixed(3)}  uniformity ${d.uniformity.toFixed(3)}  effective rank ${d.effectiveRank.toFixed(1)}/${Math.min(d.samples, d.dim)}  embedding std ${d.embeddingStd.toFixed(3)}`,
+    );
+    if (d.knn !== undefined) console.log(`kNN ${(100 * d.knn).toFixed(2)}%  linear ${(100 * (d.linear ?? 0)).toFixed(2)}%`);
+    console.log(d.collapsed ? `COLLAPSED: ${d.findings.join('; ')}` : 'not collapsed');
+  }
+  return d.collapsed ? 3 : 0;
+}
+
+export async function reportCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      'no-compute': { type: 'boolean', default: false },
+      dataset: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(TRANSFER_HELP.report);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError(`pretext report needs exactly one run folder\n\n${TRANSFER_HELP.report}`);
+  const dir = positionals[0]!;
+  const meta = readEncoderMeta(dir);
+  if (!values['no-compute'] && !existsSync(join(dir, 'diagnostics.json'))) {
+    const dataset =
+      values.dataset ?? (meta.dataset.startsWith('image-folder:') ? meta.dataset.slice('image-folder:'.length) : meta.dataset);
+    await runDiagnostics(dir, dataset, { map: true, quiet: values.json });
+  }
+  const files = await writeReport(dir);
+  if (values.json) console.log(JSON.stringify(files));
+  else console.log(`written ${files.html} and ${files.markdown}`);
+  return 0;
+}

@@ -1,0 +1,359 @@
+// Fine-tuning an encoder with few labels, and the arms it is compared against.
+//   linear   frozen encoder, a softmax head on standardized features (computed once)
+//   partial  the last N blocks of the encoder train with the head; earlier blocks stay frozen
+//            (their BatchNorm statistics too)
+//   full     the whole encoder trains, at a smaller learning rate than the head
+//   scratch  the same architecture from random initialization, everything at the head's rate
+// A validation part of the budget picks the best epoch (early stopping); the test split is
+// touched once, at the end.
+import * as torch from '@pretext/torch';
+import type { Tensor } from '@pretext/torch';
+import type { Encoder } from '../encoders/encoder.js';
+import { extractFeatures, normalizeInput, toFloatImages, type InputNorm } from '../eval/features.js';
+import { compose, horizontalFlip, randomResizedCrop, type Transform } from '../augment/transforms.js';
+import { ProgressBar } from '../progress.js';
+
+export const FINETUNE_MODES = ['linear', 'partial', 'full', 'scratch'] as const;
+export type FinetuneMode = (typeof FINETUNE_MODES)[number];
+
+export interface LabeledTensors {
+  /** uint8 or float images [N, (C,) H, W] */
+  images: Tensor;
+  /** int64 [N] */
+  labels: Tensor;
+}
+
+export interface FinetuneOptions {
+  mode: FinetuneMode;
+  numClasses: number;
+  /** partial: how many blocks, counted from the output, train (default 1). */
+  unfreezeBlocks?: number;
+  /** Epochs over the labeled images (default 60; linear 100). */
+  epochs?: number;
+  /** Train at least this many steps, adding epochs on small budgets (default 500). */
+  minSteps?: number;
+  batchSize?: number;
+  /** The head's learning rate (AdamW; default 1e-3). */
+  lr?: number;
+  /** Encoder learning rate = lr * this (full: default 0.1; scratch: 1). */
+  encoderLrScale?: number;
+  weightDecay?: number;
+  /** Training augmentation for modes that run the encoder (default crop 0.6-1 + flip; null: none). */
+  augment?: Transform | null;
+  /**
+   * partial/full: start the head from a linear probe on the frozen features, then fine-tune
+   * everything (LP-FT, Kumar et al., 2022: the pretrained features are not torn up by the
+   * gradients of a random head). Default true; scratch always starts from random.
+   */
+  probeFirst?: boolean;
+  /**
+   * partial/full: keep the encoder's BatchNorm layers on their pretrained statistics (eval
+   * mode) while fine-tuning, as few-label fine-tuning usually does (default true).
+   */
+  freezeBatchNorm?: boolean;
+  /** Stop after this many epochs without a better validation accuracy (default 25). */
+  patience?: number;
+  seed?: number;
+  quiet?: boolean;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  valAccuracy?: number;
+}
+
+export interface FinetuneResult {
+  mode: FinetuneMode;
+  testAccuracy: number;
+  trainAccuracy: number;
+  /** Best validation accuracy, or null when the budget is too small to hold any out. */
+  valAccuracy: number | null;
+  bestEpoch: number;
+  epochs: number;
+  steps: number;
+  seconds: number;
+  history: EpochRecord[];
+  /** Encoder + head, ready for inference on normalized images (kept: the caller frees it). */
+  classifier: Classifier;
+}
+
+/** An encoder with a linear head: images [B, C, H, W] (normalized) -> logits [B, classes]. */
+export class Classifier extends torch.nn.Module {
+  readonly encoder: Encoder;
+  readonly head: torch.nn.Linear;
+  constructor(encoder: Encoder, numClasses: number) {
+    super();
+    this.encoder = this.registerModule('encoder', encoder);
+    this.head = this.registerModule('head', new torch.nn.Linear(encoder.outDim, numClasses));
+  }
+  forward(x: Tensor): Tensor {
+    return this.head.forward(this.encoder.forward(x));
+  }
+}
+
+export const defaultFinetuneAugment = (): Transform => compose(randomResizedCrop({ scale: [0.6, 1], flip: 0 }), horizontalFlip(0.5));
+
+function accuracyOf(logits: (x: Tensor) => Tensor, x: Tensor, y: Tensor, batch = 1000): number {
+  return torch.noGrad(() => {
+    let correct = 0;
+    for (let i = 0; i < x.size(0); i += batch) {
+      const n = Math.min(batch, x.size(0) - i);
+      correct += torch.tidy(() =>
+        logits(x.narrow(0, i, n))
+          .argmax(1)
+          .eq(y.narrow(0, i, n))
+          .sum()
+          .item(),
+      );
+    }
+    return correct / Math.max(1, x.size(0));
+  });
+}
+
+interface LoopSpec {
+  n: number;
+  labels: Tensor;
+  optimizer: torch.optim.AdamW;
+  /** Logits of a training batch (train mode). */
+  forward(idx: Tensor): Tensor;
+  /** Validation accuracy in eval mode, or null when there is no validation set. */
+  validate(): number | null;
+  /** Copies of the weights worth restoring. */
+  snapshot(): Map<string, Tensor>;
+  restore(state: Map<string, Tensor>): void;
+  setTraining(on: boolean): void;
+  label: string;
+}
+
+/** The shared loop: epochs of shuffled batches, cosine schedule, early stopping on validation. */
+function fit(spec: LoopSpec, o: { epochs: number; minSteps: number; batchSize: number; patience: number; seed: number; quiet: boolean }) {
+  const bs = Math.min(o.batchSize, spec.n);
+  const perEpoch = Math.floor(spec.n / bs);
+  const epochs = Math.max(o.epochs, Math.ceil(o.minSteps / perEpoch));
+  const sched = new torch.optim.WarmupCosine(spec.optimizer, { warmupSteps: 0, totalSteps: epochs * perEpoch });
+  // Patience never shorter than a quarter of the run, so one-step epochs do not stop at once.
+  const patience = Math.max(o.patience, Math.ceil(epochs / 4));
+  const g = new torch.Generator(o.seed);
+  const history: EpochRecord[] = [];
+  const bar = o.quiet ? null : new ProgressBar({ total: epochs, label: spec.label, unit: 'epochs' });
+  let best: { acc: number; epoch: number; state: Map<string, Tensor> | null } = { acc: -1, epoch: epochs, state: null };
+  let steps = 0;
+  let epoch = 0;
+  for (; epoch < epochs; epoch++) {
+    spec.setTraining(true);
+    const order = torch.randperm(spec.n, { generator: g });
+    let lossSum = 0;
+    for (let s = 0; s < perEpoch; s++) {
+      lossSum += torch.tidy(() => {
+        const idx = order.narrow(0, s * bs, bs);
+        spec.optimizer.zeroGrad();
+        const loss = torch.nn.functional.crossEntropy(spec.forward(idx), spec.labels.indexSelect(0, idx));
+        loss.backward();
+        spec.optimizer.step();
+        sched.step();
+        return loss.item();
+      });
+      steps++;
+    }
+    order.dispose();
+    spec.setTraining(false);
+    const val = spec.validate();
+    history.push({ epoch: epoch + 1, loss: lossSum / perEpoch, ...(val === null ? {} : { valAccuracy: val }) });
+    bar?.tick(1, `loss ${(lossSum / perEpoch).toFixed(3)}${val === null ? '' : `  val ${(100 * val).toFixed(1)}%`}`);
+    // Ties go to the later epoch: small validation sets tie often, and later is better trained.
+    if (val !== null && val >= best.acc) {
+      for (const t of best.state?.values() ?? []) t.dispose();
+      best = { acc: val, epoch: epoch + 1, state: spec.snapshot() };
+    } else if (val !== null && epoch + 1 - best.epoch >= patience) {
+      epoch++;
+      break;
+    }
+  }
+  bar?.finish(best.state ? `best val ${(100 * best.acc).toFixed(1)}% at epoch ${best.epoch}` : undefined);
+  if (best.state) {
+    spec.restore(best.state);
+    for (const t of best.state.values()) t.dispose();
+  }
+  return { history, steps, epochs: epoch, bestEpoch: best.state ? best.epoch : epoch, valAccuracy: best.state ? best.acc : null };
+}
+
+function cloneState(m: torch.nn.Module): Map<string, Tensor> {
+  return new Map([...m.stateDict()].map(([k, v]) => [k, torch.keep(v.detach().clone())]));
+}
+
+/**
+ * A softmax head on standardized frozen features, early-stopped on validation. The returned
+ * head works on raw features: the standardization is folded into its weights.
+ */
+export function fitLinearHead(
+  train: { x: Tensor; y: Tensor },
+  val: { x: Tensor; y: Tensor } | null,
+  numClasses: number,
+  o: Omit<FinetuneOptions, 'mode' | 'numClasses'> & {
+    /** Features of unlabeled images to standardize with (default: the training features). */
+    unlabeled?: Tensor;
+  } = {},
+): { head: torch.nn.Linear; history: EpochRecord[]; steps: number; epochs: number; bestEpoch: number; valAccuracy: number | null } {
+  // With a handful of labels, per-feature statistics of those few images are noise that the
+  // division then amplifies; unlabeled images (plentiful in this setting) give stable ones.
+  const statsFrom = o.unlabeled ?? train.x;
+  const mean = torch.keep(statsFrom.mean(0));
+  const std = torch.keep(statsFrom.std(0).add(1e-6));
+  const xs = torch.keep(train.x.sub(mean).div(std));
+  const xv = val ? torch.keep(val.x.sub(mean).div(std)) : null;
+  const g = new torch.Generator(o.seed ?? 0);
+  const head = new torch.nn.Linear(train.x.size(1), numClasses);
+  torch.nn.init.kaimingUniform_(head.weight, { a: Math.sqrt(5), generator: g });
+  torch.nn.init.uniform_(head.bias!, -1 / Math.sqrt(train.x.size(1)), 1 / Math.sqrt(train.x.size(1)), { generator: g });
+  const optimizer = new torch.optim.AdamW(head.parameters(), { lr: o.lr ?? 1e-3, weightDecay: o.weightDecay ?? 1e-4 });
+  const r = fit(
+    {
+      n: xs.size(0),
+      labels: train.y,
+      optimizer,
+      forward: (idx) => head.forward(xs.indexSelect(0, idx)),
+      validate: () => (xv && val ? accuracyOf((x) => head.forward(x), xv, val.y) : null),
+      snapshot: () => cloneState(head),
+      restore: (s) => head.loadStateDict(s),
+      setTraining: () => undefined,
+      label: 'linear head',
+    },
+    {
+      epochs: o.epochs ?? 100,
+      minSteps: o.minSteps ?? 500,
+      batchSize: o.batchSize ?? 256,
+      patience: o.patience ?? 25,
+      seed: o.seed ?? 0,
+      quiet: o.quiet ?? true,
+    },
+  );
+  // logits = W (x - mean) / std + b = (W / std) x + (b - (W / std) mean)
+  torch.noGrad(() =>
+    torch.tidy(() => {
+      const w = head.weight.div(std);
+      const b = head.bias!.sub(w.matmul(mean));
+      head.weight.copy_(w);
+      head.bias!.copy_(b);
+    }),
+  );
+  for (const t of [mean, std, xs, ...(xv ? [xv] : [])]) t.dispose();
+  return { head, ...r };
+}
+
+/** Fine-tunes `encoder` (or, for 'scratch', trains it from its current random weights) on labeled images. */
+export function finetune(
+  encoder: Encoder,
+  norm: InputNorm,
+  data: {
+    train: LabeledTensors;
+    val: LabeledTensors | null;
+    test: LabeledTensors;
+    /** Unlabeled images from the same distribution: feature statistics for the linear head. */
+    unlabeled?: Tensor;
+  },
+  o: FinetuneOptions,
+): FinetuneResult {
+  const t0 = performance.now();
+  const classifier = new Classifier(encoder, o.numClasses);
+  const prepare = (images: Tensor): Tensor => torch.tidy(() => normalizeInput(toFloatImages(images), norm));
+  const logits = (x: Tensor): Tensor => classifier.forward(x);
+  const evalAccuracy = (set: LabeledTensors): number => {
+    classifier.eval();
+    const x = prepare(set.images);
+    try {
+      return accuracyOf(logits, x, set.labels);
+    } finally {
+      x.dispose();
+    }
+  };
+
+  /** Trains the head alone on frozen features and installs it in the classifier. */
+  const probe = (): ReturnType<typeof fitLinearHead> => {
+    encoder.eval();
+    const feats = (set: LabeledTensors): { x: Tensor; y: Tensor } => ({ x: extractFeatures(encoder, set.images, norm), y: set.labels });
+    const train = feats(data.train);
+    const val = data.val ? feats(data.val) : null;
+    const unlabeled = data.unlabeled ? extractFeatures(encoder, data.unlabeled, norm) : undefined;
+    const r = fitLinearHead(train, val, o.numClasses, {
+      seed: o.seed,
+      quiet: o.quiet ?? true,
+      ...(o.mode === 'linear' ? o : {}),
+      unlabeled,
+    });
+    unlabeled?.dispose();
+    torch.noGrad(() => {
+      classifier.head.weight.copy_(r.head.weight);
+      classifier.head.bias!.copy_(r.head.bias!);
+    });
+    r.head.dispose();
+    for (const t of [train.x, ...(val ? [val.x] : [])]) t.dispose();
+    return r;
+  };
+
+  if (o.mode === 'linear') {
+    for (const p of encoder.parameters()) p.requiresGrad = false;
+    const r = probe();
+    return finish({ ...r, trainAccuracy: evalAccuracy(data.train), testAccuracy: evalAccuracy(data.test) });
+  }
+  if (o.mode !== 'scratch' && (o.probeFirst ?? true)) probe();
+
+  const blocks = encoder.blocks();
+  const trainable = o.mode === 'partial' ? Math.min(blocks.length, Math.max(1, o.unfreezeBlocks ?? 1)) : blocks.length;
+  const frozen = blocks.slice(0, blocks.length - trainable).flat();
+  for (const m of frozen) for (const p of m.parameters()) p.requiresGrad = false;
+  const encoderParams = encoder.parameters().filter((p) => p.requiresGrad);
+  const lr = o.lr ?? 1e-3;
+  const encoderLr = lr * (o.encoderLrScale ?? (o.mode === 'scratch' ? 1 : 0.1));
+  const wd = o.weightDecay ?? 5e-4;
+  const optimizer = new torch.optim.AdamW(
+    [
+      { params: classifier.head.parameters(), lr },
+      { params: encoderParams, lr: encoderLr },
+    ],
+    { lr, weightDecay: wd },
+  );
+  const augment = o.augment === undefined ? defaultFinetuneAugment() : o.augment;
+  const augGen = new torch.Generator((o.seed ?? 0) + 1);
+  const trainX = torch.keep(toFloatImages(data.train.images));
+  const valX = data.val ? prepare(data.val.images) : null;
+  const r = fit(
+    {
+      n: trainX.size(0),
+      labels: data.train.labels,
+      optimizer,
+      forward: (idx) => {
+        const x = trainX.indexSelect(0, idx);
+        return classifier.forward(normalizeInput(augment ? augment(x, augGen) : x, norm));
+      },
+      validate: () => (valX && data.val ? accuracyOf(logits, valX, data.val.labels) : null),
+      snapshot: () => cloneState(classifier),
+      restore: (s) => classifier.loadStateDict(s),
+      setTraining: (on) => {
+        classifier.train(on);
+        for (const m of frozen) m.eval();
+        if (on && o.mode !== 'scratch' && (o.freezeBatchNorm ?? true)) {
+          for (const m of encoder.modules()) if (m instanceof torch.nn.BatchNorm2d || m instanceof torch.nn.BatchNorm1d) m.eval();
+        }
+      },
+      label: `${o.mode} fine-tune`,
+    },
+    {
+      epochs: o.epochs ?? 60,
+      minSteps: o.minSteps ?? 500,
+      batchSize: o.batchSize ?? 64,
+      patience: o.patience ?? 25,
+      seed: o.seed ?? 0,
+      quiet: o.quiet ?? false,
+    },
+  );
+  trainX.dispose();
+  valX?.dispose();
+  for (const p of encoder.parameters()) p.requiresGrad = true;
+  return finish({ ...r, trainAccuracy: evalAccuracy(data.train), testAccuracy: evalAccuracy(data.test) });
+
+  function finish(r: Omit<FinetuneResult, 'mode' | 'seconds' | 'classifier'>): FinetuneResult {
+    classifier.eval();
+    return { mode: o.mode, ...r, seconds: (performance.now() - t0) / 1000, classifier };
+  }
+}

@@ -20,8 +20,9 @@ packages=(libtorch-dev libopenblas0-pthread dataset-fashion-mnist g++ make pytho
 if [ "${1:-}" = "--test" ]; then
   # python3-torch: PyTorch for the safetensors interop test and the benchmarks, never a
   # runtime dependency.
-  # chromium: headless browser for the report rendering test (driven by playwright-core).
-  packages+=(python3-torch chromium)
+  # chromium: headless browser for the report rendering test (driven by playwright-core);
+  # postgresql: a throw-away server the hub tests start to run its store on PostgreSQL.
+  packages+=(python3-torch chromium postgresql)
 fi
 missing=()
 for p in "${packages[@]}"; do

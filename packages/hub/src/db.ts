@@ -14,6 +14,8 @@ export interface Db {
   run(sql: string, params?: unknown[]): Promise<{ changes: number }>;
   /** Runs `fn` in one transaction; a throw rolls everything back. */
   tx<T>(fn: (db: Db) => Promise<T>): Promise<T>;
+  /** Inside tx: waits for and holds, until the transaction ends, a lock named `key`. */
+  lock(key: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -50,11 +52,13 @@ export class SqliteDb implements Db {
     const conn = this.conn;
     const self: Db = {
       engine: 'sqlite',
-      all: <T extends Row>(sql: string, params: unknown[] = []) => Promise.resolve(conn.prepare(sql).all(...params.map(toSqlite)) as T[]),
+      all: <T extends Row>(sql: string, params: unknown[] = []) => Promise.resolve(conn.prepare(sql).all(...params.map(toDbValue)) as T[]),
       one: <T extends Row>(sql: string, params: unknown[] = []) =>
-        Promise.resolve(conn.prepare(sql).get(...params.map(toSqlite)) as T | undefined),
-      run: (sql: string, params: unknown[] = []) => Promise.resolve({ changes: conn.prepare(sql).run(...params.map(toSqlite)).changes }),
+        Promise.resolve(conn.prepare(sql).get(...params.map(toDbValue)) as T | undefined),
+      run: (sql: string, params: unknown[] = []) => Promise.resolve({ changes: conn.prepare(sql).run(...params.map(toDbValue)).changes }),
       tx: (fn) => fn(self),
+      // One connection, one transaction at a time: already exclusive.
+      lock: () => Promise.resolve(),
       close: () => Promise.resolve(),
     };
     return self;
@@ -68,6 +72,9 @@ export class SqliteDb implements Db {
   }
   run(sql: string, params?: unknown[]): Promise<{ changes: number }> {
     return this.mutex.lock(() => this.direct().run(sql, params));
+  }
+  lock(): Promise<void> {
+    return Promise.resolve();
   }
   tx<T>(fn: (db: Db) => Promise<T>): Promise<T> {
     return this.mutex.lock(async () => {
@@ -90,7 +97,8 @@ export class SqliteDb implements Db {
   }
 }
 
-function toSqlite(v: unknown): unknown {
+/** Flags are stored as 0/1 integers on both engines. */
+function toDbValue(v: unknown): unknown {
   return typeof v === 'boolean' ? (v ? 1 : 0) : v;
 }
 
@@ -106,13 +114,17 @@ export class PostgresDb implements Db {
 
   constructor(connectionString: string) {
     this.pool = new pg.Pool({ connectionString, max: 10 });
+    // An idle connection dropped by the server must not take the process down; the next
+    // query opens a new one.
+    this.pool.on('error', () => undefined);
   }
 
-  private static over(q: (text: string, values: unknown[]) => Promise<pg.QueryResult>): Omit<Db, 'tx' | 'close' | 'engine'> {
+  private static over(q: (text: string, values: unknown[]) => Promise<pg.QueryResult>): Omit<Db, 'tx' | 'close' | 'engine' | 'lock'> {
     return {
-      all: async <T extends Row>(sql: string, params: unknown[] = []) => (await q(numbered(sql), params)).rows as T[],
-      one: async <T extends Row>(sql: string, params: unknown[] = []) => (await q(numbered(sql), params)).rows[0] as T | undefined,
-      run: async (sql: string, params: unknown[] = []) => ({ changes: (await q(numbered(sql), params)).rowCount ?? 0 }),
+      all: async <T extends Row>(sql: string, params: unknown[] = []) => (await q(numbered(sql), params.map(toDbValue))).rows as T[],
+      one: async <T extends Row>(sql: string, params: unknown[] = []) =>
+        (await q(numbered(sql), params.map(toDbValue))).rows[0] as T | undefined,
+      run: async (sql: string, params: unknown[] = []) => ({ changes: (await q(numbered(sql), params.map(toDbValue))).rowCount ?? 0 }),
     };
   }
 
@@ -131,12 +143,11 @@ export class PostgresDb implements Db {
       engine: 'postgres',
       ...PostgresDb.over((t, v) => client.query(t, v)),
       tx: (f) => f(inner),
+      lock: async (key) => void (await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [key])),
       close: () => Promise.resolve(),
     };
     try {
       await client.query('BEGIN');
-      // Pushes to one model serialize on its row lock; this keeps whole-hub invariants simple.
-      await client.query('SET TRANSACTION ISOLATION LEVEL SERIALIZABLE');
       const r = await fn(inner);
       await client.query('COMMIT');
       return r;
@@ -146,6 +157,9 @@ export class PostgresDb implements Db {
     } finally {
       client.release();
     }
+  }
+  lock(): Promise<void> {
+    return Promise.reject(new Error('lock() is only meaningful inside tx()'));
   }
   close(): Promise<void> {
     return this.pool.end();

@@ -94,8 +94,8 @@ async function retrying<T>(fn: () => Promise<T>): Promise<T> {
       return await fn();
     } catch (err) {
       const code = (err as { code?: string }).code;
-      // PostgreSQL serialization failure or a unique race: run the transaction again.
-      if (attempt < 5 && (code === '40001' || code === '23505')) continue;
+      // A unique-key race (two first pushes creating one model) or a serialization failure: again.
+      if (attempt < 5 && (code === '40001' || code === '23505' || code === '40P01')) continue;
       throw err;
     }
   }
@@ -481,6 +481,8 @@ export class Store {
     const digest = versionDigest(o.files);
     return retrying(() =>
       this.db.tx(async (db) => {
+        // Pushes to one model take turns: sequence numbers and `latest` stay consistent.
+        await db.lock(`model:${team}/${name}`);
         const t = await db.one<{ id: number }>('SELECT id FROM teams WHERE name = ?', [team]);
         need(t, 404, `no team '${team}'`);
         const a = this.requireWriter(actor, num(t.id), team);

@@ -7,11 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { createHub, parseRange, versionDigest } from '../src/index.js';
+import { startPostgres, type TestPostgres } from './postgres.js';
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
 /** A hub in a fresh folder, its log lines, and helpers that call it through inject(). */
-async function freshHub(o: { maxBlobBytes?: number } = {}) {
+async function freshHub(o: { maxBlobBytes?: number; database?: string } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'hub-'));
   const logs = new PassThrough();
   const lines: string[] = [];
@@ -174,152 +175,166 @@ describe('hub: accounts, tokens and access', () => {
   });
 });
 
-describe('hub: versions, artifacts, aliases, evaluations', () => {
-  let h: Awaited<ReturnType<typeof freshHub>>;
-  let t: string;
-  before(async () => {
-    h = await freshHub({ maxBlobBytes: 4096 });
-    t = h.hub.adminToken!;
-    await h.call('POST', '/api/teams', t, { name: 'vision' });
-  });
-  after(() => h.hub.app.close());
+let pg: TestPostgres | null = null;
+after(() => pg?.stop());
 
-  const push = async (files: Record<string, Buffer>, extra: Record<string, unknown> = {}) => {
-    for (const b of Object.values(files)) assert.equal((await h.upload(t, b)).status, 201);
-    return h.call('POST', '/api/models/vision/enc/versions', t, {
-      files: Object.entries(files).map(([path, b]) => ({ path, sha256: sha(b), size: b.length })),
-      ...extra,
+for (const engine of ['sqlite', 'postgres'] as const)
+  describe(`hub on ${engine}: versions, artifacts, aliases, evaluations`, () => {
+    let h: Awaited<ReturnType<typeof freshHub>>;
+    let t: string;
+    before(async () => {
+      let database: string | undefined;
+      if (engine === 'postgres') {
+        pg ??= await startPostgres();
+        pg.createDb('versions');
+        database = pg.url('versions');
+      }
+      h = await freshHub({ maxBlobBytes: 4096, database });
+      assert.equal(h.hub.db.engine, engine);
+      t = h.hub.adminToken!;
+      await h.call('POST', '/api/teams', t, { name: 'vision' });
     });
-  };
+    after(() => h.hub.app.close());
 
-  it('names versions by content: the same files again are a no-op, new files a new version', async () => {
-    const w1 = Buffer.from('first weights');
-    const r1 = await push(
-      { 'encoder.safetensors': w1, 'encoder.json': Buffer.from('{}') },
-      { metrics: { knn: 0.85 }, lineage: { recipe: 'simclr' } },
-    );
-    assert.equal(r1.status, 201);
-    const v1 = r1.json!.version as { seq: number; digest: string };
-    assert.equal(v1.seq, 1);
-    assert.equal(
-      v1.digest,
-      versionDigest([
-        { path: 'encoder.json', sha256: sha('{}'), size: 2 },
-        { path: 'encoder.safetensors', sha256: sha(w1), size: w1.length },
-      ]),
-    );
-    const again = await push({ 'encoder.json': Buffer.from('{}'), 'encoder.safetensors': w1 });
-    assert.equal(again.status, 200);
-    assert.deepEqual([again.json!.created, (again.json!.version as { seq: number }).seq], [false, 1]);
-    const r2 = await push({ 'encoder.safetensors': Buffer.from('second weights'), 'encoder.json': Buffer.from('{}') });
-    assert.equal((r2.json!.version as { seq: number }).seq, 2);
-    const model = (await h.call('GET', '/api/models/vision/enc', t)).json!;
-    assert.equal(model.latest, 2);
-    assert.equal(model.visibility, 'private', 'a first push creates a private model');
-    assert.equal(((await h.call('GET', '/api/models/vision/enc/versions/v1', t)).json!.metrics as { knn: number }).knn, 0.85);
-    assert.equal((await h.call('GET', `/api/models/vision/enc/versions/${v1.digest.slice(0, 10)}`, t)).json!.seq, 1);
-  });
-
-  it('checks sha256 and size on upload, refuses oversized blobs, and keeps nothing of a refused one', async () => {
-    const data = Buffer.from('some bytes');
-    const wrong = await h.upload(t, data, sha('other bytes'));
-    assert.equal(wrong.status, 400);
-    assert.match(String(wrong.json!.error), /content sha256 is/);
-    assert.equal((await h.call('HEAD', `/api/blobs/${sha('other bytes')}`, t)).status, 404);
-    const big = Buffer.alloc(5000, 1);
-    assert.equal((await h.upload(t, big)).status, 413);
-    assert.deepEqual(readdirSync(join(h.dir, 'blobs', 'tmp')), [], 'no partial file left');
-    const missing = await h.call('POST', '/api/models/vision/enc/versions', t, {
-      files: [{ path: 'a.bin', sha256: sha('never sent'), size: 10 }],
-    });
-    assert.equal(missing.status, 409);
-    assert.match(String(missing.json!.error), /was not uploaded/);
-  });
-
-  it('downloads files whole or by HTTP Range, with their digest', async () => {
-    const body = Buffer.from(Array.from({ length: 300 }, (_, i) => i % 256));
-    await push({ 'encoder.safetensors': body, 'encoder.json': Buffer.from('{"v":3}') });
-    const url = '/api/models/vision/enc/versions/latest/files/encoder.safetensors';
-    const whole = await h.call('GET', url, t);
-    assert.equal(whole.status, 200);
-    assert.ok(whole.raw.equals(body));
-    assert.equal(whole.headers['x-content-sha256'], sha(body));
-    const part = await h.call('GET', url, t, undefined, { range: 'bytes=100-149' });
-    assert.equal(part.status, 206);
-    assert.equal(part.headers['content-range'], 'bytes 100-149/300');
-    assert.ok(part.raw.equals(body.subarray(100, 150)));
-    assert.ok((await h.call('GET', url, t, undefined, { range: 'bytes=250-' })).raw.equals(body.subarray(250)));
-    assert.equal((await h.call('GET', url, t, undefined, { range: 'bytes=400-500' })).status, 416);
-    assert.deepEqual(parseRange('bytes=-10', 300), { start: 290, end: 299 });
-    assert.equal((await h.call('GET', '/api/models/vision/enc/versions/latest/files/nope.bin', t)).status, 404);
-  });
-
-  it('moves aliases on request, latest by itself, and records every move', async () => {
-    assert.equal((await h.call('PUT', '/api/models/vision/enc/aliases/production', t, { version: 'v1' })).status, 200);
-    assert.equal((await h.call('PUT', '/api/models/vision/enc/aliases/production', t, { version: 'v2' })).status, 200);
-    assert.equal((await h.call('PUT', '/api/models/vision/enc/aliases/latest', t, { version: 'v1' })).status, 400);
-    assert.equal((await h.call('GET', '/api/models/vision/enc/versions/production', t)).json!.seq, 2);
-    const hist = (await h.call('GET', '/api/models/vision/enc/aliases/history', t)).json as unknown as {
-      alias: string;
-      from: number | null;
-      to: number;
-    }[];
-    assert.deepEqual(
-      hist.filter((e) => e.alias === 'production').map((e) => [e.from, e.to]),
-      [
-        [null, 1],
-        [1, 2],
-      ],
-    );
-    assert.deepEqual(
-      hist.filter((e) => e.alias === 'latest').map((e) => e.to),
-      [1, 2, 3],
-    );
-  });
-
-  it('ranks versions on a task leaderboard from reported evaluations', async () => {
-    const report = (ref: string, value: number) =>
-      h.call('POST', `/api/models/vision/enc/versions/${ref}/evals`, t, {
-        task: 'fashion-10',
-        dataset: 'sha256:abc',
-        metric: 'accuracy',
-        value,
-        protocol: 'linear',
-        labelBudget: '1%',
+    const push = async (files: Record<string, Buffer>, extra: Record<string, unknown> = {}) => {
+      for (const b of Object.values(files)) assert.equal((await h.upload(t, b)).status, 201);
+      return h.call('POST', '/api/models/vision/enc/versions', t, {
+        files: Object.entries(files).map(([path, b]) => ({ path, sha256: sha(b), size: b.length })),
+        ...extra,
       });
-    assert.equal((await report('v1', 0.8)).status, 201);
-    assert.equal((await report('v2', 0.83)).status, 201);
-    assert.equal((await report('v2', 0.81)).status, 201);
-    const board = (await h.call('GET', '/api/leaderboards/fashion-10?metric=accuracy', t)).json as unknown as {
-      version: number;
-      value: number;
-    }[];
-    assert.deepEqual(
-      board.map((r) => [r.version, r.value]),
-      [
-        [2, 0.83],
-        [1, 0.8],
-      ],
-    );
-    const bad = await h.call('POST', '/api/models/vision/enc/versions/v1/evals', t, { task: 'x' });
-    assert.equal(bad.status, 400);
-    assert.match(String(bad.json!.error), /must have required property/);
-  });
+    };
 
-  it('serializes concurrent pushes to one model into distinct versions', async () => {
-    const bodies = Array.from({ length: 8 }, (_, i) => Buffer.from(`concurrent ${i}`));
-    for (const b of bodies) await h.upload(t, b);
-    const results = await Promise.all(
-      bodies.map((b) =>
-        h.call('POST', '/api/models/vision/race/versions', t, { files: [{ path: 'w.bin', sha256: sha(b), size: b.length }] }),
-      ),
-    );
-    assert.ok(results.every((r) => r.status === 201));
-    const seqs = results.map((r) => (r.json!.version as { seq: number }).seq).sort((a, b) => a - b);
-    assert.deepEqual(seqs, [1, 2, 3, 4, 5, 6, 7, 8]);
-    assert.equal((await h.call('GET', '/api/models/vision/race', t)).json!.latest, 8);
+    it('names versions by content: the same files again are a no-op, new files a new version', async () => {
+      const w1 = Buffer.from('first weights');
+      const r1 = await push(
+        { 'encoder.safetensors': w1, 'encoder.json': Buffer.from('{}') },
+        { metrics: { knn: 0.85 }, lineage: { recipe: 'simclr' } },
+      );
+      assert.equal(r1.status, 201);
+      const v1 = r1.json!.version as { seq: number; digest: string };
+      assert.equal(v1.seq, 1);
+      assert.equal(
+        v1.digest,
+        versionDigest([
+          { path: 'encoder.json', sha256: sha('{}'), size: 2 },
+          { path: 'encoder.safetensors', sha256: sha(w1), size: w1.length },
+        ]),
+      );
+      const again = await push({ 'encoder.json': Buffer.from('{}'), 'encoder.safetensors': w1 });
+      assert.equal(again.status, 200);
+      assert.deepEqual([again.json!.created, (again.json!.version as { seq: number }).seq], [false, 1]);
+      const r2 = await push({ 'encoder.safetensors': Buffer.from('second weights'), 'encoder.json': Buffer.from('{}') });
+      assert.equal((r2.json!.version as { seq: number }).seq, 2);
+      const model = (await h.call('GET', '/api/models/vision/enc', t)).json!;
+      assert.equal(model.latest, 2);
+      assert.equal(model.visibility, 'private', 'a first push creates a private model');
+      assert.equal(((await h.call('GET', '/api/models/vision/enc/versions/v1', t)).json!.metrics as { knn: number }).knn, 0.85);
+      assert.equal((await h.call('GET', `/api/models/vision/enc/versions/${v1.digest.slice(0, 10)}`, t)).json!.seq, 1);
+    });
+
+    it('checks sha256 and size on upload, refuses oversized blobs, and keeps nothing of a refused one', async () => {
+      const data = Buffer.from('some bytes');
+      const wrong = await h.upload(t, data, sha('other bytes'));
+      assert.equal(wrong.status, 400);
+      assert.match(String(wrong.json!.error), /content sha256 is/);
+      assert.equal((await h.call('HEAD', `/api/blobs/${sha('other bytes')}`, t)).status, 404);
+      const big = Buffer.alloc(5000, 1);
+      assert.equal((await h.upload(t, big)).status, 413);
+      assert.deepEqual(readdirSync(join(h.dir, 'blobs', 'tmp')), [], 'no partial file left');
+      const missing = await h.call('POST', '/api/models/vision/enc/versions', t, {
+        files: [{ path: 'a.bin', sha256: sha('never sent'), size: 10 }],
+      });
+      assert.equal(missing.status, 409);
+      assert.match(String(missing.json!.error), /was not uploaded/);
+    });
+
+    it('downloads files whole or by HTTP Range, with their digest', async () => {
+      const body = Buffer.from(Array.from({ length: 300 }, (_, i) => i % 256));
+      await push({ 'encoder.safetensors': body, 'encoder.json': Buffer.from('{"v":3}') });
+      const url = '/api/models/vision/enc/versions/latest/files/encoder.safetensors';
+      const whole = await h.call('GET', url, t);
+      assert.equal(whole.status, 200);
+      assert.ok(whole.raw.equals(body));
+      assert.equal(whole.headers['x-content-sha256'], sha(body));
+      const part = await h.call('GET', url, t, undefined, { range: 'bytes=100-149' });
+      assert.equal(part.status, 206);
+      assert.equal(part.headers['content-range'], 'bytes 100-149/300');
+      assert.ok(part.raw.equals(body.subarray(100, 150)));
+      assert.ok((await h.call('GET', url, t, undefined, { range: 'bytes=250-' })).raw.equals(body.subarray(250)));
+      assert.equal((await h.call('GET', url, t, undefined, { range: 'bytes=400-500' })).status, 416);
+      assert.deepEqual(parseRange('bytes=-10', 300), { start: 290, end: 299 });
+      assert.equal((await h.call('GET', '/api/models/vision/enc/versions/latest/files/nope.bin', t)).status, 404);
+    });
+
+    it('moves aliases on request, latest by itself, and records every move', async () => {
+      assert.equal((await h.call('PUT', '/api/models/vision/enc/aliases/production', t, { version: 'v1' })).status, 200);
+      assert.equal((await h.call('PUT', '/api/models/vision/enc/aliases/production', t, { version: 'v2' })).status, 200);
+      assert.equal((await h.call('PUT', '/api/models/vision/enc/aliases/latest', t, { version: 'v1' })).status, 400);
+      assert.equal((await h.call('GET', '/api/models/vision/enc/versions/production', t)).json!.seq, 2);
+      const hist = (await h.call('GET', '/api/models/vision/enc/aliases/history', t)).json as unknown as {
+        alias: string;
+        from: number | null;
+        to: number;
+      }[];
+      assert.deepEqual(
+        hist.filter((e) => e.alias === 'production').map((e) => [e.from, e.to]),
+        [
+          [null, 1],
+          [1, 2],
+        ],
+      );
+      assert.deepEqual(
+        hist.filter((e) => e.alias === 'latest').map((e) => e.to),
+        [1, 2, 3],
+      );
+    });
+
+    it('ranks versions on a task leaderboard from reported evaluations', async () => {
+      const report = (ref: string, value: number) =>
+        h.call('POST', `/api/models/vision/enc/versions/${ref}/evals`, t, {
+          task: 'fashion-10',
+          dataset: 'sha256:abc',
+          metric: 'accuracy',
+          value,
+          protocol: 'linear',
+          labelBudget: '1%',
+        });
+      assert.equal((await report('v1', 0.8)).status, 201);
+      assert.equal((await report('v2', 0.83)).status, 201);
+      assert.equal((await report('v2', 0.81)).status, 201);
+      const board = (await h.call('GET', '/api/leaderboards/fashion-10?metric=accuracy', t)).json as unknown as {
+        version: number;
+        value: number;
+      }[];
+      assert.deepEqual(
+        board.map((r) => [r.version, r.value]),
+        [
+          [2, 0.83],
+          [1, 0.8],
+        ],
+      );
+      const bad = await h.call('POST', '/api/models/vision/enc/versions/v1/evals', t, { task: 'x' });
+      assert.equal(bad.status, 400);
+      assert.match(String(bad.json!.error), /must have required property/);
+    });
+
+    it('serializes concurrent pushes to one model into distinct versions', async () => {
+      const bodies = Array.from({ length: 8 }, (_, i) => Buffer.from(`concurrent ${i}`));
+      for (const b of bodies) await h.upload(t, b);
+      const results = await Promise.all(
+        bodies.map((b) =>
+          h.call('POST', '/api/models/vision/race/versions', t, { files: [{ path: 'w.bin', sha256: sha(b), size: b.length }] }),
+        ),
+      );
+      assert.deepEqual(
+        results.map((r) => [r.status, r.json?.error]).filter(([s]) => s !== 201),
+        [],
+      );
+      const seqs = results.map((r) => (r.json!.version as { seq: number }).seq).sort((a, b) => a - b);
+      assert.deepEqual(seqs, [1, 2, 3, 4, 5, 6, 7, 8]);
+      assert.equal((await h.call('GET', '/api/models/vision/race', t)).json!.latest, 8);
+    });
   });
-});
 
 describe('hub: crashes and restarts', () => {
   it('drops an upload cut off mid-stream, and sweeps partial files and orphan blobs at the next start', async () => {

@@ -1,4 +1,5 @@
 // The `pretext` command. It wires the packages together and holds no ML logic of its own.
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import {
@@ -15,10 +16,23 @@ import {
   type Scores,
   LabelBudgetError,
 } from '@pretext/ssl';
-import { TRANSFER_HELP, UsageError, diagnoseCommand, finetuneCommand, reportCommand, transferReportCommand } from './transfer.js';
+import { UsageError } from './errors.js';
+import { TRANSFER_HELP, diagnoseCommand, finetuneCommand, reportCommand, transferReportCommand } from './transfer.js';
+import {
+  HUB_HELP,
+  HubCallError,
+  hubCommand,
+  loginCommand,
+  modelsCommand,
+  pullCommand,
+  pushCommand,
+  pushEval,
+  resolveEncoderArg,
+} from './hub.js';
 
 const HELP: Record<string, string> = {
   ...TRANSFER_HELP,
+  ...HUB_HELP,
   main: `pretext: self-supervised pretraining for TypeScript teams
 
 Usage: pretext <command> [options]
@@ -31,6 +45,11 @@ Commands:
   transfer-report          label-efficiency table: pretrained vs scratch vs raw pixels
   diagnose                 alignment, uniformity, rank, collapse check, embedding map
   report <run>             one HTML page (and Markdown) with a run's tables and plots
+  hub serve                run the hub (registry server); hub team|user|token for admin
+  login                    save a hub address and token
+  push <run> <team/name>   publish an encoder with its card, metrics and lineage
+  pull <team/name[@ref]>   download an encoder version (resumes, checks sha256)
+  models ls|search         find encoders on the hub
 
 Run 'pretext <command> --help' for a command's options.`,
   pretrain: `Usage: pretext pretrain <recipe.yaml> [--out DIR] [--resume] [--epochs N] [--max-steps N] [--json]
@@ -46,14 +65,16 @@ Options:
   --max-steps N    stop after N optimizer steps
   --json           print the result as one JSON object
   --help           this text`,
-  eval: `Usage: pretext eval --encoder DIR [--dataset DATA] [--json]
+  eval: `Usage: pretext eval --encoder DIR|team/name[@version] [--dataset DATA] [--push] [--json]
 
 Scores a pretrained encoder's frozen features on the test split: weighted kNN (k=200,
 cosine, temperature 0.07) and a linear probe on standardized features.
 
 DATA is fashion-mnist (the default) or a labeled image folder: one sub-folder per class,
 with train/ and test/ inside it, or two folders given as TRAIN_DIR,TEST_DIR. Images are
-resized to the encoder's input size and channels.`,
+resized to the encoder's input size and channels. With a hub reference as --encoder, the
+version is pulled first; --push then attaches the scores to that version on the hub, where
+they feed the task's leaderboard.`,
   baselines: `Usage: pretext baselines [--dataset DATA] [--json]
 
 Raw-pixel kNN and linear-probe scores under the same protocol as 'pretext eval'.
@@ -119,6 +140,7 @@ async function evalCommand(argv: string[]): Promise<number> {
     options: {
       encoder: { type: 'string' },
       dataset: { type: 'string', default: 'fashion-mnist' },
+      push: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -131,7 +153,29 @@ async function evalCommand(argv: string[]): Promise<number> {
     console.error(`pretext eval needs --encoder DIR\n\n${HELP.eval}`);
     return 2;
   }
-  const scores = await evaluateEncoder(values.encoder, datasetArg(values.dataset, values.encoder));
+  const hubRef = values.push ? values.encoder : null;
+  if (hubRef !== null && existsSync(values.encoder))
+    throw new UsageError('--push needs --encoder to be a hub reference (team/name[@version]), so the result lands on that version');
+  const encoderDir = await resolveEncoderArg(values.encoder);
+  const scores = await evaluateEncoder(encoderDir, datasetArg(values.dataset, encoderDir));
+  if (hubRef !== null) {
+    const fingerprint = readEncoderMeta(encoderDir).dataFingerprint;
+    for (const [metric, value, protocol] of [
+      ['knn-accuracy', scores.knn, 'knn-k200-t0.07'],
+      ['linear-accuracy', scores.linear, 'linear-probe'],
+    ] as const) {
+      if (value !== undefined)
+        await pushEval(hubRef, {
+          task: values.dataset,
+          dataset: values.dataset === 'fashion-mnist' ? 'fashion-mnist/test' : values.dataset,
+          metric,
+          value,
+          protocol,
+          labelBudget: '100%',
+        });
+    }
+    if (!values.json) console.log(`results attached to ${hubRef} (trained on ${fingerprint.slice(0, 19)}...)`);
+  }
   if (values.json) console.log(JSON.stringify({ encoder: values.encoder, dataset: values.dataset, ...scores }));
   else printScores(values.encoder, scores);
   return 0;
@@ -180,6 +224,16 @@ export async function main(argv: string[]): Promise<number> {
         return await diagnoseCommand(rest);
       case 'report':
         return await reportCommand(rest);
+      case 'hub':
+        return await hubCommand(rest);
+      case 'login':
+        return await loginCommand(rest);
+      case 'push':
+        return await pushCommand(rest);
+      case 'pull':
+        return await pullCommand(rest);
+      case 'models':
+        return await modelsCommand(rest);
       case undefined:
       case '--help':
       case '-h':
@@ -201,6 +255,7 @@ export async function main(argv: string[]): Promise<number> {
       err instanceof TrainingDiverged ||
       err instanceof DataFormatError ||
       err instanceof LabelBudgetError ||
+      err instanceof HubCallError ||
       (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
     ) {
       console.error(`pretext: ${(err as Error).message}`);

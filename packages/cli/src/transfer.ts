@@ -27,14 +27,8 @@ import {
   type TransferFile,
   type LabeledSet,
 } from '@pretext/ssl';
-
-/** A mistake in how a command was called: printed as its message, exit status 2. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+import { UsageError } from './errors.js';
+import { resolveEncoderArg } from './hub.js';
 
 export const TRANSFER_HELP: Record<string, string> = {
   finetune: `Usage: pretext finetune --encoder DIR --labels BUDGET [--dataset DATA] [--mode MODE]
@@ -46,7 +40,7 @@ scores it on the test split. Writes classifier.safetensors, finetune.json, metri
 and scores.json into the output folder.
 
 Options:
-  --encoder DIR    a pretraining run folder (encoder.json + encoder.safetensors)
+  --encoder DIR    a pretraining run folder, or a hub reference (team/name[@version])
   --labels BUDGET  1% or 0.01 (share of the labels), or 5/class (labels per class)
   --dataset DATA   fashion-mnist (default) or a labeled image folder (see pretext eval)
   --mode MODE      linear (frozen encoder), partial (last --unfreeze blocks train), full
@@ -131,6 +125,7 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
   }
   if (!values.encoder || !values.labels)
     throw new UsageError(`pretext finetune needs --encoder DIR and --labels BUDGET\n\n${TRANSFER_HELP.finetune}`);
+  values.encoder = await resolveEncoderArg(values.encoder);
   if (!(FINETUNE_MODES as readonly string[]).includes(values.mode) || values.mode === 'scratch') {
     throw new UsageError(`--mode must be one of linear, partial, full; got '${values.mode}'`);
   }
@@ -227,6 +222,7 @@ export async function transferReportCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (!values.encoder) throw new UsageError(`pretext transfer-report needs --encoder DIR\n\n${TRANSFER_HELP['transfer-report']}`);
+  values.encoder = await resolveEncoderArg(values.encoder);
   const budgets = values.budgets.split(',').map(parseLabelBudget);
   const nSeeds = positiveInt(values.seeds, 'seeds', 3);
   if (nSeeds < 1) throw new UsageError('--seeds must be at least 1');
@@ -310,6 +306,7 @@ export async function diagnoseCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (!values.encoder) throw new UsageError(`pretext diagnose needs --encoder DIR\n\n${TRANSFER_HELP.diagnose}`);
+  values.encoder = await resolveEncoderArg(values.encoder);
   const samples = values.samples === undefined ? undefined : positiveInt(values.samples, 'samples', 5000);
   const d = await runDiagnostics(values.encoder, values.dataset, { samples, map: !values['no-map'], quiet: values.json });
   if (values.json) console.log(JSON.stringify(d));

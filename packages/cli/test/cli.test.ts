@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -10,9 +10,12 @@ import sharp from 'sharp';
 const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'pretext.js');
 
 function pretext(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, ...cliEnv } });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
+
+/** Extra environment for the CLI under test (hub config and cache folders). */
+const cliEnv: Record<string, string> = {};
 
 const tinyRecipe = `
 name: tiny
@@ -252,5 +255,115 @@ describe('pretext CLI', () => {
     const html = readFileSync(join(run, 'report.html'), 'utf8');
     assert.match(html, /<td>100%<\/td><td>48<\/td>/);
     assert.equal((html.match(/<svg /g) ?? []).length, 3, 'loss curve, label efficiency, embedding map');
+  });
+
+  it('serves a hub, pushes a run to it, finds it, pulls it and reports results back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-hub-'));
+    Object.assign(cliEnv, { XDG_CONFIG_HOME: join(dir, 'config'), PRETEXT_CACHE: join(dir, 'cache') });
+    await colourFolder(join(dir, 'data'));
+    writeFileSync(
+      join(dir, 'r.yaml'),
+      tinyRecipe
+        .replace(
+          'data: { dataset: fashion-mnist, limit: 512 }',
+          `data: { dataset: image-folder, path: ${join(dir, 'data')}, size: 16, channels: 3 }`,
+        )
+        .replace('batchSize: 64', 'batchSize: 16'),
+    );
+    const run = join(dir, 'run');
+    assert.equal(pretext('pretrain', join(dir, 'r.yaml'), '--out', run, '--json').code, 0);
+
+    const server = spawn(process.execPath, [bin, 'hub', 'serve', '--data', join(dir, 'hub'), '--port', '0'], {
+      env: { ...process.env, ...cliEnv },
+    });
+    try {
+      // The port and the admin token are on stderr/stdout as the server starts.
+      let out = '';
+      const ready = await new Promise<{ url: string; token: string }>((resolve, reject) => {
+        const seen = (d: Buffer): void => {
+          out += d.toString();
+          const token = /(ptx_[A-Za-z0-9_-]+)/.exec(out)?.[1];
+          const url = /"Server listening at (http:\/\/127\.0\.0\.1:\d+)"/.exec(out)?.[1];
+          if (token && url) resolve({ url, token });
+        };
+        server.stdout.on('data', seen);
+        server.stderr.on('data', seen);
+        server.on('exit', (code) => reject(new Error(`hub exited ${code}: ${out}`)));
+      });
+      assert.equal(pretext('login', '--hub', ready.url, '--token', ready.token).code, 0);
+      const config = readFileSync(join(dir, 'config', 'pretext', 'hub.json'), 'utf8');
+      assert.match(config, /ptx_/);
+      assert.equal(pretext('hub', 'team', 'create', 'vision').code, 0);
+
+      const pushed = pretext('push', run, 'vision/colours', '--alias', 'production', '--visibility', 'internal', '--json');
+      assert.equal(pushed.code, 0, pushed.stderr);
+      const p1 = JSON.parse(pushed.stdout) as { version: number; created: boolean; uploaded: number; files: number };
+      assert.deepEqual([p1.version, p1.created], [1, true]);
+      assert.equal(p1.uploaded, p1.files);
+      const again = JSON.parse(pretext('push', run, 'vision/colours', '--json').stdout) as {
+        version: number;
+        created: boolean;
+        uploaded: number;
+      };
+      assert.deepEqual(
+        [again.version, again.created, again.uploaded],
+        [1, false, 0],
+        'the same run again uploads nothing and makes no version',
+      );
+      const card = readFileSync(join(run, 'card.md'), 'utf8');
+      assert.match(card, /^---\nlicense: other\nlibrary_name: pretext\n/);
+      assert.match(card, /model-index:\n {2}- name: vision\/colours/);
+
+      const ls = pretext('models', 'search', 'colours', '--json');
+      assert.equal(ls.code, 0, ls.stderr);
+      const found = JSON.parse(ls.stdout.trim()) as {
+        team: string;
+        name: string;
+        latest: number;
+        method: string;
+        aliases: Record<string, number>;
+      };
+      assert.deepEqual(
+        [found.team, found.name, found.latest, found.method, found.aliases.production],
+        ['vision', 'colours', 1, 'simclr', 1],
+      );
+
+      const pulled = pretext('pull', 'vision/colours@production', '--out', join(dir, 'pulled'), '--json');
+      assert.equal(pulled.code, 0, pulled.stderr);
+      for (const f of ['encoder.safetensors', 'encoder.json', 'card.md']) {
+        assert.ok(readFileSync(join(dir, 'pulled', f)).equals(readFileSync(join(run, f))), `${f} arrives intact`);
+      }
+      // Another team's view: fine-tune straight from the hub reference, then report back.
+      const ft = pretext(
+        'finetune',
+        '--encoder',
+        'vision/colours@v1',
+        '--dataset',
+        join(dir, 'data'),
+        '--labels',
+        '100%',
+        '--mode',
+        'linear',
+        '--epochs',
+        '2',
+        '--json',
+      );
+      assert.equal(ft.code, 0, ft.stderr);
+      const ev = pretext('eval', '--encoder', 'vision/colours@v1', '--dataset', join(dir, 'data'), '--push', '--json');
+      assert.equal(ev.code, 0, ev.stderr);
+      const board = (await (
+        await fetch(`${ready.url}/api/leaderboards/${encodeURIComponent(join(dir, 'data'))}`, {
+          headers: { authorization: `Bearer ${ready.token}` },
+        })
+      ).json()) as {
+        model: string;
+        metric: string;
+      }[];
+      assert.deepEqual(board.map((r) => `${r.model}:${r.metric}`).sort(), ['colours:knn-accuracy', 'colours:linear-accuracy']);
+      assert.equal(pretext('pull', 'vision/nothing').code, 1);
+      assert.match(pretext('pull', 'not a ref').stderr, /is not a model reference/);
+    } finally {
+      server.kill('SIGTERM');
+    }
   });
 });

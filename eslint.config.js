@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/build/**', 'packages/torch/scripts/*.cjs'] },
+  { ignores: ['**/node_modules/**', '**/build/**', '**/dist/**', 'packages/torch/scripts/*.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -49,3 +49,9 @@ if [ ! -f "$addon" ] || [ -n "$(find packages/torch/native packages/torch/bindin
   say "building the native addon (about a minute)"
   npm run build:native --silent >/dev/null
 fi
+
+web=packages/hub/web/dist/index.html
+if [ ! -f "$web" ] || [ -n "$(find packages/hub/web/src packages/hub/web/index.html packages/hub/web/vite.config.ts -newer "$web" 2>/dev/null)" ]; then
+  say "building the hub web UI"
+  npm run -s build:web
+fi

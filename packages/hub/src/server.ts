@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
+import fastifyStatic from '@fastify/static';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { bearer, SCOPES } from './auth.js';
 import { BlobError, BlobStore, parseRange, SHA256 } from './blobs.js';
 import { migrate, openDb, type Db } from './db.js';
@@ -23,6 +26,8 @@ export interface HubOptions {
   logLevel?: string | false;
   /** Where log lines go (default stdout). */
   logStream?: NodeJS.WritableStream;
+  /** The built web UI (default packages/hub/web/dist). */
+  webDir?: string;
 }
 
 export interface Hub {
@@ -439,6 +444,21 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     (req) => store.leaderboard(req.actor, req.params.task, req.query.metric),
   );
   app.get('/api/audit', { schema: { response: ok } }, (req) => store.auditLog(req.actor));
+  app.get('/api/tasks', { schema: { response: ok } }, (req) => store.tasks(req.actor));
+
+  // The web UI (built by `npm run build:web`), at /.
+  const web = o.webDir ?? fileURLToPath(new URL('../web/dist', import.meta.url));
+  if (existsSync(join(web, 'index.html'))) {
+    await app.register(fastifyStatic, { root: web, prefix: '/', index: ['index.html'], wildcard: false });
+  } else {
+    app.get('/', { schema: { hide: true } }, (_req, reply) =>
+      reply
+        .type('text/html')
+        .send(
+          '<!doctype html><title>Pretext hub</title><p>The web UI is not built: run <code>npm run build:web</code>. The API is at <a href="/openapi.json">/openapi.json</a>.</p>',
+        ),
+    );
+  }
 
   app.addHook('onClose', async () => db.close());
   return { app, store, blobs, db, swept, adminToken };

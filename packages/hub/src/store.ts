@@ -638,6 +638,18 @@ export class Store {
     return [...best.values()];
   }
 
+  /** Tasks with reported results on versions the actor may read, most reported first. */
+  async tasks(actor: Actor | null): Promise<{ task: string; entries: number }[]> {
+    const counts = new Map<string, number>();
+    const readable = new Set((await this.listModels(actor)).map((m) => m.id));
+    for (const r of await this.db.all<{ task: string; model_id: number }>(
+      'SELECT e.task, v.model_id FROM evals e JOIN versions v ON v.id = e.version_id',
+    )) {
+      if (readable.has(num(r.model_id))) counts.set(r.task, (counts.get(r.task) ?? 0) + 1);
+    }
+    return [...counts].map(([task, entries]) => ({ task, entries })).sort((a, b) => b.entries - a.entries || (a.task < b.task ? -1 : 1));
+  }
+
   async auditLog(actor: Actor | null, limit = 200): Promise<Row[]> {
     const a = requireScope(actor, 'admin');
     need(a.isAdmin, 403, 'only hub admins read the audit log');

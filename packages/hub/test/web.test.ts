@@ -1,0 +1,197 @@
+/// <reference lib="dom" />
+// The web UI end to end in headless Chromium: publish (through the API, as the CLI does),
+// browse and search, compare versions, read a leaderboard, manage teams and tokens.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { createHub, type Hub } from '../src/index.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const here = dirname(fileURLToPath(import.meta.url));
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+describe('hub web UI', () => {
+  let hub: Hub;
+  let url: string;
+  let admin: string;
+  let bob: string;
+  let browser: Browser;
+  let page: Page;
+  const shots = mkdtempSync(join(tmpdir(), 'hub-ui-'));
+
+  async function call(method: string, path: string, token: string, body?: unknown, raw?: Buffer): Promise<Record<string, unknown>> {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': raw ? 'application/octet-stream' : 'application/json' },
+      body: raw ? new Uint8Array(raw) : body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
+    return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  }
+
+  async function publish(version: number, knn: number): Promise<void> {
+    const metrics = Array.from({ length: 20 }, (_, i) => JSON.stringify({ step: (i + 1) * 10, loss: 4 - i * 0.1 * version })).join('\n');
+    const files: Record<string, Buffer> = {
+      'encoder.json': Buffer.from(JSON.stringify({ format: 'pretext-encoder/1', v: version })),
+      'encoder.safetensors': Buffer.from(`weights ${version}`),
+      'metrics.jsonl': Buffer.from(metrics),
+      'embedding-map.svg': Buffer.from(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="200" height="120"><rect width="200" height="120" fill="#eef"/><circle cx="60" cy="60" r="20" fill="#1f77b4"/><circle cx="140" cy="60" r="20" fill="#ff7f0e"/></svg>',
+      ),
+    };
+    for (const [, b] of Object.entries(files)) await call('PUT', `/api/blobs/${sha(b)}`, admin, undefined, b);
+    await call('POST', '/api/models/vision/simclr-small/versions', admin, {
+      files: Object.entries(files).map(([path, b]) => ({ path, sha256: sha(b), size: b.length })),
+      metrics: { knn, linear: knn + 0.04 },
+      lineage: {
+        recipe: 'simclr-fashion-mnist',
+        method: 'simclr',
+        dataset: 'fashion-mnist',
+        dataFingerprint: 'sha256:0123456789abcdef',
+        parentRun: `run-${version}`,
+        codeVersion: 'pretext 0.1.0',
+      },
+      card: '---\nlicense: mit\nlibrary_name: pretext\n---\n\n# SimCLR small\n\nPretrained on **Fashion-MNIST**. <script>window.pwned = 1</script> [docs](javascript:alert(1))\n',
+    });
+  }
+
+  before(async () => {
+    if (!existsSync(join(here, '..', 'web', 'dist', 'index.html')))
+      execFileSync(process.execPath, [join(here, '..', 'scripts', 'build-web.mjs')]);
+    hub = await createHub({ dataDir: mkdtempSync(join(tmpdir(), 'hub-web-')), logLevel: false });
+    await hub.app.listen({ port: 0, host: '127.0.0.1' });
+    url = `http://127.0.0.1:${(hub.app.server.address() as { port: number }).port}`;
+    admin = hub.adminToken!;
+    await call('POST', '/api/users', admin, { name: 'bob' });
+    bob = (await call('POST', '/api/tokens', admin, { name: 'bob', scope: 'write', user: 'bob' })).token as string;
+    await call('POST', '/api/teams', admin, { name: 'vision' });
+    await publish(1, 0.84);
+    await publish(2, 0.857);
+    await call('PATCH', '/api/models/vision/simclr-small', admin, {
+      visibility: 'internal',
+      method: 'simclr',
+      modality: 'image',
+      tags: ['fashion'],
+    });
+    await call('PUT', '/api/models/vision/simclr-small/aliases/production', admin, { version: 'v1' });
+    await call('POST', '/api/models/vision/byol-small', admin, { visibility: 'public', method: 'byol', modality: 'image' });
+    for (const [ref, value] of [
+      ['v1', 0.8],
+      ['v2', 0.83],
+    ] as const) {
+      await call('POST', `/api/models/vision/simclr-small/versions/${ref}/evals`, bob, {
+        task: 'fashion-mnist',
+        dataset: 'fashion-mnist/test',
+        metric: 'linear-accuracy',
+        value,
+        protocol: 'linear-probe',
+        labelBudget: '1%',
+      });
+    }
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  });
+  after(async () => {
+    await browser?.close();
+    await hub?.app.close();
+  });
+
+  it('shows public models to anyone and everything readable after signing in with a token', async () => {
+    await page.goto(url);
+    await page.locator('table.models tbody tr').first().waitFor();
+    assert.deepEqual(await page.locator('table.models tbody tr td:first-child').allTextContents(), ['vision/byol-small']);
+    await page.getByLabel('API token').fill(admin);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByTestId('whoami').waitFor();
+    assert.equal(await page.getByTestId('whoami').textContent(), 'admin');
+    await page.locator('table.models tbody tr').nth(1).waitFor();
+    assert.deepEqual((await page.locator('table.models tbody tr td:first-child').allTextContents()).sort(), [
+      'vision/byol-small',
+      'vision/simclr-small',
+    ]);
+  });
+
+  it('searches and filters the model list', async () => {
+    await page.getByLabel('search').fill('fashion');
+    await page.waitForFunction(() => document.querySelectorAll('table.models tbody tr').length === 1);
+    assert.deepEqual(await page.locator('table.models tbody tr td:first-child').allTextContents(), ['vision/simclr-small']);
+    await page.getByLabel('search').fill('');
+    await page.getByLabel('filter by method').selectOption('byol');
+    await page.waitForFunction(() => document.querySelector('table.models tbody tr td')?.textContent === 'vision/byol-small');
+    assert.equal(await page.locator('table.models tbody tr').count(), 1);
+    await page.screenshot({ path: join(shots, 'models.png'), fullPage: true });
+  });
+
+  it('opens a model: card, versions compared, aliases, curve, embedding map, lineage', async () => {
+    await page.goto(`${url}/#/m/vision/simclr-small`);
+    const rows = page.getByTestId('versions').locator('tbody tr');
+    await rows.nth(1).waitFor();
+    assert.equal(await rows.count(), 2);
+    const latest = await rows.first().textContent();
+    assert.match(latest!, /^v2/);
+    assert.match(latest!, /85\.70%\s*\(\+1\.70\)/, 'the newer version shows its gain over the previous one');
+    assert.match((await page.getByTestId('aliases').textContent())!, /latest → v2.*production → v1/);
+    await page.locator('svg.chart path').first().waitFor();
+    assert.ok((await page.locator('svg.chart path').first().getAttribute('d'))!.startsWith('M'));
+    await page.waitForFunction(() => (document.querySelector('img.map') as HTMLImageElement | null)?.naturalWidth === 200);
+    assert.match((await page.locator('svg.lineage').textContent())!, /data: fashion-mnist.*run: run-2.*vision\/simclr-small v2/);
+    assert.equal(await page.locator('article.card h1').textContent(), 'SimCLR small');
+    assert.match(
+      (await page.locator('article.card').textContent())!,
+      /<script>window\.pwned = 1<\/script>/,
+      'HTML in a card is shown as text',
+    );
+    assert.equal(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned), undefined);
+    assert.equal(await page.locator('article.card a').count(), 0, 'javascript: links are dropped');
+    // Selecting v1 shows its own curve and lineage.
+    await rows.nth(1).click();
+    await page.waitForFunction(() => document.querySelector('svg.lineage')?.textContent?.includes('run-1'));
+    await page.screenshot({ path: join(shots, 'model.png'), fullPage: true });
+  });
+
+  it('ranks versions on the task leaderboard', async () => {
+    await page.goto(`${url}/#/leaderboards`);
+    await page.getByRole('link', { name: 'fashion-mnist (2)' }).click();
+    const board = page.getByTestId('board-linear-accuracy');
+    await board.locator('tbody tr').nth(1).waitFor();
+    const cells = await board.locator('tbody tr td:nth-child(2)').allTextContents();
+    assert.deepEqual(cells, ['vision/simclr-small v2', 'vision/simclr-small v1']);
+    assert.match((await board.locator('tbody tr').first().textContent())!, /83\.00%.*1%.*linear-probe.*bob/);
+    await page.screenshot({ path: join(shots, 'leaderboard.png'), fullPage: true });
+  });
+
+  it('manages teams, members and tokens', async () => {
+    await page.goto(`${url}/#/admin`);
+    await page.getByLabel('new team').fill('nlp');
+    await page.getByRole('button', { name: 'Create team' }).click();
+    await page.getByText('team nlp created').waitFor();
+    await page.getByLabel('member team').fill('nlp');
+    await page.getByLabel('member user').fill('bob');
+    await page.getByRole('button', { name: 'Add member' }).click();
+    await page.getByText('bob added to nlp').waitFor();
+    assert.match((await page.getByTestId('teams').textContent())!, /nlp.*bob \(member\)/);
+    await page.getByLabel('token name').fill('ci-reader');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const shown = (await page.getByTestId('new-token').locator('code').textContent())!;
+    assert.match(shown, /^ptx_/);
+    assert.equal(
+      ((await (await fetch(`${url}/api/whoami`, { headers: { authorization: `Bearer ${shown}` } })).json()) as { scope: string }).scope,
+      'read',
+    );
+    const row = page.getByTestId('tokens').locator('tr', { hasText: 'ci-reader' });
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await page.getByText('token ci-reader revoked').waitFor();
+    assert.equal((await fetch(`${url}/api/whoami`, { headers: { authorization: `Bearer ${shown}` } })).status, 401);
+    await page.screenshot({ path: join(shots, 'admin.png'), fullPage: true });
+  });
+});

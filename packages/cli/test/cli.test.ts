@@ -36,6 +36,16 @@ train:
 evaluation: { linear: false }
 `;
 
+/** The tiny recipe on an image folder of 16x16 RGB images, batches of 16. */
+function folderRecipe(data: string, extra = ''): string {
+  return tinyRecipe
+    .replace(
+      'data: { dataset: fashion-mnist, limit: 512 }',
+      `data: { dataset: image-folder, path: ${data}, size: 16, channels: 3${extra} }`,
+    )
+    .replace('batchSize: 64', 'batchSize: 16');
+}
+
 /** Two classes (reddish and bluish PNGs of varying size), 24 images each in train/ and test/. */
 async function colourFolder(root: string): Promise<void> {
   for (const split of ['train', 'test']) {
@@ -135,12 +145,7 @@ describe('pretext CLI', () => {
   it('pretrains on an image folder streamed from disk, then scores the encoder on it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-folder-'));
     await colourFolder(join(dir, 'data'));
-    const recipe = tinyRecipe
-      .replace(
-        'data: { dataset: fashion-mnist, limit: 512 }',
-        `data: { dataset: image-folder, path: ${join(dir, 'data')}, size: 16, channels: 3, stream: true }`,
-      )
-      .replace('batchSize: 64', 'batchSize: 16');
+    const recipe = folderRecipe(join(dir, 'data'), ', stream: true');
     writeFileSync(join(dir, 'folder.yaml'), recipe);
     const out = join(dir, 'run');
     const r = pretext('pretrain', join(dir, 'folder.yaml'), '--out', out, '--json');
@@ -170,12 +175,7 @@ describe('pretext CLI', () => {
   it('fine-tunes, compares label budgets, diagnoses and reports on an image folder', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-transfer-'));
     await colourFolder(join(dir, 'data'));
-    const recipe = tinyRecipe
-      .replace(
-        'data: { dataset: fashion-mnist, limit: 512 }',
-        `data: { dataset: image-folder, path: ${join(dir, 'data')}, size: 16, channels: 3 }`,
-      )
-      .replace('batchSize: 64', 'batchSize: 16');
+    const recipe = folderRecipe(join(dir, 'data'));
     writeFileSync(join(dir, 'r.yaml'), recipe);
     const run = join(dir, 'run');
     assert.equal(pretext('pretrain', join(dir, 'r.yaml'), '--out', run, '--json').code, 0);
@@ -261,15 +261,7 @@ describe('pretext CLI', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-hub-'));
     Object.assign(cliEnv, { XDG_CONFIG_HOME: join(dir, 'config'), PRETEXT_CACHE: join(dir, 'cache') });
     await colourFolder(join(dir, 'data'));
-    writeFileSync(
-      join(dir, 'r.yaml'),
-      tinyRecipe
-        .replace(
-          'data: { dataset: fashion-mnist, limit: 512 }',
-          `data: { dataset: image-folder, path: ${join(dir, 'data')}, size: 16, channels: 3 }`,
-        )
-        .replace('batchSize: 64', 'batchSize: 16'),
-    );
+    writeFileSync(join(dir, 'r.yaml'), folderRecipe(join(dir, 'data')));
     const run = join(dir, 'run');
     assert.equal(pretext('pretrain', join(dir, 'r.yaml'), '--out', run, '--json').code, 0);
 

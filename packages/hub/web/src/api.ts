@@ -1,3 +1,5 @@
+import type { EvalInput } from '../../src/store.js';
+
 // The hub's HTTP API as the browser sees it. The token lives in localStorage and goes out
 // in the Authorization header only; files that need it are fetched and shown as blob URLs.
 export interface Model {
@@ -24,14 +26,8 @@ export interface Version {
   createdAt: string;
 }
 
-export interface EvalRow {
+export interface EvalRow extends EvalInput {
   version: number;
-  task: string;
-  dataset: string;
-  metric: string;
-  value: number;
-  protocol: string;
-  labelBudget: string;
   by: string;
 }
 

@@ -178,6 +178,21 @@ function fit(spec: LoopSpec, o: { epochs: number; minSteps: number; batchSize: n
   return { history, steps, epochs: epoch, bestEpoch: best.state ? best.epoch : epoch, valAccuracy: best.state ? best.acc : null };
 }
 
+/** The loop's settings: the caller's, else the mode's defaults. */
+function loopOptions(
+  o: Omit<FinetuneOptions, 'mode' | 'numClasses'>,
+  d: { epochs: number; batchSize: number; quiet: boolean },
+): { epochs: number; minSteps: number; batchSize: number; patience: number; seed: number; quiet: boolean } {
+  return {
+    epochs: o.epochs ?? d.epochs,
+    minSteps: o.minSteps ?? 500,
+    batchSize: o.batchSize ?? d.batchSize,
+    patience: o.patience ?? 25,
+    seed: o.seed ?? 0,
+    quiet: o.quiet ?? d.quiet,
+  };
+}
+
 function cloneState(m: torch.nn.Module): Map<string, Tensor> {
   return new Map([...m.stateDict()].map(([k, v]) => [k, torch.keep(v.detach().clone())]));
 }
@@ -219,14 +234,7 @@ export function fitLinearHead(
       setTraining: () => undefined,
       label: 'linear head',
     },
-    {
-      epochs: o.epochs ?? 100,
-      minSteps: o.minSteps ?? 500,
-      batchSize: o.batchSize ?? 256,
-      patience: o.patience ?? 25,
-      seed: o.seed ?? 0,
-      quiet: o.quiet ?? true,
-    },
+    loopOptions(o, { epochs: 100, batchSize: 256, quiet: true }),
   );
   // logits = W (x - mean) / std + b = (W / std) x + (b - (W / std) mean)
   torch.noGrad(() =>
@@ -338,14 +346,7 @@ export function finetune(
       },
       label: `${o.mode} fine-tune`,
     },
-    {
-      epochs: o.epochs ?? 60,
-      minSteps: o.minSteps ?? 500,
-      batchSize: o.batchSize ?? 64,
-      patience: o.patience ?? 25,
-      seed: o.seed ?? 0,
-      quiet: o.quiet ?? false,
-    },
+    loopOptions(o, { epochs: 60, batchSize: 64, quiet: false }),
   );
   trainX.dispose();
   valX?.dispose();

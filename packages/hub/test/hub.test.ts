@@ -3,12 +3,16 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { spawn } from 'node:child_process';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { createHub, parseRange, versionDigest } from '../src/index.js';
 import { startPostgres, type TestPostgres } from './postgres.js';
 
+const here = dirname(fileURLToPath(import.meta.url));
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
 /** A hub in a fresh folder, its log lines, and helpers that call it through inject(). */
@@ -379,5 +383,63 @@ describe('hub: crashes and restarts', () => {
     );
     await second.app.close();
     mkdirSync(join(dir, 'unrelated'), { recursive: true });
+  });
+
+  it('survives SIGKILL of the server in the middle of an upload: no version, no blob, swept at restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hub-kill-'));
+    const serve = (): Promise<{
+      proc: ReturnType<typeof spawn>;
+      url: string;
+      token: string | null;
+      swept: { partial: number; orphans: string[] };
+    }> =>
+      new Promise((resolve, reject) => {
+        const proc = spawn(process.execPath, ['--import', 'tsx', join(here, 'fixtures', 'serve.ts'), dir], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        proc.stdout!.once('data', (d: Buffer) =>
+          resolve({
+            proc,
+            ...(JSON.parse(d.toString()) as { url: string; token: string | null; swept: { partial: number; orphans: string[] } }),
+          }),
+        );
+        proc.once('exit', (code) => reject(new Error(`hub exited ${code}`)));
+      });
+    const first = await serve();
+    const token = first.token!;
+    const auth = { authorization: `Bearer ${token}` };
+    await fetch(`${first.url}/api/teams`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'vision' }),
+    });
+    const data = Buffer.alloc(4_000_000, 3);
+    const port = Number(new URL(first.url).port);
+    // Send half of the announced body, wait until the part file exists, then kill -9 the hub.
+    const req = httpRequest({
+      host: '127.0.0.1',
+      port,
+      method: 'PUT',
+      path: `/api/blobs/${sha(data)}`,
+      headers: { ...auth, 'content-type': 'application/octet-stream', 'content-length': data.length },
+    });
+    req.on('error', () => undefined);
+    req.write(data.subarray(0, 2_000_000));
+    for (let i = 0; i < 100 && readdirSync(join(dir, 'blobs', 'tmp')).length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(readdirSync(join(dir, 'blobs', 'tmp')).length, 1, 'the upload is in flight');
+    first.proc.kill('SIGKILL');
+    await new Promise((r) => first.proc.once('exit', r));
+    req.destroy();
+    const second = await serve();
+    try {
+      assert.equal(second.swept.partial, 1, 'the half-written upload is removed at start');
+      assert.deepEqual(readdirSync(join(dir, 'blobs', 'tmp')), []);
+      const head = await fetch(`${second.url}/api/blobs/${sha(data)}`, { method: 'HEAD', headers: auth });
+      assert.equal(head.status, 404);
+      const versions = await fetch(`${second.url}/api/models`, { headers: auth });
+      assert.deepEqual(await versions.json(), [], 'no model or version appeared');
+    } finally {
+      second.proc.kill('SIGKILL');
+    }
   });
 });

@@ -21,6 +21,7 @@ import {
   loadDataset,
   loadEncoder,
   loadRecipe,
+  readEncoderMeta,
   parseLabelBudget,
   runPretrain,
   runTransfer,
@@ -94,7 +95,7 @@ if (!args['skip-collapse']) {
   };
   report('simclr-default', loadEncoder(encoderDir).encoder);
   // A constant encoder: the first convolution's weights zeroed, so every image looks alike.
-  const spec = loadEncoder(encoderDir).meta.encoder as EncoderSpec & { type: 'small-cnn' };
+  const spec = readEncoderMeta(encoderDir).encoder as EncoderSpec & { type: 'small-cnn' };
   const constant = new SmallCnn(spec.config);
   torch.noGrad(() => constant.parameters()[0]!.zero_());
   report('constant', constant);

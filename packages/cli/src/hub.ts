@@ -67,6 +67,16 @@ export function hubConfig(): HubConfig {
   return { url: process.env.PRETEXT_HUB_URL ?? saved.url, token: process.env.PRETEXT_HUB_TOKEN ?? saved.token };
 }
 
+/** A pass-through stream that advances `bar` by the megabytes flowing through it. */
+function megabyteMeter(bar: ProgressBar): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _e, done) {
+      bar.tick(chunk.length / 1e6);
+      done(null, chunk);
+    },
+  });
+}
+
 export class HubClient {
   constructor(readonly cfg: HubConfig) {}
 
@@ -98,12 +108,7 @@ export class HubClient {
 
   /** Streams a file up, advancing `bar` by megabytes sent. */
   async uploadFile(path: string, sha: string, bar: ProgressBar): Promise<void> {
-    const meter = new Transform({
-      transform(chunk: Buffer, _e, done) {
-        bar.tick(chunk.length / 1e6);
-        done(null, chunk);
-      },
-    });
+    const meter = megabyteMeter(bar);
     const body = Readable.toWeb(createReadStream(path).pipe(meter)) as ReadableStream;
     const res = await fetch(`${this.cfg.url}/api/blobs/${sha}`, {
       method: 'PUT',
@@ -134,12 +139,7 @@ export class HubClient {
         rmSync(part);
         have = 0;
       }
-      const meter = new Transform({
-        transform(chunk: Buffer, _e, done) {
-          bar.tick(chunk.length / 1e6);
-          done(null, chunk);
-        },
-      });
+      const meter = megabyteMeter(bar);
       await pipeline(Readable.fromWeb(res.body as never), meter, createWriteStream(part, { flags: have > 0 ? 'a' : 'w' }));
     }
     const got = await sha256File(part);

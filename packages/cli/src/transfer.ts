@@ -14,6 +14,8 @@ import {
   labelSubset,
   loadDataset,
   loadEncoder,
+  numClassesOf,
+  selectLabeled,
   parseDatasetArg,
   parseLabelBudget,
   readEncoderMeta,
@@ -137,20 +139,15 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
   const spec = datasetFor(values.dataset, values.encoder);
   const [train, test] = await splits(spec);
   const subset = labelSubset(Array.from(train.labels.data() as BigInt64Array, Number), budget, seed);
-  const pick = (idx: number[]): { images: torch.Tensor; labels: torch.Tensor } =>
-    torch.tidy(() => {
-      const i = torch.tensor(BigInt64Array.from(idx, (v) => BigInt(v)));
-      return { images: train.images.indexSelect(0, i), labels: train.labels.indexSelect(0, i) };
-    });
   torch.manualSeed(seed);
   const { encoder, meta } = loadEncoder(values.encoder);
-  const numClasses = Math.max(train.classes.length, train.labels.max().item() + 1);
+  const numClasses = numClassesOf(train);
   const r = finetune(
     encoder,
     meta.inputNorm,
     {
-      train: pick(subset.train),
-      val: subset.val.length ? pick(subset.val) : null,
+      train: selectLabeled(train, subset.train),
+      val: subset.val.length ? selectLabeled(train, subset.val) : null,
       test,
       unlabeled: train.images.narrow(0, 0, Math.min(10000, train.images.size(0))),
     },

@@ -116,10 +116,6 @@ export class Store {
 
   // ---- users, teams, tokens -------------------------------------------------------------
 
-  async userCount(): Promise<number> {
-    return num((await this.db.one<{ n: number }>('SELECT COUNT(*) AS n FROM users'))?.n);
-  }
-
   /**
    * On an empty hub, creates the `admin` user and an admin token, returned once (the server
    * prints it at start-up); null when the hub already has users.

@@ -6,6 +6,7 @@ import { stringify as toYaml } from 'yaml';
 import * as torch from '@pretext/torch';
 import type { Tensor } from '@pretext/torch';
 import {
+  hasTestSplit,
   inputNormFor,
   inputShapeOf,
   loadImageSet,
@@ -102,7 +103,7 @@ export function encoderForData(spec: EncoderSpec, data: DataSpec): EncoderSpec {
 }
 
 async function labeledTestSet(data: DataSpec): Promise<LabeledSet | null> {
-  if (data.dataset === 'image-folder' && !data.testPath && !existsSync(join(data.path, 'test'))) return null;
+  if (!hasTestSplit(data)) return null;
   const test = await loadImageSet(data, 'test');
   return test.labels ? (test as LabeledSet) : null;
 }

@@ -59,6 +59,11 @@ function folderFor(spec: Extract<DataSpec, { dataset: 'image-folder' }>, split: 
   return split === 'train' ? root : spec.testPath && resolve(spec.testPath);
 }
 
+/** Whether the data set has a test split (Fashion-MNIST always; a folder when it has one). */
+export function hasTestSplit(spec: DataSpec): boolean {
+  return spec.dataset === 'fashion-mnist' || folderFor(spec, 'test') !== undefined;
+}
+
 /** Loads a split into memory (kept: lives until the process ends or the caller frees it). */
 export async function loadImageSet(spec: DataSpec, split: 'train' | 'test', o: { quiet?: boolean } = {}): Promise<ImageSet> {
   if (spec.dataset === 'fashion-mnist') {

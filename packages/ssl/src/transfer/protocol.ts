@@ -9,7 +9,7 @@ import type { Tensor } from '@pretext/torch';
 import { buildEncoder } from '../encoders/encoder.js';
 import { toFloatImages } from '../eval/features.js';
 import type { LabeledSet } from '../data/sources.js';
-import { loadEncoder, type EncoderMeta } from '../pipeline.js';
+import { loadEncoder, readEncoderMeta, type EncoderMeta } from '../pipeline.js';
 import { budgetName, labelSubset, type LabelBudget } from './labels.js';
 import { finetune, fitLinearHead, type FinetuneOptions, type LabeledTensors } from './finetune.js';
 
@@ -48,11 +48,17 @@ export interface TransferOptions {
   onRun?: (run: TransferRun) => void;
 }
 
-function pick(set: LabeledTensors, idx: number[]): LabeledTensors {
+/** The images and labels at `idx` (kept: the caller frees them). */
+export function selectLabeled(set: LabeledTensors, idx: number[]): LabeledTensors {
   const i = torch.tensor(BigInt64Array.from(idx, (v) => BigInt(v)));
   const out = { images: torch.keep(set.images.indexSelect(0, i)), labels: torch.keep(set.labels.indexSelect(0, i)) };
   i.dispose();
   return out;
+}
+
+/** Classes of a labeled set: its named classes, or as many as its largest label needs. */
+export function numClassesOf(set: LabeledSet): number {
+  return Math.max(set.classes.length, set.labels.max().item() + 1);
 }
 
 /** Sample standard deviation (n - 1), 0 for a single run. */
@@ -81,8 +87,8 @@ export function summarize(runs: TransferRun[]): TransferRow[] {
 
 /** Runs every arm for every budget and seed on `train`'s labeled pool; scores on `test`. */
 export function runTransfer(encoderDir: string, train: LabeledSet, test: LabeledSet, o: TransferOptions): TransferRun[] {
-  const meta: EncoderMeta = loadEncoder(encoderDir).meta;
-  const numClasses = Math.max(train.classes.length, train.labels.max().item() + 1);
+  const meta: EncoderMeta = readEncoderMeta(encoderDir);
+  const numClasses = numClassesOf(train);
   const labels = Array.from(train.labels.data() as BigInt64Array, Number);
   const arms = o.arms ?? TRANSFER_ARMS;
   const runs: TransferRun[] = [];
@@ -94,8 +100,8 @@ export function runTransfer(encoderDir: string, train: LabeledSet, test: Labeled
   for (const budget of o.budgets) {
     for (const seed of o.seeds) {
       const subset = labelSubset(labels, budget, seed);
-      const tr = pick(train, subset.train);
-      const va = subset.val.length > 0 ? pick(train, subset.val) : null;
+      const tr = selectLabeled(train, subset.train);
+      const va = subset.val.length > 0 ? selectLabeled(train, subset.val) : null;
       const used = subset.train.length + subset.val.length;
       for (const arm of arms) {
         const t0 = performance.now();

@@ -34,7 +34,8 @@ import { resolveEncoderArg } from './hub.js';
 
 export const TRANSFER_HELP: Record<string, string> = {
   finetune: `Usage: pretext finetune --encoder DIR --labels BUDGET [--dataset DATA] [--mode MODE]
-                        [--unfreeze N] [--epochs N] [--lr X] [--seed N] [--out DIR] [--json]
+                        [--unfreeze N] [--epochs N] [--max-steps N] [--lr X] [--seed N]
+                        [--out DIR] [--json]
 
 Trains a classifier on the encoder with a class-balanced subset of the labels (chosen by
 --seed; a fifth of it, from 10 labels per class up, held out for early stopping), then
@@ -49,6 +50,7 @@ Options:
                    (whole encoder at a tenth of the head's learning rate; default)
   --unfreeze N     blocks trained in partial mode, counted from the output (default 1)
   --epochs N       epochs over the labeled images (default 60, at least 500 steps)
+  --max-steps N    at most this many steps, fewer epochs on large budgets (default 5000)
   --lr X           the head's learning rate (default 0.001)
   --seed N         which labels, and the initialization (default 0)
   --out DIR        output folder (default DIR/finetune-MODE-BUDGET-sSEED)
@@ -68,6 +70,7 @@ Options:
   --arms LIST      a subset of ${TRANSFER_ARMS.join(',')}
   --epochs N       epochs for the trained arms (default 60; linear heads 100)
   --min-steps N    at least this many steps per trained arm (default 500)
+  --max-steps N    at most this many steps per trained arm (default 5000)
   --json           one JSON line per budget and arm`,
   diagnose: `Usage: pretext diagnose --encoder DIR [--dataset DATA] [--samples N] [--no-map] [--json]
 
@@ -114,6 +117,7 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
       mode: { type: 'string', default: 'full' },
       unfreeze: { type: 'string' },
       epochs: { type: 'string' },
+      'max-steps': { type: 'string' },
       lr: { type: 'string' },
       seed: { type: 'string' },
       out: { type: 'string' },
@@ -158,6 +162,7 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
       quiet: values.json,
       unfreezeBlocks: values.unfreeze === undefined ? undefined : positiveInt(values.unfreeze, 'unfreeze', 1),
       epochs: values.epochs === undefined ? undefined : positiveInt(values.epochs, 'epochs', 60),
+      maxSteps: values['max-steps'] === undefined ? undefined : positiveInt(values['max-steps'], 'max-steps', 5000),
       lr,
     },
   );
@@ -210,6 +215,7 @@ export async function transferReportCommand(argv: string[]): Promise<number> {
       arms: { type: 'string' },
       epochs: { type: 'string' },
       'min-steps': { type: 'string' },
+      'max-steps': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -239,6 +245,7 @@ export async function transferReportCommand(argv: string[]): Promise<number> {
     finetune: {
       ...(values.epochs === undefined ? {} : { epochs: positiveInt(values.epochs, 'epochs', 60) }),
       ...(values['min-steps'] === undefined ? {} : { minSteps: positiveInt(values['min-steps'], 'min-steps', 500) }),
+      ...(values['max-steps'] === undefined ? {} : { maxSteps: positiveInt(values['max-steps'], 'max-steps', 5000) }),
     },
     onRun: (r) => {
       done++;

@@ -132,6 +132,24 @@ describe('fine-tuning', () => {
     const acc = torch.noGrad(() => r.head.forward(x).argmax(1).eq(y).float().mean().item());
     assert.ok(acc > 0.95, `train accuracy on raw features ${acc}`);
   });
+
+  it('maxSteps takes epochs off large budgets, never below one, and must not undercut minSteps', () => {
+    const g = new torch.Generator(6);
+    const x = torch.randn([64, 3], { generator: g });
+    const y = x.select(1, 0).gt(0).long();
+    // 64 images in batches of 16: 4 steps an epoch; 60 epochs wanted, 22 steps allowed -> 5 epochs.
+    const capped = fitLinearHead({ x, y }, null, 2, { epochs: 60, minSteps: 0, maxSteps: 22, batchSize: 16 });
+    assert.equal(capped.epochs, 5);
+    assert.equal(capped.steps, 20);
+    const one = fitLinearHead({ x, y }, null, 2, { epochs: 60, minSteps: 0, maxSteps: 2, batchSize: 16 });
+    assert.equal(one.epochs, 1);
+    const free = fitLinearHead({ x, y }, null, 2, { epochs: 3, minSteps: 0, batchSize: 16 });
+    assert.equal(free.steps, 12);
+    assert.throws(
+      () => fitLinearHead({ x, y }, null, 2, { minSteps: 100, maxSteps: 50 }),
+      /maxSteps \(50\) must be at least minSteps \(100\)/,
+    );
+  });
 });
 
 describe('representation diagnostics', () => {

@@ -32,6 +32,12 @@ export interface FinetuneOptions {
   epochs?: number;
   /** Train at least this many steps, adding epochs on small budgets (default 500). */
   minSteps?: number;
+  /**
+   * Train at most this many steps, taking epochs off large budgets (default 5000: every
+   * budget up to 10% of Fashion-MNIST keeps its full epochs; all 60,000 labels get 6 epochs
+   * of fine-tuning instead of 60, which would take about 30 minutes per run here).
+   */
+  maxSteps?: number;
   batchSize?: number;
   /** The head's learning rate (AdamW; default 1e-3). */
   lr?: number;
@@ -127,10 +133,11 @@ interface LoopSpec {
 }
 
 /** The shared loop: epochs of shuffled batches, cosine schedule, early stopping on validation. */
-function fit(spec: LoopSpec, o: { epochs: number; minSteps: number; batchSize: number; patience: number; seed: number; quiet: boolean }) {
+function fit(spec: LoopSpec, o: LoopOptions) {
   const bs = Math.min(o.batchSize, spec.n);
   const perEpoch = Math.floor(spec.n / bs);
-  const epochs = Math.max(o.epochs, Math.ceil(o.minSteps / perEpoch));
+  const wanted = Math.max(o.epochs, Math.ceil(o.minSteps / perEpoch));
+  const epochs = wanted * perEpoch > o.maxSteps ? Math.max(1, Math.floor(o.maxSteps / perEpoch)) : wanted;
   const sched = new torch.optim.WarmupCosine(spec.optimizer, { warmupSteps: 0, totalSteps: epochs * perEpoch });
   // Patience never shorter than a quarter of the run, so one-step epochs do not stop at once.
   const patience = Math.max(o.patience, Math.ceil(epochs / 4));
@@ -178,14 +185,28 @@ function fit(spec: LoopSpec, o: { epochs: number; minSteps: number; batchSize: n
   return { history, steps, epochs: epoch, bestEpoch: best.state ? best.epoch : epoch, valAccuracy: best.state ? best.acc : null };
 }
 
+interface LoopOptions {
+  epochs: number;
+  minSteps: number;
+  maxSteps: number;
+  batchSize: number;
+  patience: number;
+  seed: number;
+  quiet: boolean;
+}
+
 /** The loop's settings: the caller's, else the mode's defaults. */
 function loopOptions(
   o: Omit<FinetuneOptions, 'mode' | 'numClasses'>,
   d: { epochs: number; batchSize: number; quiet: boolean },
-): { epochs: number; minSteps: number; batchSize: number; patience: number; seed: number; quiet: boolean } {
+): LoopOptions {
+  const minSteps = o.minSteps ?? 500;
+  const maxSteps = o.maxSteps ?? 5000;
+  if (!(maxSteps >= minSteps)) throw new RangeError(`maxSteps (${maxSteps}) must be at least minSteps (${minSteps})`);
   return {
     epochs: o.epochs ?? d.epochs,
-    minSteps: o.minSteps ?? 500,
+    minSteps,
+    maxSteps,
     batchSize: o.batchSize ?? d.batchSize,
     patience: o.patience ?? 25,
     seed: o.seed ?? 0,

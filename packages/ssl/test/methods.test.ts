@@ -1,15 +1,37 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as torch from '@pretext/torch';
-import { ntXent } from '../src/losses/ntXent.js';
+import { ntXent, ntXentViews } from '../src/losses/ntXent.js';
 import { barlowTwinsLoss } from '../src/losses/barlowTwins.js';
 import { vicregLoss } from '../src/losses/vicreg.js';
 import { byolLoss, negativeCosine } from '../src/losses/cosine.js';
 import { infoNce } from '../src/losses/infoNce.js';
-import { buildMethod, METHODS, MemoryQueue, emaUpdate, momentumCopy, cosineMomentum, type MethodName } from '../src/methods/index.js';
+import {
+  buildMethod,
+  SimCLR,
+  METHODS,
+  MemoryQueue,
+  emaUpdate,
+  momentumCopy,
+  cosineMomentum,
+  type MethodName,
+} from '../src/methods/index.js';
+import { allRotations, oneRotationEach } from '../src/methods/rotation.js';
 import { SmallCnn } from '../src/encoders/smallCnn.js';
 import { ResNet18 } from '../src/encoders/resnet.js';
-import { buildEncoder } from '../src/encoders/encoder.js';
+import { buildEncoder, type EncoderSpec } from '../src/encoders/encoder.js';
+import { loadRecipe, validateRecipe } from '../src/recipe/schema.js';
+
+const minimalRecipe = {
+  name: 'r',
+  data: { dataset: 'fashion-mnist' },
+  encoder: { type: 'small-cnn' },
+  method: { name: 'simclr' },
+  train: { epochs: 1 },
+};
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { knnAccuracy } from '../src/eval/knn.js';
 import { linearProbe } from '../src/eval/linear.js';
 
@@ -37,6 +59,28 @@ describe('losses', () => {
       assert.ok(Math.abs(loss.item() - total / 6) < 1e-5, `${loss.item()} vs ${total / 6}`);
     });
   }
+
+  it('multi-view NT-Xent equals NT-Xent for two views and averages over every positive', () => {
+    torch.manualSeed(3);
+    const [a, b, c] = [torch.randn([4, 5]), torch.randn([4, 5]), torch.randn([4, 5])];
+    const two = ntXentViews([a, b], 0.3);
+    const ref = ntXent(a, b, 0.3);
+    assert.ok(Math.abs(two.loss.item() - ref.loss.item()) < 1e-5, `${two.loss.item()} vs ${ref.loss.item()}`);
+    assert.equal(two.accuracy, ref.accuracy);
+    // Three views by hand: row i's positives are the same image's two other views.
+    const z = torch.nn.functional.normalize(torch.cat([a, b, c])).toArray() as number[][];
+    const dot = (x: number[], y: number[]): number => x.reduce((s, v, k) => s + v * y[k]!, 0);
+    let total = 0;
+    for (let i = 0; i < 12; i++) {
+      const logits = z.map((zj, j) => (j === i ? -Infinity : dot(z[i]!, zj) / 0.3));
+      const lse = Math.log(logits.reduce((s, l) => s + Math.exp(l), 0));
+      const pos = [0, 1, 2].map((v) => v * 4 + (i % 4)).filter((j) => j !== i);
+      total += pos.reduce((s, j) => s + (lse - logits[j]!), 0) / 2;
+    }
+    const three = ntXentViews([a, b, c], 0.3);
+    assert.ok(Math.abs(three.loss.item() - total / 12) < 1e-5, `${three.loss.item()} vs ${total / 12}`);
+    assert.throws(() => ntXentViews([a], 0.3), /at least 2 views/);
+  });
 
   it('NT-Xent is near zero with perfect accuracy for identical well-separated views', () => {
     const z = torch.eye(8).mul(5);
@@ -141,6 +185,80 @@ describe('methods', () => {
     assert.deepEqual((q.keys.select(1, 0).toArray() as number[]).map((v) => Math.round(v * 100) / 100).slice(0, 4), [2, 1, 1, 2]);
   });
 
+  it('rotation helpers turn images by quarter turns, one per image by index for E-SSL', () => {
+    // A 2x2 image [[1, 2], [3, 4]] a quarter turn clockwise is [[3, 1], [4, 2]].
+    const img = tensor([1, 2, 3, 4]).reshape([1, 1, 2, 2]);
+    const all = allRotations(img).reshape([4, 4]).toArray() as number[][];
+    assert.deepEqual(all, [
+      [1, 2, 3, 4],
+      [3, 1, 4, 2],
+      [4, 3, 2, 1],
+      [2, 4, 1, 3],
+    ]);
+    const batch = torch.cat(Array.from({ length: 6 }, () => img));
+    const { images, labels } = oneRotationEach(batch);
+    assert.deepEqual(labels.toArray(), [0, 1, 2, 3, 0, 1]);
+    assert.deepEqual(
+      (images.reshape([6, 4]).toArray() as number[][]).map((r) => r.join('')),
+      ['1234', '3142', '4321', '2413', '1234', '3142'],
+    );
+  });
+
+  it('SimCLR with rotationWeight turns its views and adds the weighted rotation cross-entropy', () => {
+    torch.manualSeed(0);
+    const views = [torch.rand([8, 1, 28, 28]), torch.rand([8, 1, 28, 28])];
+    torch.manualSeed(1);
+    const plain = buildMethod('simclr', tinyBackbone, {});
+    torch.manualSeed(1);
+    const essl = buildMethod('simclr', tinyBackbone, { rotationWeight: 0.5 }) as SimCLR;
+    tidy(() => {
+      const e = essl.step(views);
+      const acc = e.logs['rotation_accuracy']!;
+      assert.ok(acc >= 0 && acc <= 1);
+      // The same weights on the turned views, by hand: NT-Xent plus half the rotation loss.
+      const turned = views.map(oneRotationEach);
+      const p = plain.step(turned.map((t) => t.images));
+      assert.equal(p.logs['rotation_accuracy'], undefined);
+      const hs = turned.map((t) => essl.backbone.forward(t.images));
+      const ce = torch.nn.functional.crossEntropy(essl.rotationHead!.forward(torch.cat(hs)), torch.cat(turned.map((t) => t.labels)));
+      const extra = e.loss.item() - p.loss.item();
+      assert.ok(Math.abs(extra - 0.5 * ce.item()) < 1e-5, `rotation term ${extra} vs ${0.5 * ce.item()}`);
+      e.loss.backward();
+    });
+    assert.ok(essl.parameters().length > plain.parameters().length, 'the rotation head is registered');
+    assert.throws(() => buildMethod('simclr', tinyBackbone, { rotationWeight: -1 }), /rotationWeight must be a number >= 0/);
+    assert.throws(() => buildMethod('simclr', tinyBackbone, { views: 1 }), /views must be an integer >= 2/);
+  });
+
+  it('SimCLR with the rotation term takes more than two views', () => {
+    torch.manualSeed(0);
+    const m = buildMethod('simclr', tinyBackbone, { rotationWeight: 1, views: 3 });
+    assert.equal(m.numViews, 3);
+    tidy(() => {
+      const r = m.step([torch.rand([8, 1, 28, 28]), torch.rand([8, 1, 28, 28]), torch.rand([8, 1, 28, 28])]);
+      assert.ok(Number.isFinite(r.loss.item()));
+      assert.ok(r.logs['rotation_accuracy']! >= 0 && r.logs['pair_accuracy']! >= 0);
+      r.loss.backward();
+      const g = (m as unknown as { rotationHead: torch.nn.Module }).rotationHead.parameters()[0]!.grad;
+      assert.ok(g !== null && g.abs().sum().item() > 0, 'the rotation head trains');
+    });
+  });
+
+  it('every recipe in recipes/ validates and its method takes a step on its encoder', () => {
+    const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'recipes');
+    const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.yaml'));
+    assert.ok(files.length >= 8, `found ${files.length} recipes`);
+    for (const file of files) {
+      const recipe = loadRecipe(join(dir, file));
+      torch.manualSeed(0);
+      const m = buildMethod(recipe.method.name, () => buildEncoder(recipe.encoder as EncoderSpec), recipe.method.config);
+      tidy(() => {
+        const r = m.step(Array.from({ length: m.numViews }, () => torch.rand([8, 1, 28, 28])));
+        assert.ok(Number.isFinite(r.loss.item()), `${file}: loss ${r.loss.item()}`);
+      });
+    }
+  });
+
   it('rejects an unknown method', () => {
     assert.throws(() => buildMethod('swav' as MethodName, tinyBackbone), /unknown method 'swav'/);
   });
@@ -157,6 +275,29 @@ describe('encoders', () => {
     assert.deepEqual(r.forward(torch.rand([2, 1, 28, 28])).shape, [2, 64]);
     assert.ok(r.stateDict().has('layer2.0.downsample.0.weight'), 'torchvision key names');
     assert.ok(r.stateDict().has('layer1.1.bn2.running_mean'));
+  });
+
+  it('a normalized readout centres and scales each feature, with statistics kept for eval', () => {
+    torch.manualSeed(0);
+    const enc = new SmallCnn({ width: 4, depth: 2, pool: 'flatten', readoutNorm: true });
+    assert.equal(enc.outDim, 8 * 7 * 7);
+    const x = torch.rand([64, 1, 28, 28]);
+    tidy(() => {
+      const y = enc.forward(x);
+      assert.deepEqual(y.shape, [64, 392]);
+      assert.ok(y.mean(0).abs().max().item() < 1e-5, 'each feature centred over the batch');
+      // Without the norm every feature is a ReLU output: non-negative, mean well above 0.
+      const raw = new SmallCnn({ width: 4, depth: 2, pool: 'flatten' }).forward(x);
+      assert.ok(raw.min().item() >= 0 && raw.mean().item() > 0.01);
+    });
+    assert.ok(
+      [...enc.stateDict().keys()].some((k) => k.endsWith('running_mean')),
+      'running statistics saved with the encoder',
+    );
+    assert.throws(
+      () => validateRecipe({ ...minimalRecipe, encoder: { type: 'small-cnn', config: { readoutNorm: 'yes' } } }),
+      /readoutNorm/,
+    );
   });
 
   it('rebuild from a spec with the same parameter names', () => {

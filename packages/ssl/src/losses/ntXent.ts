@@ -22,3 +22,29 @@ export function ntXent(z1: Tensor, z2: Tensor, temperature = 0.2, decoupled = fa
   const negatives = logits.maskedFill(partner, -Infinity).logsumexp(1);
   return { loss: negatives.sub(positive).mean(), accuracy };
 }
+
+/**
+ * NT-Xent over V >= 2 views of each image ([B, D] each): every view must find the other
+ * V - 1 views of its image among the V*B - 1 others; the loss averages the log-probability
+ * of each positive (the multi-positive form of Khosla et al., 2020, with one class per
+ * image). With two views it equals `ntXent`.
+ */
+export function ntXentViews(zs: Tensor[], temperature = 0.2): { loss: Tensor; accuracy: number } {
+  const v = zs.length;
+  if (v < 2) throw new RangeError(`NT-Xent needs at least 2 views, got ${v}`);
+  const b = zs[0]!.size(0);
+  const n = v * b;
+  const z = torch.nn.functional.normalize(torch.cat(zs));
+  const self = torch.eye(n, n, { dtype: 'bool' });
+  const logits = z.matmul(z.t()).div(temperature).maskedFill(self, -Infinity);
+  const image = torch.arange(b).repeat(v);
+  const positive = image.unsqueeze(1).eq(image.unsqueeze(0)).maskedFill(self, 0);
+  const logp = logits.logSoftmax(1).maskedFill(self, 0);
+  const loss = logp
+    .mul(positive.float())
+    .sum(1)
+    .div(-(v - 1))
+    .mean();
+  const accuracy = torch.noGrad(() => positive.gather(1, logits.argmax(1).unsqueeze(1)).float().mean().item());
+  return { loss, accuracy };
+}

@@ -6,6 +6,23 @@ import { mlpHead } from '../heads/mlp.js';
 import type { Encoder } from '../encoders/encoder.js';
 import { SSLMethod, type StepResult } from './method.js';
 
+/** [B, C, H, W] (square) -> [4B, C, H, W]: the batch turned 0, 1, 2 and 3 quarter turns clockwise, in that order. */
+export function allRotations(x: Tensor): Tensor {
+  return torch.cat([x, x.transpose(2, 3).flip(3), x.flip([2, 3]), x.transpose(2, 3).flip(2)]);
+}
+
+/**
+ * One rotation per image, image i turned by (i mod 4) quarter turns: the loader already
+ * shuffles the batch, so this is a seeded random assignment that needs no generator.
+ * Returns the rotated batch [B, C, H, W] and the labels [B].
+ */
+export function oneRotationEach(x: Tensor): { images: Tensor; labels: Tensor } {
+  const b = x.size(0);
+  const i = torch.arange(b);
+  const labels = i.remainder(4);
+  return { images: allRotations(x).indexSelect(0, labels.mul(b).add(i)), labels };
+}
+
 export class Rotation extends SSLMethod {
   readonly name = 'rotation';
   override readonly numViews = 1;
@@ -19,8 +36,7 @@ export class Rotation extends SSLMethod {
   }
   step([x]: Tensor[]): StepResult {
     const b = x!.size(0);
-    // Rotations by 90-degree steps as flips and transposes of [B, C, H, W] (square images).
-    const rotated = torch.cat([x!, x!.transpose(2, 3).flip(3), x!.flip([2, 3]), x!.transpose(2, 3).flip(2)]);
+    const rotated = allRotations(x!);
     const labels = torch.arange(4).repeatInterleave(b);
     const features = this.backbone.forward(rotated);
     const logits = this.classifier.forward(features);

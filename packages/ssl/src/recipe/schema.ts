@@ -34,6 +34,7 @@ const encoder = z.discriminatedUnion('type', [
         batchNorm: z.boolean().optional(),
         pool: z.enum(['avg', 'flatten']).optional(),
         inputSize: z.number().int().min(1).optional(),
+        readoutNorm: z.boolean().optional(),
       })
       .default({}),
   }),

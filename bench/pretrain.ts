@@ -114,7 +114,7 @@ if (!args['skip-speed']) {
   const pyEnv = { ...process.env };
   if (torch.ompWaitPolicyDefaulted) delete pyEnv.OMP_WAIT_POLICY;
   const py = new PyTorchWorker(args.python, join(here, 'pretrain_torch.py'), pyEnv);
-  const info = await py.ask<{ torch: string }>({ cmd: 'setup', path, threads, encoder: spec.config });
+  const info = await py.ask<{ torch: string }>({ cmd: 'setup', path, threads, encoder: spec.config, method: recipe.method.config });
   const rounds = Number(args.rounds ?? (args.quick ? 3 : 8));
   const iters = args.quick ? 4 : 8;
   const a: number[] = [];

@@ -18,7 +18,7 @@ from torch_worker import serve  # noqa: E402
 class Backbone(nn.Module):
     """Pretext's SmallCnn: conv3x3-BN-ReLU-maxpool per stage, then avg pool or flatten."""
 
-    def __init__(self, width=32, depth=3, pool="flatten"):
+    def __init__(self, width=32, depth=3, pool="flatten", readout_norm=False):
         super().__init__()
         layers, c = [], 1
         for stage in range(depth):
@@ -28,18 +28,35 @@ class Backbone(nn.Module):
         side = 28 // 2 ** depth
         layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()] if pool == "avg" else [nn.Flatten()]
         self.out_dim = c if pool == "avg" else c * side * side
+        if readout_norm:
+            layers.append(nn.BatchNorm1d(self.out_dim, affine=False))
         self.features = nn.Sequential(*layers)
 
     def forward(self, x):
         return self.features(x)
 
 
+def mlp(d, hidden, out):
+    return nn.Sequential(nn.Linear(d, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, out))
+
+
 class SimCLR(nn.Module):
-    def __init__(self, encoder):
+    """Backbone + projector; with rotationWeight > 0 also Pretext's rotation head."""
+
+    def __init__(self, encoder, method):
         super().__init__()
-        self.backbone = Backbone(encoder.get("width", 32), encoder.get("depth", 3), encoder.get("pool", "avg"))
+        self.backbone = Backbone(
+            encoder.get("width", 32), encoder.get("depth", 3), encoder.get("pool", "avg"), encoder.get("readoutNorm", False)
+        )
+        if method.get("views", 2) != 2:
+            raise ValueError("the speed case mirrors two-view SimCLR only")
         d = self.backbone.out_dim
-        self.projector = nn.Sequential(nn.Linear(d, 512, bias=False), nn.BatchNorm1d(512), nn.ReLU(), nn.Linear(512, 128))
+        hidden = method.get("hiddenDim", 512)
+        self.temperature = method.get("temperature", 0.2)
+        self.rotation_weight = method.get("rotationWeight", 0)
+        self.projector = mlp(d, hidden, method.get("projDim", 128))
+        if self.rotation_weight > 0:
+            self.rotationHead = mlp(d, hidden, 4)
 
     def forward(self, x):
         return self.projector(self.backbone(x))
@@ -69,6 +86,15 @@ def augment(x, g):
     return x
 
 
+def one_rotation_each(x):
+    """Image i turned by (i mod 4) quarter turns, as Pretext's oneRotationEach."""
+    n = x.shape[0]
+    i = torch.arange(n)
+    k = i % 4
+    turned = torch.cat([x, x.transpose(2, 3).flip(3), x.flip([2, 3]), x.transpose(2, 3).flip(2)])
+    return turned.index_select(0, k * n + i), k
+
+
 def nt_xent(z1, z2, t=0.2):
     b = z1.shape[0]
     z = F.normalize(torch.cat([z1, z2]), dim=1)
@@ -78,9 +104,9 @@ def nt_xent(z1, z2, t=0.2):
 
 
 class Case:
-    def __init__(self, path, encoder):
+    def __init__(self, path, encoder, method):
         _, t = safetensors_min.load(path)
-        self.model = SimCLR(encoder)
+        self.model = SimCLR(encoder, method)
         self.model.load_state_dict({k[len("model."):]: v for k, v in t.items() if k.startswith("model.")})
         self.images = t["images"]
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=2e-3, weight_decay=1e-4)
@@ -97,11 +123,18 @@ class Case:
         a = (augment(x, self.g) - 0.286) / 0.353
         b = (augment(x, self.g) - 0.286) / 0.353
         self.opt.zero_grad()
-        loss = nt_xent(self.model(a), self.model(b))
+        m = self.model
+        if m.rotation_weight > 0:
+            # Both views of image i turned alike; the head names the turn from backbone features.
+            (a, k), (b, _) = one_rotation_each(a), one_rotation_each(b)
+        ha, hb = m.backbone(a), m.backbone(b)
+        loss = nt_xent(m.projector(ha), m.projector(hb), m.temperature)
+        if m.rotation_weight > 0:
+            loss = loss + m.rotation_weight * F.cross_entropy(m.rotationHead(torch.cat([ha, hb])), torch.cat([k, k]))
         loss.backward()
         self.opt.step()
         return loss.item()
 
 
 if __name__ == "__main__":
-    serve(lambda cmd: Case(cmd["path"], cmd["encoder"]))
+    serve(lambda cmd: Case(cmd["path"], cmd["encoder"], cmd.get("method", {})))

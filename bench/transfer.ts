@@ -8,7 +8,7 @@
 //   npm run bench:transfer -- --encoder runs/my-run --skip-collapse
 //
 // Without --encoder it uses runs/simclr-fashion-mnist, pretraining it first with
-// recipes/simclr.yaml when missing (about 17 minutes of training here).
+// recipes/simclr.yaml when missing (about 16 minutes of training here).
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';

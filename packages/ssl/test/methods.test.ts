@@ -228,6 +228,7 @@ describe('methods', () => {
     assert.ok(essl.parameters().length > plain.parameters().length, 'the rotation head is registered');
     assert.throws(() => buildMethod('simclr', tinyBackbone, { rotationWeight: -1 }), /rotationWeight must be a number >= 0/);
     assert.throws(() => buildMethod('simclr', tinyBackbone, { views: 1 }), /views must be an integer >= 2/);
+    assert.throws(() => buildMethod('simclr', tinyBackbone, { views: 3, decoupled: true }), /decoupled applies to two views only/);
   });
 
   it('SimCLR with the rotation term takes more than two views', () => {

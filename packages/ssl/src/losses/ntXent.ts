@@ -3,6 +3,14 @@
 import * as torch from '@pretext/torch';
 import type { Tensor } from '@pretext/torch';
 
+/** Cosine similarities of every view with every other over a temperature, self-pairs at -inf. */
+function viewLogits(zs: Tensor[], temperature: number): { logits: Tensor; self: Tensor } {
+  const z = torch.nn.functional.normalize(torch.cat(zs));
+  const n = z.size(0);
+  const self = torch.eye(n, n, { dtype: 'bool' });
+  return { logits: z.matmul(z.t()).div(temperature).maskedFill(self, -Infinity), self };
+}
+
 /**
  * z1, z2 [B, D] -> scalar loss; also the fraction of views whose partner ranked first.
  * `decoupled` leaves the positive out of the denominator (DCL, Yeh et al., 2022), which
@@ -10,9 +18,7 @@ import type { Tensor } from '@pretext/torch';
  */
 export function ntXent(z1: Tensor, z2: Tensor, temperature = 0.2, decoupled = false): { loss: Tensor; accuracy: number } {
   const b = z1.size(0);
-  const z = torch.nn.functional.normalize(torch.cat([z1, z2]));
-  const self = torch.eye(2 * b, 2 * b, { dtype: 'bool' });
-  const logits = z.matmul(z.t()).div(temperature).maskedFill(self, -Infinity);
+  const { logits } = viewLogits([z1, z2], temperature);
   const idx = torch.arange(b);
   const targets = torch.cat([idx.add(b), idx]);
   const accuracy = torch.noGrad(() => logits.argmax(1).eq(targets).float().mean().item());
@@ -33,10 +39,7 @@ export function ntXentViews(zs: Tensor[], temperature = 0.2): { loss: Tensor; ac
   const v = zs.length;
   if (v < 2) throw new RangeError(`NT-Xent needs at least 2 views, got ${v}`);
   const b = zs[0]!.size(0);
-  const n = v * b;
-  const z = torch.nn.functional.normalize(torch.cat(zs));
-  const self = torch.eye(n, n, { dtype: 'bool' });
-  const logits = z.matmul(z.t()).div(temperature).maskedFill(self, -Infinity);
+  const { logits, self } = viewLogits(zs, temperature);
   const image = torch.arange(b).repeat(v);
   const positive = image.unsqueeze(1).eq(image.unsqueeze(0)).maskedFill(self, 0);
   const logp = logits.logSoftmax(1).maskedFill(self, 0);

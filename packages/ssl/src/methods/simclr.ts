@@ -37,6 +37,7 @@ export class SimCLR extends ProjectorMethod {
     this.numViews = config.views ?? 2;
     if (!Number.isInteger(this.numViews) || this.numViews < 2)
       throw new RangeError(`views must be an integer >= 2, got ${String(config.views)}`);
+    if (config.decoupled && this.numViews > 2) throw new RangeError('decoupled applies to two views only; drop it or use views: 2');
     const w = config.rotationWeight ?? 0;
     if (!(w >= 0)) throw new RangeError(`rotationWeight must be a number >= 0, got ${String(config.rotationWeight)}`);
     if (w > 0) {
@@ -54,7 +55,7 @@ export class SimCLR extends ProjectorMethod {
     const hs = (turned ? turned.map((r) => r.images) : views).map((v) => this.backbone.forward(v));
     const zs = hs.map((h) => this.projector.forward(h));
     const { loss, accuracy } = zs.length === 2 ? ntXent(zs[0]!, zs[1]!, t, this.config.decoupled ?? false) : ntXentViews(zs, t);
-    if (!this.rotationHead || !turned) return { loss, logs: { pair_accuracy: accuracy }, embedding: zs[0]! };
+    if (!turned || !this.rotationHead) return { loss, logs: { pair_accuracy: accuracy }, embedding: zs[0]! };
     const logits = this.rotationHead.forward(torch.cat(hs));
     const labels = torch.cat(turned.map((r) => r.labels));
     const rotation = torch.nn.functional.crossEntropy(logits, labels);

@@ -106,6 +106,24 @@ describe('fine-tuning', () => {
     });
   }
 
+  it('LP-FT keeps the probe when no fine-tuned epoch beats it on validation', () => {
+    // A learning rate that wrecks the network in its first steps: every epoch validates worse
+    // than the probe it started from, so the probe's weights are what comes back.
+    const r = finetune(encoder(), norm, { train, val, test }, { ...opts, mode: 'full', augment: null, lr: 50, encoderLrScale: 1 });
+    assert.equal(r.bestEpoch, 0);
+    assert.ok(r.valAccuracy !== null && r.valAccuracy > 0.9, `probe validation ${r.valAccuracy}`);
+    assert.ok(
+      r.history.every((h) => h.valAccuracy! < r.valAccuracy!),
+      'every fine-tuned epoch below the probe',
+    );
+    assert.ok(r.testAccuracy > 0.9, `test accuracy of the kept probe ${r.testAccuracy}`);
+    r.classifier.dispose();
+    // Scratch has no trained start to keep: its best epoch is a trained one.
+    const s = finetune(encoder(), norm, { train, val, test }, { ...opts, mode: 'scratch', augment: null });
+    assert.ok(s.bestEpoch >= 1);
+    s.classifier.dispose();
+  });
+
   it('partial mode trains only the last blocks and keeps the frozen blocks BatchNorm statistics', () => {
     const enc = encoder();
     const before = new Map([...enc.stateDict()].map(([k, v]) => [k, v.clone()]));

@@ -11,7 +11,7 @@ import type { Tensor } from '@pretext/torch';
 import type { Encoder } from '../encoders/encoder.js';
 import { extractFeatures, normalizeInput, toFloatImages, type InputNorm } from '../eval/features.js';
 import { compose, horizontalFlip, randomResizedCrop, type Transform } from '../augment/transforms.js';
-import { ProgressBar } from '../progress.js';
+import { accuracyOf, cloneState, fit, loopOptions } from './loop.js';
 
 export const FINETUNE_MODES = ['linear', 'partial', 'full', 'scratch'] as const;
 export type FinetuneMode = (typeof FINETUNE_MODES)[number];
@@ -100,124 +100,6 @@ export class Classifier extends torch.nn.Module {
 
 export const defaultFinetuneAugment = (): Transform => compose(randomResizedCrop({ scale: [0.6, 1], flip: 0 }), horizontalFlip(0.5));
 
-function accuracyOf(logits: (x: Tensor) => Tensor, x: Tensor, y: Tensor, batch = 1000): number {
-  return torch.noGrad(() => {
-    let correct = 0;
-    for (let i = 0; i < x.size(0); i += batch) {
-      const n = Math.min(batch, x.size(0) - i);
-      correct += torch.tidy(() =>
-        logits(x.narrow(0, i, n))
-          .argmax(1)
-          .eq(y.narrow(0, i, n))
-          .sum()
-          .item(),
-      );
-    }
-    return correct / Math.max(1, x.size(0));
-  });
-}
-
-interface LoopSpec {
-  n: number;
-  labels: Tensor;
-  optimizer: torch.optim.AdamW;
-  /** Logits of a training batch (train mode). */
-  forward(idx: Tensor): Tensor;
-  /** Validation accuracy in eval mode, or null when there is no validation set. */
-  validate(): number | null;
-  /** Copies of the weights worth restoring. */
-  snapshot(): Map<string, Tensor>;
-  restore(state: Map<string, Tensor>): void;
-  setTraining(on: boolean): void;
-  label: string;
-}
-
-/** The shared loop: epochs of shuffled batches, cosine schedule, early stopping on validation. */
-function fit(spec: LoopSpec, o: LoopOptions) {
-  const bs = Math.min(o.batchSize, spec.n);
-  const perEpoch = Math.floor(spec.n / bs);
-  const wanted = Math.max(o.epochs, Math.ceil(o.minSteps / perEpoch));
-  const epochs = wanted * perEpoch > o.maxSteps ? Math.max(1, Math.floor(o.maxSteps / perEpoch)) : wanted;
-  const sched = new torch.optim.WarmupCosine(spec.optimizer, { warmupSteps: 0, totalSteps: epochs * perEpoch });
-  // Patience never shorter than a quarter of the run, so one-step epochs do not stop at once.
-  const patience = Math.max(o.patience, Math.ceil(epochs / 4));
-  const g = new torch.Generator(o.seed);
-  const history: EpochRecord[] = [];
-  const bar = o.quiet ? null : new ProgressBar({ total: epochs, label: spec.label, unit: 'epochs' });
-  let best: { acc: number; epoch: number; state: Map<string, Tensor> | null } = { acc: -1, epoch: epochs, state: null };
-  let steps = 0;
-  let epoch = 0;
-  for (; epoch < epochs; epoch++) {
-    spec.setTraining(true);
-    const order = torch.randperm(spec.n, { generator: g });
-    let lossSum = 0;
-    for (let s = 0; s < perEpoch; s++) {
-      lossSum += torch.tidy(() => {
-        const idx = order.narrow(0, s * bs, bs);
-        spec.optimizer.zeroGrad();
-        const loss = torch.nn.functional.crossEntropy(spec.forward(idx), spec.labels.indexSelect(0, idx));
-        loss.backward();
-        spec.optimizer.step();
-        sched.step();
-        return loss.item();
-      });
-      steps++;
-    }
-    order.dispose();
-    spec.setTraining(false);
-    const val = spec.validate();
-    history.push({ epoch: epoch + 1, loss: lossSum / perEpoch, ...(val === null ? {} : { valAccuracy: val }) });
-    bar?.tick(1, `loss ${(lossSum / perEpoch).toFixed(3)}${val === null ? '' : `  val ${(100 * val).toFixed(1)}%`}`);
-    // Ties go to the later epoch: small validation sets tie often, and later is better trained.
-    if (val !== null && val >= best.acc) {
-      for (const t of best.state?.values() ?? []) t.dispose();
-      best = { acc: val, epoch: epoch + 1, state: spec.snapshot() };
-    } else if (val !== null && epoch + 1 - best.epoch >= patience) {
-      epoch++;
-      break;
-    }
-  }
-  bar?.finish(best.state ? `best val ${(100 * best.acc).toFixed(1)}% at epoch ${best.epoch}` : undefined);
-  if (best.state) {
-    spec.restore(best.state);
-    for (const t of best.state.values()) t.dispose();
-  }
-  return { history, steps, epochs: epoch, bestEpoch: best.state ? best.epoch : epoch, valAccuracy: best.state ? best.acc : null };
-}
-
-interface LoopOptions {
-  epochs: number;
-  minSteps: number;
-  maxSteps: number;
-  batchSize: number;
-  patience: number;
-  seed: number;
-  quiet: boolean;
-}
-
-/** The loop's settings: the caller's, else the mode's defaults. */
-function loopOptions(
-  o: Omit<FinetuneOptions, 'mode' | 'numClasses'>,
-  d: { epochs: number; batchSize: number; quiet: boolean },
-): LoopOptions {
-  const minSteps = o.minSteps ?? 500;
-  const maxSteps = o.maxSteps ?? 5000;
-  if (!(maxSteps >= minSteps)) throw new RangeError(`maxSteps (${maxSteps}) must be at least minSteps (${minSteps})`);
-  return {
-    epochs: o.epochs ?? d.epochs,
-    minSteps,
-    maxSteps,
-    batchSize: o.batchSize ?? d.batchSize,
-    patience: o.patience ?? 25,
-    seed: o.seed ?? 0,
-    quiet: o.quiet ?? d.quiet,
-  };
-}
-
-function cloneState(m: torch.nn.Module): Map<string, Tensor> {
-  return new Map([...m.stateDict()].map(([k, v]) => [k, torch.keep(v.detach().clone())]));
-}
-
 /**
  * A softmax head on standardized frozen features, early-stopped on validation. The returned
  * head works on raw features: the standardization is folded into its weights.
@@ -246,9 +128,8 @@ export function fitLinearHead(
   const r = fit(
     {
       n: xs.size(0),
-      labels: train.y,
       optimizer,
-      forward: (idx) => head.forward(xs.indexSelect(0, idx)),
+      loss: (idx) => torch.nn.functional.crossEntropy(head.forward(xs.indexSelect(0, idx)), train.y.indexSelect(0, idx)),
       validate: () => (xv && val ? accuracyOf((x) => head.forward(x), xv, val.y) : null),
       snapshot: () => cloneState(head),
       restore: (s) => head.loadStateDict(s),
@@ -325,7 +206,8 @@ export function finetune(
     const r = probe();
     return finish({ ...r, trainAccuracy: evalAccuracy(data.train), testAccuracy: evalAccuracy(data.test) });
   }
-  if (o.mode !== 'scratch' && (o.probeFirst ?? true)) probe();
+  const probed = o.mode !== 'scratch' && (o.probeFirst ?? true);
+  if (probed) probe();
 
   const blocks = encoder.blocks();
   const trainable = o.mode === 'partial' ? Math.min(blocks.length, Math.max(1, o.unfreezeBlocks ?? 1)) : blocks.length;
@@ -349,11 +231,11 @@ export function finetune(
   const r = fit(
     {
       n: trainX.size(0),
-      labels: data.train.labels,
       optimizer,
-      forward: (idx) => {
+      loss: (idx) => {
         const x = trainX.indexSelect(0, idx);
-        return classifier.forward(normalizeInput(augment ? augment(x, augGen) : x, norm));
+        const out = classifier.forward(normalizeInput(augment ? augment(x, augGen) : x, norm));
+        return torch.nn.functional.crossEntropy(out, data.train.labels.indexSelect(0, idx));
       },
       validate: () => (valX && data.val ? accuracyOf(logits, valX, data.val.labels) : null),
       snapshot: () => cloneState(classifier),
@@ -366,6 +248,7 @@ export function finetune(
         }
       },
       label: `${o.mode} fine-tune`,
+      validateStart: probed,
     },
     loopOptions(o, { epochs: 60, batchSize: 64, quiet: false }),
   );

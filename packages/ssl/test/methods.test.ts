@@ -301,6 +301,27 @@ describe('encoders', () => {
     );
   });
 
+  it("recipes check each method's options: a misspelt or out-of-range one is an error naming it", () => {
+    const valid = { ...minimalRecipe, train: { epochs: 1, batchSize: 8, optimizer: { name: 'adamw', lr: 1e-3 } } };
+    const withMethod = (method: object) => ({ ...valid, method });
+    assert.throws(
+      () => validateRecipe(withMethod({ name: 'simclr', config: { temprature: 0.2 } })),
+      /method\.config: unknown field temprature/,
+    );
+    assert.throws(() => validateRecipe(withMethod({ name: 'simclr', config: { views: 1 } })), /method\.config\.views/);
+    assert.throws(() => validateRecipe(withMethod({ name: 'moco', config: { momentum: 1.5 } })), /method\.config\.momentum/);
+    // An option of another method is not one of this method's.
+    assert.throws(() => validateRecipe(withMethod({ name: 'byol', config: { queueSize: 10 } })), /unknown field queueSize/);
+    assert.throws(() => validateRecipe(withMethod({ name: 'simclr2' })), /^ {2}- method\.name: expected one of "simclr", "moco"/m);
+    assert.throws(
+      () => validateRecipe({ ...minimalRecipe, encoder: { type: 'vit' } }),
+      /^ {2}- encoder\.type: expected one of "small-cnn", "resnet18"$/m,
+    );
+    const ok = validateRecipe(withMethod({ name: 'vicreg', config: { invariance: 25, variance: 25, covariance: 1 } }));
+    assert.deepEqual(ok.method, { name: 'vicreg', config: { invariance: 25, variance: 25, covariance: 1 } });
+    assert.deepEqual(validateRecipe(valid).method, { name: 'simclr', config: {} });
+  });
+
   it('rebuild from a spec with the same parameter names', () => {
     const spec = { type: 'small-cnn' as const, config: { width: 4, depth: 2 } };
     assert.deepEqual([...buildEncoder(spec).stateDict().keys()], [...new SmallCnn(spec.config).stateDict().keys()]);

@@ -46,6 +46,31 @@ const encoder = z.discriminatedUnion('type', [
 
 export const METHOD_NAMES = ['simclr', 'moco', 'byol', 'simsiam', 'barlow-twins', 'vicreg', 'rotation'] as const;
 
+// Each method's options, strict like the encoders': a misspelt key is an error, not a default.
+const dim = z.number().int().min(1).optional();
+const positive = z.number().positive().optional();
+const weight = z.number().min(0).optional();
+const momentum = z.number().min(0).max(1).optional();
+// Every option is optional, so {} is a valid config; inside the generic TypeScript cannot see that.
+const methodEntry = <N extends (typeof METHOD_NAMES)[number], S extends z.core.$ZodLooseShape>(name: N, shape: S) =>
+  z.strictObject({ name: z.literal(name), config: z.strictObject(shape).default({} as never) });
+const method = z.discriminatedUnion('name', [
+  methodEntry('simclr', {
+    hiddenDim: dim,
+    projDim: dim,
+    temperature: positive,
+    decoupled: z.boolean().optional(),
+    rotationWeight: weight,
+    views: z.number().int().min(2).optional(),
+  }),
+  methodEntry('moco', { hiddenDim: dim, projDim: dim, temperature: positive, queueSize: dim, momentum }),
+  methodEntry('byol', { hiddenDim: dim, projDim: dim, momentum }),
+  methodEntry('simsiam', { projDim: dim, predictorHiddenDim: dim, predictor: z.boolean().optional() }),
+  methodEntry('barlow-twins', { projDim: dim, lambda: positive }),
+  methodEntry('vicreg', { projDim: dim, invariance: weight, variance: weight, covariance: weight }),
+  methodEntry('rotation', { hiddenDim: dim }),
+]);
+
 export const recipeSchema = z.strictObject({
   name: z.string().min(1),
   seed: z.number().int().min(0).default(0),
@@ -68,10 +93,7 @@ export const recipeSchema = z.strictObject({
   ]),
   augment: augment.default({}),
   encoder,
-  method: z.strictObject({
-    name: z.enum(METHOD_NAMES),
-    config: z.record(z.string(), z.union([z.number(), z.boolean()])).default({}),
-  }),
+  method,
   train: z.strictObject({
     epochs: z.number().positive(),
     batchSize: z.number().int().min(2),
@@ -113,18 +135,13 @@ export class RecipeError extends Error {
   }
 }
 
-/** The allowed values of each discriminating field, for messages. */
-const DISCRIMINATED: Record<string, string[]> = { type: ['small-cnn', 'resnet18'], dataset: ['fashion-mnist', 'image-folder'] };
-
 function describeIssue(issue: z.core.$ZodIssue): string {
   const path = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
   if (issue.code === 'invalid_value') return `${path}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   if (issue.code === 'unrecognized_keys') return `${path}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
-  if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
-    const field = 'discriminator' in issue ? String(issue.discriminator) : '';
-    const allowed = DISCRIMINATED[field];
-    return allowed ? `${path}.${field}: expected one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}` : `${path}: ${issue.message}`;
-  }
+  // A discriminator no branch takes (the path already ends in its field): list the choices.
+  if (issue.code === 'invalid_union' && 'options' in issue && Array.isArray(issue.options))
+    return `${path}: expected one of ${issue.options.map((v) => JSON.stringify(v)).join(', ')}`;
   return `${path}: ${issue.message}`;
 }
 

@@ -60,6 +60,9 @@ export function fit(spec: LoopSpec, o: LoopOptions) {
     const val = spec.validate();
     if (val !== null) best = { acc: val, epoch: 0, state: spec.snapshot() };
   }
+  // Patience runs on the trained epochs' own best: a start that validates high (a probe picked
+  // from many epochs on the same split) must not stop fine-tuning before its schedule decays.
+  let trainedBest = { acc: -1, epoch: 0 };
   let steps = 0;
   let epoch = 0;
   for (; epoch < epochs; epoch++) {
@@ -83,11 +86,15 @@ export function fit(spec: LoopSpec, o: LoopOptions) {
     const val = spec.validate();
     history.push({ epoch: epoch + 1, loss: lossSum / perEpoch, ...(val === null ? {} : { valAccuracy: val }) });
     bar?.tick(1, `loss ${(lossSum / perEpoch).toFixed(3)}${val === null ? '' : `  val ${(100 * val).toFixed(1)}%`}`);
-    // Ties go to the later epoch: small validation sets tie often, and later is better trained.
-    if (val !== null && val >= best.acc) {
+    // Ties go to the later epoch (small validation sets tie often, and later is better
+    // trained), except against the start: fine-tuning has to beat the probe to replace it.
+    if (val === null) continue;
+    if (val > best.acc || (val === best.acc && best.epoch > 0)) {
       for (const t of best.state?.values() ?? []) t.dispose();
       best = { acc: val, epoch: epoch + 1, state: spec.snapshot() };
-    } else if (val !== null && epoch + 1 - best.epoch >= patience) {
+    }
+    if (val >= trainedBest.acc) trainedBest = { acc: val, epoch: epoch + 1 };
+    else if (epoch + 1 - trainedBest.epoch >= patience) {
       epoch++;
       break;
     }

@@ -89,14 +89,34 @@ export class BlobStore {
     return out;
   }
 
-  /** Removes unfinished uploads and blobs not in `referenced`; returns what it removed. */
-  sweep(referenced: Set<string>): { partial: number; orphans: string[] } {
-    const partial = readdirSync(this.tmp).length;
-    rmSync(this.tmp, { recursive: true, force: true });
-    mkdirSync(this.tmp, { recursive: true });
-    const orphans = this.list().filter((sha) => !referenced.has(sha));
-    for (const sha of orphans) rmSync(this.path(sha), { force: true });
+  /**
+   * Removes unfinished uploads older than `partialAgeMs` (0: all of them, as at start-up, when
+   * none can be in flight) and every blob for which `keep(sha, modifiedMs)` is false; returns
+   * what it removed.
+   */
+  sweep(keep: (sha: string, modifiedMs: number) => boolean, partialAgeMs = 0): { partial: number; orphans: string[] } {
+    const cutoff = Date.now() - partialAgeMs;
+    let partial = 0;
+    for (const f of readdirSync(this.tmp)) {
+      const p = join(this.tmp, f);
+      const modified = statSync(p, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+      if (partialAgeMs > 0 && modified >= cutoff) continue;
+      rmSync(p, { recursive: true, force: true });
+      partial++;
+    }
+    const orphans: string[] = [];
+    for (const sha of this.list()) {
+      const st = statSync(this.path(sha), { throwIfNoEntry: false });
+      if (!st || keep(sha, st.mtimeMs)) continue;
+      rmSync(this.path(sha), { force: true });
+      orphans.push(sha);
+    }
     return { partial, orphans };
+  }
+
+  /** Removes one blob (an upload refused after it was stored). */
+  remove(sha: string): void {
+    rmSync(this.path(sha), { force: true });
   }
 }
 

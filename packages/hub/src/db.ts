@@ -194,6 +194,19 @@ const MIGRATIONS: string[] = [
      created_at TEXT NOT NULL);
    CREATE INDEX evals_task ON evals (task, metric);
    CREATE TABLE audit (id {{id}}, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL);`,
+  // Who sent which blob's bytes (a push may reference only those, or files of versions the
+  // pusher can read); tokens made by tokens; browser sessions; idempotent evaluation reports.
+  `CREATE TABLE uploads (sha256 TEXT NOT NULL, user_id BIGINT NOT NULL REFERENCES users(id), size BIGINT NOT NULL,
+     created_at TEXT NOT NULL, PRIMARY KEY (sha256, user_id));
+   CREATE INDEX uploads_user ON uploads (user_id);
+   CREATE INDEX version_files_sha ON version_files (sha256);
+   ALTER TABLE tokens ADD COLUMN parent_id BIGINT REFERENCES tokens(id);
+   CREATE INDEX tokens_parent ON tokens (parent_id);
+   CREATE TABLE sessions (id {{id}}, token_id BIGINT NOT NULL REFERENCES tokens(id), hash TEXT NOT NULL UNIQUE,
+     created_at TEXT NOT NULL, expires_at TEXT NOT NULL, revoked_at TEXT);
+   CREATE INDEX sessions_token ON sessions (token_id);
+   ALTER TABLE evals ADD COLUMN idempotency_key TEXT;
+   CREATE UNIQUE INDEX evals_idempotency ON evals (user_id, idempotency_key)`,
 ];
 
 export async function migrate(db: Db): Promise<number> {

@@ -98,11 +98,14 @@ describe('hub: accounts, tokens and access', () => {
     assert.equal((await h.call('POST', '/api/models/vision/secret', alice, { visibility: 'private' })).status, 201);
     assert.equal((await h.call('POST', '/api/models/vision/shared', alice, { visibility: 'internal' })).status, 201);
     assert.equal((await h.call('POST', '/api/models/vision/open', alice, { visibility: 'public', tags: ['fashion'] })).status, 201);
-    const missing = await h.call('GET', '/api/models/vision/secret', bob);
-    assert.equal(missing.status, 404);
+    const hidden = await h.call('GET', '/api/models/vision/secret', bob);
+    const missing = await h.call('GET', '/api/models/vision/sekret', bob);
+    assert.equal(hidden.status, 404);
+    assert.deepEqual(hidden.json, { statusCode: 404, error: "no model 'vision/secret'" });
     assert.deepEqual(
       missing.json,
-      (await h.call('GET', '/api/models/vision/nothing-here', bob)).json && { statusCode: 404, error: "no model 'vision/secret'" },
+      { statusCode: 404, error: "no model 'vision/sekret'" },
+      'the same answer as for a model that does not exist',
     );
     assert.equal((await h.call('GET', '/api/models/vision/shared', bob)).status, 200, 'internal: any signed-in user');
     assert.equal((await h.call('GET', '/api/models/vision/shared', null)).status, 404, 'internal: not anonymous');
@@ -343,7 +346,7 @@ for (const engine of ['sqlite', 'postgres'] as const)
 describe('hub: crashes and restarts', () => {
   it('drops an upload cut off mid-stream, and sweeps partial files and orphan blobs at the next start', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hub-crash-'));
-    const first = await createHub({ dataDir: dir, logLevel: false });
+    const first = await createHub({ dataDir: dir, logLevel: false, unreferencedGraceMs: 0 });
     const token = first.adminToken!;
     await first.app.listen({ port: 0, host: '127.0.0.1' });
     const port = (first.app.server.address() as { port: number }).port;
@@ -373,7 +376,7 @@ describe('hub: crashes and restarts', () => {
     assert.equal(up.statusCode, 201);
     writeFileSync(join(dir, 'blobs', 'tmp', 'x.part'), 'half');
     await first.app.close();
-    const second = await createHub({ dataDir: dir, logLevel: false });
+    const second = await createHub({ dataDir: dir, logLevel: false, unreferencedGraceMs: 0 });
     assert.equal(second.adminToken, null, 'bootstrap happens once');
     assert.deepEqual(second.swept, { partial: 1, orphans: [sha(orphan)] });
     assert.equal(second.blobs.has(sha(orphan)), false);

@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createHub, type Hub } from '../src/index.js';
+import { HOSTILE_CARDS } from './fixtures/hostileCards.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const here = dirname(fileURLToPath(import.meta.url));
@@ -21,6 +22,7 @@ describe('hub web UI', () => {
   let url: string;
   let admin: string;
   let bob: string;
+  let mallory: string;
   let browser: Browser;
   let page: Page;
   const shots = mkdtempSync(join(tmpdir(), 'hub-ui-'));
@@ -71,6 +73,8 @@ describe('hub web UI', () => {
     admin = hub.adminToken!;
     await call('POST', '/api/users', admin, { name: 'bob' });
     bob = (await call('POST', '/api/tokens', admin, { name: 'bob', scope: 'write', user: 'bob' })).token as string;
+    await call('POST', '/api/users', admin, { name: 'mallory' });
+    mallory = (await call('POST', '/api/tokens', admin, { name: 'mallory', scope: 'admin', user: 'mallory' })).token as string;
     await call('POST', '/api/teams', admin, { name: 'vision' });
     await publish(1, 0.84);
     await publish(2, 0.857);
@@ -114,6 +118,15 @@ describe('hub web UI', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByTestId('whoami').waitFor();
     assert.equal(await page.getByTestId('whoami').textContent(), 'admin');
+    // The token went into an HttpOnly session cookie: nothing a page script can read holds it.
+    assert.equal(await page.evaluate(() => JSON.stringify(localStorage)), '{}');
+    assert.equal(await page.evaluate(() => document.cookie), '');
+    const cookies = await page.context().cookies();
+    assert.deepEqual(
+      cookies.map((c) => [c.name, c.httpOnly, c.sameSite]),
+      [['pretext_session', true, 'Strict']],
+    );
+    assert.ok(!cookies[0]!.value.includes(admin.slice(4)), 'the cookie is a session secret, not the token');
     await page.locator('table.models tbody tr').nth(1).waitFor();
     assert.deepEqual((await page.locator('table.models tbody tr td:first-child').allTextContents()).sort(), [
       'vision/byol-small',
@@ -127,8 +140,10 @@ describe('hub web UI', () => {
     assert.deepEqual(await page.locator('table.models tbody tr td:first-child').allTextContents(), ['vision/simclr-small']);
     await page.getByLabel('search').fill('');
     await page.getByLabel('filter by method').selectOption('byol');
-    await page.waitForFunction(() => document.querySelector('table.models tbody tr td')?.textContent === 'vision/byol-small');
-    assert.equal(await page.locator('table.models tbody tr').count(), 1);
+    await page.waitForFunction(() => {
+      const rows = document.querySelectorAll('table.models tbody tr');
+      return rows.length === 1 && rows[0]!.querySelector('td')?.textContent === 'vision/byol-small';
+    });
     await page.screenshot({ path: join(shots, 'models.png'), fullPage: true });
   });
 
@@ -193,5 +208,70 @@ describe('hub web UI', () => {
     await page.getByText('token ci-reader revoked').waitFor();
     assert.equal((await fetch(`${url}/api/whoami`, { headers: { authorization: `Bearer ${shown}` } })).status, 401);
     await page.screenshot({ path: join(shots, 'admin.png'), fullPage: true });
+  });
+
+  it("a hostile card runs nothing and never reaches the admin's credentials", async () => {
+    // A member of another team writes every payload of the corpus into a public model's card,
+    // as the reported exploit did; a hub admin, signed in, opens the page.
+    await call('POST', '/api/teams', mallory, { name: 'fraud' });
+    const marker = `document.title='pwned';window.pwned=1`;
+    const card = [
+      '# Totally normal encoder',
+      `[click me](https://example.com/"onfocus="${marker}"autofocus="")`,
+      `[hover me](https://example.com/" onmouseover="${marker})`,
+      ...HOSTILE_CARDS,
+    ].join('\n\n');
+    await call('POST', '/api/models/fraud/steal', mallory, { visibility: 'public', card });
+    const violations: string[] = [];
+    const errors: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    await page.exposeFunction('reportViolation', (v: string) => violations.push(v));
+    await page.addInitScript(() =>
+      document.addEventListener('securitypolicyviolation', (e) =>
+        (window as unknown as { reportViolation: (v: string) => void }).reportViolation(`${e.violatedDirective} ${e.blockedURI}`),
+      ),
+    );
+    const response = await page.goto(`${url}/`);
+    await page.goto(`${url}/#/m/fraud/steal`);
+    const csp = response!.headers()['content-security-policy']!;
+    const scriptSrc = /script-src ([^;]*)/.exec(csp)![1]!;
+    assert.equal(scriptSrc.trim(), "'self'");
+    assert.match(csp, /frame-ancestors 'none'/);
+    await page.locator('article.card h1').waitFor();
+    assert.equal(await page.getByTestId('whoami').textContent(), 'admin', 'the admin is signed in while reading the card');
+    // Give every link and element the chance to fire what it carries.
+    for (const a of await page.locator('article.card a').all()) {
+      await a.focus();
+      await a.hover();
+    }
+    await page.locator('article.card').click({ position: { x: 5, y: 5 } });
+    const seen = await page.evaluate(() => {
+      const attrs = [...document.querySelectorAll('article.card *')].flatMap((el) =>
+        [...el.attributes].map((a) => `${el.tagName.toLowerCase()}[${a.name}]`),
+      );
+      return {
+        title: document.title,
+        pwned: (window as unknown as { pwned?: number }).pwned ?? null,
+        attrs: [...new Set(attrs)].sort(),
+        storage: JSON.stringify(localStorage) + JSON.stringify(sessionStorage),
+        cookie: document.cookie,
+        html: document.documentElement.outerHTML,
+        links: [...document.querySelectorAll('article.card a')].map((a) => a.getAttribute('href')),
+      };
+    });
+    assert.equal(seen.title, 'Pretext hub');
+    assert.equal(seen.pwned, null);
+    assert.deepEqual(
+      seen.attrs.filter((a) => !['a[href]', 'a[rel]', 'a[title]'].includes(a)),
+      [],
+      'no attribute but href/rel/title, no event handler',
+    );
+    assert.ok(seen.links.length >= 3 && seen.links.every((h) => /^https?:\/\//.test(h!)), JSON.stringify(seen.links));
+    assert.equal(seen.storage, '{}{}');
+    assert.equal(seen.cookie, '');
+    assert.ok(!seen.html.includes(admin) && !seen.html.includes(admin.slice(4)), 'the token is nowhere in the page');
+    assert.deepEqual(violations, [], 'nothing even tried to run inline');
+    assert.deepEqual(errors, []);
+    await page.screenshot({ path: join(shots, 'hostile-card.png'), fullPage: true });
   });
 });

@@ -1,13 +1,17 @@
-import type { EvalInput } from '../../src/store.js';
+import type { EvalInput } from '../../src/store/evals.js';
 
-// The hub's HTTP API as the browser sees it. The token lives in localStorage and goes out
-// in the Authorization header only; files that need it are fetched and shown as blob URLs.
+// The hub's HTTP API as the browser sees it. Signing in exchanges the API token for an
+// HttpOnly session cookie (page scripts never see it); the only secret this page holds is the
+// session's CSRF token, in memory, sent on every request that changes something.
 export interface Model {
   id: number;
   team: string;
   name: string;
   visibility: 'private' | 'internal' | 'public';
   card: string;
+  /** The card's Markdown body as HTML, sanitized by the hub (GET /api/models/:team/:name only). */
+  cardHtml?: string;
+  cardFront?: string | null;
   tags: string[];
   method: string | null;
   modality: string | null;
@@ -42,10 +46,14 @@ export interface BoardRow {
   by: string;
 }
 
-export const token = {
-  get: (): string | null => localStorage.getItem('pretext-token'),
-  set: (t: string | null): void => (t ? localStorage.setItem('pretext-token', t) : localStorage.removeItem('pretext-token')),
-};
+export interface Session {
+  user: string;
+  admin: boolean;
+  scope: string;
+  csrf: string;
+}
+
+let csrf: string | null = null;
 
 export class ApiError extends Error {
   constructor(
@@ -57,10 +65,13 @@ export class ApiError extends Error {
 }
 
 export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const t = token.get();
   const res = await fetch(path, {
     method,
-    headers: { ...(t ? { authorization: `Bearer ${t}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    credentials: 'same-origin',
+    headers: {
+      ...(method !== 'GET' && csrf ? { 'x-csrf-token': csrf } : {}),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
@@ -69,16 +80,38 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   return json;
 }
 
-/** A version's file as text, or null when the version has no such file. */
-export async function fileText(m: Model, v: Version, path: string): Promise<string | null> {
-  if (!v.files.some((f) => f.path === path)) return null;
-  const t = token.get();
-  const res = await fetch(`/api/models/${m.team}/${m.name}/versions/v${v.seq}/files/${path}`, {
-    headers: t ? { authorization: `Bearer ${t}` } : {},
-  });
-  return res.ok ? res.text() : null;
-}
+export const session = {
+  /** The signed-in user of this browser, or null. */
+  async current(): Promise<Session | null> {
+    // A token kept by an older version of this page is dropped: sessions replaced it.
+    localStorage.removeItem('pretext-token');
+    try {
+      const s = await api<Session>('GET', '/api/session');
+      csrf = s.csrf;
+      return s;
+    } catch {
+      csrf = null;
+      return null;
+    }
+  },
+  async signIn(token: string): Promise<Session> {
+    const s = await api<Session>('POST', '/api/session', { token });
+    csrf = s.csrf;
+    return s;
+  },
+  async signOut(): Promise<void> {
+    await api('DELETE', '/api/session');
+    csrf = null;
+  },
+};
 
 export function fileUrl(m: Model, v: Version, path: string): string {
   return `/api/models/${m.team}/${m.name}/versions/v${v.seq}/files/${path}`;
+}
+
+/** A version's file as text, or null when the version has no such file. */
+export async function fileText(m: Model, v: Version, path: string): Promise<string | null> {
+  if (!v.files.some((f) => f.path === path)) return null;
+  const res = await fetch(fileUrl(m, v, path), { credentials: 'same-origin' });
+  return res.ok ? res.text() : null;
 }

@@ -1,6 +1,5 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { spawn } from 'node:child_process';
@@ -8,39 +7,10 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { createHub, parseRange, versionDigest } from '../src/index.js';
-import { startPostgres, type TestPostgres } from './postgres.js';
+import { databaseFor, freshHub, sha, stopPostgres } from './fixtures/hub.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
-
-/** A hub in a fresh folder, its log lines, and helpers that call it through inject(). */
-async function freshHub(o: { maxBlobBytes?: number; database?: string } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'hub-'));
-  const logs = new PassThrough();
-  const lines: string[] = [];
-  logs.on('data', (d: Buffer) => lines.push(d.toString()));
-  const hub = await createHub({ dataDir: dir, logStream: logs, logLevel: 'info', ...o });
-  const call = async (method: string, url: string, token?: string | null, body?: unknown, headers: Record<string, string> = {}) => {
-    const r = await hub.app.inject({
-      method: method as 'GET',
-      url,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
-      ...(body === undefined ? {} : Buffer.isBuffer(body) || typeof body === 'string' ? { payload: body } : { payload: body as object }),
-    });
-    const isJson = String(r.headers['content-type'] ?? '').startsWith('application/json');
-    return {
-      status: r.statusCode,
-      json: isJson && r.body ? (JSON.parse(r.body) as Record<string, unknown> & unknown[]) : null,
-      raw: r.rawPayload,
-      headers: r.headers,
-    };
-  };
-  const upload = (token: string, data: Buffer, digest = sha(data)) =>
-    call('PUT', `/api/blobs/${digest}`, token, data, { 'content-type': 'application/octet-stream' });
-  return { dir, hub, logs: lines, call, upload };
-}
 
 describe('hub: accounts, tokens and access', () => {
   let h: Awaited<ReturnType<typeof freshHub>>;
@@ -182,21 +152,14 @@ describe('hub: accounts, tokens and access', () => {
   });
 });
 
-let pg: TestPostgres | null = null;
-after(() => pg?.stop());
+after(stopPostgres);
 
 for (const engine of ['sqlite', 'postgres'] as const)
   describe(`hub on ${engine}: versions, artifacts, aliases, evaluations`, () => {
     let h: Awaited<ReturnType<typeof freshHub>>;
     let t: string;
     before(async () => {
-      let database: string | undefined;
-      if (engine === 'postgres') {
-        pg ??= await startPostgres();
-        pg.createDb('versions');
-        database = pg.url('versions');
-      }
-      h = await freshHub({ maxBlobBytes: 4096, database });
+      h = await freshHub({ maxBlobBytes: 4096, database: await databaseFor(engine, 'versions') });
       assert.equal(h.hub.db.engine, engine);
       t = h.hub.adminToken!;
       await h.call('POST', '/api/teams', t, { name: 'vision' });

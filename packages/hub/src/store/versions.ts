@@ -171,9 +171,10 @@ export class Versions {
         await db.lock(`model:${team}/${name}`);
         const t = await db.one<{ id: number }>('SELECT id FROM teams WHERE name = ?', [team]);
         need(t, 404, `no team '${team}'`);
+        // Only the team's writers get past this point, so nobody else learns whether a private model exists.
+        let a = requireWriter(actor, num(t.id), team);
         let m = await db.one<{ id: number }>('SELECT id FROM models WHERE team_id = ? AND name = ?', [t.id, name]);
-        if (m) await this.models.row(db, actor, team, name);
-        const a = requireWriter(actor, num(t.id), team, !m && o.visibility && o.visibility !== 'private' ? 'admin' : 'member');
+        if (!m && o.visibility && o.visibility !== 'private') a = requireWriter(actor, num(t.id), team, 'admin');
         for (const f of o.files) {
           const size = blobStored(f.sha256) === null ? null : await this.referencable(db, a, f.sha256);
           need(size !== null, 409, `blob ${f.sha256} (${f.path}) was not uploaded; PUT it to /api/blobs/${f.sha256} first`);

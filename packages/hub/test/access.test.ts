@@ -1,0 +1,377 @@
+// The access matrix: every route of the hub x every kind of actor x every visibility, with
+// the status each cell must answer, on SQLite and on PostgreSQL. A route the server has and
+// the table lacks fails the test, so a new route cannot ship without its rows. Wherever a
+// private model answers 404, the same request for a model that does not exist must get the
+// same answer (status, headers and body, up to the name asked for).
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { databaseFor, freshHub, sha, stopPostgres, type Reply } from './fixtures/hub.js';
+
+const ACTORS = [
+  'anon', // no token
+  'expired', // a vision member's token past its expiry
+  'revoked', // a vision member's revoked token
+  'read', // vision member, read scope
+  'write', // vision member, write scope
+  'admin', // vision team admin, admin scope
+  'other', // member of another team (fraud), write scope
+  'granted', // member of a team (partner) granted read access to each model, write scope
+  'hubAdmin', // hub admin, admin scope
+  'hubAdminRead', // hub admin, read scope
+] as const;
+type ActorKind = (typeof ACTORS)[number];
+const VIS = ['private', 'internal', 'public'] as const;
+type Vis = (typeof VIS)[number];
+
+/** One expected status for all three visibilities, or 'private internal public' statuses. */
+type Expect = number | `${number} ${number} ${number}`;
+
+interface Cell {
+  vis: Vis;
+  /** The model of this visibility: vision/m-private, vision/m-internal, vision/m-public. */
+  model: string;
+  /** A counter unique to this cell, for names and bytes that must not repeat. */
+  n: number;
+  /** The actor's token (null for anon). */
+  token: string | null;
+  actor: ActorKind;
+}
+interface Request {
+  method: string;
+  url: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Send the actor's token in the body instead of the Authorization header (sign-in). */
+  tokenInBody?: boolean;
+}
+interface Row {
+  route: string;
+  what?: string;
+  req: (c: Cell) => Request | Promise<Request>;
+  expect: Record<ActorKind, Expect>;
+}
+
+/** Builds a row's expectations: the actor kinds in ACTORS order. */
+function e(...statuses: Expect[]): Record<ActorKind, Expect> {
+  assert.equal(statuses.length, ACTORS.length);
+  return Object.fromEntries(ACTORS.map((a, i) => [a, statuses[i]!])) as Record<ActorKind, Expect>;
+}
+
+const visible = 'GET model-scoped reads: private to its team, granted teams and hub admins; internal to any token; public to all';
+
+for (const engine of ['sqlite', 'postgres'] as const)
+  describe(`access matrix on ${engine}`, () => {
+    let h: Awaited<ReturnType<typeof freshHub>>;
+    const tokens = {} as Record<ActorKind, string | null>;
+    const files = {} as Record<Vis, { sha256: string; size: number }>;
+    let bystanderToken: { id: number };
+    let n = 0;
+    const users: Record<ActorKind, string> = {
+      anon: '',
+      expired: 'alice',
+      revoked: 'alice',
+      read: 'alice',
+      write: 'alice',
+      admin: 'vera',
+      other: 'mallory',
+      granted: 'pat',
+      hubAdmin: 'admin',
+      hubAdminRead: 'admin',
+    };
+
+    before(async () => {
+      h = await freshHub({ database: await databaseFor(engine, 'access'), logLevel: false });
+      const root = h.hub.adminToken!;
+      const ok = async (r: Promise<Reply>, status = 201): Promise<Record<string, unknown>> => {
+        const x = await r;
+        assert.equal(x.status, status, x.body);
+        return x.json ?? {};
+      };
+      for (const u of ['alice', 'vera', 'mallory', 'pat', 'bystander']) await ok(h.call('POST', '/api/users', root, { name: u }));
+      const mint = async (user: string, scope: string, extra: Record<string, unknown> = {}) =>
+        ok(h.call('POST', '/api/tokens', root, { name: `${user}-${scope}`, scope, user, ...extra }));
+      const vera = (await mint('vera', 'admin')).token as string;
+      await ok(h.call('POST', '/api/teams', vera, { name: 'vision' }));
+      await ok(h.call('PUT', '/api/teams/vision/members/alice', vera, { role: 'member' }), 200);
+      const mallory = (await mint('mallory', 'admin')).token as string;
+      await ok(h.call('POST', '/api/teams', mallory, { name: 'fraud' }));
+      const pat = (await mint('pat', 'admin')).token as string;
+      await ok(h.call('POST', '/api/teams', pat, { name: 'partner' }));
+      await ok(h.call('POST', '/api/teams', root, { name: 'nobody' }));
+      tokens.anon = null;
+      const expired = await mint('alice', 'write');
+      await h.hub.db.run('UPDATE tokens SET expires_at = ? WHERE id = ?', ['2000-01-01T00:00:00.000Z', expired.id]);
+      tokens.expired = expired.token as string;
+      const revoked = await mint('alice', 'write');
+      await ok(h.call('DELETE', `/api/tokens/${String(revoked.id)}`, root), 204);
+      tokens.revoked = revoked.token as string;
+      tokens.read = (await mint('alice', 'read')).token as string;
+      tokens.write = (await mint('alice', 'write')).token as string;
+      tokens.admin = vera;
+      tokens.other = (await mint('mallory', 'write')).token as string;
+      tokens.granted = (await mint('pat', 'write')).token as string;
+      tokens.hubAdmin = root;
+      tokens.hubAdminRead = (await mint('admin', 'read')).token as string;
+      bystanderToken = (await mint('bystander', 'read')) as { id: number };
+      for (const vis of VIS) {
+        const bytes = Buffer.from(`weights of the ${vis} model`);
+        await ok(h.upload(vera, bytes));
+        files[vis] = { sha256: sha(bytes), size: bytes.length };
+        await ok(
+          h.call('POST', `/api/models/vision/m-${vis}/versions`, vera, {
+            files: [{ path: 'encoder.safetensors', ...files[vis] }],
+            visibility: vis,
+          }),
+        );
+        await ok(h.call('PUT', `/api/models/vision/m-${vis}/grants/partner`, vera), 200);
+        await ok(h.call('PUT', `/api/models/vision/m-${vis}/aliases/production`, vera, { version: 'v1' }), 200);
+      }
+    });
+    after(async () => {
+      await h.hub.app.close();
+      if (engine === 'postgres') stopPostgres();
+    });
+
+    const evalBody = { task: 't', dataset: 'd', metric: 'accuracy', value: 0.5, protocol: 'linear', labelBudget: '1%' };
+    //                    anon           exp  rev  read           write          admin          other          granted        hubAdmin       hubAdminRead
+    const ROWS: Row[] = [
+      {
+        route: 'GET /api/health',
+        req: () => ({ method: 'GET', url: '/api/health' }),
+        expect: e(200, 401, 401, 200, 200, 200, 200, 200, 200, 200),
+      },
+      {
+        route: 'GET /api/whoami',
+        req: () => ({ method: 'GET', url: '/api/whoami' }),
+        expect: e(401, 401, 401, 200, 200, 200, 200, 200, 200, 200),
+      },
+      {
+        route: 'POST /api/session',
+        what: 'sign-in exchanges a live token for a session',
+        req: () => ({ method: 'POST', url: '/api/session', tokenInBody: true }),
+        expect: e(401, 401, 401, 201, 201, 201, 201, 201, 201, 201),
+      },
+      {
+        route: 'GET /api/session',
+        what: 'a bearer token is not a browser session',
+        req: () => ({ method: 'GET', url: '/api/session' }),
+        expect: e(401, 401, 401, 401, 401, 401, 401, 401, 401, 401),
+      },
+      {
+        route: 'DELETE /api/session',
+        req: () => ({ method: 'DELETE', url: '/api/session' }),
+        expect: e(204, 401, 401, 204, 204, 204, 204, 204, 204, 204),
+      },
+      {
+        route: 'POST /api/users',
+        req: (c) => ({ method: 'POST', url: '/api/users', body: { name: `user-${c.n}` } }),
+        expect: e(401, 401, 401, 403, 403, 403, 403, 403, 201, 403),
+      },
+      {
+        route: 'POST /api/teams',
+        req: (c) => ({ method: 'POST', url: '/api/teams', body: { name: `team-${c.n}` } }),
+        expect: e(401, 401, 401, 403, 201, 201, 201, 201, 201, 403),
+      },
+      {
+        route: 'GET /api/teams',
+        req: () => ({ method: 'GET', url: '/api/teams' }),
+        expect: e(401, 401, 401, 200, 200, 200, 200, 200, 200, 200),
+      },
+      {
+        route: 'PUT /api/teams/:team/members/:user',
+        req: () => ({ method: 'PUT', url: '/api/teams/vision/members/bystander', body: { role: 'member' } }),
+        expect: e(401, 401, 401, 403, 403, 200, 403, 403, 200, 403),
+      },
+      {
+        route: 'POST /api/tokens',
+        req: () => ({ method: 'POST', url: '/api/tokens', body: { name: 'matrix', scope: 'read' } }),
+        expect: e(401, 401, 401, 403, 201, 201, 201, 201, 201, 403),
+      },
+      {
+        route: 'POST /api/tokens',
+        what: 'a token for another user',
+        req: () => ({ method: 'POST', url: '/api/tokens', body: { name: 'matrix', scope: 'read', user: 'bystander' } }),
+        expect: e(401, 401, 401, 403, 403, 403, 403, 403, 201, 403),
+      },
+      {
+        route: 'GET /api/tokens',
+        req: () => ({ method: 'GET', url: '/api/tokens' }),
+        expect: e(401, 401, 401, 200, 200, 200, 200, 200, 200, 200),
+      },
+      {
+        route: 'DELETE /api/tokens/:id',
+        what: "one of the actor's own tokens",
+        req: async (c) => {
+          const user = users[c.actor] || 'bystander';
+          const t = (await h.call('POST', '/api/tokens', tokens.hubAdmin, { name: `own-${c.n}`, scope: 'read', user })).json!;
+          return { method: 'DELETE', url: `/api/tokens/${String(t.id)}` };
+        },
+        expect: e(401, 401, 401, 403, 204, 204, 204, 204, 204, 403),
+      },
+      {
+        route: 'DELETE /api/tokens/:id',
+        what: "another user's token",
+        req: () => ({ method: 'DELETE', url: `/api/tokens/${bystanderToken.id}` }),
+        expect: e(401, 401, 401, 403, 404, 404, 404, 404, 204, 403),
+      },
+      {
+        route: 'GET /api/audit',
+        req: () => ({ method: 'GET', url: '/api/audit' }),
+        expect: e(401, 401, 401, 403, 403, 403, 403, 403, 200, 403),
+      },
+      {
+        route: 'GET /api/models',
+        req: () => ({ method: 'GET', url: '/api/models' }),
+        expect: e(200, 401, 401, 200, 200, 200, 200, 200, 200, 200),
+      },
+      {
+        route: 'POST /api/models/:team/:name',
+        what: 'create a model of the column visibility (non-private needs a team admin)',
+        req: (c) => ({ method: 'POST', url: `/api/models/vision/new-${c.n}`, body: { visibility: c.vis } }),
+        expect: e(401, 401, 401, 403, '201 403 403', 201, 403, 403, 201, 403),
+      },
+      {
+        route: 'GET /api/models/:team/:name',
+        what: visible,
+        req: (c) => ({ method: 'GET', url: `/api/models/vision/${c.model}` }),
+        expect: e('404 404 200', 401, 401, 200, 200, 200, '404 200 200', 200, 200, 200),
+      },
+      {
+        route: 'PATCH /api/models/:team/:name',
+        what: 'edit the card: team members',
+        req: (c) => ({ method: 'PATCH', url: `/api/models/vision/${c.model}`, body: { card: `card ${c.n}` } }),
+        expect: e('404 404 401', 401, 401, 403, 200, 200, '404 403 403', 403, 200, 403),
+      },
+      {
+        route: 'PATCH /api/models/:team/:name',
+        what: 'set the visibility: team admins',
+        req: (c) => ({ method: 'PATCH', url: `/api/models/vision/${c.model}`, body: { visibility: c.vis } }),
+        expect: e('404 404 401', 401, 401, 403, 403, 200, '404 403 403', 403, 200, 403),
+      },
+      {
+        route: 'PUT /api/models/:team/:name/grants/:to',
+        req: (c) => ({ method: 'PUT', url: `/api/models/vision/${c.model}/grants/partner` }),
+        expect: e('404 404 401', 401, 401, 403, 403, 200, '404 403 403', 403, 200, 403),
+      },
+      {
+        route: 'DELETE /api/models/:team/:name/grants/:to',
+        req: (c) => ({ method: 'DELETE', url: `/api/models/vision/${c.model}/grants/nobody` }),
+        expect: e('404 404 401', 401, 401, 403, 403, 204, '404 403 403', 403, 204, 403),
+      },
+      {
+        route: 'PUT /api/blobs/:sha256',
+        req: (c) => {
+          const bytes = Buffer.from(`bytes of cell ${c.n}`);
+          return { method: 'PUT', url: `/api/blobs/${sha(bytes)}`, body: bytes, headers: { 'content-type': 'application/octet-stream' } };
+        },
+        expect: e(401, 401, 401, 403, 201, 201, 201, 201, 201, 403),
+      },
+      {
+        route: 'HEAD /api/blobs/:sha256',
+        what: "a model's file: answered only for actors who could reference it",
+        req: (c) => ({ method: 'HEAD', url: `/api/blobs/${files[c.vis].sha256}` }),
+        expect: e(401, 401, 401, 200, 200, 200, '404 200 200', 200, 200, 200),
+      },
+      {
+        route: 'POST /api/models/:team/:name/versions',
+        what: "a new version made of the model's own file under a new path",
+        req: (c) => ({
+          method: 'POST',
+          url: `/api/models/vision/${c.model}/versions`,
+          body: { files: [{ path: `copy-${c.n}.bin`, ...files[c.vis] }] },
+        }),
+        expect: e(401, 401, 401, 403, 201, 201, 403, 403, 201, 403),
+      },
+      {
+        route: 'GET /api/models/:team/:name/versions',
+        what: visible,
+        req: (c) => ({ method: 'GET', url: `/api/models/vision/${c.model}/versions` }),
+        expect: e('404 404 200', 401, 401, 200, 200, 200, '404 200 200', 200, 200, 200),
+      },
+      {
+        route: 'GET /api/models/:team/:name/versions/:ref',
+        what: visible,
+        req: (c) => ({ method: 'GET', url: `/api/models/vision/${c.model}/versions/production` }),
+        expect: e('404 404 200', 401, 401, 200, 200, 200, '404 200 200', 200, 200, 200),
+      },
+      {
+        route: 'GET /api/models/:team/:name/versions/:ref/files/*',
+        what: visible,
+        req: (c) => ({ method: 'GET', url: `/api/models/vision/${c.model}/versions/v1/files/encoder.safetensors` }),
+        expect: e('404 404 200', 401, 401, 200, 200, 200, '404 200 200', 200, 200, 200),
+      },
+      {
+        route: 'PUT /api/models/:team/:name/aliases/:alias',
+        req: (c) => ({ method: 'PUT', url: `/api/models/vision/${c.model}/aliases/production`, body: { version: 'v1' } }),
+        expect: e('404 404 401', 401, 401, 403, 200, 200, '404 403 403', 403, 200, 403),
+      },
+      {
+        route: 'GET /api/models/:team/:name/aliases/history',
+        what: visible,
+        req: (c) => ({ method: 'GET', url: `/api/models/vision/${c.model}/aliases/history` }),
+        expect: e('404 404 200', 401, 401, 200, 200, 200, '404 200 200', 200, 200, 200),
+      },
+      {
+        route: 'POST /api/models/:team/:name/versions/:ref/evals',
+        what: 'any reader with a write token reports results',
+        req: (c) => ({ method: 'POST', url: `/api/models/vision/${c.model}/versions/v1/evals`, body: evalBody }),
+        expect: e(401, 401, 401, 403, 201, 201, '404 201 201', 201, 201, 403),
+      },
+      {
+        route: 'GET /api/models/:team/:name/evals',
+        what: visible,
+        req: (c) => ({ method: 'GET', url: `/api/models/vision/${c.model}/evals` }),
+        expect: e('404 404 200', 401, 401, 200, 200, 200, '404 200 200', 200, 200, 200),
+      },
+      {
+        route: 'GET /api/leaderboards/:task',
+        req: () => ({ method: 'GET', url: '/api/leaderboards/t' }),
+        expect: e(200, 401, 401, 200, 200, 200, 200, 200, 200, 200),
+      },
+      {
+        route: 'GET /api/tasks',
+        req: () => ({ method: 'GET', url: '/api/tasks' }),
+        expect: e(200, 401, 401, 200, 200, 200, 200, 200, 200, 200),
+      },
+    ];
+
+    async function send(c: Cell, r: Request, model?: string): Promise<Reply> {
+      const url = model ? r.url.replace(c.model, model) : r.url;
+      const body = r.tokenInBody ? { token: c.token ?? `ptx_${'x'.repeat(43)}` } : r.body;
+      return h.call(r.method, url, r.tokenInBody ? null : c.token, body, r.headers ?? {});
+    }
+
+    it('has rows for every route the server serves, and no row for a route it lacks', () => {
+      const served = new Set(h.hub.routes);
+      const tabled = new Set(ROWS.map((r) => r.route));
+      assert.deepEqual([...served].filter((r) => !tabled.has(r)).sort(), [], 'routes without rows');
+      assert.deepEqual([...tabled].filter((r) => !served.has(r)).sort(), [], 'rows without routes');
+    });
+
+    for (const row of ROWS)
+      it(`${row.route}${row.what ? ` (${row.what})` : ''}`, async () => {
+        const wrong: string[] = [];
+        for (const actor of ACTORS) {
+          const want = String(row.expect[actor]).split(' ').map(Number);
+          for (const [i, vis] of VIS.entries()) {
+            const c: Cell = { vis, model: `m-${vis}`, n: n++, token: tokens[actor], actor };
+            const r = await row.req(c);
+            const got = await send(c, r);
+            const expected = want.length === 1 ? want[0]! : want[i]!;
+            if (got.status !== expected) wrong.push(`${actor} on ${vis}: ${got.status} (expected ${expected}) ${got.body.slice(0, 120)}`);
+            if (got.status >= 500) wrong.push(`${actor} on ${vis}: a ${got.status}`);
+            // A hidden private model must look exactly like one that does not exist.
+            if (vis === 'private' && got.status === 404 && r.url.includes(c.model)) {
+              const missing = await send(c, await row.req({ ...c, n: n++ }), 'm-missing');
+              const norm = (x: Reply) => ({
+                status: x.status,
+                body: x.body.replaceAll('m-missing', 'm-private'),
+                headers: Object.fromEntries(Object.entries(x.headers).filter(([k]) => k !== 'date')),
+              });
+              assert.deepEqual(norm(got), norm(missing), `${row.route} as ${actor}: private and missing answer differently`);
+            }
+          }
+        }
+        assert.deepEqual(wrong, []);
+      });
+  });

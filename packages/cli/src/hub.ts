@@ -1,26 +1,13 @@
 // The hub from the command line: serve, login, push, pull, models, and team/user/token
-// administration. Transfers stream with a progress bar; a download resumes from its .part
-// file with an HTTP Range request and is verified against its sha256 before it is renamed.
-import { createHash } from 'node:crypto';
-import {
-  createReadStream,
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+// administration, over the hub's client (@pretext/hub/client), with progress bars.
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { stringify as toYaml } from 'yaml';
 import { createHub } from '@pretext/hub';
+import { HubCallError, HubClient, parseModelRef as parseRef, sha256File, type HubConfig, type ModelRef } from '@pretext/hub/client';
 import { ProgressBar, readEncoderMeta, type EncoderMeta } from '@pretext/ssl';
 import { UsageError } from './errors.js';
 
@@ -55,11 +42,6 @@ finetune and report.`,
        pretext models search <query> [--json]`,
 };
 
-interface HubConfig {
-  url: string;
-  token?: string;
-}
-
 const configPath = (): string => join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'pretext', 'hub.json');
 
 export function hubConfig(): HubConfig {
@@ -67,113 +49,19 @@ export function hubConfig(): HubConfig {
   return { url: process.env.PRETEXT_HUB_URL ?? saved.url, token: process.env.PRETEXT_HUB_TOKEN ?? saved.token };
 }
 
-/** A pass-through stream that advances `bar` by the megabytes flowing through it. */
-function megabyteMeter(bar: ProgressBar): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _e, done) {
-      bar.tick(chunk.length / 1e6);
-      done(null, chunk);
-    },
-  });
+/** A progress bar over bytes (shown as kB/MB/GB); silent when `quiet`. */
+function transferBar(label: string, totalBytes: number, quiet = false): { bar: ProgressBar; onBytes: (n: number) => void } {
+  const silent = { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream;
+  const bar = new ProgressBar({ total: totalBytes, label, bytes: true, stream: quiet ? silent : process.stderr });
+  return { bar, onBytes: (n) => bar.tick(n) };
 }
 
-export class HubClient {
-  constructor(readonly cfg: HubConfig) {}
-
-  private headers(extra: Record<string, string> = {}): Record<string, string> {
-    return { ...(this.cfg.token ? { authorization: `Bearer ${this.cfg.token}` } : {}), ...extra };
+function parseModelRef(ref: string): ModelRef {
+  try {
+    return parseRef(ref);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
   }
-
-  async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    let res: Response;
-    try {
-      res = await fetch(`${this.cfg.url}${path}`, {
-        method,
-        headers: this.headers(body === undefined ? {} : { 'content-type': 'application/json' }),
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch (err) {
-      throw new UsageError(`cannot reach the hub at ${this.cfg.url}: ${(err as Error).message}`);
-    }
-    const text = await res.text();
-    const json = text ? (JSON.parse(text) as T & { error?: string }) : ({} as T & { error?: string });
-    if (!res.ok) throw new HubCallError(`${method} ${path}: ${res.status} ${json.error ?? res.statusText}`, res.status);
-    return json;
-  }
-
-  async hasBlob(sha: string): Promise<boolean> {
-    const res = await fetch(`${this.cfg.url}/api/blobs/${sha}`, { method: 'HEAD', headers: this.headers() });
-    return res.status === 200;
-  }
-
-  /** Streams a file up, advancing `bar` by megabytes sent. */
-  async uploadFile(path: string, sha: string, bar: ProgressBar): Promise<void> {
-    const meter = megabyteMeter(bar);
-    const body = Readable.toWeb(createReadStream(path).pipe(meter)) as ReadableStream;
-    const res = await fetch(`${this.cfg.url}/api/blobs/${sha}`, {
-      method: 'PUT',
-      headers: this.headers({ 'content-type': 'application/octet-stream', 'content-length': String(statSync(path).size) }),
-      body,
-      duplex: 'half',
-    } as RequestInit);
-    if (!res.ok)
-      throw new HubCallError(
-        `upload of ${basename(path)}: ${res.status} ${((await res.json()) as { error?: string }).error ?? ''}`,
-        res.status,
-      );
-  }
-
-  /** Downloads into `dest`, resuming from `dest.part`; verifies sha256 before the rename. */
-  async download(path: string, dest: string, sha: string, size: number, bar: ProgressBar): Promise<void> {
-    const part = `${dest}.part`;
-    let have = existsSync(part) ? statSync(part).size : 0;
-    if (have > size) {
-      rmSync(part);
-      have = 0;
-    }
-    bar.tick(have / 1e6);
-    if (have < size) {
-      const res = await fetch(`${this.cfg.url}${path}`, { headers: this.headers(have > 0 ? { range: `bytes=${have}-` } : {}) });
-      if (!(res.status === 200 || res.status === 206)) throw new HubCallError(`download of ${basename(dest)}: ${res.status}`, res.status);
-      if (res.status === 200 && have > 0) {
-        rmSync(part);
-        have = 0;
-      }
-      const meter = megabyteMeter(bar);
-      await pipeline(Readable.fromWeb(res.body as never), meter, createWriteStream(part, { flags: have > 0 ? 'a' : 'w' }));
-    }
-    const got = await sha256File(part);
-    if (got !== sha) {
-      rmSync(part);
-      throw new HubCallError(
-        `${basename(dest)}: sha256 ${got} does not match the hub's ${sha}; the partial file was removed, pull again`,
-        502,
-      );
-    }
-    renameSync(part, dest);
-  }
-}
-
-export class HubCallError extends Error {
-  constructor(
-    message: string,
-    readonly status: number,
-  ) {
-    super(message);
-    this.name = 'HubCallError';
-  }
-}
-
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  await pipeline(createReadStream(path), h);
-  return h.digest('hex');
-}
-
-function parseModelRef(ref: string): { team: string; name: string; version: string } {
-  const m = /^([a-z0-9][a-z0-9._-]{0,63})\/([a-z0-9][a-z0-9._-]{0,63})(?:@([A-Za-z0-9._-]{1,64}))?$/.exec(ref);
-  if (!m) throw new UsageError(`'${ref}' is not a model reference: expected team/name, team/name@v3 or team/name@production`);
-  return { team: m[1]!, name: m[2]!, version: m[3] ?? 'latest' };
 }
 
 /** A Hugging Face-compatible model card for a pretraining run. */
@@ -255,15 +143,13 @@ export async function pushCommand(argv: string[]): Promise<number> {
   for (const f of files.sort()) entries.push({ path: f, sha256: await sha256File(join(dir, f)), size: statSync(join(dir, f)).size });
   const missing = [];
   for (const e of entries) if (!(await client.hasBlob(e.sha256))) missing.push(e);
-  const total = missing.reduce((a, e) => a + e.size, 0) / 1e6;
-  const bar = new ProgressBar({
-    total: Number(total.toFixed(2)),
-    label: `pushing ${team}/${name}`,
-    unit: 'MB',
-    stream: values.json ? undefined : process.stderr,
-  });
-  for (const e of missing) await client.uploadFile(join(dir, e.path), e.sha256, bar);
-  bar.finish(`${missing.length} of ${entries.length} files uploaded`);
+  const up = transferBar(
+    `pushing ${team}/${name}`,
+    missing.reduce((a, e) => a + e.size, 0),
+    values.json,
+  );
+  for (const e of missing) await client.uploadFile(join(dir, e.path), e.sha256, up.onBytes);
+  up.bar.finish(`${missing.length} of ${entries.length} files uploaded`);
   const r = await client.call<{ version: { seq: number; digest: string }; created: boolean }>(
     'POST',
     `/api/models/${team}/${name}/versions`,
@@ -305,32 +191,33 @@ export async function pushCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** Where a pulled folder records which version it holds. */
+const PULLED = 'pulled.json';
+
 /** Downloads a version into `out` (resuming); returns the folder and version number. */
 export async function pullModel(
   ref: string,
   out?: string,
   quiet = false,
 ): Promise<{ dir: string; seq: number; team: string; name: string }> {
-  const { team, name, version } = parseModelRef(ref);
-  const client = new HubClient(hubConfig());
-  const v = await client.call<{ seq: number; files: { path: string; sha256: string; size: number }[] }>(
-    'GET',
-    `/api/models/${team}/${name}/versions/${version}`,
+  const r = parseModelRef(ref);
+  let down: ReturnType<typeof transferBar> | null = null;
+  const got = await new HubClient(hubConfig()).pull(r, (seq) => out ?? `${r.team}-${r.name}-v${seq}`, {
+    onStart: (seq, total) => (down = transferBar(`pulling ${r.team}/${r.name} v${seq}`, total, quiet)),
+    onBytes: (n) => down?.onBytes(n),
+  });
+  (down as ReturnType<typeof transferBar> | null)?.bar.finish(`${got.files.length} files`);
+  writeFileSync(
+    join(got.dir, PULLED),
+    `${JSON.stringify({ model: `${r.team}/${r.name}`, version: got.seq, pulledAt: new Date().toISOString() })}\n`,
   );
-  const dir = out ?? `${team}-${name}-v${v.seq}`;
-  mkdirSync(dir, { recursive: true });
-  const total = v.files.reduce((a, f) => a + f.size, 0) / 1e6;
-  const bar = new ProgressBar({ total: Number(total.toFixed(2)), label: `pulling ${team}/${name} v${v.seq}`, unit: 'MB' });
-  for (const f of v.files) {
-    const dest = join(dir, f.path);
-    if (existsSync(dest) && statSync(dest).size === f.size && (await sha256File(dest)) === f.sha256) {
-      bar.tick(f.size / 1e6);
-      continue;
-    }
-    await client.download(`/api/models/${team}/${name}/versions/v${v.seq}/files/${f.path}`, dest, f.sha256, f.size, bar);
-  }
-  if (!quiet) bar.finish(`${v.files.length} files`);
-  return { dir, seq: v.seq, team, name };
+  return { dir: got.dir, seq: got.seq, team: r.team, name: r.name };
+}
+
+/** The hub version a pulled folder holds, or null for a folder that was not pulled. */
+export function pulledVersion(dir: string): { model: string; version: number } | null {
+  const p = join(dir, PULLED);
+  return existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as { model: string; version: number }) : null;
 }
 
 export async function pullCommand(argv: string[]): Promise<number> {
@@ -405,13 +292,67 @@ export async function loginCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** Reports an evaluation of a pulled or pushed version back to the hub. */
-export async function pushEval(
-  ref: string,
-  e: { task: string; dataset: string; metric: string; value: number; protocol: string; labelBudget: string },
-): Promise<void> {
-  const { team, name, version } = parseModelRef(ref);
-  await new HubClient(hubConfig()).call('POST', `/api/models/${team}/${name}/versions/${version}/evals`, e);
+export interface EvalResult {
+  task: string;
+  dataset: string;
+  metric: string;
+  value: number;
+  protocol: string;
+  labelBudget: string;
+}
+
+/** An evaluation of one hub version, kept beside the pulled encoder until (and after) it reached the hub. */
+export interface SavedEvals {
+  model: string;
+  version: number;
+  dataset: string;
+  evaluatedAt: string;
+  /** Everything the evaluation measured (the results below are what the hub gets). */
+  scores: Record<string, number>;
+  /** Each result with the idempotency key the hub deduplicates retries by. */
+  results: (EvalResult & { key: string })[];
+}
+
+export const savedEvalsPath = (dir: string, dataset: string): string => join(dir, `eval-${dataset.replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
+
+/** Writes the results (atomically) before anything is sent, so a failed push never costs the evaluation. */
+export function saveEvals(dir: string, s: Omit<SavedEvals, 'results'> & { results: EvalResult[] }): string {
+  const path = savedEvalsPath(dir, s.dataset);
+  const body: SavedEvals = { ...s, results: s.results.map((r) => ({ ...r, key: randomUUID() })) };
+  writeFileSync(`${path}.tmp`, `${JSON.stringify(body, null, 2)}\n`);
+  renameSync(`${path}.tmp`, path);
+  return path;
+}
+
+export function loadSavedEvals(dir: string, dataset: string): SavedEvals | null {
+  const path = savedEvalsPath(dir, dataset);
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as SavedEvals) : null;
+}
+
+/**
+ * Sends saved results to the version they were measured on. Each carries its idempotency key,
+ * so sending again (after a lost answer, or by running the command twice) adds nothing twice.
+ */
+export async function pushSavedEvals(path: string, client = new HubClient(hubConfig())): Promise<{ added: number; already: number }> {
+  const s = JSON.parse(readFileSync(path, 'utf8')) as SavedEvals;
+  const { team, name } = parseModelRef(s.model);
+  let added = 0;
+  for (const r of s.results) {
+    const { key, ...e } = r;
+    try {
+      const res = await client.callWithStatus('POST', `/api/models/${team}/${name}/versions/v${s.version}/evals`, e, {
+        idempotencyKey: key,
+      });
+      if (res.status === 201) added++;
+    } catch (err) {
+      if (!(err instanceof HubCallError)) throw err;
+      throw new HubCallError(
+        `${err.message}\nthe result is saved in ${path}: run the same command again to send it without evaluating again`,
+        err.status,
+      );
+    }
+  }
+  return { added, already: s.results.length - added };
 }
 
 export async function hubCommand(argv: string[]): Promise<number> {

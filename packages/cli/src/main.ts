@@ -18,16 +18,21 @@ import {
 } from '@pretext/ssl';
 import { UsageError } from './errors.js';
 import { TRANSFER_HELP, diagnoseCommand, finetuneCommand, reportCommand, transferReportCommand } from './transfer.js';
+import { HubCallError } from '@pretext/hub/client';
 import {
   HUB_HELP,
-  HubCallError,
   hubCommand,
+  loadSavedEvals,
   loginCommand,
   modelsCommand,
   pullCommand,
+  pulledVersion,
   pushCommand,
-  pushEval,
+  pushSavedEvals,
   resolveEncoderArg,
+  saveEvals,
+  savedEvalsPath,
+  type EvalResult,
 } from './hub.js';
 
 const HELP: Record<string, string> = {
@@ -65,7 +70,7 @@ Options:
   --max-steps N    stop after N optimizer steps
   --json           print the result as one JSON object
   --help           this text`,
-  eval: `Usage: pretext eval --encoder DIR|team/name[@version] [--dataset DATA] [--push] [--json]
+  eval: `Usage: pretext eval --encoder DIR|team/name[@version] [--dataset DATA] [--push [--fresh]] [--json]
 
 Scores a pretrained encoder's frozen features on the test split: weighted kNN (k=200,
 cosine, temperature 0.07) and a linear probe on standardized features.
@@ -74,7 +79,10 @@ DATA is fashion-mnist (the default) or a labeled image folder: one sub-folder pe
 with train/ and test/ inside it, or two folders given as TRAIN_DIR,TEST_DIR. Images are
 resized to the encoder's input size and channels. With a hub reference as --encoder, the
 version is pulled first; --push then attaches the scores to that version on the hub, where
-they feed the task's leaderboard.`,
+they feed the task's leaderboard. The result is saved beside the pulled encoder
+(eval-DATA.json) before it is sent: if the hub cannot be reached, the same command sends the
+saved result later without evaluating again (--fresh evaluates again), and a result the hub
+already has is not added twice.`,
   baselines: `Usage: pretext baselines [--dataset DATA] [--json]
 
 Raw-pixel kNN and linear-probe scores under the same protocol as 'pretext eval'.
@@ -141,6 +149,7 @@ async function evalCommand(argv: string[]): Promise<number> {
       encoder: { type: 'string' },
       dataset: { type: 'string', default: 'fashion-mnist' },
       push: { type: 'boolean', default: false },
+      fresh: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -157,15 +166,30 @@ async function evalCommand(argv: string[]): Promise<number> {
   if (hubRef !== null && existsSync(values.encoder))
     throw new UsageError('--push needs --encoder to be a hub reference (team/name[@version]), so the result lands on that version');
   const encoderDir = await resolveEncoderArg(values.encoder);
-  const scores = await evaluateEncoder(encoderDir, datasetArg(values.dataset, encoderDir));
-  if (hubRef !== null) {
-    const fingerprint = readEncoderMeta(encoderDir).dataFingerprint;
+  if (hubRef === null) {
+    const scores = await evaluateEncoder(encoderDir, datasetArg(values.dataset, encoderDir));
+    if (values.json) console.log(JSON.stringify({ encoder: values.encoder, dataset: values.dataset, ...scores }));
+    else printScores(values.encoder, scores);
+    return 0;
+  }
+  // A result for the hub is saved beside the pulled encoder before it is sent: if the push
+  // fails, running the same command again sends the saved result instead of evaluating again.
+  const pulled = pulledVersion(encoderDir)!;
+  const saved = values.fresh ? null : loadSavedEvals(encoderDir, values.dataset);
+  let scores: Scores;
+  let path = savedEvalsPath(encoderDir, values.dataset);
+  if (saved && saved.version === pulled.version) {
+    scores = saved.scores as Scores;
+    if (!values.json) console.error(`sending the result of ${saved.evaluatedAt} saved beside the encoder (--fresh evaluates again)`);
+  } else {
+    scores = await evaluateEncoder(encoderDir, datasetArg(values.dataset, encoderDir));
+    const results: EvalResult[] = [];
     for (const [metric, value, protocol] of [
       ['knn-accuracy', scores.knn, 'knn-k200-t0.07'],
       ['linear-accuracy', scores.linear, 'linear-probe'],
-    ] as const) {
+    ] as const)
       if (value !== undefined)
-        await pushEval(hubRef, {
+        results.push({
           task: values.dataset,
           dataset: values.dataset === 'fashion-mnist' ? 'fashion-mnist/test' : values.dataset,
           metric,
@@ -173,10 +197,33 @@ async function evalCommand(argv: string[]): Promise<number> {
           protocol,
           labelBudget: '100%',
         });
-    }
-    if (!values.json) console.log(`results attached to ${hubRef} (trained on ${fingerprint.slice(0, 19)}...)`);
+    path = saveEvals(encoderDir, {
+      model: pulled.model,
+      version: pulled.version,
+      dataset: values.dataset,
+      evaluatedAt: new Date().toISOString(),
+      scores: { ...scores },
+      results,
+    });
   }
-  if (values.json) console.log(JSON.stringify({ encoder: values.encoder, dataset: values.dataset, ...scores }));
+  const sent = await pushSavedEvals(path);
+  if (!values.json) {
+    const fingerprint = readEncoderMeta(encoderDir).dataFingerprint;
+    console.log(
+      `results attached to ${pulled.model}@v${pulled.version} (${sent.added} new, ${sent.already} already there; trained on ${fingerprint.slice(0, 19)}...)`,
+    );
+  }
+  if (values.json)
+    console.log(
+      JSON.stringify({
+        encoder: values.encoder,
+        dataset: values.dataset,
+        ...scores,
+        version: pulled.version,
+        added: sent.added,
+        already: sent.already,
+      }),
+    );
   else printScores(values.encoder, scores);
   return 0;
 }

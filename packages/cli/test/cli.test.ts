@@ -14,6 +14,8 @@ function pretext(...args: string[]): { code: number; stdout: string; stderr: str
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+const pick = (o: Record<string, unknown>, ...keys: string[]): Record<string, unknown> => Object.fromEntries(keys.map((k) => [k, o[k]]));
+
 /** Extra environment for the CLI under test (hub config and cache folders). */
 const cliEnv: Record<string, string> = {};
 
@@ -343,6 +345,15 @@ describe('pretext CLI', () => {
       assert.equal(ft.code, 0, ft.stderr);
       const ev = pretext('eval', '--encoder', 'vision/colours@v1', '--dataset', join(dir, 'data'), '--push', '--json');
       assert.equal(ev.code, 0, ev.stderr);
+      assert.deepEqual(pick(JSON.parse(ev.stdout) as Record<string, unknown>, 'version', 'added', 'already'), {
+        version: 1,
+        added: 2,
+        already: 0,
+      });
+      // Sent again: the saved result goes out as it was, and the hub keeps one copy.
+      const again2 = pretext('eval', '--encoder', 'vision/colours@v1', '--dataset', join(dir, 'data'), '--push', '--json');
+      assert.equal(again2.code, 0, again2.stderr);
+      assert.deepEqual(JSON.parse(again2.stdout), JSON.parse(ev.stdout.replace('"added":2,"already":0', '"added":0,"already":2')));
       const board = (await (
         await fetch(`${ready.url}/api/leaderboards/${encodeURIComponent(join(dir, 'data'))}`, {
           headers: { authorization: `Bearer ${ready.token}` },

@@ -2,15 +2,10 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { spawn } from 'node:child_process';
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHub, parseRange, versionDigest } from '../src/index.js';
-import { databaseFor, freshHub, sha, stopPostgres } from './fixtures/hub.js';
-
-const here = dirname(fileURLToPath(import.meta.url));
+import { databaseFor, freshHub, serveInProcess, sha, stopPostgres } from './fixtures/hub.js';
 
 describe('hub: accounts, tokens and access', () => {
   let h: Awaited<ReturnType<typeof freshHub>>;
@@ -353,24 +348,7 @@ describe('hub: crashes and restarts', () => {
 
   it('survives SIGKILL of the server in the middle of an upload: no version, no blob, swept at restart', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hub-kill-'));
-    const serve = (): Promise<{
-      proc: ReturnType<typeof spawn>;
-      url: string;
-      token: string | null;
-      swept: { partial: number; orphans: string[] };
-    }> =>
-      new Promise((resolve, reject) => {
-        const proc = spawn(process.execPath, ['--import', 'tsx', join(here, 'fixtures', 'serve.ts'), dir], {
-          stdio: ['ignore', 'pipe', 'inherit'],
-        });
-        proc.stdout!.once('data', (d: Buffer) =>
-          resolve({
-            proc,
-            ...(JSON.parse(d.toString()) as { url: string; token: string | null; swept: { partial: number; orphans: string[] } }),
-          }),
-        );
-        proc.once('exit', (code) => reject(new Error(`hub exited ${code}`)));
-      });
+    const serve = () => serveInProcess(dir);
     const first = await serve();
     const token = first.token!;
     const auth = { authorization: `Bearer ${token}` };

@@ -4,8 +4,10 @@
 export interface ProgressOptions {
   total: number;
   label: string;
-  /** Unit for the rate, e.g. 'steps', 'img', 'MB'. */
+  /** Unit for the rate, e.g. 'steps', 'img'. */
   unit?: string;
+  /** Counts are bytes: shown as 108.7 kB / 2.1 MB, the rate as MB/s. */
+  bytes?: boolean;
   stream?: NodeJS.WriteStream;
   logEverySeconds?: number;
 }
@@ -19,6 +21,19 @@ function formatDuration(seconds: number): string {
   const mm = String(m).padStart(2, '0');
   const ss = String(r).padStart(2, '0');
   return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
+}
+
+/** A byte count in decimal units: 512 B, 108.7 kB, 2.10 MB, 1.25 GB. */
+export function formatBytes(n: number): string {
+  if (n < 1000) return `${Math.round(n)} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n / 1000;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
 }
 
 export class ProgressBar {
@@ -62,8 +77,10 @@ export class ProgressBar {
     const filled = Math.round(frac * width);
     const bar = `${'█'.repeat(filled)}${'░'.repeat(width - filled)}`;
     const eta = (this.o.total - this.done) / rate;
-    const unit = this.o.unit ?? 'it';
-    return `${this.o.label} ${bar} ${this.done}/${this.o.total} ${rate.toFixed(rate < 10 ? 2 : 0)} ${unit}/s ETA ${formatDuration(eta)} ${this.info}`.trimEnd();
+    const counts = this.o.bytes
+      ? `${formatBytes(this.done)}/${formatBytes(this.o.total)} ${formatBytes(rate)}/s`
+      : `${this.done}/${this.o.total} ${rate.toFixed(rate < 10 ? 2 : 0)} ${this.o.unit ?? 'it'}/s`;
+    return `${this.o.label} ${bar} ${counts} ETA ${formatDuration(eta)} ${this.info}`.trimEnd();
   }
 
   /** Final line, with the total time. */

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
@@ -106,6 +106,18 @@ export async function createHub(o: HubOptions): Promise<Hub> {
           },
     bodyLimit: 1024 * 1024,
     exposeHeadRoutes: false,
+    // A file path inside a version is up to 255 characters, more once URL-encoded.
+    routerOptions: { maxParamLength: 1024 },
+    // Malformed URLs are refused by the router before any hook runs: answer them in the
+    // API's error shape, as a documented 400, with the headers helmet would have added.
+    frameworkErrors: (err, _req, res) =>
+      void (res as FastifyReply)
+        .status(400)
+        .headers({ 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'none'; frame-ancestors 'none'" })
+        .send({
+          statusCode: 400,
+          error: err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path segment is longer than 1024 characters' : 'the URL is malformed',
+        }),
     ...(o.keepAliveTimeoutMs ? { keepAliveTimeout: o.keepAliveTimeoutMs } : {}),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
   });

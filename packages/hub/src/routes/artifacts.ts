@@ -55,7 +55,7 @@ export function artifactRoutes(app: FastifyInstance, store: Store, blobs: BlobSt
   // of versions it can read); any other digest, stored or not, is a 404.
   app.head<{ Params: { sha256: string } }>(
     '/api/blobs/:sha256',
-    { schema: { params: blobParams, response: responses({ 200: 'empty' }, [404]) } },
+    { schema: { params: blobParams, response: responses({ 200: 'empty' }, [404]) }, config: { swagger: { exposeHeadRoute: true } } },
     async (req, reply) => {
       const a = requireScope(req.actor, 'read');
       const ok = stored(req.params.sha256) !== null && (await versions.referencable(store.db, a, req.params.sha256)) !== null;

@@ -11,7 +11,9 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { validFilePath } from './auth.js';
-import type { VersionFile } from './store/versions.js';
+import type { VersionFile } from './types.js';
+
+export type { VersionFile };
 
 export interface HubConfig {
   url: string;

@@ -8,12 +8,9 @@ import { ALIAS, validFilePath } from '../auth.js';
 import type { Db, Row } from '../db.js';
 import { audit, HubError, need, now, num, readableSql, requireScope, requireWriter, type Actor, type Visibility } from './access.js';
 import type { Models } from './models.js';
+import type { VersionFile } from '../types.js';
 
-export interface VersionFile {
-  path: string;
-  sha256: string;
-  size: number;
-}
+export type { VersionFile } from '../types.js';
 
 export interface VersionInfo {
   id: number;

@@ -1,18 +1,18 @@
 // The hub's HTTP API on Fastify. Every route declares JSON schemas for its inputs (checked
 // before the handler runs, with a 400 that says what was wrong) and for every status it
 // answers; the same schemas produce the OpenAPI document at /openapi.json. Every response
-// carries security headers (helmet: a script-src 'self' Content-Security-Policy, nosniff,
-// no referrer, no framing). Logs are structured (pino) and never contain the Authorization
+// carries security headers (headers.ts: helmet's, with a script-src 'self'
+// Content-Security-Policy, nosniff, no referrer, no framing). Logs are structured (pino) and never contain the Authorization
 // header or the session cookie.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import cookie from '@fastify/cookie';
-import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import fastifyStatic from '@fastify/static';
 import { bearer } from './auth.js';
+import { securityHeaders } from './headers.js';
 import { BlobError, BlobStore } from './blobs.js';
 import { migrate, openDb, type Db } from './db.js';
 import { accountRoutes, clearSessionCookie, csrfValid, SESSION_COOKIE } from './routes/accounts.js';
@@ -92,6 +92,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
   const swept = await sweep(0);
   const adminToken = await store.accounts.bootstrap();
 
+  const secure = securityHeaders();
   const app = Fastify({
     logger:
       o.logLevel === false
@@ -113,7 +114,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     frameworkErrors: (err, _req, res) =>
       void (res as FastifyReply)
         .status(400)
-        .headers({ 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'none'; frame-ancestors 'none'" })
+        .headers(secure)
         .send({
           statusCode: 400,
           error: err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path segment is longer than 1024 characters' : 'the URL is malformed',
@@ -126,26 +127,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     if (r.schema?.hide) return;
     for (const m of [r.method].flat()) routes.push(`${m} ${r.url}`);
   });
-  await app.register(helmet, {
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'"],
-        imgSrc: ["'self'", 'blob:', 'data:'],
-        connectSrc: ["'self'"],
-        fontSrc: ["'self'"],
-        objectSrc: ["'none'"],
-        baseUri: ["'none'"],
-        formAction: ["'self'"],
-        frameAncestors: ["'none'"],
-      },
-    },
-    referrerPolicy: { policy: 'no-referrer' },
-    // The hub is often served over plain HTTP on a private network or loopback.
-    strictTransportSecurity: false,
-  });
+  app.addHook('onRequest', async (_req, reply) => void reply.headers(secure));
   await app.register(cookie);
   await app.register(swagger, {
     openapi: {

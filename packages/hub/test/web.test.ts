@@ -194,6 +194,8 @@ describe('hub web UI', () => {
     await page.getByLabel('member user').fill('bob');
     await page.getByRole('button', { name: 'Add member' }).click();
     await page.getByText('bob added to nlp').waitFor();
+    // The table reloads after the message: wait for the new row rather than racing it.
+    await page.getByTestId('teams').getByText('admin (admin), bob (member)').waitFor();
     assert.match((await page.getByTestId('teams').textContent())!, /nlp.*bob \(member\)/);
     await page.getByLabel('token name').fill('ci-reader');
     await page.getByRole('button', { name: 'Create token' }).click();

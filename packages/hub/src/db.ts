@@ -48,14 +48,28 @@ export class SqliteDb implements Db {
     this.conn.pragma('synchronous = NORMAL');
   }
 
+  /** Prepared statements by SQL text: preparing took a fifth of a metadata read's time. */
+  private readonly statements = new Map<string, Database.Statement>();
+
+  private statement(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.conn.prepare(sql);
+      // SQL built from a variable number of placeholders could grow the cache without bound.
+      if (this.statements.size >= 500) this.statements.clear();
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
   private direct(): Db {
-    const conn = this.conn;
+    const stmt = (sql: string) => this.statement(sql);
     const self: Db = {
       engine: 'sqlite',
-      all: <T extends Row>(sql: string, params: unknown[] = []) => Promise.resolve(conn.prepare(sql).all(...params.map(toDbValue)) as T[]),
+      all: <T extends Row>(sql: string, params: unknown[] = []) => Promise.resolve(stmt(sql).all(...params.map(toDbValue)) as T[]),
       one: <T extends Row>(sql: string, params: unknown[] = []) =>
-        Promise.resolve(conn.prepare(sql).get(...params.map(toDbValue)) as T | undefined),
-      run: (sql: string, params: unknown[] = []) => Promise.resolve({ changes: conn.prepare(sql).run(...params.map(toDbValue)).changes }),
+        Promise.resolve(stmt(sql).get(...params.map(toDbValue)) as T | undefined),
+      run: (sql: string, params: unknown[] = []) => Promise.resolve({ changes: stmt(sql).run(...params.map(toDbValue)).changes }),
       tx: (fn) => fn(self),
       // One connection, one transaction at a time: already exclusive.
       lock: () => Promise.resolve(),

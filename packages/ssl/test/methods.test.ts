@@ -145,7 +145,7 @@ describe('losses', () => {
 const tinyBackbone = (): SmallCnn => new SmallCnn({ width: 4, depth: 2 });
 
 describe('methods', () => {
-  for (const name of Object.keys(METHODS) as MethodName[]) {
+  for (const name of METHODS.map((m) => m.name)) {
     it(`${name}: one step gives a finite loss and gradients in the backbone`, () => {
       torch.manualSeed(0);
       const m = buildMethod(name, tinyBackbone, name === 'moco' ? { queueSize: 64, projDim: 16, hiddenDim: 32 } : {});
@@ -229,6 +229,13 @@ describe('methods', () => {
     assert.throws(() => buildMethod('simclr', tinyBackbone, { rotationWeight: -1 }), /rotationWeight must be a number >= 0/);
     assert.throws(() => buildMethod('simclr', tinyBackbone, { views: 1 }), /views must be an integer >= 2/);
     assert.throws(() => buildMethod('simclr', tinyBackbone, { views: 3, decoupled: true }), /decoupled applies to two views only/);
+  });
+
+  it('checks options built directly by the same schema a recipe is checked by', () => {
+    // A misspelt option is an error for a library caller too, not a silent default.
+    assert.throws(() => new SimCLR(tinyBackbone, { temprature: 0.1 } as never), /simclr options: .*temprature/);
+    assert.throws(() => buildMethod('moco', tinyBackbone, { momentum: 2 }), /moco options: momentum/);
+    for (const spec of METHODS) assert.deepEqual(spec.config.parse({}), {}, `${spec.name}: every option is optional`);
   });
 
   it('SimCLR with the rotation term takes more than two views', () => {

@@ -1,5 +1,6 @@
 // BYOL (Grill et al., 2020): the online network with a predictor regresses the target
 // network's projection of the other view; the target is an EMA whose momentum rises to 1.
+import { z } from 'zod';
 import * as torch from '@pretext/torch';
 import type { Tensor } from '@pretext/torch';
 import { mlpHead } from '../heads/mlp.js';
@@ -7,24 +8,26 @@ import { byolLoss } from '../losses/cosine.js';
 import type { Encoder } from '../encoders/encoder.js';
 import { cosineMomentum, emaUpdate, momentumCopy } from './momentum.js';
 import { SSLMethod, Tower, type StepResult } from './method.js';
+import { defineMethod, dim, momentum, parseConfig } from './options.js';
 
-export interface BYOLConfig {
-  hiddenDim?: number;
-  projDim?: number;
+export const byolConfig = z.strictObject({
+  hiddenDim: dim,
+  projDim: dim,
   /** Starting EMA momentum; it follows a cosine to 1. */
-  momentum?: number;
-}
+  momentum,
+});
+export type BYOLConfig = z.input<typeof byolConfig>;
 
 export class BYOL extends SSLMethod {
   readonly name = 'byol';
+  readonly config: BYOLConfig;
   readonly online: Tower;
   readonly predictor: torch.nn.Sequential;
   readonly target: Tower;
-  constructor(
-    makeBackbone: () => Encoder,
-    readonly config: BYOLConfig = {},
-  ) {
+  constructor(makeBackbone: () => Encoder, options: BYOLConfig = {}) {
+    const config = parseConfig('byol', byolConfig, options);
     super(makeBackbone);
+    this.config = config;
     const proj = config.projDim ?? 128;
     const head = (): torch.nn.Sequential => mlpHead({ inDim: this.backbone.outDim, hiddenDim: config.hiddenDim ?? 512, outDim: proj });
     this.online = this.registerModule('online', new Tower(this.backbone, head()));
@@ -47,3 +50,5 @@ export class BYOL extends SSLMethod {
     emaUpdate(this.target, this.online, cosineMomentum(this.config.momentum ?? 0.99, progress));
   }
 }
+
+export const byol = defineMethod('byol', byolConfig, (b, c) => new BYOL(b, c));

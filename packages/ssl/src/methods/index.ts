@@ -1,32 +1,32 @@
-// Methods by name, for recipes.
+// The methods, for recipes: each method file declares its name, options schema and builder
+// (defineMethod); adding a method is its file plus one line here. The recipe schema and the
+// config types derive from these.
 import type { Encoder } from '../encoders/encoder.js';
 import type { SSLMethod } from './method.js';
-import { SimCLR } from './simclr.js';
-import { MoCo } from './moco.js';
-import { BYOL } from './byol.js';
-import { SimSiam } from './simsiam.js';
-import { BarlowTwins } from './barlowTwins.js';
-import { VICReg } from './vicreg.js';
-import { Rotation } from './rotation.js';
+import type { MethodSpec } from './options.js';
+import { SimCLR, simclr } from './simclr.js';
+import { MoCo, moco } from './moco.js';
+import { BYOL, byol } from './byol.js';
+import { SimSiam, simsiam } from './simsiam.js';
+import { BarlowTwins, barlowTwins } from './barlowTwins.js';
+import { VICReg, vicreg } from './vicreg.js';
+import { Rotation, rotation } from './rotation.js';
 
-export const METHODS = {
-  simclr: (b: () => Encoder, c: object) => new SimCLR(b, c),
-  moco: (b: () => Encoder, c: object) => new MoCo(b, c),
-  byol: (b: () => Encoder, c: object) => new BYOL(b, c),
-  simsiam: (b: () => Encoder, c: object) => new SimSiam(b, c),
-  'barlow-twins': (b: () => Encoder, c: object) => new BarlowTwins(b, c),
-  vicreg: (b: () => Encoder, c: object) => new VICReg(b, c),
-  rotation: (b: () => Encoder, c: object) => new Rotation(b, c),
-} as const;
+export const METHODS = [simclr, moco, byol, simsiam, barlowTwins, vicreg, rotation] as const;
 
-export type MethodName = keyof typeof METHODS;
+export type MethodName = (typeof METHODS)[number]['name'];
+
+export function methodSpec(name: string): MethodSpec {
+  const spec = (METHODS as readonly MethodSpec[]).find((m) => m.name === name);
+  if (spec === undefined) throw new TypeError(`unknown method '${name}'; expected one of ${METHODS.map((m) => m.name).join(', ')}`);
+  return spec;
+}
 
 export function buildMethod(name: MethodName, makeBackbone: () => Encoder, config: object = {}): SSLMethod {
-  const make = METHODS[name];
-  if (make === undefined) throw new TypeError(`unknown method '${String(name)}'; expected one of ${Object.keys(METHODS).join(', ')}`);
-  return make(makeBackbone, config);
+  return methodSpec(name).build(makeBackbone, config as Record<string, unknown>);
 }
 
 export { SSLMethod, Tower, type StepResult } from './method.js';
+export { defineMethod, parseConfig, type MethodSpec } from './options.js';
 export { SimCLR, MoCo, BYOL, SimSiam, BarlowTwins, VICReg, Rotation };
 export { emaUpdate, momentumCopy, cosineMomentum, MemoryQueue } from './momentum.js';

@@ -1,5 +1,6 @@
 // MoCo v2 (Chen et al., 2020): queries from the online encoder, keys from its momentum copy,
 // negatives from a queue of past keys; the loss is symmetrized over the two views.
+import { z } from 'zod';
 import * as torch from '@pretext/torch';
 import type { Tensor } from '@pretext/torch';
 import { mlpHead } from '../heads/mlp.js';
@@ -7,25 +8,27 @@ import { infoNce } from '../losses/infoNce.js';
 import type { Encoder } from '../encoders/encoder.js';
 import { MemoryQueue, emaUpdate, momentumCopy } from './momentum.js';
 import { SSLMethod, Tower, type StepResult } from './method.js';
+import { defineMethod, dim, momentum, parseConfig, positive } from './options.js';
 
-export interface MoCoConfig {
-  hiddenDim?: number;
-  projDim?: number;
-  temperature?: number;
-  queueSize?: number;
-  momentum?: number;
-}
+export const mocoConfig = z.strictObject({
+  hiddenDim: dim,
+  projDim: dim,
+  temperature: positive,
+  queueSize: dim,
+  momentum,
+});
+export type MoCoConfig = z.input<typeof mocoConfig>;
 
 export class MoCo extends SSLMethod {
   readonly name = 'moco';
+  readonly config: MoCoConfig;
   readonly online: Tower;
   readonly target: Tower;
   readonly queue: MemoryQueue;
-  constructor(
-    makeBackbone: () => Encoder,
-    readonly config: MoCoConfig = {},
-  ) {
+  constructor(makeBackbone: () => Encoder, options: MoCoConfig = {}) {
+    const config = parseConfig('moco', mocoConfig, options);
     super(makeBackbone);
+    this.config = config;
     const head = (): torch.nn.Sequential =>
       mlpHead({ inDim: this.backbone.outDim, hiddenDim: config.hiddenDim ?? 512, outDim: config.projDim ?? 128 });
     this.online = this.registerModule('online', new Tower(this.backbone, head()));
@@ -58,3 +61,5 @@ export class MoCo extends SSLMethod {
     emaUpdate(this.target, this.online, this.config.momentum ?? 0.99);
   }
 }
+
+export const moco = defineMethod('moco', mocoConfig, (b, c) => new MoCo(b, c));

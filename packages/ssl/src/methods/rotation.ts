@@ -1,10 +1,12 @@
 // Rotation prediction (Gidaris et al., 2018), the classic pretext task: each image is shown
 // at 0, 90, 180 and 270 degrees and the network names the rotation.
+import { z } from 'zod';
 import * as torch from '@pretext/torch';
 import type { Tensor } from '@pretext/torch';
 import { mlpHead } from '../heads/mlp.js';
 import type { Encoder } from '../encoders/encoder.js';
 import { SSLMethod, type StepResult } from './method.js';
+import { defineMethod, dim, parseConfig } from './options.js';
 
 /** [B, C, H, W] (square) -> [4B, C, H, W]: the batch turned 0, 1, 2 and 3 quarter turns clockwise, in that order. */
 export function allRotations(x: Tensor): Tensor {
@@ -23,11 +25,15 @@ export function oneRotationEach(x: Tensor): { images: Tensor; labels: Tensor } {
   return { images: allRotations(x).indexSelect(0, labels.mul(b).add(i)), labels };
 }
 
+export const rotationConfig = z.strictObject({ hiddenDim: dim });
+export type RotationConfig = z.input<typeof rotationConfig>;
+
 export class Rotation extends SSLMethod {
   readonly name = 'rotation';
   override readonly numViews = 1;
   readonly classifier: torch.nn.Sequential;
-  constructor(makeBackbone: () => Encoder, config: { hiddenDim?: number } = {}) {
+  constructor(makeBackbone: () => Encoder, options: RotationConfig = {}) {
+    const config = parseConfig('rotation', rotationConfig, options);
     super(makeBackbone);
     this.classifier = this.registerModule(
       'classifier',
@@ -48,3 +54,5 @@ export class Rotation extends SSLMethod {
     };
   }
 }
+
+export const rotation = defineMethod('rotation', rotationConfig, (b, c) => new Rotation(b, c));

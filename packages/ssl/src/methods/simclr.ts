@@ -1,4 +1,5 @@
 // SimCLR (Chen et al., 2020): a projector and the NT-Xent loss over both views.
+import { z } from 'zod';
 import * as torch from '@pretext/torch';
 import type { nn, Tensor } from '@pretext/torch';
 import { mlpHead } from '../heads/mlp.js';
@@ -6,41 +7,43 @@ import { ntXent, ntXentViews } from '../losses/ntXent.js';
 import type { Encoder } from '../encoders/encoder.js';
 import { oneRotationEach } from './rotation.js';
 import { ProjectorMethod, type StepResult } from './method.js';
+import { defineMethod, dim, parseConfig, positive } from './options.js';
 
-export interface SimCLRConfig {
-  hiddenDim?: number;
-  projDim?: number;
-  temperature?: number;
-  /** Decoupled contrastive loss: the positive out of the denominator (default false). */
-  decoupled?: boolean;
-  /**
-   * Weight of an auxiliary rotation-prediction loss, after E-SSL (Dangovski et al., 2022):
-   * the views are turned by quarter turns (all views of an image alike) and a small head
-   * on the backbone names the turn, which keeps orientation in the features that crop and
-   * flip invariance would wash out. E-SSL turns a separate copy; turning the views costs
-   * no extra forward pass and scored the same here. 0 = off (default).
-   */
-  rotationWeight?: number;
-  /** Augmented views per image (default 2); more than 2 uses the multi-positive NT-Xent. */
-  views?: number;
-}
+export const simclrConfig = z
+  .strictObject({
+    hiddenDim: dim,
+    projDim: dim,
+    temperature: positive,
+    /** Decoupled contrastive loss: the positive out of the denominator (default false). */
+    decoupled: z.boolean().optional(),
+    /**
+     * Weight of an auxiliary rotation-prediction loss, after E-SSL (Dangovski et al., 2022):
+     * the views are turned by quarter turns (all views of an image alike) and a small head
+     * on the backbone names the turn, which keeps orientation in the features that crop and
+     * flip invariance would wash out. E-SSL turns a separate copy; turning the views costs
+     * no extra forward pass and scored the same here. 0 = off (default).
+     */
+    rotationWeight: z.number({ error: 'rotationWeight must be a number >= 0' }).min(0, 'rotationWeight must be a number >= 0').optional(),
+    /** Augmented views per image (default 2); more than 2 uses the multi-positive NT-Xent. */
+    views: z.number().int('views must be an integer >= 2').min(2, 'views must be an integer >= 2').optional(),
+  })
+  .refine((c) => !(c.decoupled && (c.views ?? 2) > 2), {
+    message: 'decoupled applies to two views only; drop it or use views: 2',
+    path: ['decoupled'],
+  });
+export type SimCLRConfig = z.input<typeof simclrConfig>;
 
 export class SimCLR extends ProjectorMethod {
   readonly name = 'simclr';
+  readonly config: SimCLRConfig;
   readonly rotationHead?: nn.Sequential;
   override readonly numViews: number;
-  constructor(
-    makeBackbone: () => Encoder,
-    readonly config: SimCLRConfig = {},
-  ) {
+  constructor(makeBackbone: () => Encoder, options: SimCLRConfig = {}) {
+    const config = parseConfig('simclr', simclrConfig, options);
     super(makeBackbone, (inDim) => mlpHead({ inDim, hiddenDim: config.hiddenDim ?? 512, outDim: config.projDim ?? 128 }));
+    this.config = config;
     this.numViews = config.views ?? 2;
-    if (!Number.isInteger(this.numViews) || this.numViews < 2)
-      throw new RangeError(`views must be an integer >= 2, got ${String(config.views)}`);
-    if (config.decoupled && this.numViews > 2) throw new RangeError('decoupled applies to two views only; drop it or use views: 2');
-    const w = config.rotationWeight ?? 0;
-    if (!(w >= 0)) throw new RangeError(`rotationWeight must be a number >= 0, got ${String(config.rotationWeight)}`);
-    if (w > 0) {
+    if ((config.rotationWeight ?? 0) > 0) {
       this.rotationHead = this.registerModule(
         'rotationHead',
         mlpHead({ inDim: this.backbone.outDim, hiddenDim: config.hiddenDim ?? 512, outDim: 4 }),
@@ -67,3 +70,5 @@ export class SimCLR extends ProjectorMethod {
     };
   }
 }
+
+export const simclr = defineMethod('simclr', simclrConfig, (b, c) => new SimCLR(b, c));

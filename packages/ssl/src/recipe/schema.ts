@@ -3,6 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { METHODS } from '../methods/index.js';
+import type { MethodSpec } from '../methods/options.js';
 
 const range = z.tuple([z.number(), z.number()]).refine(([a, b]) => a <= b, 'the first number must not exceed the second');
 const probability = z.number().min(0).max(1);
@@ -44,32 +46,15 @@ const encoder = z.discriminatedUnion('type', [
   }),
 ]);
 
-export const METHOD_NAMES = ['simclr', 'moco', 'byol', 'simsiam', 'barlow-twins', 'vicreg', 'rotation'] as const;
-
-// Each method's options, strict like the encoders': a misspelt key is an error, not a default.
-const dim = z.number().int().min(1).optional();
-const positive = z.number().positive().optional();
-const weight = z.number().min(0).optional();
-const momentum = z.number().min(0).max(1).optional();
-// Every option is optional, so {} is a valid config; inside the generic TypeScript cannot see that.
-const methodEntry = <N extends (typeof METHOD_NAMES)[number], S extends z.core.$ZodLooseShape>(name: N, shape: S) =>
-  z.strictObject({ name: z.literal(name), config: z.strictObject(shape).default({} as never) });
-const method = z.discriminatedUnion('name', [
-  methodEntry('simclr', {
-    hiddenDim: dim,
-    projDim: dim,
-    temperature: positive,
-    decoupled: z.boolean().optional(),
-    rotationWeight: weight,
-    views: z.number().int().min(2).optional(),
-  }),
-  methodEntry('moco', { hiddenDim: dim, projDim: dim, temperature: positive, queueSize: dim, momentum }),
-  methodEntry('byol', { hiddenDim: dim, projDim: dim, momentum }),
-  methodEntry('simsiam', { projDim: dim, predictorHiddenDim: dim, predictor: z.boolean().optional() }),
-  methodEntry('barlow-twins', { projDim: dim, lambda: positive }),
-  methodEntry('vicreg', { projDim: dim, invariance: weight, variance: weight, covariance: weight }),
-  methodEntry('rotation', { hiddenDim: dim }),
-]);
+// Each method's options come from its own file (strict: a misspelt key is an error, not a
+// default); the recipe accepts exactly the registered methods.
+type MethodEntry<M> =
+  M extends MethodSpec<infer N, infer C> ? z.ZodObject<{ name: z.ZodLiteral<N>; config: z.ZodDefault<C> }, z.core.$strict> : never;
+function methodEntries<T extends readonly MethodSpec[]>(specs: T): { -readonly [K in keyof T]: MethodEntry<T[K]> } {
+  return specs.map((m) => z.strictObject({ name: z.literal(m.name), config: m.config.default({}) })) as never;
+}
+const method = z.discriminatedUnion('name', methodEntries(METHODS));
+export const METHOD_NAMES = METHODS.map((m) => m.name);
 
 export const recipeSchema = z.strictObject({
   name: z.string().min(1),

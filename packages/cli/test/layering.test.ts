@@ -1,5 +1,5 @@
 // The layers hold: arrows point down only (ARCHITECTURE.md). The hub runs without libtorch
-// and knows nothing of training; no library imports the command line; the hub's client
+// and knows nothing of training; data sources need no engine; no library imports the command line; the hub's client
 // entry point pulls in no server code.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -46,8 +46,12 @@ describe('layering', () => {
     assert.deepEqual(violations('hub', /^@pretext\/(torch|ssl|cli)(\/|$)/), []);
   });
 
+  it('keeps data sources and formats free of the engine and of everything above them', () => {
+    assert.deepEqual(violations('data', /^@pretext\//), []);
+  });
+
   it('lets no library import the command line, and the engine import nothing above it', () => {
-    for (const pkg of ['torch', 'ssl', 'hub']) assert.deepEqual(violations(pkg, /^@pretext\/cli(\/|$)/), [], pkg);
+    for (const pkg of ['torch', 'data', 'ssl', 'hub']) assert.deepEqual(violations(pkg, /^@pretext\/cli(\/|$)/), [], pkg);
     assert.deepEqual(violations('torch', /^@pretext\/(ssl|hub)(\/|$)/), []);
   });
 

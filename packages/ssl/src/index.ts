@@ -1,9 +1,7 @@
 // @pretext/ssl: data, self-supervised methods, training and evaluation.
-export { formatBytes, ProgressBar, type ProgressOptions } from './progress.js';
-export { parseIdx, readIdx, DataFormatError, type IdxArray } from './data/idx.js';
-export { download, DownloadError, type DownloadOptions } from './data/download.js';
-export * from './data/fashionMnist.js';
-export * from './data/imageFolder.js';
+// Sources and formats live in @pretext/data (no engine); the library hands them on.
+export * from '@pretext/data';
+export { loadFashionMnist, decodeImages, type LabeledImages } from './data/images.js';
 export * from './data/loader.js';
 export * from './data/sources.js';
 export * from './augment/transforms.js';

@@ -21,7 +21,7 @@ import { buildMethod } from './methods/index.js';
 import { buildAugment } from './recipe/augment.js';
 import type { Recipe } from './recipe/schema.js';
 import { pretrain, type TrainResult } from './train/trainer.js';
-import { DataFormatError } from './data/idx.js';
+import { DataFormatError } from '@pretext/data';
 import type { BatchSource, FileSource } from './data/loader.js';
 import { extractFeatures, toFloatImages, type InputNorm } from './eval/features.js';
 import { knnAccuracy } from './eval/knn.js';

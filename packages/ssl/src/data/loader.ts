@@ -4,7 +4,7 @@
 // the background (files decoded on libuv's thread pool) does so while the step computes.
 import * as torch from '@pretext/torch';
 import type { Tensor } from '@pretext/torch';
-import { decodeImage, type DecodeOptions } from './imageFolder.js';
+import { decodeImage, type DecodeOptions } from '@pretext/data';
 
 export interface BatchSource {
   readonly length: number;

@@ -5,9 +5,8 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as torch from '@pretext/torch';
 import type { Tensor } from '@pretext/torch';
-import { DataFormatError } from './idx.js';
-import { FASHION_MNIST_CLASSES, loadFashionMnist } from './fashionMnist.js';
-import { decodeImages, scanImageFolder } from './imageFolder.js';
+import { DataFormatError, FASHION_MNIST_CLASSES, scanImageFolder } from '@pretext/data';
+import { decodeImages, loadFashionMnist } from './images.js';
 import { FileSource, type BatchSource } from './loader.js';
 import { imageStats, type InputNorm } from '../eval/features.js';
 

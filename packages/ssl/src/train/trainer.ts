@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, appendF
 import { join } from 'node:path';
 import * as torch from '@pretext/torch';
 import type { Tensor } from '@pretext/torch';
-import { ProgressBar } from '../progress.js';
+import { ProgressBar } from '@pretext/data';
 import { views, type Transform } from '../augment/transforms.js';
 import { normalizeInput, toFloatImages, type InputNorm } from '../eval/features.js';
 import { BatchLoader, TensorSource, type BatchSource } from '../data/loader.js';

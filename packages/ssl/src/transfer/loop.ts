@@ -2,7 +2,7 @@
 // early stopping on a validation split, plus the helpers around it.
 import * as torch from '@pretext/torch';
 import type { Tensor } from '@pretext/torch';
-import { ProgressBar } from '../progress.js';
+import { ProgressBar } from '@pretext/data';
 import type { EpochRecord, FinetuneOptions } from './finetune.js';
 
 export function accuracyOf(logits: (x: Tensor) => Tensor, x: Tensor, y: Tensor, batch = 1000): number {

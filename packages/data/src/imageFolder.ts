@@ -1,13 +1,12 @@
 // Image folders: PNG, JPEG, WebP, GIF or TIFF files, either sorted into one sub-folder per
 // class (labeled, classes in name order as torchvision's ImageFolder does) or all in one
 // folder (unlabeled). Decoded and resized with sharp (libvips), many files at a time on
-// libuv's thread pool, into one uint8 tensor [N, C, size, size].
+// libuv's thread pool, into bytes (height, width, channels per image).
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { extname, join, relative } from 'node:path';
 import sharp from 'sharp';
-import { tensor, tidy, type Tensor } from '@pretext/torch';
-import { DataFormatError } from './idx.js';
-import { ProgressBar } from '../progress.js';
+import { DataFormatError } from './errors.js';
+import { ProgressBar } from './progress.js';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.gif', '.tif', '.tiff'];
 
@@ -89,8 +88,8 @@ export async function decodeImage(file: string, o: DecodeOptions): Promise<Buffe
   return data;
 }
 
-/** Decodes `files` into uint8 [N, C, size, size]; a file that fails to decode is named in the error. */
-export async function decodeImages(files: readonly string[], o: DecodeOptions): Promise<Tensor> {
+/** Decodes `files` into bytes laid out [N, size, size, channels]; a file that fails to decode is named in the error. */
+export async function decodeImageBytes(files: readonly string[], o: DecodeOptions): Promise<Uint8Array> {
   const per = o.size * o.size * o.channels;
   const hwc = new Uint8Array(files.length * per);
   const bar = o.quiet || files.length < 2000 ? null : new ProgressBar({ total: files.length, label: 'decoding images', unit: 'img' });
@@ -116,9 +115,5 @@ export async function decodeImages(files: readonly string[], o: DecodeOptions): 
         .join('\n')}${failures.length > 5 ? `\n  - ... and ${failures.length - 5} more` : ''}`,
     );
   }
-  return tidy(() =>
-    tensor(hwc, { shape: [files.length, o.size, o.size, o.channels], dtype: 'uint8' })
-      .permute([0, 3, 1, 2])
-      .contiguous(),
-  );
+  return hwc;
 }

@@ -6,9 +6,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { tensor, type Tensor } from '@pretext/torch';
-import { DataFormatError, parseIdx } from './idx.js';
 import { download } from './download.js';
+import { DataFormatError } from './errors.js';
+import { parseIdx } from './formats/idx.js';
 
 export const FASHION_MNIST_CLASSES = [
   'T-shirt/top',
@@ -68,11 +68,12 @@ export function defaultCacheDir(): string {
   return process.env.PRETEXT_CACHE ?? join(homedir(), '.cache', 'pretext');
 }
 
-export interface LabeledImages {
-  /** uint8 [N, 28, 28] */
-  images: Tensor;
-  /** int64 [N] */
-  labels: Tensor;
+export interface FashionMnistSplit {
+  /** uint8 images, row-major [N, 28, 28] */
+  images: Uint8Array;
+  shape: [number, number, number];
+  /** Class index of each image, 0-9. */
+  labels: Uint8Array;
 }
 
 async function locate(key: keyof typeof FASHION_MNIST_FILES, o: DatasetLocation): Promise<Uint8Array> {
@@ -98,8 +99,8 @@ async function locate(key: keyof typeof FASHION_MNIST_FILES, o: DatasetLocation)
   return content;
 }
 
-/** The 60,000 training or 10,000 test images with their labels. */
-export async function loadFashionMnist(split: 'train' | 'test', o: DatasetLocation = {}): Promise<LabeledImages> {
+/** The 60,000 training or 10,000 test images with their labels, as bytes. */
+export async function readFashionMnist(split: 'train' | 'test', o: DatasetLocation = {}): Promise<FashionMnistSplit> {
   const imagesKey = split === 'train' ? 'train-images' : 'test-images';
   const labelsKey = split === 'train' ? 'train-labels' : 'test-labels';
   const img = parseIdx(await locate(imagesKey, o), FASHION_MNIST_FILES[imagesKey].file);
@@ -107,8 +108,5 @@ export async function loadFashionMnist(split: 'train' | 'test', o: DatasetLocati
   if (img.dtype !== 'uint8' || img.shape.length !== 3 || lab.shape.length !== 1 || img.shape[0] !== lab.shape[0]) {
     throw new DataFormatError(`Fashion-MNIST ${split}: images [${img.shape.join(', ')}] and labels [${lab.shape.join(', ')}] do not match`);
   }
-  return {
-    images: tensor(img.data, { shape: img.shape, dtype: 'uint8' }),
-    labels: tensor(BigInt64Array.from(lab.data as Uint8Array, (v) => BigInt(v))),
-  };
+  return { images: img.data as Uint8Array, shape: img.shape as [number, number, number], labels: lab.data as Uint8Array };
 }

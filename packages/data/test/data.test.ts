@@ -12,7 +12,8 @@ import {
   DataFormatError,
   download,
   DownloadError,
-  loadFashionMnist,
+  readFashionMnist,
+  formatBytes,
   ProgressBar,
   FASHION_MNIST_FILES,
 } from '../src/index.js';
@@ -116,15 +117,15 @@ describe('downloads', () => {
 });
 
 describe('Fashion-MNIST source', () => {
-  it('loads the Debian copy, verified, as uint8 images and int64 labels', async () => {
-    const test = await loadFashionMnist('test', { cacheDir: mkdtempSync(join(tmpdir(), 'cache-')), download: false });
-    assert.deepEqual(test.images.shape, [10000, 28, 28]);
-    assert.equal(test.images.dtype, 'uint8');
-    assert.equal(test.labels.dtype, 'int64');
-    assert.deepEqual(test.labels.narrow(0, 0, 5).toArray(), [9, 2, 1, 1, 6]);
+  it('loads the Debian copy, verified, as image bytes and labels', async () => {
+    const test = await readFashionMnist('test', { cacheDir: mkdtempSync(join(tmpdir(), 'cache-')), download: false });
+    assert.deepEqual(test.shape, [10000, 28, 28]);
+    assert.equal(test.images.length, 10000 * 28 * 28);
+    assert.ok(test.images instanceof Uint8Array);
+    assert.deepEqual([...test.labels.subarray(0, 5)], [9, 2, 1, 1, 6]);
     // 1,000 test images per class.
     const counts = new Array(10).fill(0);
-    for (const v of test.labels.toArray() as number[]) counts[v]++;
+    for (const v of test.labels) counts[v]++;
     assert.deepEqual(counts, new Array(10).fill(1000));
   });
 
@@ -133,12 +134,12 @@ describe('Fashion-MNIST source', () => {
     const dir = join(cache, 'fashion-mnist');
     await import('node:fs').then((fs) => fs.mkdirSync(dir, { recursive: true }));
     writeFileSync(join(dir, FASHION_MNIST_FILES['test-labels'].file), gzipSync(idx(0x08, [2], Uint8Array.from([1, 2]))));
-    await assert.rejects(loadFashionMnist('test', { cacheDir: cache, download: false }), /content checksum mismatch.*delete it/);
+    await assert.rejects(readFashionMnist('test', { cacheDir: cache, download: false }), /content checksum mismatch.*delete it/);
   });
 
   it('says where it looked when no copy exists and downloading is off', async () => {
     await assert.rejects(
-      loadFashionMnist('train', { cacheDir: '/nonexistent-cache', systemDirs: [], download: false }),
+      readFashionMnist('train', { cacheDir: '/nonexistent-cache', systemDirs: [], download: false }),
       /not found in \/nonexistent-cache.*downloading is off/,
     );
   });
@@ -154,5 +155,14 @@ describe('progress bar', () => {
     bar.finish('done');
     assert.match(out[0]!, /^train █{6}░{18} 1\/4 [\d.]+ steps\/s ETA \d\d:\d\d loss 1\.0\n$/);
     assert.match(out.at(-1)!, /^train █{12}░{12} 2\/4 [\d.]+ steps\/s in 00:00 done\n$/);
+  });
+
+  it('shows byte counts in human units', () => {
+    assert.deepEqual([512, 108_711, 2_100_000, 1_250_000_000].map(formatBytes), ['512 B', '108.7 kB', '2.10 MB', '1.25 GB']);
+    const out: string[] = [];
+    const stream = { isTTY: false, write: (s: string) => out.push(s) } as unknown as NodeJS.WriteStream;
+    const bar = new ProgressBar({ total: 108_711, label: 'pushing', bytes: true, stream, logEverySeconds: 0 });
+    bar.tick(50_000);
+    assert.match(out[0]!, /^pushing █+░+ 50\.0 kB\/108\.7 kB [\d.]+ [kMG]?B\/s ETA/);
   });
 });

@@ -3,12 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 
-export class DataFormatError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DataFormatError';
-  }
-}
+import { DataFormatError } from '../errors.js';
 
 const types = {
   0x08: { name: 'uint8', size: 1 },

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ProgressBar } from '../progress.js';
+import { ProgressBar } from './progress.js';
 
 export class DownloadError extends Error {
   constructor(message: string) {

@@ -1,0 +1,9 @@
+// @pretext/data: where examples come from, with no engine. Sources and file formats read
+// into plain arrays; fetching, verifying and caching; seeded splits. The learning library
+// turns these into tensors; a registry or a service can read them without libtorch.
+export { DataFormatError } from './errors.js';
+export { ProgressBar, formatBytes, type ProgressOptions } from './progress.js';
+export { download, DownloadError, type DownloadOptions } from './download.js';
+export { parseIdx, readIdx, type IdxArray } from './formats/idx.js';
+export * from './fashionMnist.js';
+export * from './imageFolder.js';

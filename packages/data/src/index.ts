@@ -7,3 +7,4 @@ export { download, DownloadError, type DownloadOptions } from './download.js';
 export { parseIdx, readIdx, type IdxArray } from './formats/idx.js';
 export * from './fashionMnist.js';
 export * from './imageFolder.js';
+export * from './splits.js';

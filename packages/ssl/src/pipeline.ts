@@ -21,7 +21,7 @@ import { buildMethod } from './methods/index.js';
 import { buildAugment } from './recipe/augment.js';
 import type { Recipe } from './recipe/schema.js';
 import { pretrain, type TrainResult } from './train/trainer.js';
-import { DataFormatError } from '@pretext/data';
+import { carveValidation, DataFormatError, duringSelection, TestSplit, validationCount } from '@pretext/data';
 import type { BatchSource, FileSource } from './data/loader.js';
 import { extractFeatures, toFloatImages, type InputNorm } from './eval/features.js';
 import { knnAccuracy } from './eval/knn.js';
@@ -93,6 +93,8 @@ export interface PretrainRun {
   result: TrainResult;
   scores: Scores;
   meta: EncoderMeta;
+  /** What read the test split during the run (the final score, at most). */
+  testReads: string[];
 }
 
 /** The recipe's encoder with its input channels and size taken from the data. */
@@ -102,10 +104,28 @@ export function encoderForData(spec: EncoderSpec, data: DataSpec): EncoderSpec {
   return { type: spec.type, config: { inChannels: channels, ...spec.config } };
 }
 
-async function labeledTestSet(data: DataSpec): Promise<LabeledSet | null> {
+/** The data set's labeled test split behind its accessor (null when it has none). */
+function testSplitOf(data: DataSpec): TestSplit<LabeledSet | null> | null {
   if (!hasTestSplit(data)) return null;
-  const test = await loadImageSet(data, 'test');
-  return test.labels ? (test as LabeledSet) : null;
+  return new TestSplit(`${data.dataset === 'fashion-mnist' ? 'fashion-mnist' : data.path}/test`, async () => {
+    const test = await loadImageSet(data, 'test');
+    return test.labels ? (test as LabeledSet) : null;
+  });
+}
+
+/** The fixed validation split carved from a labeled training set: the rest is the kNN bank, the carved part is scored. */
+export function validationSplit(train: LabeledSet): { train: LabeledSet; validation: LabeledSet } {
+  const n = train.labels.size(0);
+  const { train: t, validation: v } = carveValidation(n, validationCount(n));
+  const pick = (idx: Uint32Array, what: string): LabeledSet => {
+    const part = torch.tidy(() => {
+      const i = torch.tensor(BigInt64Array.from(idx, (x) => BigInt(x)));
+      return { images: train.images.indexSelect(0, i), labels: train.labels.indexSelect(0, i) };
+    });
+    torch.keep([part.images, part.labels]);
+    return { ...train, source: `${train.source} (${what})`, ...part };
+  };
+  return { train: pick(t, 'training part'), validation: pick(v, 'validation part') };
 }
 
 export async function runPretrain(recipe: Recipe, o: { outDir: string; resume?: boolean; quiet?: boolean }): Promise<PretrainRun> {
@@ -123,9 +143,12 @@ export async function runPretrain(recipe: Recipe, o: { outDir: string; resume?: 
   // Scoring needs labels on both splits; an unlabeled folder trains without it. A streamed
   // folder is decoded whole for scoring only (kNN and the probe see every training image).
   const wantsScores = recipe.evaluation.knn || recipe.evaluation.linear || recipe.evaluation.knnEveryEpoch;
-  const test = wantsScores ? await labeledTestSet(data) : null;
-  const scoreTrain = test ? (train ?? (await loadImageSet(data, 'train', { quiet: o.quiet }))) : null;
-  const scoring = test && scoreTrain?.labels ? { train: scoreTrain as LabeledSet, test } : null;
+  const testSplit = wantsScores ? testSplitOf(data) : null;
+  const scoreTrain = testSplit ? (train ?? (await loadImageSet(data, 'train', { quiet: o.quiet }))) : null;
+  const labeledTrain = scoreTrain?.labels ? (scoreTrain as LabeledSet) : null;
+  // The per-epoch curve is a choice-making tool (how long to train), so it is measured on the
+  // validation split carved from the training data, never on the test split.
+  const curve = recipe.evaluation.knnEveryEpoch && labeledTrain ? validationSplit(labeledTrain) : null;
   const norm = await inputNormFor(data, train ?? (images as BatchSource));
   torch.manualSeed(recipe.seed);
   const spec = encoderForData(recipe.encoder as EncoderSpec, data);
@@ -139,10 +162,12 @@ export async function runPretrain(recipe: Recipe, o: { outDir: string; resume?: 
     resume: o.resume ?? false,
     quiet: o.quiet ?? false,
     config: { ...recipe.train, seed: recipe.seed },
-    onEpochEnd:
-      recipe.evaluation.knnEveryEpoch && scoring
-        ? () => scoreEncoder(method.backbone, norm, scoring.train, scoring.test, { knn: true, linear: false }) as Record<string, number>
-        : undefined,
+    onEpochEnd: curve
+      ? () =>
+          duringSelection('the per-epoch kNN curve', () => ({
+            val_knn: scoreEncoder(method.backbone, norm, curve.train, curve.validation, { knn: true, linear: false }).knn!,
+          }))
+      : undefined,
   });
   const meta: EncoderMeta = {
     format: 'pretext-encoder/1',
@@ -160,12 +185,16 @@ export async function runPretrain(recipe: Recipe, o: { outDir: string; resume?: 
   };
   torch.safetensors.saveFile(join(o.outDir, 'encoder.safetensors'), method.backbone.stateDict(), { format: 'pt', pretext: meta.format });
   writeFileSync(join(o.outDir, 'encoder.json'), `${JSON.stringify(meta, null, 2)}\n`);
+  if (curve) for (const set of [curve.train, curve.validation]) for (const t of [set.images, set.labels]) t.dispose();
+  // The final score: the only time a run reads its test split.
+  const test = testSplit && labeledTrain ? await testSplit.forFinalScore('the final score of the run') : null;
+  const scoring = test && labeledTrain ? { train: labeledTrain, test } : null;
   const scores = scoring ? scoreEncoder(method.backbone, norm, scoring.train, scoring.test, recipe.evaluation) : {};
   writeFileSync(
     join(o.outDir, 'scores.json'),
     `${JSON.stringify({ dataset: meta.dataset, split: 'test', ...scores, ...(scoring ? {} : { note: 'no labeled test split: not scored' }) }, null, 2)}\n`,
   );
-  return { outDir: o.outDir, result, scores, meta };
+  return { outDir: o.outDir, result, scores, meta, testReads: testSplit?.openings ?? [] };
 }
 
 /** sha256 over the names and sizes of a streamed folder's files (their bytes are not all read). */

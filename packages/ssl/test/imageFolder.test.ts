@@ -1,6 +1,6 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -13,7 +13,10 @@ import {
   decodeImages,
   inputNormFor,
   loadImageSet,
+  duringSelection,
   parseDatasetArg,
+  runPretrain,
+  validateRecipe,
   scanImageFolder,
   type BatchSource,
 } from '../src/index.js';
@@ -115,6 +118,36 @@ describe('image folders', () => {
     const pick = torch.tensor(BigInt64Array.from([11n, 0n, 5n]));
     const got = await stream.fetch(pick);
     assert.deepEqual(Array.from(got.data() as Uint8Array), Array.from(whole.indexSelect(0, pick).data() as Uint8Array));
+  });
+
+  it('draws the per-epoch kNN curve on the validation split and reads the test split once, for the final score', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'curve-'));
+    const recipe = validateRecipe({
+      name: 'curve',
+      data: { dataset: 'image-folder', path: root, size: 12, channels: 1 },
+      encoder: { type: 'small-cnn', config: { width: 4, depth: 1 } },
+      method: { name: 'simclr', config: { hiddenDim: 16, projDim: 8 } },
+      train: { epochs: 2, batchSize: 4, optimizer: { name: 'adamw', lr: 0.001 } },
+      evaluation: { knnEveryEpoch: true },
+    });
+    const run = await runPretrain(recipe, { outDir: out, quiet: true });
+    const epochs = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, number>)
+      .filter((m) => m.epoch !== undefined && m.samples_per_s !== undefined);
+    assert.equal(epochs.length, 2);
+    for (const m of epochs) {
+      assert.ok(m.val_knn! >= 0 && m.val_knn! <= 1, JSON.stringify(m));
+      assert.equal(m.knn, undefined, 'no test-split figure in the curve');
+    }
+    assert.deepEqual(run.testReads, ['the final score of the run']);
+    // Any other way to the test split is closed during a selection step too.
+    await assert.rejects(
+      duringSelection('choosing epochs', () => loadImageSet(parseDatasetArg(root), 'test', { quiet: true })),
+      /during model selection \(choosing epochs\)/,
+    );
+    assert.ok(run.scores.knn! >= 0 && run.scores.knn! <= 1);
   });
 });
 

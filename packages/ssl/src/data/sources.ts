@@ -5,7 +5,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as torch from '@pretext/torch';
 import type { Tensor } from '@pretext/torch';
-import { DataFormatError, FASHION_MNIST_CLASSES, scanImageFolder } from '@pretext/data';
+import { currentSelection, DataFormatError, FASHION_MNIST_CLASSES, scanImageFolder, TestSplitSealed } from '@pretext/data';
 import { decodeImages, loadFashionMnist } from './images.js';
 import { FileSource, type BatchSource } from './loader.js';
 import { imageStats, type InputNorm } from '../eval/features.js';
@@ -65,6 +65,10 @@ export function hasTestSplit(spec: DataSpec): boolean {
 
 /** Loads a split into memory (kept: lives until the process ends or the caller frees it). */
 export async function loadImageSet(spec: DataSpec, split: 'train' | 'test', o: { quiet?: boolean } = {}): Promise<ImageSet> {
+  // Every way to the test split passes here: none opens during a model-selection step.
+  const selecting = split === 'test' ? currentSelection() : undefined;
+  if (selecting !== undefined)
+    throw new TestSplitSealed(`the test split was asked for during model selection (${selecting}): choices use the validation split`);
   if (spec.dataset === 'fashion-mnist') {
     const d = await loadFashionMnist(split, { quiet: o.quiet });
     torch.keep([d.images, d.labels]);

@@ -68,12 +68,15 @@ export function lossCurve(c: RunContents): string {
 }
 
 export function knnCurve(c: RunContents): string | null {
-  const epochs = c.metrics.filter((m) => typeof m.knn === 'number' && typeof m.epoch === 'number');
+  // `val_knn`: on the validation split carved from the training data. Runs made before that
+  // protocol logged `knn` on the test split; they are drawn and labeled as such.
+  const key = c.metrics.some((m) => typeof m.val_knn === 'number') ? 'val_knn' : 'knn';
+  const epochs = c.metrics.filter((m) => typeof m[key] === 'number' && typeof m.epoch === 'number');
   if (epochs.length === 0) return null;
-  return lineChart([{ name: 'kNN accuracy', points: epochs.map((m) => [m.epoch as number, m.knn as number]) }], {
+  return lineChart([{ name: 'kNN accuracy', points: epochs.map((m) => [m.epoch as number, m[key] as number]) }], {
     title: 'kNN accuracy by epoch',
     xLabel: 'epoch',
-    yLabel: 'test accuracy',
+    yLabel: key === 'val_knn' ? 'validation accuracy' : 'test accuracy (older run)',
     percent: true,
   });
 }

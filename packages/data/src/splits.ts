@@ -1,0 +1,98 @@
+// Splits that keep choices honest. A validation split is carved from the training data by a
+// fixed, seeded rule, for every choice a run makes (recipes, epochs, early stopping, curves);
+// the test split is handed out by one accessor that refuses while a model-selection step is
+// running, so the test split can only produce the final score.
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/** splitmix32: a small, well-mixed 32-bit generator, the same on every machine. */
+function splitmix32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x9e3779b9) >>> 0;
+    let z = a;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    return (z ^ (z >>> 16)) >>> 0;
+  };
+}
+
+/** A permutation of 0..n-1 drawn by `seed` (Fisher-Yates). */
+export function seededPermutation(n: number, seed: number): Uint32Array {
+  const next = splitmix32(seed);
+  const p = new Uint32Array(n);
+  for (let i = 0; i < n; i++) p[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    // Rejection sampling keeps every index equally likely.
+    const bound = i + 1;
+    const limit = 0x1_0000_0000 - (0x1_0000_0000 % bound);
+    let r = next();
+    while (r >= limit) r = next();
+    const j = r % bound;
+    const t = p[i]!;
+    p[i] = p[j]!;
+    p[j] = t;
+  }
+  return p;
+}
+
+/** The seed every data set's validation split is carved with, so the split is fixed and documented. */
+export const VALIDATION_SEED = 20_261_204;
+
+/**
+ * Splits `n` training examples into training and validation indices (each ascending): a
+ * fixed, seeded choice of `count` examples for validation, the rest for training.
+ */
+export function carveValidation(n: number, count: number, seed = VALIDATION_SEED): { train: Uint32Array; validation: Uint32Array } {
+  if (!Number.isInteger(count) || count < 1 || count >= n)
+    throw new RangeError(`a validation split of ${count} from ${n} training examples leaves no training or no validation data`);
+  const p = seededPermutation(n, seed);
+  return { validation: p.slice(0, count).sort(), train: p.slice(count).sort() };
+}
+
+/** How many training examples a data set gives to validation: 5,000, or a tenth of a smaller set. */
+export function validationCount(n: number): number {
+  return Math.min(5000, Math.max(1, Math.floor(n / 10)));
+}
+
+export class TestSplitSealed extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TestSplitSealed';
+  }
+}
+
+const selection = new AsyncLocalStorage<string>();
+
+/**
+ * Runs a model-selection step (a per-epoch curve, early stopping, a choice between
+ * settings): while it runs, any test split asked for is refused.
+ */
+export function duringSelection<T>(what: string, fn: () => T): T {
+  return selection.run(what, fn);
+}
+
+/** The selection step running now, if any. */
+export function currentSelection(): string | undefined {
+  return selection.getStore();
+}
+
+/** A data set's test split behind its one accessor. */
+export class TestSplit<T> {
+  /** What each opening was for, in order. */
+  readonly openings: string[] = [];
+  constructor(
+    readonly source: string,
+    private readonly load: () => Promise<T>,
+  ) {}
+
+  /** The test split, for a final score (`purpose` is recorded); refused during model selection. */
+  async forFinalScore(purpose: string): Promise<T> {
+    const selecting = currentSelection();
+    if (selecting !== undefined)
+      throw new TestSplitSealed(
+        `the test split of ${this.source} was asked for during model selection (${selecting}): choices use the validation split, and the test split gives only the final score`,
+      );
+    this.openings.push(purpose);
+    return this.load();
+  }
+}

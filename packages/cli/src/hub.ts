@@ -1,14 +1,13 @@
 // The hub from the command line: serve, login, push, pull, models, and team/user/token
 // administration, over the hub's client (@pretext/hub/client), with progress bars.
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { stringify as toYaml } from 'yaml';
 import { createHub } from '@pretext/hub';
 import { HubCallError, HubClient, parseModelRef as parseRef, sha256File, type HubConfig, type ModelRef } from '@pretext/hub/client';
-import { ProgressBar, readEncoderMeta, type EncoderMeta } from '@pretext/ssl';
+import { preparePublication, ProgressBar } from '@pretext/ssl';
 import { UsageError } from './errors.js';
 
 export const HUB_HELP: Record<string, string> = {
@@ -64,44 +63,6 @@ function parseModelRef(ref: string): ModelRef {
   }
 }
 
-/** A Hugging Face-compatible model card for a pretraining run. */
-export function modelCard(ref: string, meta: EncoderMeta, scores: Record<string, number>, o: { license?: string } = {}): string {
-  const dataset = meta.dataset.startsWith('image-folder:') ? 'image-folder' : meta.dataset;
-  const metrics = [
-    ...(scores.knn === undefined ? [] : [{ type: 'accuracy', name: 'kNN accuracy (k=200)', value: Number((100 * scores.knn).toFixed(2)) }]),
-    ...(scores.linear === undefined
-      ? []
-      : [{ type: 'accuracy', name: 'linear probe accuracy', value: Number((100 * scores.linear).toFixed(2)) }]),
-  ];
-  const front = {
-    license: o.license ?? 'other',
-    library_name: 'pretext',
-    tags: ['self-supervised', meta.method, meta.encoder.type, 'image-feature-extraction'],
-    datasets: [dataset],
-    pipeline_tag: 'image-feature-extraction',
-    ...(metrics.length
-      ? {
-          'model-index': [
-            {
-              name: ref,
-              results: [
-                {
-                  task: { type: 'image-classification', name: 'frozen-feature evaluation' },
-                  dataset: { name: dataset, type: dataset, split: 'test' },
-                  metrics,
-                },
-              ],
-            },
-          ],
-        }
-      : {}),
-  };
-  return `---\n${toYaml(front)}---\n\n# ${ref}\n\nA ${meta.encoder.type} encoder (${meta.outDim}-dimensional features) pretrained with ${meta.method} on ${meta.dataset} by Pretext.\n\n| | |\n|---|---|\n| recipe | ${meta.recipe} |\n| input | ${meta.inputShape.join(' x ')}, normalized with mean ${JSON.stringify(meta.inputNorm.mean)} and std ${JSON.stringify(meta.inputNorm.std)} |\n| training | ${meta.trainSteps} steps, ${(meta.trainSeconds / 60).toFixed(1)} min |\n| data fingerprint | ${meta.dataFingerprint} |\n${metrics.map((m) => `| ${m.name} | ${m.value}% |`).join('\n')}\n\nUse it with \`pretext pull ${ref}\`, then \`pretext finetune --encoder <folder> --labels 1%\`.\n`;
-}
-
-const PUSHED =
-  /^(encoder\.(safetensors|json)|metrics\.jsonl|scores\.json|recipe\.yaml|diagnostics\.json|transfer\.json|report\.(html|md)|[a-z-]+\.(png|svg))$/;
-
 function codeVersion(): string {
   try {
     const pkg = JSON.parse(readFileSync(join(dirname(new URL(import.meta.url).pathname), '..', 'package.json'), 'utf8')) as {
@@ -131,16 +92,10 @@ export async function pushCommand(argv: string[]): Promise<number> {
   const { team, name } = parseModelRef(ref);
   if (values.visibility && !['private', 'internal', 'public'].includes(values.visibility))
     throw new UsageError(`--visibility must be private, internal or public`);
-  const meta = readEncoderMeta(dir);
-  const scores = existsSync(join(dir, 'scores.json'))
-    ? (JSON.parse(readFileSync(join(dir, 'scores.json'), 'utf8')) as Record<string, number>)
-    : {};
-  const card = modelCard(`${team}/${name}`, meta, scores, { license: values.license });
-  writeFileSync(join(dir, 'card.md'), card);
-  const files = readdirSync(dir).filter((f) => PUSHED.test(f) || f === 'card.md');
+  const pub = preparePublication(dir, `${team}/${name}`, { license: values.license, codeVersion: codeVersion() });
   const client = new HubClient(hubConfig());
   const entries = [];
-  for (const f of files.sort()) entries.push({ path: f, sha256: await sha256File(join(dir, f)), size: statSync(join(dir, f)).size });
+  for (const f of pub.files) entries.push({ path: f, sha256: await sha256File(join(dir, f)), size: statSync(join(dir, f)).size });
   const missing = [];
   for (const e of entries) if (!(await client.hasBlob(e.sha256))) missing.push(e);
   const up = transferBar(
@@ -155,25 +110,13 @@ export async function pushCommand(argv: string[]): Promise<number> {
     `/api/models/${team}/${name}/versions`,
     {
       files: entries,
-      card,
+      card: pub.card,
       visibility: values.visibility,
-      metrics: { ...scores, trainSeconds: meta.trainSeconds, trainSteps: meta.trainSteps },
-      lineage: {
-        recipe: meta.recipe,
-        method: meta.method,
-        dataset: meta.dataset,
-        dataFingerprint: meta.dataFingerprint,
-        codeVersion: codeVersion(),
-        parentRun: basename(dir),
-        createdAt: meta.createdAt,
-      },
+      metrics: pub.metrics,
+      lineage: pub.lineage,
     },
   );
-  await client.call('PATCH', `/api/models/${team}/${name}`, {
-    method: meta.method,
-    modality: 'image',
-    tags: ['self-supervised', meta.method, meta.encoder.type],
-  });
+  await client.call('PATCH', `/api/models/${team}/${name}`, pub.model);
   if (values.alias) await client.call('PUT', `/api/models/${team}/${name}/aliases/${values.alias}`, { version: `v${r.version.seq}` });
   const out = {
     model: `${team}/${name}`,

@@ -33,3 +33,4 @@ export * from './transfer/diagnostics.js';
 export * from './report/plot.js';
 export * from './report/embeddingMap.js';
 export * from './report/report.js';
+export { modelCard, preparePublication, PUBLISHED_FILES, type Publication } from './publish/publication.js';

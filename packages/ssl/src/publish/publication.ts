@@ -1,0 +1,87 @@
+// What a run publishes: the files a hub version holds, a model card, metrics and lineage.
+// The CLI's push sends exactly this; another front end (a service, a notebook) can too.
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import { readEncoderMeta, type EncoderMeta } from '../pipeline.js';
+
+/** A Hugging Face-compatible model card for a pretraining run. */
+export function modelCard(ref: string, meta: EncoderMeta, scores: Record<string, number>, o: { license?: string } = {}): string {
+  const dataset = meta.dataset.startsWith('image-folder:') ? 'image-folder' : meta.dataset;
+  const metrics = [
+    ...(scores.knn === undefined ? [] : [{ type: 'accuracy', name: 'kNN accuracy (k=200)', value: Number((100 * scores.knn).toFixed(2)) }]),
+    ...(scores.linear === undefined
+      ? []
+      : [{ type: 'accuracy', name: 'linear probe accuracy', value: Number((100 * scores.linear).toFixed(2)) }]),
+  ];
+  const front = {
+    license: o.license ?? 'other',
+    library_name: 'pretext',
+    tags: ['self-supervised', meta.method, meta.encoder.type, 'image-feature-extraction'],
+    datasets: [dataset],
+    pipeline_tag: 'image-feature-extraction',
+    ...(metrics.length
+      ? {
+          'model-index': [
+            {
+              name: ref,
+              results: [
+                {
+                  task: { type: 'image-classification', name: 'frozen-feature evaluation' },
+                  dataset: { name: dataset, type: dataset, split: 'test' },
+                  metrics,
+                },
+              ],
+            },
+          ],
+        }
+      : {}),
+  };
+  return `---\n${toYaml(front)}---\n\n# ${ref}\n\nA ${meta.encoder.type} encoder (${meta.outDim}-dimensional features) pretrained with ${meta.method} on ${meta.dataset} by Pretext.\n\n| | |\n|---|---|\n| recipe | ${meta.recipe} |\n| input | ${meta.inputShape.join(' x ')}, normalized with mean ${JSON.stringify(meta.inputNorm.mean)} and std ${JSON.stringify(meta.inputNorm.std)} |\n| training | ${meta.trainSteps} steps, ${(meta.trainSeconds / 60).toFixed(1)} min |\n| data fingerprint | ${meta.dataFingerprint} |\n${metrics.map((m) => `| ${m.name} | ${m.value}% |`).join('\n')}\n\nUse it with \`pretext pull ${ref}\`, then \`pretext finetune --encoder <folder> --labels 1%\`.\n`;
+}
+
+/** Files of a run folder that a version publishes (weights, config, metrics, reports, plots). */
+export const PUBLISHED_FILES =
+  /^(encoder\.(safetensors|json)|metrics\.jsonl|scores\.json|recipe\.yaml|diagnostics\.json|transfer\.json|report\.(html|md)|[a-z-]+\.(png|svg))$/;
+
+export interface Publication {
+  /** The generated model card (also written to the run folder as card.md). */
+  card: string;
+  /** Names of the run folder's files to publish, sorted; card.md included. */
+  files: string[];
+  metrics: Record<string, number>;
+  lineage: Record<string, unknown>;
+  /** What the hub shows about the model: method, modality, tags. */
+  model: { method: string; modality: string; tags: string[] };
+}
+
+/** Prepares a run folder for publication as `ref` (team/name): writes card.md and lists what goes out. */
+export function preparePublication(dir: string, ref: string, o: { license?: string; codeVersion: string }): Publication {
+  const meta = readEncoderMeta(dir);
+  const scores = existsSync(join(dir, 'scores.json'))
+    ? (JSON.parse(readFileSync(join(dir, 'scores.json'), 'utf8')) as Record<string, number>)
+    : {};
+  const card = modelCard(ref, meta, scores, { license: o.license });
+  writeFileSync(join(dir, 'card.md'), card);
+  return {
+    card,
+    files: readdirSync(dir)
+      .filter((f) => PUBLISHED_FILES.test(f) || f === 'card.md')
+      .sort(),
+    metrics: { ...numeric(scores), trainSeconds: meta.trainSeconds, trainSteps: meta.trainSteps },
+    lineage: {
+      recipe: meta.recipe,
+      method: meta.method,
+      dataset: meta.dataset,
+      dataFingerprint: meta.dataFingerprint,
+      codeVersion: o.codeVersion,
+      parentRun: basename(dir),
+      createdAt: meta.createdAt,
+    },
+    model: { method: meta.method, modality: 'image', tags: ['self-supervised', meta.method, meta.encoder.type] },
+  };
+}
+
+function numeric(o: Record<string, unknown>): Record<string, number> {
+  return Object.fromEntries(Object.entries(o).filter((e): e is [string, number] => typeof e[1] === 'number'));
+}

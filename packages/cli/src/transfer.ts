@@ -1,24 +1,19 @@
 // The transfer commands: finetune, transfer-report, diagnose, report.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import * as torch from '@pretext/torch';
 import {
   DEFAULT_BUDGETS,
   FINETUNE_MODES,
   TRANSFER_ARMS,
-  budgetName,
   diagnose,
   embeddingMap,
-  finetune,
-  labelSubset,
   loadDataset,
   loadEncoder,
-  numClassesOf,
-  selectLabeled,
   parseDatasetArg,
   parseLabelBudget,
   readEncoderMeta,
+  runFinetune,
   runTransfer,
   summarize,
   svgToPng,
@@ -135,69 +130,46 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
   if (!(FINETUNE_MODES as readonly string[]).includes(values.mode) || values.mode === 'scratch') {
     throw new UsageError(`--mode must be one of linear, partial, full; got '${values.mode}'`);
   }
-  const mode = values.mode as FinetuneMode;
+  const mode = values.mode as Exclude<FinetuneMode, 'scratch'>;
   const budget = parseLabelBudget(values.labels);
   const seed = positiveInt(values.seed, 'seed', 0);
   const lr = values.lr === undefined ? undefined : Number(values.lr);
   if (lr !== undefined && !(lr > 0)) throw new UsageError(`--lr must be a positive number, got '${values.lr}'`);
   const spec = datasetFor(values.dataset, values.encoder);
-  const [train, test] = await splits(spec);
-  const subset = labelSubset(Array.from(train.labels.data() as BigInt64Array, Number), budget, seed);
-  torch.manualSeed(seed);
-  const { encoder, meta } = loadEncoder(values.encoder);
-  const numClasses = numClassesOf(train);
-  const r = finetune(
-    encoder,
-    meta.inputNorm,
-    {
-      train: selectLabeled(train, subset.train),
-      val: subset.val.length ? selectLabeled(train, subset.val) : null,
-      test,
-      unlabeled: train.images.narrow(0, 0, Math.min(10000, train.images.size(0))),
-    },
-    {
-      mode,
-      numClasses,
-      seed,
-      quiet: values.json,
-      unfreezeBlocks: values.unfreeze === undefined ? undefined : positiveInt(values.unfreeze, 'unfreeze', 1),
-      epochs: values.epochs === undefined ? undefined : positiveInt(values.epochs, 'epochs', 60),
-      maxSteps: values['max-steps'] === undefined ? undefined : positiveInt(values['max-steps'], 'max-steps', 5000),
-      lr,
-    },
-  );
-  const label = budgetName(budget).replace('/', 'per').replace('%', 'pct');
-  const out = values.out ?? join(values.encoder, `finetune-${mode}-${label}-s${seed}`);
-  mkdirSync(out, { recursive: true });
-  torch.safetensors.saveFile(join(out, 'classifier.safetensors'), r.classifier.stateDict(), { format: 'pt' });
-  const result = {
-    encoder: values.encoder,
-    dataset: meta.dataset === spec.dataset ? spec.dataset : values.dataset,
+  const { outDir: out, meta: run } = await runFinetune({
+    encoderDir: values.encoder,
+    dataset: spec,
+    budget,
     mode,
-    labels: budgetName(budget),
-    labeledImages: subset.train.length + subset.val.length,
-    validationImages: subset.val.length,
     seed,
-    testAccuracy: r.testAccuracy,
-    trainAccuracy: r.trainAccuracy,
-    valAccuracy: r.valAccuracy,
-    bestEpoch: r.bestEpoch,
-    epochs: r.epochs,
-    steps: r.steps,
-    seconds: r.seconds,
+    outDir: values.out,
+    quiet: values.json,
+    unfreezeBlocks: values.unfreeze === undefined ? undefined : positiveInt(values.unfreeze, 'unfreeze', 1),
+    epochs: values.epochs === undefined ? undefined : positiveInt(values.epochs, 'epochs', 60),
+    maxSteps: values['max-steps'] === undefined ? undefined : positiveInt(values['max-steps'], 'max-steps', 5000),
+    lr,
+  });
+  const result = {
+    encoder: run.encoder,
+    dataset: readEncoderMeta(values.encoder).dataset === spec.dataset ? spec.dataset : values.dataset,
+    mode: run.mode,
+    labels: run.labels,
+    labeledImages: run.labeledImages,
+    validationImages: run.validationImages,
+    seed: run.seed,
+    testAccuracy: run.testAccuracy,
+    trainAccuracy: run.trainAccuracy,
+    valAccuracy: run.valAccuracy,
+    bestEpoch: run.bestEpoch,
+    epochs: run.epochs,
+    steps: run.steps,
+    seconds: run.seconds,
   };
-  writeFileSync(
-    join(out, 'finetune.json'),
-    `${JSON.stringify({ format: 'pretext-classifier/1', ...result, classes: train.classes, numClasses, inputNorm: meta.inputNorm, inputShape: meta.inputShape, encoderSpec: meta.encoder }, null, 2)}\n`,
-  );
-  writeFileSync(join(out, 'metrics.jsonl'), r.history.map((h) => JSON.stringify(h)).join('\n') + '\n');
-  writeFileSync(join(out, 'scores.json'), `${JSON.stringify({ split: 'test', accuracy: r.testAccuracy }, null, 2)}\n`);
-  r.classifier.dispose();
   if (values.json) console.log(JSON.stringify({ out, ...result }));
   else {
     console.log(
-      `${mode} fine-tune on ${result.labeledImages} labels (${result.labels}, seed ${seed}): test accuracy ${(100 * r.testAccuracy).toFixed(2)}%` +
-        `${r.valAccuracy === null ? '' : `, best validation ${(100 * r.valAccuracy).toFixed(1)}% at epoch ${r.bestEpoch}`}, ${r.seconds.toFixed(0)} s`,
+      `${mode} fine-tune on ${result.labeledImages} labels (${result.labels}, seed ${seed}): test accuracy ${(100 * run.testAccuracy).toFixed(2)}%` +
+        `${run.valAccuracy === null ? '' : `, best validation ${(100 * run.valAccuracy).toFixed(1)}% at epoch ${run.bestEpoch}`}, ${run.seconds.toFixed(0)} s`,
     );
     console.log(`written to ${out}`);
   }

@@ -34,3 +34,4 @@ export * from './report/plot.js';
 export * from './report/embeddingMap.js';
 export * from './report/report.js';
 export { modelCard, preparePublication, PUBLISHED_FILES, type Publication } from './publish/publication.js';
+export * from './transfer/finetuneRun.js';

@@ -14,8 +14,13 @@ import {
   inputNormFor,
   loadImageSet,
   duringSelection,
+  loadClassifier,
+  normalizeInput,
   parseDatasetArg,
+  parseLabelBudget,
+  runFinetune,
   runPretrain,
+  toFloatImages,
   validateRecipe,
   scanImageFolder,
   type BatchSource,
@@ -142,6 +147,33 @@ describe('image folders', () => {
       assert.equal(m.knn, undefined, 'no test-split figure in the curve');
     }
     assert.deepEqual(run.testReads, ['the final score of the run']);
+    // Fine-tuned from that encoder, the classifier folder reads back into the same model.
+    for (const mode of ['linear', 'full'] as const) {
+      const ft = await runFinetune({
+        encoderDir: out,
+        dataset: parseDatasetArg(root, { size: 12, channels: 1 }),
+        budget: parseLabelBudget('100%'),
+        mode,
+        epochs: 3,
+        quiet: true,
+      });
+      const { classifier, meta } = loadClassifier(ft.outDir);
+      assert.deepEqual([meta.format, meta.numClasses, meta.classes], ['pretext-classifier/1', 2, ['dark', 'light']]);
+      const test = await loadImageSet(parseDatasetArg(root, { size: 12, channels: 1 }), 'test', { quiet: true });
+      const accuracy = torch.tidy(() =>
+        torch.noGrad(() =>
+          classifier
+            .forward(normalizeInput(toFloatImages(test.images), meta.inputNorm))
+            .argmax(1)
+            .eq(test.labels!)
+            .float()
+            .mean()
+            .item(),
+        ),
+      );
+      assert.equal(accuracy, ft.meta.testAccuracy, `${mode}: the loaded classifier scores what the run reported`);
+      classifier.dispose();
+    }
     // Any other way to the test split is closed during a selection step too.
     await assert.rejects(
       duringSelection('choosing epochs', () => loadImageSet(parseDatasetArg(root), 'test', { quiet: true })),

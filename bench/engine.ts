@@ -10,7 +10,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as torch from '@pretext/torch';
-import { PyTorchWorker, median, quiesce } from './worker.js';
+import { PyTorchWorker, median, pytorchEnv, quiesce, type PyTorchEnv } from './worker.js';
 
 const { nn, optim, tidy } = torch;
 const here = dirname(fileURLToPath(import.meta.url));
@@ -101,17 +101,7 @@ const all: Case[] = [
 
 const wanted = new Set(args.cases.split(','));
 const dir = mkdtempSync(join(tmpdir(), 'pretext-bench-'));
-// Pretext defaults to passive OpenMP waiting and a malloc that keeps freed memory
-// (packages/torch/src/native.ts). PyTorch runs with its own defaults, or with 'same' given
-// the equivalent settings, which isolates the engines themselves.
-const pyEnv = { ...process.env };
-if (args['pytorch-env'] === 'same') {
-  if (torch.mallocTuned)
-    Object.assign(pyEnv, { MALLOC_MMAP_THRESHOLD_: String(32 * 2 ** 20), MALLOC_TRIM_THRESHOLD_: String(512 * 2 ** 20) });
-} else if (torch.ompWaitPolicyDefaulted) {
-  delete pyEnv.OMP_WAIT_POLICY;
-}
-const py = new PyTorchWorker(args.python, join(here, 'engine_torch.py'), pyEnv);
+const py = new PyTorchWorker(args.python, join(here, 'engine_torch.py'), pytorchEnv(args['pytorch-env'] as PyTorchEnv));
 try {
   for (const c of all.filter((x) => wanted.has(x.name))) {
     const path = join(dir, `${c.name}.safetensors`);

@@ -6,6 +6,8 @@
 //   npm run bench:pretrain -- --quick      40 steps per method and a short speed case (< 5 min)
 //   npm run bench:pretrain -- --methods simclr,byol --skip-speed
 //   npm run bench:pretrain -- --epochs 3 --skip-speed   every method, 3 epochs each
+//   npm run bench:pretrain -- --skip-methods --pytorch-env same   the speed case with PyTorch
+//                                          given Pretext's thread-wait and malloc settings
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -26,7 +28,7 @@ import {
   type EncoderSpec,
   type StepContext,
 } from '@pretext/ssl';
-import { PyTorchWorker, median, quiesce } from './worker.js';
+import { PyTorchWorker, median, pytorchEnv, quiesce, type PyTorchEnv } from './worker.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: args } = parseArgs({
@@ -40,6 +42,8 @@ const { values: args } = parseArgs({
     rounds: { type: 'string' },
     threads: { type: 'string', default: String(availableParallelism()) },
     python: { type: 'string', default: '/usr/bin/python3' },
+    // 'default': PyTorch as a user runs it; 'same': with Pretext's thread-wait and malloc settings.
+    'pytorch-env': { type: 'string', default: 'default' },
   },
 });
 const threads = Number(args.threads);
@@ -94,7 +98,10 @@ if (!args['skip-speed']) {
   );
   const ctx: StepContext = {
     method,
-    optimizer: new torch.optim.AdamW(method.trainableParameters(), { lr: 2e-3, weightDecay: 1e-4 }),
+    optimizer: new torch.optim.AdamW(method.trainableParameters(), {
+      lr: recipe.train.optimizer.lr,
+      weightDecay: recipe.train.optimizer.weightDecay,
+    }),
     augment: buildAugment(recipe.augment),
     norm: FASHION_MNIST_NORM,
     generator: new torch.Generator(0),
@@ -110,11 +117,20 @@ if (!args['skip-speed']) {
     }
     trainStep(ctx, next.value as torch.Tensor);
   };
-  // PyTorch with its own defaults, as a user runs it (see bench/engine.ts for both ways).
-  const pyEnv = { ...process.env };
-  if (torch.ompWaitPolicyDefaulted) delete pyEnv.OMP_WAIT_POLICY;
-  const py = new PyTorchWorker(args.python, join(here, 'pretrain_torch.py'), pyEnv);
-  const info = await py.ask<{ torch: string }>({ cmd: 'setup', path, threads, encoder: spec.config, method: recipe.method.config });
+  if (recipe.train.optimizer.name !== 'adamw') throw new Error('the PyTorch side of the speed case mirrors AdamW only');
+  const py = new PyTorchWorker(args.python, join(here, 'pretrain_torch.py'), pytorchEnv(args['pytorch-env'] as PyTorchEnv));
+  // Everything the step depends on comes from the one recipe, on both sides.
+  const info = await py.ask<{ torch: string }>({
+    cmd: 'setup',
+    path,
+    threads,
+    encoder: spec.config,
+    method: recipe.method.config,
+    batchSize: recipe.train.batchSize,
+    augment: recipe.augment,
+    optimizer: recipe.train.optimizer,
+    norm: FASHION_MNIST_NORM,
+  });
   const rounds = Number(args.rounds ?? (args.quick ? 3 : 8));
   const iters = args.quick ? 4 : 8;
   const a: number[] = [];
@@ -145,6 +161,7 @@ if (!args['skip-speed']) {
       ratio: Number((pytorchS / pretextS).toFixed(3)),
       steps_per_epoch: stepsPerEpoch,
       threads,
+      pytorch_env: args['pytorch-env'],
       torch: info.torch,
     }),
   );

@@ -62,27 +62,36 @@ class SimCLR(nn.Module):
         return self.projector(self.backbone(x))
 
 
-def augment(x, g):
-    """Random resized crop + flip (one affine resampling), jitter, noise: batched, like Pretext's."""
+def augment(x, g, spec):
+    """The recipe's crop + flip (one affine resampling), jitter and noise: batched, like Pretext's."""
+    unsupported = set(spec) - {"crop", "jitter", "noise"}
+    if unsupported:
+        raise ValueError(f"the PyTorch side mirrors crop, jitter and noise only; the recipe also has {sorted(unsupported)}")
     b = x.shape[0]
-    area = torch.rand(b, generator=g) * 0.75 + 0.25
-    ratio = torch.exp(torch.rand(b, generator=g) * (math.log(4 / 3) - math.log(3 / 4)) + math.log(3 / 4))
-    w = (area * ratio).sqrt().clamp(max=1)
-    h = (area / ratio).sqrt().clamp(max=1)
-    cx = (torch.rand(b, generator=g) * 2 - 1) * (1 - w)
-    cy = (torch.rand(b, generator=g) * 2 - 1) * (1 - h)
-    sign = (torch.rand(b, generator=g) < 0.5).float() * -2 + 1
-    zero = torch.zeros_like(w)
-    theta = torch.stack([torch.stack([w * sign, zero, cx], 1), torch.stack([zero, h, cy], 1)], 1)
-    x = F.grid_sample(x, F.affine_grid(theta, list(x.shape), align_corners=False), padding_mode="reflection", align_corners=False)
-    apply = torch.rand(b, 1, 1, 1, generator=g) < 0.8
-    bf = (torch.rand(b, generator=g) * 0.8 + 0.6).reshape(b, 1, 1, 1)
-    cf = (torch.rand(b, generator=g) * 0.8 + 0.6).reshape(b, 1, 1, 1)
-    bright = x * bf
-    mean = bright.mean((1, 2, 3), keepdim=True)
-    x = torch.where(apply, ((bright - mean) * cf + mean).clamp(0, 1), x)
-    apply = torch.rand(b, 1, 1, 1, generator=g) < 0.5
-    x = torch.where(apply, (x + torch.randn(x.shape, generator=g) * 0.05).clamp(0, 1), x)
+    if "crop" in spec:
+        (s0, s1), (r0, r1), flip = spec["crop"]["scale"], spec["crop"]["ratio"], spec["crop"]["flip"]
+        area = torch.rand(b, generator=g) * (s1 - s0) + s0
+        ratio = torch.exp(torch.rand(b, generator=g) * (math.log(r1) - math.log(r0)) + math.log(r0))
+        w = (area * ratio).sqrt().clamp(max=1)
+        h = (area / ratio).sqrt().clamp(max=1)
+        cx = (torch.rand(b, generator=g) * 2 - 1) * (1 - w)
+        cy = (torch.rand(b, generator=g) * 2 - 1) * (1 - h)
+        sign = (torch.rand(b, generator=g) < flip).float() * -2 + 1
+        zero = torch.zeros_like(w)
+        theta = torch.stack([torch.stack([w * sign, zero, cx], 1), torch.stack([zero, h, cy], 1)], 1)
+        x = F.grid_sample(x, F.affine_grid(theta, list(x.shape), align_corners=False), padding_mode="reflection", align_corners=False)
+    if "jitter" in spec:
+        j = spec["jitter"]
+        apply = torch.rand(b, 1, 1, 1, generator=g) < j["p"]
+        bf = (torch.rand(b, generator=g) * 2 * j["brightness"] + 1 - j["brightness"]).reshape(b, 1, 1, 1)
+        cf = (torch.rand(b, generator=g) * 2 * j["contrast"] + 1 - j["contrast"]).reshape(b, 1, 1, 1)
+        bright = x * bf
+        mean = bright.mean((1, 2, 3), keepdim=True)
+        x = torch.where(apply, ((bright - mean) * cf + mean).clamp(0, 1), x)
+    if "noise" in spec:
+        n = spec["noise"]
+        apply = torch.rand(b, 1, 1, 1, generator=g) < n["p"]
+        x = torch.where(apply, (x + torch.randn(x.shape, generator=g) * n["std"]).clamp(0, 1), x)
     return x
 
 
@@ -104,24 +113,31 @@ def nt_xent(z1, z2, t=0.2):
 
 
 class Case:
-    def __init__(self, path, encoder, method):
-        _, t = safetensors_min.load(path)
-        self.model = SimCLR(encoder, method)
+    """Everything but the weights and data comes from the recipe the TypeScript side runs."""
+
+    def __init__(self, cmd):
+        _, t = safetensors_min.load(cmd["path"])
+        self.model = SimCLR(cmd["encoder"], cmd.get("method", {}))
         self.model.load_state_dict({k[len("model."):]: v for k, v in t.items() if k.startswith("model.")})
         self.images = t["images"]
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=2e-3, weight_decay=1e-4)
+        opt = cmd["optimizer"]
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=opt["lr"], weight_decay=opt["weightDecay"])
+        self.batch = cmd["batchSize"]
+        self.augment = cmd["augment"]
+        self.mean, self.std = cmd["norm"]["mean"], cmd["norm"]["std"]
         self.g = torch.Generator().manual_seed(0)
         self.order = torch.randperm(self.images.shape[0], generator=self.g)
         self.pos = 0
 
-    def step(self, batch=256):
+    def step(self):
+        batch = self.batch
         if self.pos + batch > self.images.shape[0]:
             self.order, self.pos = torch.randperm(self.images.shape[0], generator=self.g), 0
         idx = self.order[self.pos:self.pos + batch]
         self.pos += batch
         x = (self.images.index_select(0, idx).float() / 255).unsqueeze(1)
-        a = (augment(x, self.g) - 0.286) / 0.353
-        b = (augment(x, self.g) - 0.286) / 0.353
+        a = (augment(x, self.g, self.augment) - self.mean) / self.std
+        b = (augment(x, self.g, self.augment) - self.mean) / self.std
         self.opt.zero_grad()
         m = self.model
         if m.rotation_weight > 0:
@@ -137,4 +153,4 @@ class Case:
 
 
 if __name__ == "__main__":
-    serve(lambda cmd: Case(cmd["path"], cmd["encoder"], cmd.get("method", {})))
+    serve(Case)

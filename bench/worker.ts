@@ -2,6 +2,27 @@
 // stdin, one JSON answer per line on its stdout.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import * as torch from '@pretext/torch';
+
+export type PyTorchEnv = 'default' | 'same';
+
+/**
+ * The environment the PyTorch side runs in. Pretext defaults to passive OpenMP waiting and a
+ * malloc that keeps freed memory (packages/torch/src/native.ts). 'default': PyTorch as a user
+ * runs it, with its own defaults; 'same': given the equivalent settings, which isolates the
+ * engines themselves.
+ */
+export function pytorchEnv(mode: PyTorchEnv): NodeJS.ProcessEnv {
+  if (mode !== 'default' && mode !== 'same') throw new Error(`--pytorch-env must be default or same, got '${String(mode)}'`);
+  const env = { ...process.env };
+  if (mode === 'same') {
+    if (torch.mallocTuned)
+      Object.assign(env, { MALLOC_MMAP_THRESHOLD_: String(32 * 2 ** 20), MALLOC_TRIM_THRESHOLD_: String(512 * 2 ** 20) });
+  } else if (torch.ompWaitPolicyDefaulted) {
+    delete env.OMP_WAIT_POLICY;
+  }
+  return env;
+}
 
 export class PyTorchWorker {
   private readonly proc: ChildProcessWithoutNullStreams;

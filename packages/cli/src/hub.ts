@@ -6,7 +6,15 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createHub } from '@pretext/hub';
-import { HubCallError, HubClient, parseModelRef as parseRef, sha256File, type HubConfig, type ModelRef } from '@pretext/hub/client';
+import {
+  HubCallError,
+  HubClient,
+  parseModelRef as parseRef,
+  sha256File,
+  type EvalInput,
+  type HubConfig,
+  type ModelRef,
+} from '@pretext/hub/client';
 import { preparePublication, ProgressBar } from '@pretext/ssl';
 import { UsageError } from './errors.js';
 
@@ -235,14 +243,8 @@ export async function loginCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-export interface EvalResult {
-  task: string;
-  dataset: string;
-  metric: string;
-  value: number;
-  protocol: string;
-  labelBudget: string;
-}
+/** A result to report: the hub's own wire type. */
+export type EvalResult = EvalInput;
 
 /** An evaluation of one hub version, kept beside the pulled encoder until (and after) it reached the hub. */
 export interface SavedEvals {

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { validFilePath } from './auth.js';
 import type { VersionFile } from './types.js';
 
-export type { VersionFile };
+export type { EvalInput, VersionFile } from './types.js';
 
 export interface HubConfig {
   url: string;

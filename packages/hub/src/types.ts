@@ -6,3 +6,13 @@ export interface VersionFile {
   sha256: string;
   size: number;
 }
+
+/** A result a team reports on a version: its task, data set, metric and value, and how it was measured. */
+export interface EvalInput {
+  task: string;
+  dataset: string;
+  metric: string;
+  value: number;
+  protocol: string;
+  labelBudget: string;
+}

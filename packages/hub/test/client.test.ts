@@ -127,6 +127,18 @@ describe('hub client against a hostile hub', () => {
   });
 });
 
+/** Team vision with model enc v1 (one small file), as a report's target. */
+async function publishVisionEnc(client: HubClient): Promise<void> {
+  await client.call('POST', '/api/teams', { name: 'vision' });
+  const w = Buffer.from('weights');
+  const f = join(mkdtempSync(join(tmpdir(), 'hubc-w-')), 'w.bin');
+  writeFileSync(f, w);
+  await client.uploadFile(f, sha(w));
+  await client.call('POST', '/api/models/vision/enc/versions', { files: [{ path: 'w.bin', sha256: sha(w), size: w.length }] });
+}
+
+const report = { task: 't', dataset: 'd', metric: 'accuracy', value: 0.9, protocol: 'linear', labelBudget: '1%' };
+
 describe('a report after a job that outlived the keep-alive', () => {
   it('reaches the hub, once, even though the pooled connection was closed while the event loop was blocked', async () => {
     // The reported failure: `pretext eval --push` computed for minutes in libtorch (blocking
@@ -135,13 +147,7 @@ describe('a report after a job that outlived the keep-alive', () => {
     const hub = await serveInProcess(mkdtempSync(join(tmpdir(), 'hubc-ka-')), 150);
     try {
       const client = new HubClient({ url: hub.url, token: hub.token! }, { retryDelayMs: 20 });
-      await client.call('POST', '/api/teams', { name: 'vision' });
-      const w = Buffer.from('weights');
-      const f = join(mkdtempSync(join(tmpdir(), 'hubc-ka-f-')), 'w.bin');
-      writeFileSync(f, w);
-      await client.uploadFile(f, sha(w));
-      await client.call('POST', '/api/models/vision/enc/versions', { files: [{ path: 'w.bin', sha256: sha(w), size: w.length }] });
-      const report = { task: 't', dataset: 'd', metric: 'accuracy', value: 0.9, protocol: 'linear', labelBudget: '1%' };
+      await publishVisionEnc(client);
       for (let round = 0; round < 3; round++) {
         await client.call('GET', '/api/models/vision/enc'); // leaves a kept-alive socket in the pool
         const until = Date.now() + 600; // a synchronous job, 4x the server's keep-alive
@@ -219,13 +225,7 @@ describe('a report whose answer is lost', () => {
     const proxy = await answerDroppingProxy((hub.app.server.address() as { port: number }).port);
     try {
       const client = new HubClient({ url: proxy.url, token: hub.adminToken! }, { retryDelayMs: 20 });
-      await client.call('POST', '/api/teams', { name: 'vision' });
-      const w = Buffer.from('weights');
-      const f = join(mkdtempSync(join(tmpdir(), 'hubc-lost-f-')), 'w.bin');
-      writeFileSync(f, w);
-      await client.uploadFile(f, sha(w));
-      await client.call('POST', '/api/models/vision/enc/versions', { files: [{ path: 'w.bin', sha256: sha(w), size: w.length }] });
-      const report = { task: 't', dataset: 'd', metric: 'accuracy', value: 0.9, protocol: 'linear', labelBudget: '1%' };
+      await publishVisionEnc(client);
       proxy.dropNextAnswer();
       const r = await client.callWithStatus('POST', '/api/models/vision/enc/versions/v1/evals', report, {
         idempotencyKey: 'lost-answer-1',

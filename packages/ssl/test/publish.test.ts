@@ -6,26 +6,14 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { preparePublication } from '../src/index.js';
+import { encoderMeta } from './fixtures/runFolder.js';
 
 describe('publication of a run', () => {
   it('writes a Hugging Face-style card and lists exactly the files a version holds', () => {
     const dir = mkdtempSync(join(tmpdir(), 'publish-'));
     writeFileSync(
       join(dir, 'encoder.json'),
-      JSON.stringify({
-        format: 'pretext-encoder/1',
-        encoder: { type: 'small-cnn', config: { width: 8, depth: 2 } },
-        outDim: 392,
-        inputNorm: { mean: 0.286, std: 0.353 },
-        inputShape: [1, 28, 28],
-        method: 'simclr',
-        recipe: 'simclr-fashion-mnist',
-        dataset: 'fashion-mnist',
-        dataFingerprint: `sha256:${'1'.repeat(64)}`,
-        trainSteps: 200,
-        trainSeconds: 90,
-        createdAt: '2026-12-04T00:00:00.000Z',
-      }),
+      JSON.stringify(encoderMeta({ dataFingerprint: `sha256:${'1'.repeat(64)}`, createdAt: '2026-12-04T00:00:00.000Z' })),
     );
     writeFileSync(join(dir, 'scores.json'), JSON.stringify({ dataset: 'fashion-mnist', split: 'test', knn: 0.8734, linear: 0.9125 }));
     for (const f of ['encoder.safetensors', 'metrics.jsonl', 'loss.png', 'notes.txt', 'checkpoint.bin', 'eval-fashion-mnist.json'])

@@ -7,6 +7,7 @@ import { chromium } from 'playwright-core';
 import sharp from 'sharp';
 import { lineChart, logTicks, scatterPlot, ticks, writeReport, type TransferRun } from '../src/index.js';
 import { summarize } from '../src/index.js';
+import { encoderMeta } from './fixtures/runFolder.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -58,20 +59,7 @@ describe('pretext report', () => {
   let dir: string;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'report-'));
-    const meta = {
-      format: 'pretext-encoder/1',
-      encoder: { type: 'small-cnn', config: { width: 8, depth: 2 } },
-      outDim: 392,
-      inputNorm: { mean: 0.286, std: 0.353 },
-      inputShape: [1, 28, 28],
-      method: 'simclr',
-      recipe: 'report-test',
-      dataset: 'fashion-mnist',
-      dataFingerprint: `sha256:${'0'.repeat(64)}`,
-      trainSteps: 200,
-      trainSeconds: 90,
-      createdAt: '2026-11-30T00:00:00.000Z',
-    };
+    const meta = encoderMeta({ recipe: 'report-test' });
     writeFileSync(join(dir, 'encoder.json'), JSON.stringify(meta));
     writeFileSync(join(dir, 'scores.json'), JSON.stringify({ knn: 0.8512, linear: 0.9001 }));
     const lines = [];

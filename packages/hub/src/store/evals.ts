@@ -3,15 +3,9 @@ import type { Db, Row } from '../db.js';
 import { audit, need, now, num, readableSql, requireScope, type Actor } from './access.js';
 import type { Models } from './models.js';
 import type { Versions } from './versions.js';
+import type { EvalInput } from '../types.js';
 
-export interface EvalInput {
-  task: string;
-  dataset: string;
-  metric: string;
-  value: number;
-  protocol: string;
-  labelBudget: string;
-}
+export type { EvalInput } from '../types.js';
 
 export class Evals {
   constructor(

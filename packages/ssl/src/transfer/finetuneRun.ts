@@ -9,7 +9,7 @@ import { buildEncoder, type EncoderSpec } from '../encoders/encoder.js';
 import type { InputNorm } from '../eval/features.js';
 import { loadDataset, loadEncoder } from '../pipeline.js';
 import type { DataSpec } from '../data/sources.js';
-import { Classifier, finetune, type FinetuneMode } from './finetune.js';
+import { Classifier, finetune, type FinetuneMode, type FinetuneResult } from './finetune.js';
 import { budgetName, labelSubset, type LabelBudget } from './labels.js';
 import { numClassesOf, selectLabeled } from './protocol.js';
 
@@ -30,22 +30,14 @@ export interface FinetuneRunOptions {
 }
 
 /** What finetune.json records: the result, and what rebuilds the classifier. */
-export interface ClassifierMeta {
+export interface ClassifierMeta extends Omit<FinetuneResult, 'history' | 'classifier'> {
   format: 'pretext-classifier/1';
   encoder: string;
   dataset: string;
-  mode: FinetuneMode;
   labels: string;
   labeledImages: number;
   validationImages: number;
   seed: number;
-  testAccuracy: number;
-  trainAccuracy: number;
-  valAccuracy: number | null;
-  bestEpoch: number;
-  epochs: number;
-  steps: number;
-  seconds: number;
   classes: string[];
   numClasses: number;
   inputNorm: InputNorm;

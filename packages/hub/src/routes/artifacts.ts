@@ -2,7 +2,7 @@
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BlobStore, parseRange } from '../blobs.js';
-import { HubError, requireScope, type Store, type VersionFile, type Visibility } from '../store/index.js';
+import { HubError, requireScope, type PushInput, type Store } from '../store/index.js';
 import { modelParams, name, refParams, responses, sha256, visibility } from './schemas.js';
 
 export interface UploadLimits {
@@ -63,16 +63,7 @@ export function artifactRoutes(app: FastifyInstance, store: Store, blobs: BlobSt
     },
   );
 
-  app.post<{
-    Params: { team: string; name: string };
-    Body: {
-      files: VersionFile[];
-      lineage?: Record<string, unknown>;
-      metrics?: Record<string, unknown>;
-      card?: string;
-      visibility?: Visibility;
-    };
-  }>(
+  app.post<{ Params: { team: string; name: string }; Body: PushInput }>(
     '/api/models/:team/:name/versions',
     {
       schema: {

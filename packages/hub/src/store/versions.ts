@@ -43,6 +43,16 @@ async function retrying<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** What a push sends: the version's files (already uploaded) and what describes it. */
+export interface PushInput {
+  files: VersionFile[];
+  lineage?: Record<string, unknown>;
+  metrics?: Record<string, unknown>;
+  card?: string;
+  /** For a first push, which creates the model (non-private needs a team admin). */
+  visibility?: Visibility;
+}
+
 export class Versions {
   constructor(
     private readonly db: Db,
@@ -144,13 +154,7 @@ export class Versions {
     actor: Actor | null,
     team: string,
     name: string,
-    o: {
-      files: VersionFile[];
-      lineage?: Record<string, unknown>;
-      metrics?: Record<string, unknown>;
-      card?: string;
-      visibility?: Visibility;
-    },
+    o: PushInput,
     blobStored: (sha: string) => number | null,
   ): Promise<{ version: VersionInfo; created: boolean }> {
     requireScope(actor, 'write');

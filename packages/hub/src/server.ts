@@ -76,7 +76,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
   const store = new Store(db);
   const blobs = new BlobStore(join(o.dataDir, 'blobs'));
   const graceMs = o.unreferencedGraceMs ?? 3600_000;
-  /** Blobs no version uses, last uploaded (or written) more than `graceMs` ago, go; so do stale partial uploads. */
+  /** Blobs no version uses, last uploaded (or written) more than `graceMs` ago, go; so do stale partial uploads and ended sessions. */
   const sweep = async (partialAgeMs: number) => {
     const referenced = await store.versions.referenced();
     const uploads = await store.versions.lastUploads();
@@ -87,6 +87,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
       return Math.max(modifiedMs, at ? Date.parse(at) : 0) >= cutoff;
     }, partialAgeMs);
     await store.versions.forgetUploads(r.orphans);
+    await store.accounts.forgetEndedSessions();
     return r;
   };
   const swept = await sweep(0);

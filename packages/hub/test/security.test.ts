@@ -209,6 +209,12 @@ for (const engine of ['sqlite', 'postgres'] as const)
       const stale = await h.call('GET', '/api/models', null, undefined, { cookie });
       assert.equal(stale.status, 200, 'a dead session reads as anonymous');
       assert.match(cookieOf(stale), /pretext_session=;.*Expires=Thu, 01 Jan 1970/, 'and is cleared');
+      // Ended sessions are deleted by the sweep a day after they ended.
+      await h.hub.db.run('UPDATE sessions SET revoked_at = ? WHERE revoked_at IS NOT NULL', ['2000-01-01T00:00:00.000Z']);
+      const before = Number((await h.hub.db.one<{ n: number }>('SELECT COUNT(*) AS n FROM sessions'))!.n);
+      await h.hub.sweep();
+      const after = Number((await h.hub.db.one<{ n: number }>('SELECT COUNT(*) AS n FROM sessions'))!.n);
+      assert.deepEqual([before, after], [1, 0]);
     });
 
     it('sends security headers on every response, and artifacts as attachments', async () => {

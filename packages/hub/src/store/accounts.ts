@@ -217,6 +217,13 @@ export class Accounts {
     ]);
   }
 
+  /** Deletes sessions that expired or were closed more than a day ago; returns how many. */
+  async forgetEndedSessions(): Promise<number> {
+    const dayAgo = new Date(Date.now() - 86400_000).toISOString();
+    const r = await this.db.run('DELETE FROM sessions WHERE expires_at < ? OR revoked_at < ?', [dayAgo, dayAgo]);
+    return r.changes;
+  }
+
   async closeSession(secret: string): Promise<void> {
     await this.db.run('UPDATE sessions SET revoked_at = ? WHERE hash = ? AND revoked_at IS NULL', [now(), hashToken(secret)]);
   }

@@ -36,6 +36,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Benchmark tables are fetched from Debian packages with `apt-get download` (never installed);
+# that needs the package lists.
+if [ "${1:-}" = "--test" ] && ! apt-cache show weka >/dev/null 2>&1; then
+  say "apt-get update (package lists for the data sources)"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+fi
+
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
 stamp=node_modules/.pretext-lock
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then

@@ -11,3 +11,5 @@ export * from './splits.js';
 export * from './table.js';
 export { readCsv, parseCsv, type CsvOptions } from './formats/csv.js';
 export { readArff, parseArff } from './formats/arff.js';
+export { debianFile, type DebianFile, type DebianFetchOptions } from './debian.js';
+export { loadTabularSet, TABULAR_SETS, type TabularSet } from './tabularSets.js';

@@ -49,6 +49,15 @@ describe('ARFF', () => {
     assert.equal((values(t, 'seen') as Float64Array)[0], Date.parse('2026-01-02'));
   });
 
+  it("ignores trailing comments outside quotes, as weka's own files have them", () => {
+    const t = parseArff(
+      enc("@relation r\n@attribute total { low, high} % low < 100\n@attribute s string\n@data\nlow,'50% off' % a sale\n"),
+      'c.arff',
+    );
+    assert.deepEqual((column(t, 'total') as Extract<Column, { levels: string[] }>).levels, ['low', 'high']);
+    assert.deepEqual(values(t, 's'), ['50% off']);
+  });
+
   it('drops columns on request', () => {
     const t = parseArff(enc(DIABETES_LIKE), 'd.arff', { drop: ['note', 'seen'] });
     assert.deepEqual(

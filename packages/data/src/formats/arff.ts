@@ -14,6 +14,20 @@ interface Attribute {
   line: number;
 }
 
+/** A line without its trailing comment: everything from an unquoted `%` on. */
+function withoutComment(line: string): string {
+  let quote: string | null = null;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i]!;
+    if (quote) {
+      if (ch === '\\') i++;
+      else if (ch === quote) quote = null;
+    } else if (ch === "'" || ch === '"') quote = ch;
+    else if (ch === '%') return line.slice(0, i);
+  }
+  return line;
+}
+
 /** Splits `text` at unquoted `sep` (or whitespace when sep is ' '), unquoting each part. */
 function tokens(text: string, sep: ',' | ' ', where: string): string[] {
   const out: string[] = [];
@@ -86,9 +100,9 @@ export function parseArff(bytes: Uint8Array, source: string, o: { drop?: string[
   let relation: string | null = null;
   let i = 0;
   for (; i < lines.length; i++) {
-    const l = lines[i]!.trim();
+    const l = withoutComment(lines[i]!).trim();
     const where = `${source}:${i + 1}`;
-    if (l === '' || l.startsWith('%')) continue;
+    if (l === '') continue;
     const m = /^@(\w+)\s*([\s\S]*)$/.exec(l);
     if (!m) throw new DataFormatError(`${where}: expected @relation, @attribute or @data before the data, found '${l.slice(0, 40)}'`);
     const kw = m[1]!.toLowerCase();
@@ -108,8 +122,8 @@ export function parseArff(bytes: Uint8Array, source: string, o: { drop?: string[
   const cells: (string | null)[][] = attrs.map(() => []);
   let rows = 0;
   for (; i < lines.length; i++) {
-    const l = lines[i]!.trim();
-    if (l === '' || l.startsWith('%')) continue;
+    const l = withoutComment(lines[i]!).trim();
+    if (l === '') continue;
     const where = `${source}:${i + 1}`;
     let row: (string | null)[];
     if (l.startsWith('{')) {

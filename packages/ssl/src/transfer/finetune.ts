@@ -161,6 +161,11 @@ export function finetune(
     test: LabeledTensors;
     /** Unlabeled images from the same distribution: feature statistics for the linear head. */
     unlabeled?: Tensor;
+    /**
+     * The same images' features under `encoder` as given (before any training), when the
+     * caller has them already (a transfer report computes them once per encoder).
+     */
+    unlabeledFeatures?: Tensor;
   },
   o: FinetuneOptions,
 ): FinetuneResult {
@@ -184,14 +189,14 @@ export function finetune(
     const feats = (set: LabeledTensors): { x: Tensor; y: Tensor } => ({ x: extractFeatures(encoder, set.images, norm), y: set.labels });
     const train = feats(data.train);
     const val = data.val ? feats(data.val) : null;
-    const unlabeled = data.unlabeled ? extractFeatures(encoder, data.unlabeled, norm) : undefined;
+    const computed = !data.unlabeledFeatures && data.unlabeled ? extractFeatures(encoder, data.unlabeled, norm) : undefined;
     const r = fitLinearHead(train, val, o.numClasses, {
       seed: o.seed,
       quiet: o.quiet ?? true,
       ...(o.mode === 'linear' ? o : {}),
-      unlabeled,
+      unlabeled: data.unlabeledFeatures ?? computed,
     });
-    unlabeled?.dispose();
+    computed?.dispose();
     torch.noGrad(() => {
       classifier.head.weight.copy_(r.head.weight);
       classifier.head.bias!.copy_(r.head.bias!);

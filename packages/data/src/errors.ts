@@ -1,7 +1,25 @@
+import { readFileSync } from 'node:fs';
+
 /** A data file or folder that cannot be read as what it claims to be; the message names it and the fault. */
 export class DataFormatError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'DataFormatError';
   }
+}
+
+/** A data file's bytes, or a DataFormatError naming the file and why it cannot be read. */
+export function readDataFile(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new DataFormatError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** Bytes of a text format as a string; NUL bytes mean binary data, refused naming `source`. */
+export function decodeText(bytes: Uint8Array, source: string, format: string): string {
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+  if (text.includes('\u0000')) throw new DataFormatError(`${source}: binary data (a NUL byte), not ${format}`);
+  return text;
 }

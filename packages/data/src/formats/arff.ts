@@ -3,8 +3,7 @@
 // with one row per line, dense (comma-separated) or sparse ({index value, ...}). Names and
 // values may be quoted with ' or " (backslash escapes); `?` is missing; `%` starts a comment.
 // Every fault names the file and the line.
-import { readFileSync } from 'node:fs';
-import { DataFormatError } from '../errors.js';
+import { DataFormatError, decodeText, readDataFile } from '../errors.js';
 import { buildColumn, type ColumnType, type Table } from '../table.js';
 
 interface Attribute {
@@ -93,8 +92,7 @@ function parseAttribute(rest: string, where: string, line: number): Attribute {
 
 /** Parses ARFF text; `source` names the file in errors. */
 export function parseArff(bytes: Uint8Array, source: string, o: { drop?: string[] } = {}): Table {
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
-  if (text.includes('\u0000')) throw new DataFormatError(`${source}: binary data (a NUL byte), not an ARFF file`);
+  const text = decodeText(bytes, source, 'an ARFF file');
   const lines = text.split(/\r?\n/);
   const attrs: Attribute[] = [];
   let relation: string | null = null;
@@ -156,11 +154,5 @@ export function parseArff(bytes: Uint8Array, source: string, o: { drop?: string[
 }
 
 export function readArff(path: string, o: { drop?: string[] } = {}): Table {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    throw new DataFormatError(`cannot read ${path}: ${(err as Error).message}`);
-  }
-  return parseArff(bytes, path, o);
+  return parseArff(readDataFile(path), path, o);
 }

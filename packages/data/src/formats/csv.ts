@@ -2,10 +2,9 @@
 // fields, embedded delimiters and newlines, a BOM) and typed column by column. csv-parse
 // over DuckDB: it is pure JavaScript (no binary to fetch), and tables here are read whole
 // into memory anyway; Parquet would come with hyparquet, also pure JavaScript.
-import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { DataFormatError } from '../errors.js';
+import { DataFormatError, decodeText, readDataFile } from '../errors.js';
 import { buildColumn, inferType, type ColumnType, type Table } from '../table.js';
 
 export interface CsvOptions {
@@ -19,19 +18,12 @@ export interface CsvOptions {
 
 /** Reads a CSV/TSV file with a header row; every row must have the header's number of fields. */
 export function readCsv(path: string, o: CsvOptions = {}): Table {
-  let text: Buffer;
-  try {
-    text = readFileSync(path);
-  } catch (err) {
-    throw new DataFormatError(`cannot read ${path}: ${(err as Error).message}`);
-  }
-  return parseCsv(text, path, o);
+  return parseCsv(readDataFile(path), path, o);
 }
 
 /** Parses CSV/TSV bytes; `source` names the file in errors. */
 export function parseCsv(bytes: Uint8Array, source: string, o: CsvOptions = {}): Table {
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
-  if (text.includes('\u0000')) throw new DataFormatError(`${source}: binary data (a NUL byte), not a text table`);
+  const text = decodeText(bytes, source, 'a text table');
   let records: string[][];
   try {
     records = parse(text, {

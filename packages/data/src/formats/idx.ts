@@ -1,9 +1,8 @@
 // IDX files (the MNIST family's format): two zero bytes, a type code, the number of
 // dimensions, each dimension as a big-endian uint32, then the data, big-endian.
-import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 
-import { DataFormatError } from '../errors.js';
+import { DataFormatError, readDataFile } from '../errors.js';
 
 const types = {
   0x08: { name: 'uint8', size: 1 },
@@ -71,11 +70,5 @@ export function parseIdx(raw: Uint8Array, source: string): IdxArray {
 }
 
 export function readIdx(path: string): IdxArray {
-  let raw: Uint8Array;
-  try {
-    raw = readFileSync(path);
-  } catch (err) {
-    throw new DataFormatError(`cannot read ${path}: ${(err as Error).message}`);
-  }
-  return parseIdx(raw, path);
+  return parseIdx(readDataFile(path), path);
 }

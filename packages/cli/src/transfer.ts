@@ -8,7 +8,7 @@ import {
   TRANSFER_ARMS,
   diagnose,
   embeddingMap,
-  loadDataset,
+  loadSplits,
   loadEncoder,
   parseDatasetArg,
   parseLabelBudget,
@@ -22,7 +22,6 @@ import {
   type FinetuneMode,
   type TransferArm,
   type TransferFile,
-  type LabeledSet,
 } from '@pretext/ssl';
 import { UsageError } from './errors.js';
 import { resolveEncoderArg } from './hub.js';
@@ -96,10 +95,6 @@ function positiveInt(v: string | undefined, name: string, fallback: number): num
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number, got '${v}'`);
   return n;
-}
-
-function splits(spec: DataSpec): Promise<[LabeledSet, LabeledSet]> {
-  return Promise.all([loadDataset(spec, 'train'), loadDataset(spec, 'test')]);
 }
 
 export async function finetuneCommand(argv: string[]): Promise<number> {
@@ -205,7 +200,7 @@ export async function transferReportCommand(argv: string[]): Promise<number> {
   const unknown = arms.filter((a) => !(TRANSFER_ARMS as readonly string[]).includes(a));
   if (unknown.length) throw new UsageError(`unknown arm(s) ${unknown.join(', ')}; expected some of ${TRANSFER_ARMS.join(', ')}`);
   const spec = datasetFor(values.dataset, values.encoder);
-  const [train, test] = await splits(spec);
+  const [train, test] = await loadSplits(spec);
   const seeds = Array.from({ length: nSeeds }, (_, i) => i);
   const total = budgets.length * seeds.length * arms.length;
   let done = 0;
@@ -249,7 +244,7 @@ export async function transferReportCommand(argv: string[]): Promise<number> {
 
 async function runDiagnostics(dir: string, datasetArg: string, o: { samples?: number; map: boolean; quiet: boolean }) {
   const spec = datasetFor(datasetArg, dir);
-  const [train, test] = await splits(spec);
+  const [train, test] = await loadSplits(spec);
   const { encoder, meta } = loadEncoder(dir);
   if (!o.quiet) process.stderr.write('measuring alignment, uniformity, rank and accuracy...\n');
   const d = diagnose(encoder, meta.inputNorm, test.images, { samples: o.samples, labeled: { train, test } });

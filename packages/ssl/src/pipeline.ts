@@ -60,6 +60,11 @@ export async function loadDataset(spec: DataSpec, split: 'train' | 'test'): Prom
   return requireLabels(await loadImageSet(spec, split));
 }
 
+/** The labeled training and test splits, for a run that ends in a final score. */
+export function loadSplits(spec: DataSpec): Promise<[LabeledSet, LabeledSet]> {
+  return Promise.all([loadDataset(spec, 'train'), loadDataset(spec, 'test')]);
+}
+
 /** kNN and linear-probe accuracy of frozen features on the test split. */
 export function scoreEncoder(
   encoder: Encoder,

@@ -7,7 +7,7 @@ import * as torch from '@pretext/torch';
 import { DataFormatError } from '@pretext/data';
 import { buildEncoder, type EncoderSpec } from '../encoders/encoder.js';
 import type { InputNorm } from '../eval/features.js';
-import { loadDataset, loadEncoder } from '../pipeline.js';
+import { loadEncoder, loadSplits } from '../pipeline.js';
 import type { DataSpec } from '../data/sources.js';
 import { Classifier, finetune, type FinetuneMode, type FinetuneResult } from './finetune.js';
 import { budgetName, labelSubset, type LabelBudget } from './labels.js';
@@ -47,7 +47,7 @@ export interface ClassifierMeta extends Omit<FinetuneResult, 'history' | 'classi
 
 export async function runFinetune(o: FinetuneRunOptions): Promise<{ outDir: string; meta: ClassifierMeta }> {
   const seed = o.seed ?? 0;
-  const [train, test] = await Promise.all([loadDataset(o.dataset, 'train'), loadDataset(o.dataset, 'test')]);
+  const [train, test] = await loadSplits(o.dataset);
   const subset = labelSubset(Array.from(train.labels.data() as BigInt64Array, Number), o.budget, seed);
   torch.manualSeed(seed);
   const { encoder, meta } = loadEncoder(o.encoderDir);

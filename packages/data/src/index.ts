@@ -13,3 +13,5 @@ export { readCsv, parseCsv, type CsvOptions } from './formats/csv.js';
 export { readArff, parseArff } from './formats/arff.js';
 export { debianFile, type DebianFile, type DebianFetchOptions } from './debian.js';
 export { loadTabularSet, TABULAR_SETS, type TabularSet } from './tabularSets.js';
+export { readRData, readRds, readRda, readLazyLoad, lazyLoadNames, rDataFrame, type RDataOptions } from './formats/rdata.js';
+export { unserialize, type RValue } from './formats/rserialize.js';

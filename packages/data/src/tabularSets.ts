@@ -2,12 +2,17 @@
 // with its label column and the columns left out (and why).
 import { debianFile, type DebianFetchOptions, type DebianFile } from './debian.js';
 import { readArff } from './formats/arff.js';
+import { readRData } from './formats/rdata.js';
 import type { Table } from './table.js';
 
 export interface TabularSet {
   name: string;
   file: DebianFile;
-  format: 'arff';
+  /** A file the reader needs beside `file` (a lazy-load bundle's index). */
+  companion?: DebianFile;
+  format: 'arff' | 'rdata';
+  /** The object inside R data holding the table. */
+  object?: string;
   /** The column to predict. */
   label: string;
   /** Columns left out of the inputs, each with the reason. */
@@ -40,12 +45,79 @@ export const TABULAR_SETS: Record<string, TabularSet> = {
     drop: {},
     field: 'health: Pima women, tested positive for diabetes or not',
   },
+  'lending-club': {
+    name: 'lending-club',
+    file: {
+      pkg: 'r-cran-modeldata',
+      path: 'usr/lib/R/site-library/modeldata/data/Rdata.rdb',
+      sha256: '2ecef5e8da0f782ae4e3f65d928fe769702accffd8981cc358a3097f6736f58f',
+    },
+    companion: {
+      pkg: 'r-cran-modeldata',
+      path: 'usr/lib/R/site-library/modeldata/data/Rdata.rdx',
+      sha256: 'c23e1be60f2730fb526ce158a307e154c91a953169fcb8e73350c4e032e14538',
+    },
+    format: 'rdata',
+    object: 'lending_club',
+    label: 'Class',
+    drop: {},
+    field: 'finance: Lending Club loans, good or bad (5% bad)',
+  },
+  flchain: {
+    name: 'flchain',
+    file: {
+      pkg: 'r-cran-survival',
+      path: 'usr/lib/R/library/survival/data/Rdata.rdb',
+      sha256: '2e74547bf2b9773c47411e26f7f2ad4efea118ba70579174192102f5d5b4e36d',
+    },
+    companion: {
+      pkg: 'r-cran-survival',
+      path: 'usr/lib/R/library/survival/data/Rdata.rdx',
+      sha256: '11265b8ae52a2c61c49a12ce9de24c62684cbfeae0a0e689d9a64cd43f1ce799',
+    },
+    format: 'rdata',
+    object: 'flchain',
+    label: 'death',
+    drop: {
+      futime: 'days from enrolment to death or last contact: short follow-up is death, so it gives the label away',
+      chapter: 'cause of death, recorded only for those who died',
+    },
+    field: 'health: serum free light chain study (Olmsted County), death during follow-up',
+  },
+  ticdata: {
+    name: 'ticdata',
+    file: {
+      pkg: 'r-cran-kernlab',
+      path: 'usr/lib/R/site-library/kernlab/data/ticdata.rda',
+      sha256: '7e548579e9f6db507b1146e635b22472d196b83250c3d8c88e3815626015d546',
+    },
+    format: 'rdata',
+    label: 'CARAVAN',
+    drop: {},
+    field: 'insurance: CoIL 2000 customers, caravan policy holders (6%)',
+  },
+  shuttle: {
+    name: 'shuttle',
+    file: {
+      pkg: 'r-cran-mlbench',
+      path: 'usr/lib/R/site-library/mlbench/data/Shuttle.rda',
+      sha256: '5b1db218b76a47c83f575f1ff38d7a7d36e569b0e27d8bf4aa92eae6c0bcb826',
+    },
+    format: 'rdata',
+    label: 'Class',
+    drop: {},
+    field: 'speed case: Statlog space shuttle sensor readings, 7 classes (80% one class)',
+  },
 };
 
 /** A benchmark table by name, fetched and verified; its label column stays in the table. */
 export function loadTabularSet(name: string, o: DebianFetchOptions = {}): { set: TabularSet; table: Table } {
   const set = TABULAR_SETS[name];
   if (!set) throw new RangeError(`unknown table '${name}'; expected one of ${Object.keys(TABULAR_SETS).join(', ')}`);
-  const siblings = Object.values(TABULAR_SETS).map((s) => s.file);
-  return { set, table: readArff(debianFile(set.file, o, siblings), { drop: Object.keys(set.drop) }) };
+  const siblings = Object.values(TABULAR_SETS).flatMap((s) => [s.file, ...(s.companion ? [s.companion] : [])]);
+  if (set.companion) debianFile(set.companion, o, siblings);
+  const path = debianFile(set.file, o, siblings);
+  const drop = Object.keys(set.drop);
+  const table = set.format === 'arff' ? readArff(path, { drop }) : readRData(path, { object: set.object, drop });
+  return { set, table };
 }

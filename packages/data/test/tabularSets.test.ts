@@ -28,6 +28,32 @@ describe('benchmark tables from Debian packages', () => {
     assert.equal(positive, 268);
   });
 
+  it('reads the R sets: lazy-load bundles (raw LZMA2) and xz-compressed .rda files, leaks dropped', () => {
+    const o = { cacheDir, installRoot: noInstall };
+    const levelCounts = (t: { columns: Column[] }, name: string): Record<string, number> => {
+      const c = t.columns.find((x) => x.name === name) as Extract<Column, { levels: string[] }>;
+      return Object.fromEntries(c.levels.map((l, k) => [l, c.values.filter((v) => v === k).length]));
+    };
+    const lending = loadTabularSet('lending-club', o).table;
+    assert.deepEqual([lending.rows, lending.columns.length], [9857, 23]);
+    assert.deepEqual(levelCounts(lending, 'Class'), { bad: 517, good: 9340 });
+    const fl = loadTabularSet('flchain', o).table;
+    assert.deepEqual([fl.rows, fl.columns.length], [7874, 9]);
+    assert.ok(!fl.columns.some((c) => c.name === 'futime' || c.name === 'chapter'));
+    const death = column(fl, 'death');
+    assert.equal(death.type, 'numeric');
+    assert.equal(
+      (death.values as Float64Array).reduce((a, b) => a + b, 0),
+      2169,
+    );
+    const tic = loadTabularSet('ticdata', o).table;
+    assert.deepEqual([tic.rows, tic.columns.length], [9822, 86]);
+    assert.equal(levelCounts(tic, 'CARAVAN').insurance, 586);
+    const shuttle = loadTabularSet('shuttle', o).table;
+    assert.deepEqual([shuttle.rows, shuttle.columns.length], [58000, 10]);
+    assert.equal(Object.keys(levelCounts(shuttle, 'Class')).length, 7);
+  });
+
   it('refuses a cached copy whose content does not match, and says where it looked when fetching is off', () => {
     const bad = mkdtempSync(join(tmpdir(), 'deb-bad-'));
     mkdirSync(join(bad, 'debian', 'weka'), { recursive: true });

@@ -16,13 +16,14 @@ if ! command -v node >/dev/null 2>&1 || [ "$(node -p 'process.versions.node.spli
   exit 1
 fi
 
-packages=(libtorch-dev libopenblas0-pthread dataset-fashion-mnist g++ make python3)
+packages=(libtorch-dev libopenblas0-pthread libxgboost-dev dataset-fashion-mnist g++ make python3)
 if [ "${1:-}" = "--test" ]; then
   # python3-torch: PyTorch for the safetensors interop test and the benchmarks, never a
   # runtime dependency.
   # chromium: headless browser for the report rendering test (driven by playwright-core);
   # postgresql: a throw-away server the hub tests start to run its store on PostgreSQL.
-  packages+=(python3-torch chromium postgresql)
+  # python3-xgboost: the same XGBoost from Python, to check the binding predicts what it does.
+  packages+=(python3-torch python3-xgboost chromium postgresql)
 fi
 missing=()
 for p in "${packages[@]}"; do
@@ -56,7 +57,12 @@ fi
 addon=packages/torch/build/Release/pretext_torch.node
 if [ ! -f "$addon" ] || [ -n "$(find packages/torch/native packages/torch/binding.gyp -newer "$addon" 2>/dev/null)" ]; then
   say "building the native addon (about a minute)"
-  npm run build:native --silent >/dev/null
+  npm run build:native --silent --workspace @pretext/torch >/dev/null
+fi
+addon=packages/xgboost/build/Release/pretext_xgboost.node
+if [ ! -f "$addon" ] || [ -n "$(find packages/xgboost/native packages/xgboost/binding.gyp -newer "$addon" 2>/dev/null)" ]; then
+  say "building the XGBoost binding"
+  npm run build:native --silent --workspace @pretext/xgboost >/dev/null
 fi
 
 web=packages/hub/web/dist/index.html

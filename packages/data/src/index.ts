@@ -15,3 +15,4 @@ export { debianFile, type DebianFile, type DebianFetchOptions } from './debian.j
 export { loadTabularSet, TABULAR_SETS, type TabularSet } from './tabularSets.js';
 export { readRData, readRds, readRda, readLazyLoad, lazyLoadNames, rDataFrame, type RDataOptions } from './formats/rdata.js';
 export { unserialize, type RValue } from './formats/rserialize.js';
+export * from './features.js';

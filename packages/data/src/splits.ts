@@ -96,3 +96,33 @@ export class TestSplit<T> {
     return this.load();
   }
 }
+
+/** The seed benchmark tables without a published test split are split with. */
+export const TABLE_TEST_SEED = 20_261_205;
+
+/**
+ * Indices of a fixed, seeded, stratified hold-out: `fraction` of each class (by `classes`,
+ * one code per row, -1 for unlabeled rows, which stay in training) goes to the test split.
+ * Both index lists ascend.
+ */
+export function stratifiedHoldOut(
+  classes: ArrayLike<number>,
+  fraction: number,
+  seed = TABLE_TEST_SEED,
+): { train: Uint32Array; test: Uint32Array } {
+  if (!(fraction > 0 && fraction < 1)) throw new RangeError(`a test fraction must be in (0, 1), got ${fraction}`);
+  const byClass = new Map<number, number[]>();
+  const order = seededPermutation(classes.length, seed);
+  for (const i of order) {
+    const c = classes[i]!;
+    if (!byClass.has(c)) byClass.set(c, []);
+    byClass.get(c)!.push(i);
+  }
+  const test: number[] = [];
+  for (const [c, rows] of byClass) if (c >= 0) test.push(...rows.slice(0, Math.round(rows.length * fraction)));
+  const inTest = new Uint8Array(classes.length);
+  for (const i of test) inTest[i] = 1;
+  const train: number[] = [];
+  for (let i = 0; i < classes.length; i++) if (!inTest[i]) train.push(i);
+  return { train: Uint32Array.from(train), test: Uint32Array.from(test).sort() };
+}

@@ -35,3 +35,13 @@ export * from './report/embeddingMap.js';
 export * from './report/report.js';
 export { modelCard, preparePublication, PUBLISHED_FILES, type Publication } from './publish/publication.js';
 export * from './transfer/finetuneRun.js';
+export * from './modalities/tabular/encoders.js';
+export { corruptRows, tabularViews } from './modalities/tabular/views.js';
+export {
+  pretrainTabular,
+  rowsTensor,
+  tabularEncoderSpec,
+  type TabularEncoderChoice,
+  type TabularPretrainOptions,
+} from './modalities/tabular/pretrain.js';
+export * from './transfer/tabular.js';

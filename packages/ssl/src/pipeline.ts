@@ -21,7 +21,7 @@ import { buildMethod } from './methods/index.js';
 import { buildAugment } from './recipe/augment.js';
 import type { Recipe } from './recipe/schema.js';
 import { pretrain, type TrainResult } from './train/trainer.js';
-import { carveValidation, DataFormatError, duringSelection, TestSplit, validationCount } from '@pretext/data';
+import { carveValidation, DataFormatError, duringSelection, TestSplit, validationCount, type FeatureSchema } from '@pretext/data';
 import type { BatchSource, FileSource } from './data/loader.js';
 import { extractFeatures, toFloatImages, type InputNorm } from './eval/features.js';
 import { knnAccuracy } from './eval/knn.js';
@@ -30,7 +30,11 @@ import { linearProbe } from './eval/linear.js';
 /** encoder.json: what rebuilds the encoder and how to feed it. */
 export interface EncoderMeta {
   format: 'pretext-encoder/1';
+  /** What the encoder reads (absent in image encoders written before tables existed). */
+  modality?: 'image' | 'tabular';
   encoder: EncoderSpec;
+  /** Tables: the preprocessing learned on the training rows, which turns a team's own rows into inputs. */
+  features?: FeatureSchema;
   outDim: number;
   /** Inputs are float images in [0, 1], then (x - mean) / std (per channel when arrays). */
   inputNorm: InputNorm;
@@ -106,7 +110,8 @@ export interface PretrainRun {
 export function encoderForData(spec: EncoderSpec, data: DataSpec): EncoderSpec {
   const [channels, size] = inputShapeOf(data) as [number, number];
   if (spec.type === 'small-cnn') return { type: spec.type, config: { inChannels: channels, inputSize: size, ...spec.config } };
-  return { type: spec.type, config: { inChannels: channels, ...spec.config } };
+  if (spec.type === 'resnet18') return { type: spec.type, config: { inChannels: channels, ...spec.config } };
+  throw new TypeError(`encoder ${spec.type} reads table rows, not images`);
 }
 
 /** The data set's labeled test split behind its accessor (null when it has none). */

@@ -2,8 +2,9 @@
 import type { nn, Tensor } from '@pretext/torch';
 import { SmallCnn, type SmallCnnConfig } from './smallCnn.js';
 import { ResNet18, type ResNetConfig } from './resnet.js';
+import { FtTransformer, TabularMlp, type FtTransformerConfig, type TabularMlpConfig } from '../modalities/tabular/encoders.js';
 
-/** A backbone mapping images [B, C, H, W] to features [B, outDim]. */
+/** A backbone mapping a batch of examples (images [B, C, H, W], encoded rows [B, F]) to features [B, outDim]. */
 export interface Encoder extends nn.Module {
   readonly outDim: number;
   forward(x: Tensor): Tensor;
@@ -12,7 +13,13 @@ export interface Encoder extends nn.Module {
 }
 
 /** The JSON that rebuilds an encoder (encoder.json). */
-export type EncoderSpec = { type: 'small-cnn'; config: SmallCnnConfig } | { type: 'resnet18'; config: ResNetConfig };
+export type EncoderSpec =
+  | { type: 'small-cnn'; config: SmallCnnConfig }
+  | { type: 'resnet18'; config: ResNetConfig }
+  | { type: 'tabular-mlp'; config: TabularMlpConfig }
+  | { type: 'ft-transformer'; config: FtTransformerConfig };
+
+export const ENCODER_TYPES = ['small-cnn', 'resnet18', 'tabular-mlp', 'ft-transformer'] as const;
 
 export function buildEncoder(spec: EncoderSpec): Encoder {
   switch (spec.type) {
@@ -20,7 +27,11 @@ export function buildEncoder(spec: EncoderSpec): Encoder {
       return new SmallCnn(spec.config);
     case 'resnet18':
       return new ResNet18(spec.config);
+    case 'tabular-mlp':
+      return new TabularMlp(spec.config);
+    case 'ft-transformer':
+      return new FtTransformer(spec.config);
     default:
-      throw new TypeError(`unknown encoder type '${(spec as { type: string }).type}'; expected small-cnn or resnet18`);
+      throw new TypeError(`unknown encoder type '${(spec as { type: string }).type}'; expected ${ENCODER_TYPES.join(', ')}`);
   }
 }

@@ -11,8 +11,12 @@ import { SimSiam, simsiam } from './simsiam.js';
 import { BarlowTwins, barlowTwins } from './barlowTwins.js';
 import { VICReg, vicreg } from './vicreg.js';
 import { Rotation, rotation } from './rotation.js';
+import { Scarf, scarf } from './scarf.js';
+import { Vime, vime } from './vime.js';
+import { MaskedFeatureModeling, mfm } from './mfm.js';
+import { DenoisingAutoencoder, dae } from './dae.js';
 
-export const METHODS = [simclr, moco, byol, simsiam, barlowTwins, vicreg, rotation] as const;
+export const METHODS = [simclr, moco, byol, simsiam, barlowTwins, vicreg, rotation, scarf, vime, mfm, dae] as const;
 
 export type MethodName = (typeof METHODS)[number]['name'];
 
@@ -28,5 +32,5 @@ export function buildMethod(name: MethodName, makeBackbone: () => Encoder, confi
 
 export { SSLMethod, Tower, type StepResult } from './method.js';
 export { defineMethod, parseConfig, type MethodSpec } from './options.js';
-export { SimCLR, MoCo, BYOL, SimSiam, BarlowTwins, VICReg, Rotation };
+export { SimCLR, MoCo, BYOL, SimSiam, BarlowTwins, VICReg, Rotation, Scarf, Vime, MaskedFeatureModeling, DenoisingAutoencoder };
 export { emaUpdate, momentumCopy, cosineMomentum, MemoryQueue } from './momentum.js';

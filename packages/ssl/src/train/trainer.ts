@@ -31,24 +31,39 @@ export interface EpochHook {
   (epoch: number): Record<string, number>;
 }
 
-export interface TrainOptions {
+/**
+ * A modality's views: `count` looks at each example of a batch, as model inputs. Images crop,
+ * jitter and normalize; tables corrupt cells; the trainer only calls it.
+ */
+export type ViewMaker = (batch: Tensor, count: number, g: torch.Generator) => Tensor[];
+
+/** Image views: float images in [0, 1], the augmentation per view, then normalization. */
+export function imageViews(augment: Transform, norm: InputNorm): ViewMaker {
+  return (batch, count, g) => views(toFloatImages(batch), augment, count, g).map((v) => normalizeInput(v, norm));
+}
+
+/** The views of a step: the modality's own, or image views from an augmentation and a normalization. */
+type Views =
+  { makeViews: ViewMaker; augment?: undefined; norm?: undefined } | { makeViews?: undefined; augment: Transform; norm: InputNorm };
+
+const viewMaker = (v: Views): ViewMaker => v.makeViews ?? imageViews(v.augment!, v.norm!);
+
+export type TrainOptions = Views & {
   method: SSLMethod;
   /**
-   * uint8 [N, H, W] / [N, C, H, W] or float [N, C, H, W] images, or a source that loads
-   * them batch by batch (labels are never used).
+   * The examples as one tensor (images uint8 [N, H, W] / [N, C, H, W] or float [N, C, H, W];
+   * encoded table rows [N, F]), or a source that loads them batch by batch (labels are never used).
    */
   images: Tensor | BatchSource;
   /** Batches loaded ahead of the step (default 2). */
   prefetch?: number;
-  augment: Transform;
-  norm: InputNorm;
   config: TrainConfig;
   outDir: string;
   resume?: boolean;
   /** Evaluation after each epoch (e.g. kNN); its numbers are logged. */
   onEpochEnd?: EpochHook;
   quiet?: boolean;
-}
+};
 
 export class TrainingDiverged extends Error {
   constructor(
@@ -86,14 +101,12 @@ function writeJsonAtomic(path: string, value: unknown): void {
   renameSync(`${path}.tmp`, path);
 }
 
-export interface StepContext {
+export type StepContext = Views & {
   method: SSLMethod;
   optimizer: { zeroGrad(): void; step(): void };
-  augment: Transform;
-  norm: InputNorm;
   generator: torch.Generator;
   gradClip?: number;
-}
+};
 
 export interface StepOutcome {
   loss: number;
@@ -108,9 +121,8 @@ export interface StepOutcome {
  */
 export function trainStep(ctx: StepContext, batch: Tensor, measureSpread = false): StepOutcome {
   return torch.tidy(() => {
-    const x = toFloatImages(batch);
+    const vs = viewMaker(ctx)(batch, ctx.method.numViews, ctx.generator);
     batch.dispose();
-    const vs = views(x, ctx.augment, ctx.method.numViews, ctx.generator).map((v) => normalizeInput(v, ctx.norm));
     ctx.optimizer.zeroGrad();
     const r = ctx.method.step(vs);
     const loss = r.loss.item();
@@ -124,6 +136,7 @@ export function trainStep(ctx: StepContext, batch: Tensor, measureSpread = false
 
 export async function pretrain(o: TrainOptions): Promise<TrainResult> {
   const { method, config: c } = o;
+  const makeViews = viewMaker(o);
   mkdirSync(o.outDir, { recursive: true });
   const ckptDir = join(o.outDir, 'checkpoint');
   const metricsPath = join(o.outDir, 'metrics.jsonl');
@@ -215,11 +228,7 @@ export async function pretrain(o: TrainOptions): Promise<TrainResult> {
     for await (const batch of loader.epoch(order, pos.batch)) {
       // The spread is measured every logEverySteps and on the last step, so every run reports it.
       const measure = (pos.step + 1) % (c.logEverySteps ?? 50) === 0 || pos.step + 1 === totalSteps;
-      const result = trainStep(
-        { method, optimizer: opt, augment: o.augment, norm: o.norm, generator: augGen, gradClip: c.gradClip },
-        batch,
-        measure,
-      );
+      const result = trainStep({ method, optimizer: opt, makeViews, generator: augGen, gradClip: c.gradClip }, batch, measure);
       if (!Number.isFinite(result.loss)) {
         order.dispose();
         const kept = existsSync(join(ckptDir, 'state.json'))

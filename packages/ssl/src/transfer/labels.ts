@@ -64,8 +64,16 @@ export interface LabelSubset {
  * pool spread evenly over the classes; k per class takes k of each (fewer where a class has
  * fewer). With at least 10 per class, a fifth of each class is validation; below that a
  * validation set of one or two images per class would pick epochs by noise, so there is none.
+ * `stratified` makes a fraction keep the pool's class proportions instead (tables, where a
+ * 5% minority class is the point and balancing it would change the task); at least 2 per class.
  */
-export function labelSubset(labels: ArrayLike<number>, budget: LabelBudget, seed: number, valFraction = 0.2): LabelSubset {
+export function labelSubset(
+  labels: ArrayLike<number>,
+  budget: LabelBudget,
+  seed: number,
+  valFraction = 0.2,
+  o: { stratified?: boolean } = {},
+): LabelSubset {
   const byClass = new Map<number, number[]>();
   for (let i = 0; i < labels.length; i++) {
     const y = labels[i]!;
@@ -81,7 +89,8 @@ export function labelSubset(labels: ArrayLike<number>, budget: LabelBudget, seed
   const perClass: number[] = [];
   for (const c of classes) {
     const pool = shuffle([...byClass.get(c)!], rand);
-    const take = budget.kind === 'fraction' && budget.value === 1 ? pool.length : Math.min(wanted, pool.length);
+    const share = budget.kind === 'fraction' && o.stratified ? Math.max(2, Math.round(budget.value * pool.length)) : wanted;
+    const take = budget.kind === 'fraction' && budget.value === 1 ? pool.length : Math.min(share, pool.length);
     const chosen = pool.slice(0, take);
     const nVal = take >= 10 ? Math.max(1, Math.floor(take * valFraction)) : 0;
     val.push(...chosen.slice(0, nVal));

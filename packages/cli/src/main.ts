@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import {
   loadRecipe,
-  runPretrain,
+  pretrainFromRecipe,
   evaluateEncoder,
   rawPixelScores,
   RecipeError,
@@ -94,7 +94,8 @@ function pct(x: number | undefined): string {
 }
 
 function printScores(label: string, s: Scores): void {
-  console.log(`${label}: kNN ${pct(s.knn)}  linear ${pct(s.linear)}`);
+  if (s.metric === 'auroc') console.log(`${label}: linear AUROC ${s.linear === undefined ? '-' : s.linear.toFixed(3)}`);
+  else console.log(`${label}: kNN ${pct(s.knn)}  linear ${pct(s.linear)}`);
 }
 
 async function pretrainCommand(argv: string[]): Promise<number> {
@@ -122,7 +123,7 @@ async function pretrainCommand(argv: string[]): Promise<number> {
   if (values.epochs !== undefined) recipe.train.epochs = Number(values.epochs);
   if (values['max-steps'] !== undefined) recipe.train.maxSteps = Number(values['max-steps']);
   const outDir = values.out ?? join('runs', recipe.name);
-  const run = await runPretrain(recipe, { outDir, resume: values.resume, quiet: values.json });
+  const run = await pretrainFromRecipe(recipe, { outDir, resume: values.resume, quiet: values.json });
   if (values.json) {
     console.log(
       JSON.stringify({
@@ -202,7 +203,7 @@ async function evalCommand(argv: string[]): Promise<number> {
       version: pulled.version,
       dataset: values.dataset,
       evaluatedAt: new Date().toISOString(),
-      scores: { ...scores },
+      scores: Object.fromEntries(Object.entries(scores).filter((e): e is [string, number] => typeof e[1] === 'number')),
       results,
     });
   }

@@ -5,6 +5,14 @@ import { parseArgs } from 'node:util';
 import {
   DEFAULT_BUDGETS,
   FINETUNE_MODES,
+  TABULAR_ARMS,
+  TABULAR_BUDGETS,
+  loadTableData,
+  runTabularTransfer,
+  summarizeTabular,
+  type EncoderMeta,
+  type TableDataSpec,
+  type TabularArm,
   TRANSFER_ARMS,
   diagnose,
   embeddingMap,
@@ -23,6 +31,7 @@ import {
   type TransferArm,
   type TransferFile,
 } from '@pretext/ssl';
+import { ProgressBar } from '@pretext/data';
 import { UsageError } from './errors.js';
 import { resolveEncoderArg } from './hub.js';
 
@@ -58,10 +67,16 @@ scratch (same architecture from random weights) and raw-logistic (logistic regre
 pixels); all are scored on the test split. Writes DIR/transfer.json; 'pretext report DIR'
 draws it.
 
+A table encoder gets the tabular protocol instead, on the rows it was pretrained on (or
+--dataset: a benchmark table's name or a table file with the same columns): stratified
+budgets, and the arms ${TABULAR_ARMS.join(', ')},
+scored by AUROC (binary) or accuracy (multi-class); early stopping and the choices of the
+logistic strength and tree depth use the validation fifth of each budget.
+
 Options:
-  --budgets LIST   comma-separated (default ${DEFAULT_BUDGETS.join(',')})
+  --budgets LIST   comma-separated (default ${DEFAULT_BUDGETS.join(',')}; tables ${TABULAR_BUDGETS.join(',')})
   --seeds N        seeds 0..N-1 (default 3)
-  --arms LIST      a subset of ${TRANSFER_ARMS.join(',')}
+  --arms LIST      a subset of ${TRANSFER_ARMS.join(',')} (tables: of the arms above)
   --epochs N       epochs for the trained arms (default 60; linear heads 100)
   --min-steps N    at least this many steps per trained arm (default 500)
   --max-steps N    at most this many steps per trained arm (default 5000)
@@ -177,7 +192,7 @@ export async function transferReportCommand(argv: string[]): Promise<number> {
     options: {
       encoder: { type: 'string' },
       dataset: { type: 'string', default: 'fashion-mnist' },
-      budgets: { type: 'string', default: DEFAULT_BUDGETS.join(',') },
+      budgets: { type: 'string' },
       seeds: { type: 'string', default: '3' },
       arms: { type: 'string' },
       epochs: { type: 'string' },
@@ -193,9 +208,11 @@ export async function transferReportCommand(argv: string[]): Promise<number> {
   }
   if (!values.encoder) throw new UsageError(`pretext transfer-report needs --encoder DIR\n\n${TRANSFER_HELP['transfer-report']}`);
   values.encoder = await resolveEncoderArg(values.encoder);
-  const budgets = values.budgets.split(',').map(parseLabelBudget);
   const nSeeds = positiveInt(values.seeds, 'seeds', 3);
   if (nSeeds < 1) throw new UsageError('--seeds must be at least 1');
+  const meta = readEncoderMeta(values.encoder);
+  if (meta.modality === 'tabular') return tableTransferReport(values.encoder, meta, { ...values, seeds: nSeeds });
+  const budgets = (values.budgets ?? DEFAULT_BUDGETS.join(',')).split(',').map(parseLabelBudget);
   const arms = values.arms?.split(',') ?? [...TRANSFER_ARMS];
   const unknown = arms.filter((a) => !(TRANSFER_ARMS as readonly string[]).includes(a));
   if (unknown.length) throw new UsageError(`unknown arm(s) ${unknown.join(', ')}; expected some of ${TRANSFER_ARMS.join(', ')}`);
@@ -238,6 +255,83 @@ export async function transferReportCommand(argv: string[]): Promise<number> {
       console.log(`${b.padEnd(10)}${String(used).padStart(7)}  ${cells.join('')}`);
     }
     console.log(`written to ${join(values.encoder, 'transfer.json')}`);
+  }
+  return 0;
+}
+
+/** The tabular protocol: the six arms, AUROC or accuracy, on the rows the encoder was pretrained on (or --dataset). */
+async function tableTransferReport(
+  encoderDir: string,
+  meta: EncoderMeta,
+  v: {
+    dataset?: string;
+    budgets?: string;
+    seeds: number;
+    arms?: string;
+    epochs?: string;
+    'min-steps'?: string;
+    'max-steps'?: string;
+    json: boolean;
+  },
+): Promise<number> {
+  const budgets = (v.budgets ?? TABULAR_BUDGETS.join(',')).split(',').map(parseLabelBudget);
+  const arms = v.arms?.split(',') ?? [...TABULAR_ARMS];
+  const unknown = arms.filter((a) => !(TABULAR_ARMS as readonly string[]).includes(a));
+  if (unknown.length) throw new UsageError(`unknown arm(s) ${unknown.join(', ')}; expected some of ${TABULAR_ARMS.join(', ')}`);
+  const label = meta.features?.label?.name;
+  if (!label) throw new UsageError(`${encoderDir} was pretrained without a label column: a transfer report needs labeled rows`);
+  // The rows the encoder was pretrained on, or another table given by name or path.
+  const spec: TableDataSpec =
+    v.dataset === undefined || v.dataset === 'fashion-mnist'
+      ? (meta.tableData ?? { dataset: 'table', name: meta.dataset, drop: [] })
+      : existsSync(v.dataset)
+        ? { dataset: 'table', path: v.dataset, label, drop: [] }
+        : { dataset: 'table', name: v.dataset, drop: [] };
+  const data = await loadTableData(spec);
+  if (!data.test) throw new UsageError(`${data.name} has no labeled test rows to score on`);
+  const test = await data.test.forFinalScore('pretext transfer-report');
+  const seeds = Array.from({ length: v.seeds }, (_, i) => i);
+  const bar = v.json
+    ? null
+    : new ProgressBar({ total: budgets.length * seeds.length * arms.length, label: 'transfer report', unit: 'runs' });
+  const runs = runTabularTransfer(encoderDir, data.train, test, {
+    budgets,
+    seeds,
+    arms: arms as TabularArm[],
+    finetune: {
+      ...(v.epochs === undefined ? {} : { epochs: positiveInt(v.epochs, 'epochs', 60) }),
+      ...(v['min-steps'] === undefined ? {} : { minSteps: positiveInt(v['min-steps'], 'min-steps', 500) }),
+      ...(v['max-steps'] === undefined ? {} : { maxSteps: positiveInt(v['max-steps'], 'max-steps', 5000) }),
+    },
+    onRun: (r) => bar?.tick(1, `${r.labels} ${r.arm} seed ${r.seed}: ${r.value.toFixed(3)}`),
+  });
+  bar?.finish();
+  const rows = summarizeTabular(runs);
+  const file = {
+    format: 'pretext-tabular-transfer/1',
+    encoder: encoderDir,
+    dataset: data.name,
+    metric: rows[0]?.metric,
+    seeds,
+    rows,
+    runs,
+  };
+  writeFileSync(join(encoderDir, 'transfer.json'), `${JSON.stringify(file, null, 2)}\n`);
+  if (v.json)
+    for (const r of rows)
+      console.log(JSON.stringify({ labels: r.labels, arm: r.arm, metric: r.metric, used: r.used, mean: r.mean, std: r.std }));
+  else {
+    console.log(`${data.name}, ${rows[0]?.metric} on ${test.rows} test rows, mean ± std over ${seeds.length} seeds`);
+    console.log(`${'labels'.padEnd(10)}${'rows'.padStart(7)}  ${arms.map((a) => a.padStart(20)).join('')}`);
+    for (const b of [...new Set(rows.map((r) => r.labels))]) {
+      const used = rows.find((r) => r.labels === b)!.used;
+      const cells = arms.map((a) => {
+        const r = rows.find((x) => x.labels === b && x.arm === a);
+        return (r ? `${r.mean.toFixed(3)} ± ${r.std.toFixed(3)}` : '-').padStart(20);
+      });
+      console.log(`${b.padEnd(10)}${String(used).padStart(7)}  ${cells.join('')}`);
+    }
+    console.log(`written to ${join(encoderDir, 'transfer.json')}`);
   }
   return 0;
 }

@@ -21,7 +21,16 @@ import { buildMethod } from './methods/index.js';
 import { buildAugment } from './recipe/augment.js';
 import type { Recipe } from './recipe/schema.js';
 import { pretrain, type TrainResult } from './train/trainer.js';
-import { carveValidation, DataFormatError, duringSelection, TestSplit, validationCount, type FeatureSchema } from '@pretext/data';
+import { fingerprint } from './data/fingerprint.js';
+import {
+  carveValidation,
+  DataFormatError,
+  duringSelection,
+  TestSplit,
+  validationCount,
+  type ColumnType,
+  type FeatureSchema,
+} from '@pretext/data';
 import type { BatchSource, FileSource } from './data/loader.js';
 import { extractFeatures, toFloatImages, type InputNorm } from './eval/features.js';
 import { knnAccuracy } from './eval/knn.js';
@@ -35,6 +44,17 @@ export interface EncoderMeta {
   encoder: EncoderSpec;
   /** Tables: the preprocessing learned on the training rows, which turns a team's own rows into inputs. */
   features?: FeatureSchema;
+  /** Tables: the recipe's data section the rows were read by (transfer reports reload them). */
+  tableData?: {
+    dataset: 'table';
+    name?: string;
+    path?: string;
+    label?: string;
+    drop: string[];
+    types?: Record<string, ColumnType>;
+    object?: string;
+    testPath?: string;
+  };
   outDim: number;
   /** Inputs are float images in [0, 1], then (x - mean) / std (per channel when arrays). */
   inputNorm: InputNorm;
@@ -49,15 +69,14 @@ export interface EncoderMeta {
 }
 
 export interface Scores {
+  /** What `linear` measures: accuracy (images, multi-class tables) or AUROC (binary tables). */
+  metric?: 'accuracy' | 'auroc';
   knn?: number;
   linear?: number;
   linearTrain?: number;
 }
 
-/** sha256 over a tensor's bytes: identifies the exact training data in lineage. */
-export function fingerprint(t: Tensor): string {
-  return `sha256:${createHash('sha256').update(new Uint8Array(t.data().buffer)).digest('hex')}`;
-}
+export { fingerprint };
 
 /** A labeled split of a data set (scoring needs labels). */
 export async function loadDataset(spec: DataSpec, split: 'train' | 'test'): Promise<LabeledSet> {
@@ -139,6 +158,8 @@ export function validationSplit(train: LabeledSet): { train: LabeledSet; validat
 }
 
 export async function runPretrain(recipe: Recipe, o: { outDir: string; resume?: boolean; quiet?: boolean }): Promise<PretrainRun> {
+  if (recipe.data.dataset === 'table')
+    throw new TypeError(`recipe ${recipe.name} trains on a table: run it with pretrainFromRecipe (or runTablePretrain)`);
   mkdirSync(o.outDir, { recursive: true });
   writeFileSync(join(o.outDir, 'recipe.yaml'), toYaml(recipe));
   const data = recipe.data as DataSpec;

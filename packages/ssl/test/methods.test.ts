@@ -18,6 +18,7 @@ import {
 } from '../src/methods/index.js';
 import { allRotations, oneRotationEach } from '../src/methods/rotation.js';
 import { SmallCnn } from '../src/encoders/smallCnn.js';
+import { TabularMlp } from '../src/modalities/tabular/encoders.js';
 import { ResNet18 } from '../src/encoders/resnet.js';
 import { buildEncoder, type EncoderSpec } from '../src/encoders/encoder.js';
 import { loadRecipe, validateRecipe } from '../src/recipe/schema.js';
@@ -144,13 +145,18 @@ describe('losses', () => {
 
 const tinyBackbone = (): SmallCnn => new SmallCnn({ width: 4, depth: 2 });
 
+/** A tiny table encoder: three continuous columns and one categorical column of four codes. */
+const tinyTableBackbone = (): TabularMlp => new TabularMlp({ continuous: 3, cardinalities: [4], hidden: [16] });
+const tinyRows = (): torch.Tensor => torch.cat([torch.randn([8, 3]), torch.randint(0, 4, [8, 1]).float()], 1);
+
 describe('methods', () => {
-  for (const name of METHODS.map((m) => m.name)) {
+  for (const { name, modality } of METHODS) {
     it(`${name}: one step gives a finite loss and gradients in the backbone`, () => {
       torch.manualSeed(0);
-      const m = buildMethod(name, tinyBackbone, name === 'moco' ? { queueSize: 64, projDim: 16, hiddenDim: 32 } : {});
+      const backbone = modality === 'tabular' ? tinyTableBackbone : tinyBackbone;
+      const m = buildMethod(name, backbone, name === 'moco' ? { queueSize: 64, projDim: 16, hiddenDim: 32 } : {});
       tidy(() => {
-        const views = Array.from({ length: m.numViews }, () => torch.rand([8, 1, 28, 28]));
+        const views = Array.from({ length: m.numViews }, () => (modality === 'tabular' ? tinyRows() : torch.rand([8, 1, 28, 28])));
         const r = m.step(views);
         assert.ok(Number.isFinite(r.loss.item()), `${name} loss ${r.loss.item()}`);
         assert.equal(r.embedding.size(0), 8);

@@ -21,6 +21,7 @@ import {
   tabularEncoderSpec,
   TABULAR_ARMS,
   parseLabelBudget,
+  fitLogistic,
   type TabularEncoderChoice,
 } from '../src/index.js';
 
@@ -88,6 +89,38 @@ describe('tabular modality', () => {
 
   it('refuses an image encoder for a tabular method, naming the method', () => {
     assert.throws(() => buildMethod('vime', () => buildEncoder({ type: 'small-cnn', config: {} })), /vime learns from table rows/);
+  });
+
+  it('logistic regression is fitted to the optimum of its penalized objective', () => {
+    torch.manualSeed(3);
+    const x = torch.randn([300, 5]).mul(torch.tensor([1, 2, 0.5, 3, 1]));
+    const y = x
+      .select(1, 0)
+      .add(x.select(1, 1).mul(0.5))
+      .add(torch.randn([300]))
+      .gt(0)
+      .long();
+    const c = 0.5;
+    const head = fitLogistic(x, y, 2, { c, maxSteps: 5000, tolerance: 1e-9 });
+    // the objective in the head's own (raw-feature) parameters; at the optimum of the
+    // standardized problem its gradient in the standardized weights is zero
+    const std = x.std(0).add(1e-6);
+    const w = head.weight.mul(std).detach();
+    const b = head.bias!.detach();
+    w.requiresGrad = true;
+    b.requiresGrad = true;
+    const xs = x.sub(x.mean(0)).div(std);
+    const bias = b.add(head.weight.matmul(x.mean(0)).detach());
+    const objective = torch.nn.functional.crossEntropy(xs.matmul(w.t()).add(bias), y).add(
+      w
+        .square()
+        .sum()
+        .div(2 * c * 300),
+    );
+    objective.backward();
+    assert.ok(w.grad!.abs().max().item() < 1e-3, `gradient ${w.grad!.abs().max().item()}`);
+    const accuracy = head.forward(x).argmax(1).eq(y).float().mean().item();
+    assert.ok(accuracy > 0.75, `accuracy ${accuracy}`);
   });
 
   it('scores AUROC and macro-F1 as their definitions say', () => {

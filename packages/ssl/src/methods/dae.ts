@@ -36,4 +36,4 @@ export class DenoisingAutoencoder extends SSLMethod {
   }
 }
 
-export const dae = defineMethod('dae', daeConfig, (b, c) => new DenoisingAutoencoder(b, c));
+export const dae = defineMethod('dae', daeConfig, (b, c) => new DenoisingAutoencoder(b, c), 'tabular');

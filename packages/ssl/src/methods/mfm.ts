@@ -38,4 +38,4 @@ export class MaskedFeatureModeling extends SSLMethod {
   }
 }
 
-export const mfm = defineMethod('mfm', mfmConfig, (b, c) => new MaskedFeatureModeling(b, c));
+export const mfm = defineMethod('mfm', mfmConfig, (b, c) => new MaskedFeatureModeling(b, c), 'tabular');

@@ -17,9 +17,14 @@ export const momentum = z.number().min(0).max(1).optional();
 /** Any method's options: an object of optional fields, checked strictly. */
 type ConfigSchema = z.ZodType<Record<string, unknown>, Record<string, unknown>>;
 
+/** What a method's views are made of. */
+export type Modality = 'image' | 'tabular';
+
 export interface MethodSpec<N extends string = string, C extends ConfigSchema = ConfigSchema> {
   readonly name: N;
   readonly config: C;
+  /** The data it learns from (image methods crop and jitter; tabular ones corrupt cells). */
+  readonly modality: Modality;
   build(makeBackbone: () => Encoder, config: z.input<C>): SSLMethod;
 }
 
@@ -27,8 +32,9 @@ export function defineMethod<N extends string, C extends ConfigSchema>(
   name: N,
   config: C,
   build: (makeBackbone: () => Encoder, config: z.input<C>) => SSLMethod,
+  modality: Modality = 'image',
 ): MethodSpec<N, C> {
-  return { name, config, build };
+  return { name, config, build, modality };
 }
 
 /** Checks a method's options against its schema; a wrong one is a RangeError naming the method and the field. */

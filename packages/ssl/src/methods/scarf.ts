@@ -40,5 +40,5 @@ export class Scarf extends ProjectorMethod {
   }
 }
 
-export const scarf = defineMethod('scarf', scarfConfig, (b, c) => new Scarf(b, c));
+export const scarf = defineMethod('scarf', scarfConfig, (b, c) => new Scarf(b, c), 'tabular');
 export { rate as corruptionRate };

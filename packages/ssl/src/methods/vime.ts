@@ -51,4 +51,4 @@ export class Vime extends SSLMethod {
   }
 }
 
-export const vime = defineMethod('vime', vimeConfig, (b, c) => new Vime(b, c));
+export const vime = defineMethod('vime', vimeConfig, (b, c) => new Vime(b, c), 'tabular');

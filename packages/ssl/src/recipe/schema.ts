@@ -44,7 +44,32 @@ const encoder = z.discriminatedUnion('type', [
     type: z.literal('resnet18'),
     config: z.strictObject({ widthMultiplier: z.number().positive().optional() }).default({}),
   }),
+  // Table encoders: the column layout comes from the data's preprocessing.
+  z.strictObject({
+    type: z.literal('tabular-mlp'),
+    config: z
+      .strictObject({
+        tokenDim: z.number().int().min(1).optional(),
+        hidden: z.array(z.number().int().min(1)).min(1).optional(),
+        dropout: z.number().min(0).max(1).optional(),
+      })
+      .default({}),
+  }),
+  z.strictObject({
+    type: z.literal('ft-transformer'),
+    config: z
+      .strictObject({
+        dModel: z.number().int().min(1).optional(),
+        layers: z.number().int().min(1).optional(),
+        heads: z.number().int().min(1).optional(),
+        ffnFactor: z.number().positive().optional(),
+        dropout: z.number().min(0).max(1).optional(),
+      })
+      .default({}),
+  }),
 ]);
+
+const TABLE_ENCODERS = new Set(['tabular-mlp', 'ft-transformer']);
 
 // Each method's options come from its own file (strict: a misspelt key is an error, not a
 // default); the recipe accepts exactly the registered methods.
@@ -56,60 +81,107 @@ function methodEntries<T extends readonly MethodSpec[]>(specs: T): { -readonly [
 const method = z.discriminatedUnion('name', methodEntries(METHODS));
 export const METHOD_NAMES = METHODS.map((m) => m.name);
 
-export const recipeSchema = z.strictObject({
-  name: z.string().min(1),
-  seed: z.number().int().min(0).default(0),
-  data: z.discriminatedUnion('dataset', [
-    z.strictObject({
-      dataset: z.literal('fashion-mnist'),
-      /** Use only the first N training images (quick runs). */
-      limit: z.number().int().positive().optional(),
-    }),
-    z.strictObject({
-      dataset: z.literal('image-folder'),
-      /** A folder of class sub-folders (labeled) or of images (unlabeled); train/ and test/ inside it are used as splits. */
-      path: z.string().min(1),
-      testPath: z.string().min(1).optional(),
-      size: z.number().int().min(8).max(1024).default(28),
-      channels: z.union([z.literal(1), z.literal(3)]).default(1),
-      stream: z.boolean().default(false),
-      limit: z.number().int().positive().optional(),
-    }),
-  ]),
-  augment: augment.default({}),
-  encoder,
-  method,
-  train: z.strictObject({
-    epochs: z.number().positive(),
-    batchSize: z.number().int().min(2),
-    maxSteps: z.number().int().positive().optional(),
-    optimizer: z.strictObject({
-      name: z.enum(['adamw', 'adam', 'sgd', 'lars']),
-      lr: z.number().positive(),
-      weightDecay: z.number().min(0).default(0),
-      momentum: z.number().min(0).max(1).optional(),
-    }),
-    schedule: z
+export const recipeSchema = z
+  .strictObject({
+    name: z.string().min(1),
+    seed: z.number().int().min(0).default(0),
+    data: z.discriminatedUnion('dataset', [
+      z.strictObject({
+        dataset: z.literal('fashion-mnist'),
+        /** Use only the first N training images (quick runs). */
+        limit: z.number().int().positive().optional(),
+      }),
+      z
+        .strictObject({
+          dataset: z.literal('table'),
+          /** A benchmark table by name (credit-g, diabetes, lending-club, flchain, ticdata, shuttle). */
+          name: z.string().min(1).optional(),
+          /** Or a table file: CSV, TSV, Parquet, ARFF or R data (.rds, .rda, .rdb). */
+          path: z.string().min(1).optional(),
+          /** The column to predict; an unlabeled table pretrains but is not scored. */
+          label: z.string().min(1).optional(),
+          /** Columns left out of the inputs (ids, leaks). */
+          drop: z.array(z.string().min(1)).default([]),
+          /** Column types instead of inferred ones. */
+          types: z.record(z.string(), z.enum(['numeric', 'categorical', 'boolean', 'date', 'text'])).optional(),
+          /** The object to read from R data holding several. */
+          object: z.string().min(1).optional(),
+          /** A separate test file; otherwise a fixed stratified fifth of a labeled table is held out. */
+          testPath: z.string().min(1).optional(),
+        })
+        .refine((d) => (d.name === undefined) !== (d.path === undefined), {
+          message: 'give a benchmark table name or a file path, not both',
+          path: ['name'],
+        }),
+      z.strictObject({
+        dataset: z.literal('image-folder'),
+        /** A folder of class sub-folders (labeled) or of images (unlabeled); train/ and test/ inside it are used as splits. */
+        path: z.string().min(1),
+        testPath: z.string().min(1).optional(),
+        size: z.number().int().min(8).max(1024).default(28),
+        channels: z.union([z.literal(1), z.literal(3)]).default(1),
+        stream: z.boolean().default(false),
+        limit: z.number().int().positive().optional(),
+      }),
+    ]),
+    augment: augment.default({}),
+    /** Tables: how the preprocessing is learned from the training rows. */
+    features: z
       .strictObject({
-        name: z.enum(['warmup-cosine', 'one-cycle', 'constant']),
-        warmupEpochs: z.number().min(0).optional(),
-        minLrRatio: z.number().min(0).max(1).optional(),
+        scaling: z.enum(['quantile', 'robust']).default('quantile'),
+        minCount: z.number().int().min(1).default(5),
       })
-      .default({ name: 'warmup-cosine' }),
-    checkpointEverySteps: z.number().int().positive().default(500),
-    logEverySteps: z.number().int().positive().default(50),
-    gradClip: z.number().min(0).optional(),
-  }),
-  evaluation: z
-    .strictObject({
-      knnEveryEpoch: z.boolean().default(false),
-      knn: z.boolean().default(true),
-      linear: z.boolean().default(true),
-      /** Score with only the first N labeled training images (quick runs; the test split is always whole). */
-      trainLimit: z.number().int().positive().optional(),
-    })
-    .default({ knnEveryEpoch: false, knn: true, linear: true }),
-});
+      .default({ scaling: 'quantile', minCount: 5 }),
+    encoder,
+    method,
+    train: z.strictObject({
+      epochs: z.number().positive(),
+      batchSize: z.number().int().min(2),
+      maxSteps: z.number().int().positive().optional(),
+      optimizer: z.strictObject({
+        name: z.enum(['adamw', 'adam', 'sgd', 'lars']),
+        lr: z.number().positive(),
+        weightDecay: z.number().min(0).default(0),
+        momentum: z.number().min(0).max(1).optional(),
+      }),
+      schedule: z
+        .strictObject({
+          name: z.enum(['warmup-cosine', 'one-cycle', 'constant']),
+          warmupEpochs: z.number().min(0).optional(),
+          minLrRatio: z.number().min(0).max(1).optional(),
+        })
+        .default({ name: 'warmup-cosine' }),
+      checkpointEverySteps: z.number().int().positive().default(500),
+      logEverySteps: z.number().int().positive().default(50),
+      gradClip: z.number().min(0).optional(),
+    }),
+    evaluation: z
+      .strictObject({
+        knnEveryEpoch: z.boolean().default(false),
+        knn: z.boolean().default(true),
+        linear: z.boolean().default(true),
+        /** Score with only the first N labeled training images (quick runs; the test split is always whole). */
+        trainLimit: z.number().int().positive().optional(),
+      })
+      .default({ knnEveryEpoch: false, knn: true, linear: true }),
+  })
+  .superRefine((r, ctx) => {
+    // Methods, encoders and data must be of one modality.
+    const table = r.data.dataset === 'table';
+    const modality = METHODS.find((m) => m.name === r.method.name)!.modality;
+    if ((modality === 'tabular') !== table)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['method', 'name'],
+        message: `${r.method.name} learns from ${modality === 'tabular' ? 'tables' : 'images'}, but the data is ${table ? 'a table' : 'images'}`,
+      });
+    if (TABLE_ENCODERS.has(r.encoder.type) !== table)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['encoder', 'type'],
+        message: `${r.encoder.type} reads ${table ? 'images' : 'table rows'}, but the data is ${table ? 'a table' : 'images'}`,
+      });
+  });
 
 export type Recipe = z.infer<typeof recipeSchema>;
 

@@ -11,7 +11,7 @@ import type { Tensor } from '@pretext/torch';
 import type { Encoder } from '../encoders/encoder.js';
 import { extractFeatures, normalizeInput, toFloatImages, type InputNorm } from '../eval/features.js';
 import { compose, horizontalFlip, randomResizedCrop, type Transform } from '../augment/transforms.js';
-import { accuracyOf, cloneState, fit, loopOptions } from './loop.js';
+import { accuracyOf, cloneState, fit, loopOptions, validationScore } from './loop.js';
 
 export const FINETUNE_MODES = ['linear', 'partial', 'full', 'scratch'] as const;
 export type FinetuneMode = (typeof FINETUNE_MODES)[number];
@@ -57,8 +57,10 @@ export interface FinetuneOptions {
    * mode) while fine-tuning, as few-label fine-tuning usually does (default true).
    */
   freezeBatchNorm?: boolean;
-  /** Stop after this many epochs without a better validation accuracy (default 25). */
+  /** Stop after this many epochs without a better validation score (default 25). */
   patience?: number;
+  /** What early stopping and the best epoch go by: validation accuracy (default) or cross-entropy ('loss'). */
+  selectBy?: 'accuracy' | 'loss';
   seed?: number;
   quiet?: boolean;
 }
@@ -130,7 +132,7 @@ export function fitLinearHead(
       n: xs.size(0),
       optimizer,
       loss: (idx) => torch.nn.functional.crossEntropy(head.forward(xs.indexSelect(0, idx)), train.y.indexSelect(0, idx)),
-      validate: () => (xv && val ? accuracyOf((x) => head.forward(x), xv, val.y) : null),
+      validate: () => (xv && val ? validationScore(o.selectBy)((x) => head.forward(x), xv, val.y) : null),
       snapshot: () => cloneState(head),
       restore: (s) => head.loadStateDict(s),
       setTraining: () => undefined,
@@ -193,6 +195,7 @@ export function finetune(
     const r = fitLinearHead(train, val, o.numClasses, {
       seed: o.seed,
       quiet: o.quiet ?? true,
+      selectBy: o.selectBy,
       ...(o.mode === 'linear' ? o : {}),
       unlabeled: data.unlabeledFeatures ?? computed,
     });
@@ -242,7 +245,7 @@ export function finetune(
         const out = classifier.forward(normalizeInput(augment ? augment(x, augGen) : x, norm));
         return torch.nn.functional.crossEntropy(out, data.train.labels.indexSelect(0, idx));
       },
-      validate: () => (valX && data.val ? accuracyOf(logits, valX, data.val.labels) : null),
+      validate: () => (valX && data.val ? validationScore(o.selectBy)(logits, valX, data.val.labels) : null),
       snapshot: () => cloneState(classifier),
       restore: (s) => classifier.loadStateDict(s),
       setTraining: (on) => {

@@ -22,6 +22,25 @@ export function accuracyOf(logits: (x: Tensor) => Tensor, x: Tensor, y: Tensor, 
   });
 }
 
+/** Minus the mean cross-entropy (higher is better, as early stopping compares). */
+export function negativeLossOf(logits: (x: Tensor) => Tensor, x: Tensor, y: Tensor, batch = 1000): number {
+  return torch.noGrad(() => {
+    let sum = 0;
+    for (let i = 0; i < x.size(0); i += batch) {
+      const n = Math.min(batch, x.size(0) - i);
+      sum += torch.tidy(() => torch.nn.functional.crossEntropy(logits(x.narrow(0, i, n)), y.narrow(0, i, n), { reduction: 'sum' }).item());
+    }
+    return -sum / Math.max(1, x.size(0));
+  });
+}
+
+/**
+ * The validation score early stopping maximizes: accuracy, or minus the cross-entropy, which
+ * still moves when accuracy cannot (a 5% minority class, where predicting the majority is
+ * already 95% accurate).
+ */
+export const validationScore = (by: 'accuracy' | 'loss' = 'accuracy'): typeof accuracyOf => (by === 'loss' ? negativeLossOf : accuracyOf);
+
 export interface LoopSpec {
   /** Items an epoch walks through (shuffled, in batches). */
   n: number;

@@ -10,12 +10,24 @@
 // Binary tasks are scored by AUROC, multi-class ones by accuracy (macro-F1 alongside).
 import * as torch from '@pretext/torch';
 import type { Tensor } from '@pretext/torch';
-import { encodeFeatures, labelCodes, oneHotFeatures, rawFeatures, type FeatureMatrix, type FeatureSchema, type Table } from '@pretext/data';
+import {
+  carveValidation,
+  duringSelection,
+  encodeFeatures,
+  labelCodes,
+  oneHotFeatures,
+  rawFeatures,
+  type FeatureMatrix,
+  type FeatureSchema,
+  type Table,
+} from '@pretext/data';
 import { Booster, type BoostParams } from '@pretext/xgboost';
 import { buildEncoder } from '../encoders/encoder.js';
 import { extractFeatures } from '../eval/features.js';
 import { loadEncoder, readEncoderMeta } from '../pipeline.js';
-import { finetune, fitLinearHead, type FinetuneOptions } from './finetune.js';
+import { finetune, type FinetuneOptions } from './finetune.js';
+import { fitLogistic } from '../eval/logistic.js';
+import { negativeLossOf } from './loop.js';
 import { budgetName, labelSubset, type LabelBudget } from './labels.js';
 import { sampleStd } from './protocol.js';
 
@@ -205,6 +217,32 @@ export function fitXGBoost(
   return best!;
 }
 
+/** Inverse regularization strengths a logistic regression is chosen among (scikit-learn's C). */
+export const LOGISTIC_C = [0.01, 0.1, 1, 10];
+
+/**
+ * Logistic regression fitted to convergence, its C chosen by validation cross-entropy among
+ * LOGISTIC_C as a user would tune it; without validation rows C = 1 (scikit-learn's default).
+ */
+export function fitRegularizedLinear(
+  train: { x: Tensor; y: Tensor },
+  val: { x: Tensor; y: Tensor } | null,
+  classes: number,
+  o: { unlabeled: Tensor },
+): torch.nn.Linear {
+  if (!val) return fitLogistic(train.x, train.y, classes, { statsFrom: o.unlabeled });
+  let best: { head: torch.nn.Linear; loss: number } | null = null;
+  for (const c of LOGISTIC_C) {
+    const head = fitLogistic(train.x, train.y, classes, { c, statsFrom: o.unlabeled });
+    const loss = -negativeLossOf((x) => head.forward(x), val.x, val.y);
+    if (!best || loss < best.loss) {
+      best?.head.dispose();
+      best = { head, loss };
+    } else head.dispose();
+  }
+  return best!.head;
+}
+
 /** Class probabilities [n * classes] from a booster (binary boosters give P(class 1)). */
 function boosterProbabilities(b: Booster, m: FeatureMatrix, classes: number): Float32Array {
   const p = b.predict(m);
@@ -215,6 +253,50 @@ function boosterProbabilities(b: Booster, m: FeatureMatrix, classes: number): Fl
     out[2 * i + 1] = v;
   });
   return out;
+}
+
+/**
+ * The final score of a pretraining run on a table: a regularized linear head on the frozen
+ * features of every labeled training row (its strength chosen on a fixed validation part of
+ * them), scored on the test rows.
+ */
+export function scoreTableEncoder(
+  encoderDir: string,
+  train: Table,
+  test: Table,
+): { metric: TabularMetric; linear: number; macroF1?: number } {
+  const meta = readEncoderMeta(encoderDir);
+  const schema = meta.features!;
+  const encoder = loadEncoder(encoderDir).encoder;
+  const features = (t: Table): { x: Tensor; y: Int32Array } => {
+    const y = labelCodes(t, schema);
+    const idx = Array.from(y.keys()).filter((i) => y[i]! >= 0);
+    const rows = toTensor(rowsOf(encodeFeatures(t, schema), idx));
+    const x = extractFeatures(encoder, rows, meta.inputNorm);
+    rows.dispose();
+    return { x, y: Int32Array.from(idx, (i) => y[i]!) };
+  };
+  const a = features(train);
+  const b = features(test);
+  encoder.dispose();
+  const classes = schema.label!.classes.length;
+  const { train: fit, validation } = carveValidation(a.y.length, Math.max(1, Math.floor(a.y.length / 5)));
+  const part = (idx: Uint32Array) => {
+    const i = longs(Array.from(idx));
+    const out = { x: torch.keep(a.x.indexSelect(0, i)), y: longs(Array.from(idx, (k) => a.y[k]!)) };
+    i.dispose();
+    return out;
+  };
+  const p = part(fit);
+  const v = part(validation);
+  const head = duringSelection('choosing the linear head of the final score', () =>
+    fitRegularizedLinear(p, v, classes, { unlabeled: a.x }),
+  );
+  const probs = torch.noGrad(() => probabilities(head.forward(b.x)));
+  const score = scoreProbabilities(probs, b.y, classes);
+  for (const t of [a.x, b.x, p.x, p.y, v.x, v.y]) t.dispose();
+  head.dispose();
+  return { metric: score.metric, linear: score.value, ...(score.macroF1 === undefined ? {} : { macroF1: score.macroF1 }) };
 }
 
 /** Runs every arm for every budget and seed on the labeled training rows; scores on the test rows. */
@@ -277,7 +359,7 @@ export function runTabularTransfer(encoderDir: string, train: Table, test: Table
           };
           const a = pick(subset.train, yTr);
           const v = hasVal ? pick(subset.val, yVa) : null;
-          const { head } = fitLinearHead(a, v, classes, { seed, unlabeled: src.train });
+          const head = fitRegularizedLinear(a, v, classes, { unlabeled: src.train });
           p = torch.noGrad(() => probabilities(head.forward(src.test)));
           head.dispose();
           for (const t of [a.x, a.y, ...(v ? [v.x, v.y] : []), ...(arm === 'logistic' ? [src.train, src.test] : [])]) t.dispose();

@@ -10,7 +10,8 @@ import { encodeFeatures, featureLayout, fitFeatures, type FeatureSchema, type Fi
 import { buildEncoder, type EncoderSpec } from '../../encoders/encoder.js';
 import { buildMethod, type MethodName } from '../../methods/index.js';
 import { pretrain, type TrainConfig, type TrainResult } from '../../train/trainer.js';
-import { fingerprint, type EncoderMeta } from '../../pipeline.js';
+import type { EncoderMeta } from '../../pipeline.js';
+import { fingerprint } from '../../data/fingerprint.js';
 import { tabularViews } from './views.js';
 import type { FtTransformerConfig, TabularMlpConfig } from './encoders.js';
 
@@ -33,6 +34,8 @@ export interface TabularPretrainOptions {
   outDir: string;
   resume?: boolean;
   quiet?: boolean;
+  /** Where the rows came from (a recipe's data section), kept so transfer reports can reload them. */
+  source?: EncoderMeta['tableData'];
 }
 
 /** Encoded rows of a table under a schema, as a float tensor [N, F] (kept: the caller frees it). */
@@ -74,6 +77,7 @@ export async function pretrainTabular(
       modality: 'tabular',
       encoder: spec,
       features: schema,
+      ...(o.source ? { tableData: o.source } : {}),
       outDim: method.backbone.outDim,
       inputNorm: { mean: 0, std: 1 },
       inputShape: [x.size(1)],

@@ -1,0 +1,187 @@
+// Tabular benchmark: for each benchmark table, a SCARF encoder pretrained on the training
+// split's rows (labels unused), then the label-efficiency protocol against the baselines a
+// tabular team trusts (logistic regression, XGBoost on raw columns, XGBoost on raw columns +
+// the embeddings). One JSON line per data set x budget x arm:
+//   {"dataset","budget","arm","metric","mean","std","seeds","seconds"}
+// (seconds: mean per run). Then the speed case: pretraining on shuttle (58,000 rows) end to
+// end, and a SCARF epoch side by side with PyTorch 1.13 (same model, batch, optimizer;
+// {"case":"tabular-epoch","ratio"} is PyTorch seconds / Pretext seconds).
+//
+//   npm run bench:tabular
+//   npm run bench:tabular -- --datasets credit-g,diabetes --budgets 10% --seeds 3
+//   npm run bench:tabular -- --skip-transfer        the speed case only
+//
+// The pretraining recipe is fixed before any score is seen and is the same for every table:
+// tabular-mlp (tokens of 8, two hidden layers of 256), SCARF (corruption 0.6, temperature 1),
+// batch 256, AdamW 1e-3, warm-up cosine, about 2,000 steps (10 to 200 epochs). The test split
+// is a fixed stratified fifth of each table, read once per table for the final scores.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as torch from '@pretext/torch';
+import { holdOutTable, loadTabularSet, ProgressBar } from '@pretext/data';
+import {
+  buildEncoder,
+  buildMethod,
+  parseLabelBudget,
+  pretrainTabular,
+  runTabularTransfer,
+  summarizeTabular,
+  tabularViews,
+  trainStep,
+  TABULAR_BUDGETS,
+  type TabularRun,
+} from '@pretext/ssl';
+import { median, pytorchEnv, quiesce } from './worker.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const { values: args } = parseArgs({
+  options: {
+    datasets: { type: 'string', default: 'credit-g,diabetes,lending-club,flchain,ticdata' },
+    budgets: { type: 'string', default: TABULAR_BUDGETS.join(',') },
+    seeds: { type: 'string', default: '5' },
+    'skip-transfer': { type: 'boolean', default: false },
+    'skip-speed': { type: 'boolean', default: false },
+    out: { type: 'string', default: join(here, 'out', 'tabular') },
+    threads: { type: 'string', default: String(availableParallelism()) },
+  },
+});
+const threads = Number(args.threads);
+torch.setNumThreads(threads);
+
+const recipe = {
+  encoder: { type: 'tabular-mlp' as const, config: { tokenDim: 8, hidden: [256, 256] } },
+  method: { name: 'scarf' as const, config: { corruption: 0.6, temperature: 1 } },
+  batchSize: 256,
+  optimizer: { name: 'adamw' as const, lr: 1e-3, weightDecay: 1e-5 },
+  schedule: { name: 'warmup-cosine' as const, warmupEpochs: 1 },
+};
+const epochsFor = (rows: number): number => Math.min(200, Math.max(10, Math.ceil(2000 / Math.floor(rows / recipe.batchSize))));
+
+async function pretrainOn(
+  name: string,
+  quiet: boolean,
+): Promise<{ dir: string; seconds: number; split: ReturnType<typeof holdOutTable>; label: string }> {
+  const { set, table } = loadTabularSet(name);
+  const split = holdOutTable(table, set.label);
+  const dir = join(args.out, `scarf-${name}`);
+  mkdirSync(dir, { recursive: true });
+  const t0 = performance.now();
+  await pretrainTabular({
+    table: split.train,
+    dataset: name,
+    label: set.label,
+    encoder: recipe.encoder,
+    method: recipe.method,
+    train: { epochs: epochsFor(split.train.rows), batchSize: recipe.batchSize, optimizer: recipe.optimizer, schedule: recipe.schedule },
+    seed: 0,
+    recipe: 'bench:tabular scarf',
+    outDir: dir,
+    quiet,
+  });
+  return { dir, seconds: (performance.now() - t0) / 1000, split, label: set.label };
+}
+
+if (!args['skip-transfer']) {
+  const budgets = args.budgets.split(',').map(parseLabelBudget);
+  const seeds = Array.from({ length: Number(args.seeds) }, (_, i) => i);
+  for (const name of args.datasets.split(',')) {
+    const { dir, split } = await pretrainOn(name, false);
+    const test = await split.test.forFinalScore(`bench:tabular final scores on ${name}`);
+    const total = budgets.length * seeds.length * 6;
+    const bar = new ProgressBar({ total, label: `${name} transfer`, unit: 'runs' });
+    const runs: TabularRun[] = runTabularTransfer(dir, split.train, test, {
+      budgets,
+      seeds,
+      onRun: (r) => bar.tick(1, `${r.labels} ${r.arm}`),
+    });
+    bar.finish();
+    for (const row of summarizeTabular(runs)) {
+      const mine = runs.filter((r) => r.labels === row.labels && r.arm === row.arm);
+      const seconds = mine.reduce((a, r) => a + r.seconds, 0) / mine.length;
+      console.log(
+        JSON.stringify({
+          dataset: name,
+          budget: row.labels,
+          arm: row.arm,
+          metric: row.metric,
+          mean: Number(row.mean.toFixed(4)),
+          std: Number(row.std.toFixed(4)),
+          seeds: row.runs,
+          used: row.used,
+          seconds: Number(seconds.toFixed(2)),
+        }),
+      );
+    }
+  }
+}
+
+if (!args['skip-speed']) {
+  // End to end on the largest table: preprocessing, pretraining, writing the encoder.
+  const shuttle = await pretrainOn('shuttle', true);
+  console.log(
+    JSON.stringify({
+      case: 'tabular-pretrain-shuttle',
+      rows: shuttle.split.train.rows,
+      epochs: epochsFor(shuttle.split.train.rows),
+      seconds: Number(shuttle.seconds.toFixed(1)),
+    }),
+  );
+
+  // One SCARF epoch on the same shape in both engines, A/B alternated, median of 3.
+  const shape = { rows: 46400, continuous: 9, cardinalities: [] as number[], tokenDim: 8, hidden: [256, 256], batchSize: 256, threads };
+  const python = '/usr/bin/python3';
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  for (let rep = 0; rep < 3; rep++) {
+    await quiesce();
+    const out = execFileSync(python, [join(here, 'tabular_torch.py'), JSON.stringify(shape)], { env: pytorchEnv('same') }).toString();
+    theirs.push((JSON.parse(out.trim().split('\n').at(-1)!) as { epochSeconds: number }).epochSeconds);
+    await quiesce();
+    ours.push(scarfEpochSeconds(shape));
+  }
+  const a = median(theirs);
+  const b = median(ours);
+  console.log(
+    JSON.stringify({
+      case: 'tabular-epoch',
+      ...shape,
+      pytorchSeconds: Number(a.toFixed(3)),
+      pretextSeconds: Number(b.toFixed(3)),
+      ratio: Number((a / b).toFixed(3)),
+    }),
+  );
+}
+
+/** Seconds of one SCARF epoch after a warm-up epoch, through the trainer's own step. */
+function scarfEpochSeconds(s: { rows: number; continuous: number; tokenDim: number; hidden: number[]; batchSize: number }): number {
+  torch.manualSeed(0);
+  const x = torch.keep(torch.randn([s.rows, s.continuous]));
+  const spec = {
+    type: 'tabular-mlp' as const,
+    config: { continuous: s.continuous, cardinalities: [], tokenDim: s.tokenDim, hidden: s.hidden },
+  };
+  const method = buildMethod('scarf', () => buildEncoder(spec), recipe.method.config);
+  const optimizer = new torch.optim.AdamW(method.trainableParameters(), { lr: 1e-3, weightDecay: 1e-5 });
+  const ctx = { method, optimizer, makeViews: tabularViews, generator: new torch.Generator(1) };
+  const steps = Math.floor(s.rows / s.batchSize);
+  const epoch = (): number => {
+    const t0 = performance.now();
+    const order = torch.randperm(s.rows);
+    for (let i = 0; i < steps; i++) {
+      const idx = order.narrow(0, i * s.batchSize, s.batchSize);
+      trainStep(ctx, x.indexSelect(0, idx));
+      idx.dispose();
+    }
+    order.dispose();
+    return (performance.now() - t0) / 1000;
+  };
+  epoch();
+  const seconds = epoch();
+  method.dispose();
+  x.dispose();
+  return seconds;
+}

@@ -1,0 +1,49 @@
+// `pretext pretrain` on a table recipe: load the rows (types printed), pretrain, then the
+// final score on the test rows, read once, after every choice is made.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import type { Recipe } from '../../recipe/schema.js';
+import type { PretrainRun } from '../../pipeline.js';
+import { scoreTableEncoder } from '../../transfer/tabular.js';
+import { pretrainTabular, type TabularEncoderChoice } from './pretrain.js';
+import { describeColumns, loadTableData, type TableDataSpec } from './source.js';
+
+export async function runTablePretrain(recipe: Recipe, o: { outDir: string; resume?: boolean; quiet?: boolean }): Promise<PretrainRun> {
+  mkdirSync(o.outDir, { recursive: true });
+  writeFileSync(join(o.outDir, 'recipe.yaml'), toYaml(recipe));
+  const spec = recipe.data as TableDataSpec;
+  const data = await loadTableData(spec);
+  if (!o.quiet)
+    process.stderr.write(
+      `${data.train.source}: ${data.train.rows} training rows; column types (set data.types to change):\n${describeColumns(data.train, data.label)}\n`,
+    );
+  const { meta, result } = await pretrainTabular({
+    table: data.train,
+    dataset: data.name,
+    label: data.label,
+    preprocessing: recipe.features,
+    encoder: recipe.encoder as TabularEncoderChoice,
+    method: { name: recipe.method.name, config: recipe.method.config },
+    train: recipe.train,
+    seed: recipe.seed,
+    recipe: recipe.name,
+    outDir: o.outDir,
+    resume: o.resume,
+    quiet: o.quiet,
+    source: spec,
+  });
+  const test = data.test && data.label ? await data.test.forFinalScore('the final score of the run') : null;
+  const scores = test ? scoreTableEncoder(o.outDir, data.train, test) : null;
+  writeFileSync(
+    join(o.outDir, 'scores.json'),
+    `${JSON.stringify({ dataset: data.name, split: 'test', ...(scores ?? { note: 'no labeled test split: not scored' }) }, null, 2)}\n`,
+  );
+  return {
+    outDir: o.outDir,
+    result,
+    scores: scores ? { metric: scores.metric, linear: scores.linear } : {},
+    meta,
+    testReads: data.test?.openings ?? [],
+  };
+}

@@ -17,7 +17,7 @@ import {
   LabelBudgetError,
 } from '@pretext/ssl';
 import { UsageError } from './errors.js';
-import { TRANSFER_HELP, diagnoseCommand, finetuneCommand, reportCommand, transferReportCommand } from './transfer.js';
+import { TRANSFER_HELP, diagnoseCommand, embedCommand, finetuneCommand, reportCommand, transferReportCommand } from './transfer.js';
 import { HubCallError } from '@pretext/hub/client';
 import {
   HUB_HELP,
@@ -47,7 +47,8 @@ Commands:
   eval                     score a pretrained encoder (kNN and linear probe)
   baselines                raw-pixel kNN and linear-probe scores of a data set
   finetune                 train a classifier on an encoder with few labels
-  transfer-report          label-efficiency table: pretrained vs scratch vs raw pixels
+  transfer-report          label-efficiency table: pretrained vs scratch vs baselines
+  embed                    embed a table's rows with a table encoder
   diagnose                 alignment, uniformity, rank, collapse check, embedding map
   report <run>             one HTML page (and Markdown) with a run's tables and plots
   hub serve                run the hub (registry server); hub team|user|token for admin
@@ -270,6 +271,8 @@ export async function main(argv: string[]): Promise<number> {
         return await transferReportCommand(rest);
       case 'diagnose':
         return await diagnoseCommand(rest);
+      case 'embed':
+        return await embedCommand(rest);
       case 'report':
         return await reportCommand(rest);
       case 'hub':

@@ -7,6 +7,7 @@ import {
   FINETUNE_MODES,
   TABULAR_ARMS,
   TABULAR_BUDGETS,
+  embedTableFile,
   loadTableData,
   runTabularTransfer,
   summarizeTabular,
@@ -92,6 +93,13 @@ Options:
   --samples N      test images the geometry and the map use (default 5000; map: 3000)
   --no-map         skip the embedding map
   --json           print the diagnostics as one JSON object`,
+  embed: `Usage: pretext embed --encoder DIR --table FILE [--object NAME] [--out FILE.csv] [--json]
+
+Embeds a team's own rows with a table encoder (a run folder or a hub reference): the
+encoder's saved preprocessing reads the file (CSV, TSV, Parquet, ARFF or R data) with the
+column types it was trained on; unseen categories and missing cells have their own slots, a
+missing column is an error naming it. Writes one row of embedding values per input row
+(columns e0..eN), in the input's order, to --out (default embeddings.csv).`,
   report: `Usage: pretext report <run dir> [--no-compute] [--json]
 
 Writes RUN/report.html (one self-contained page: metric tables, training curves, the
@@ -333,6 +341,36 @@ async function tableTransferReport(
     }
     console.log(`written to ${join(encoderDir, 'transfer.json')}`);
   }
+  return 0;
+}
+
+export async function embedCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      encoder: { type: 'string' },
+      table: { type: 'string' },
+      object: { type: 'string' },
+      out: { type: 'string', default: 'embeddings.csv' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(TRANSFER_HELP.embed);
+    return 0;
+  }
+  if (!values.encoder || !values.table)
+    throw new UsageError(`pretext embed needs --encoder DIR and --table FILE\n\n${TRANSFER_HELP.embed}`);
+  const encoder = await resolveEncoderArg(values.encoder);
+  const e = await embedTableFile(encoder, values.table, { object: values.object });
+  const header = Array.from({ length: e.dim }, (_, j) => `e${j}`).join(',');
+  const lines = Array.from({ length: e.rows }, (_, i) =>
+    Array.from(e.data.subarray(i * e.dim, (i + 1) * e.dim), (v) => v.toPrecision(6)).join(','),
+  );
+  writeFileSync(values.out, `${header}\n${lines.join('\n')}\n`);
+  if (values.json) console.log(JSON.stringify({ out: values.out, rows: e.rows, dim: e.dim }));
+  else console.log(`${e.rows} rows embedded in ${e.dim} dimensions, written to ${values.out}`);
   return 0;
 }
 

@@ -1,18 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import sharp from 'sharp';
+import { runPretext, serveHub } from './fixtures/cli.js';
 
-const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'pretext.js');
-
-function pretext(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, ...cliEnv } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+const pretext = (...args: string[]): { code: number; stdout: string; stderr: string } => runPretext(cliEnv, ...args);
 
 const pick = (o: Record<string, unknown>, ...keys: string[]): Record<string, unknown> => Object.fromEntries(keys.map((k) => [k, o[k]]));
 
@@ -267,23 +261,9 @@ describe('pretext CLI', () => {
     const run = join(dir, 'run');
     assert.equal(pretext('pretrain', join(dir, 'r.yaml'), '--out', run, '--json').code, 0);
 
-    const server = spawn(process.execPath, [bin, 'hub', 'serve', '--data', join(dir, 'hub'), '--port', '0'], {
-      env: { ...process.env, ...cliEnv },
-    });
+    const ready = await serveHub(join(dir, 'hub'), cliEnv);
+    const server = ready.server;
     try {
-      // The port and the admin token are on stderr/stdout as the server starts.
-      let out = '';
-      const ready = await new Promise<{ url: string; token: string }>((resolve, reject) => {
-        const seen = (d: Buffer): void => {
-          out += d.toString();
-          const token = /(ptx_[A-Za-z0-9_-]+)/.exec(out)?.[1];
-          const url = /"Server listening at (http:\/\/127\.0\.0\.1:\d+)"/.exec(out)?.[1];
-          if (token && url) resolve({ url, token });
-        };
-        server.stdout.on('data', seen);
-        server.stderr.on('data', seen);
-        server.on('exit', (code) => reject(new Error(`hub exited ${code}: ${out}`)));
-      });
       assert.equal(pretext('login', '--hub', ready.url, '--token', ready.token).code, 0);
       const config = readFileSync(join(dir, 'config', 'pretext', 'hub.json'), 'utf8');
       assert.match(config, /ptx_/);

@@ -6,13 +6,13 @@ import { stringify as toYaml } from 'yaml';
 import { readEncoderMeta, type EncoderMeta } from '../pipeline.js';
 
 /** A Hugging Face-compatible model card for a pretraining run. */
-export function modelCard(ref: string, meta: EncoderMeta, scores: Record<string, number>, o: { license?: string } = {}): string {
+export function modelCard(ref: string, meta: EncoderMeta, scores: Record<string, number | string>, o: { license?: string } = {}): string {
+  if (meta.modality === 'tabular') return tableModelCard(ref, meta, scores, o);
+  const { knn, linear } = numeric(scores);
   const dataset = meta.dataset.startsWith('image-folder:') ? 'image-folder' : meta.dataset;
   const metrics = [
-    ...(scores.knn === undefined ? [] : [{ type: 'accuracy', name: 'kNN accuracy (k=200)', value: Number((100 * scores.knn).toFixed(2)) }]),
-    ...(scores.linear === undefined
-      ? []
-      : [{ type: 'accuracy', name: 'linear probe accuracy', value: Number((100 * scores.linear).toFixed(2)) }]),
+    ...(knn === undefined ? [] : [{ type: 'accuracy', name: 'kNN accuracy (k=200)', value: Number((100 * knn).toFixed(2)) }]),
+    ...(linear === undefined ? [] : [{ type: 'accuracy', name: 'linear probe accuracy', value: Number((100 * linear).toFixed(2)) }]),
   ];
   const front = {
     license: o.license ?? 'other',
@@ -40,9 +40,45 @@ export function modelCard(ref: string, meta: EncoderMeta, scores: Record<string,
   return `---\n${toYaml(front)}---\n\n# ${ref}\n\nA ${meta.encoder.type} encoder (${meta.outDim}-dimensional features) pretrained with ${meta.method} on ${meta.dataset} by Pretext.\n\n| | |\n|---|---|\n| recipe | ${meta.recipe} |\n| input | ${meta.inputShape.join(' x ')}, normalized with mean ${JSON.stringify(meta.inputNorm.mean)} and std ${JSON.stringify(meta.inputNorm.std)} |\n| training | ${meta.trainSteps} steps, ${(meta.trainSeconds / 60).toFixed(1)} min |\n| data fingerprint | ${meta.dataFingerprint} |\n${metrics.map((m) => `| ${m.name} | ${m.value}% |`).join('\n')}\n\nUse it with \`pretext pull ${ref}\`, then \`pretext finetune --encoder <folder> --labels 1%\`.\n`;
 }
 
-/** Files of a run folder that a version publishes (weights, config, metrics, reports, plots). */
+/** The card of a table encoder: its columns and preprocessing, its score, how to embed rows. */
+function tableModelCard(ref: string, meta: EncoderMeta, scores: Record<string, number | string>, o: { license?: string }): string {
+  const f = meta.features!;
+  const dataset = meta.dataset.startsWith('table-file:') ? 'table-file' : meta.dataset;
+  const metric = scores.metric === 'auroc' ? 'roc_auc' : 'accuracy';
+  const linear = typeof scores.linear === 'number' ? Number(scores.linear.toFixed(4)) : undefined;
+  const front = {
+    license: o.license ?? 'other',
+    library_name: 'pretext',
+    tags: ['self-supervised', meta.method, meta.encoder.type, 'tabular'],
+    datasets: [dataset],
+    pipeline_tag: 'tabular-classification',
+    ...(linear === undefined
+      ? {}
+      : {
+          'model-index': [
+            {
+              name: ref,
+              results: [
+                {
+                  task: { type: 'tabular-classification', name: 'frozen-feature evaluation' },
+                  dataset: { name: dataset, type: dataset, split: 'test' },
+                  metrics: [{ type: metric, name: `linear probe ${metric === 'roc_auc' ? 'AUROC' : 'accuracy'}`, value: linear }],
+                },
+              ],
+            },
+          ],
+        }),
+  };
+  const columns = [
+    ...f.numeric.map((c) => `| ${c.name} | ${c.kind} | ${c.scaling}${c.indicator ? ', missing indicator' : ''} |`),
+    ...f.categorical.map((c) => `| ${c.name} | ${c.kind} | ${c.levels.length} levels (+ missing, unknown) |`),
+  ];
+  return `---\n${toYaml(front)}---\n\n# ${ref}\n\nA ${meta.encoder.type} table encoder (${meta.outDim}-dimensional features) pretrained with ${meta.method} on ${meta.dataset} by Pretext.${f.label ? ` Label column at pretraining: ${f.label.name} (${f.label.classes.join(', ')}), never an input.` : ''}\n\n| | |\n|---|---|\n| recipe | ${meta.recipe} |\n| training | ${meta.trainSteps} steps, ${(meta.trainSeconds / 60).toFixed(1)} min |\n| data fingerprint | ${meta.dataFingerprint} |\n${linear === undefined ? '' : `| linear probe ${metric === 'roc_auc' ? 'AUROC' : 'accuracy'} (test) | ${linear} |\n`}\n## Input columns\n\nThe preprocessing learned on the training rows ships in encoder.json and features.json; rows with the same columns are turned into the same inputs (unseen categories and missing values have their own slots).\n\n| column | type | preprocessing |\n|---|---|---|\n${columns.join('\n')}\n\nUse it with \`pretext pull ${ref}\`, then \`pretext embed --encoder <folder> --table rows.csv\`.\n`;
+}
+
+/** Files of a run folder that a version publishes (weights, config, preprocessing, metrics, reports, plots). */
 export const PUBLISHED_FILES =
-  /^(encoder\.(safetensors|json)|metrics\.jsonl|scores\.json|recipe\.yaml|diagnostics\.json|transfer\.json|report\.(html|md)|[a-z-]+\.(png|svg))$/;
+  /^(encoder\.(safetensors|json)|features\.json|metrics\.jsonl|scores\.json|recipe\.yaml|diagnostics\.json|transfer\.json|report\.(html|md)|[a-z-]+\.(png|svg))$/;
 
 export interface Publication {
   /** The generated model card (also written to the run folder as card.md). */
@@ -59,7 +95,7 @@ export interface Publication {
 export function preparePublication(dir: string, ref: string, o: { license?: string; codeVersion: string }): Publication {
   const meta = readEncoderMeta(dir);
   const scores = existsSync(join(dir, 'scores.json'))
-    ? (JSON.parse(readFileSync(join(dir, 'scores.json'), 'utf8')) as Record<string, number>)
+    ? (JSON.parse(readFileSync(join(dir, 'scores.json'), 'utf8')) as Record<string, number | string>)
     : {};
   const card = modelCard(ref, meta, scores, { license: o.license });
   writeFileSync(join(dir, 'card.md'), card);
@@ -78,7 +114,7 @@ export function preparePublication(dir: string, ref: string, o: { license?: stri
       parentRun: basename(dir),
       createdAt: meta.createdAt,
     },
-    model: { method: meta.method, modality: 'image', tags: ['self-supervised', meta.method, meta.encoder.type] },
+    model: { method: meta.method, modality: meta.modality ?? 'image', tags: ['self-supervised', meta.method, meta.encoder.type] },
   };
 }
 

@@ -1,0 +1,108 @@
+// A finance team's table through the CLI as the README tells it: pretrain from a recipe that
+// names a CSV, its label and an id to drop; a transfer report against logistic regression
+// and XGBoost; push to a hub; a second team pulls the encoder and embeds its own rows (with a
+// merchant category the first team never saw), and a file missing a column is refused by name.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runPretext, serveHub } from './fixtures/cli.js';
+
+/** Transactions: amount and hour carry the fraud signal, merchant a little, id none. */
+function transactions(n: number, seed: number, merchants = ['grocery', 'fuel', 'travel', 'online']): string {
+  let s = seed;
+  const rand = (): number => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  const lines = ['id,amount,hour,merchant,card_present,fraud'];
+  for (let i = 0; i < n; i++) {
+    const fraud = rand() < 0.25;
+    const amount = fraud ? 50 + rand() * 500 : rand() * 400;
+    const hour = Math.floor(fraud && rand() < 0.5 ? rand() * 6 : rand() * 24);
+    const merchant = merchants[Math.floor(rand() * merchants.length)]!;
+    const present = rand() < (fraud ? 0.3 : 0.8) ? 'yes' : 'no';
+    lines.push(`${seed * 10000 + i},${i % 17 === 0 ? '' : amount.toFixed(2)},${hour},${merchant},${present},${fraud ? 'yes' : 'no'}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+describe('tables through the CLI', () => {
+  it('pretrains on a CSV, reports against logistic regression and XGBoost, publishes, and a second team embeds its rows', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-table-'));
+    const env = { XDG_CONFIG_HOME: join(dir, 'config'), PRETEXT_CACHE: join(dir, 'cache') };
+    const pretext = (...args: string[]) => runPretext(env, ...args);
+    writeFileSync(join(dir, 'tx.csv'), transactions(600, 1));
+    writeFileSync(
+      join(dir, 'r.yaml'),
+      `name: scarf-tx
+data: { dataset: table, path: ${join(dir, 'tx.csv')}, label: fraud, drop: [id] }
+encoder: { type: tabular-mlp, config: { hidden: [32, 32] } }
+method: { name: scarf }
+train: { epochs: 2, batchSize: 64, optimizer: { name: adamw, lr: 0.001 } }
+`,
+    );
+    const run = join(dir, 'run');
+    const pre = pretext('pretrain', join(dir, 'r.yaml'), '--out', run);
+    assert.equal(pre.code, 0, pre.stderr);
+    assert.match(pre.stderr, /amount\s+numeric\s+numbers, \d+ missing/, 'inferred types are printed');
+    assert.match(pre.stderr, /fraud\s+boolean\s+the label/);
+    assert.match(pre.stdout, /linear AUROC 0\.\d{3}/);
+    const scores = JSON.parse(readFileSync(join(run, 'scores.json'), 'utf8')) as { metric: string; linear: number };
+    assert.equal(scores.metric, 'auroc');
+    assert.ok(scores.linear > 0.6, `linear AUROC ${scores.linear}`);
+
+    const report = pretext(
+      'transfer-report',
+      '--encoder',
+      run,
+      '--budgets',
+      '20/class',
+      '--seeds',
+      '2',
+      '--arms',
+      'pretrained-linear,logistic,xgboost',
+      '--json',
+    );
+    assert.equal(report.code, 0, report.stderr);
+    const rows = report.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { arm: string; metric: string; mean: number; used: number });
+    assert.deepEqual(
+      rows.map((r) => r.arm),
+      ['pretrained-linear', 'logistic', 'xgboost'],
+    );
+    for (const r of rows) {
+      assert.equal(r.metric, 'auroc');
+      assert.equal(r.used, 40);
+      assert.ok(r.mean > 0.6 && r.mean <= 1, `${r.arm} ${r.mean}`);
+    }
+
+    const hub = await serveHub(join(dir, 'hub'), env);
+    try {
+      assert.equal(pretext('login', '--hub', hub.url, '--token', hub.token).code, 0);
+      assert.equal(pretext('hub', 'team', 'create', 'risk').code, 0);
+      const pushed = pretext('push', run, 'risk/tx-scarf', '--json');
+      assert.equal(pushed.code, 0, pushed.stderr);
+      const card = readFileSync(join(run, 'card.md'), 'utf8');
+      assert.match(card, /pipeline_tag: tabular-classification/);
+      assert.match(card, /\| merchant \| categorical \| 4 levels/);
+
+      // The second team's rows: a merchant category never seen, its own ids.
+      writeFileSync(join(dir, 'theirs.csv'), transactions(50, 2, ['grocery', 'pharmacy']));
+      const out = join(dir, 'emb.csv');
+      const emb = pretext('embed', '--encoder', 'risk/tx-scarf', '--table', join(dir, 'theirs.csv'), '--out', out, '--json');
+      assert.equal(emb.code, 0, emb.stderr);
+      assert.deepEqual(JSON.parse(emb.stdout), { out, rows: 50, dim: 32 });
+      const lines = readFileSync(out, 'utf8').trim().split('\n');
+      assert.equal(lines.length, 51);
+      assert.ok(lines.slice(1).every((l) => l.split(',').length === 32 && l.split(',').every((v) => Number.isFinite(Number(v)))));
+
+      writeFileSync(join(dir, 'short.csv'), 'amount,hour,merchant\n10,3,fuel\n');
+      const bad = pretext('embed', '--encoder', 'risk/tx-scarf', '--table', join(dir, 'short.csv'), '--out', join(dir, 'x.csv'));
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /no column 'card_present'/);
+    } finally {
+      hub.server.kill('SIGTERM');
+    }
+  });
+});

@@ -265,9 +265,12 @@ describe('methods', () => {
     for (const file of files) {
       const recipe = loadRecipe(join(dir, file));
       torch.manualSeed(0);
-      const m = buildMethod(recipe.method.name, () => buildEncoder(recipe.encoder as EncoderSpec), recipe.method.config);
+      // Table encoders take their column layout from the data; a small one stands in here.
+      const table = recipe.data.dataset === 'table';
+      const spec = table ? { ...recipe.encoder, config: { ...recipe.encoder.config, continuous: 3, cardinalities: [4] } } : recipe.encoder;
+      const m = buildMethod(recipe.method.name, () => buildEncoder(spec as EncoderSpec), recipe.method.config);
       tidy(() => {
-        const r = m.step(Array.from({ length: m.numViews }, () => torch.rand([8, 1, 28, 28])));
+        const r = m.step(Array.from({ length: m.numViews }, () => (table ? tinyRows() : torch.rand([8, 1, 28, 28]))));
         assert.ok(Number.isFinite(r.loss.item()), `${file}: loss ${r.loss.item()}`);
       });
     }
@@ -328,7 +331,16 @@ describe('encoders', () => {
     assert.throws(() => validateRecipe(withMethod({ name: 'simclr2' })), /^ {2}- method\.name: expected one of "simclr", "moco"/m);
     assert.throws(
       () => validateRecipe({ ...minimalRecipe, encoder: { type: 'vit' } }),
-      /^ {2}- encoder\.type: expected one of "small-cnn", "resnet18"$/m,
+      /^ {2}- encoder\.type: expected one of "small-cnn", "resnet18", "tabular-mlp", "ft-transformer"$/m,
+    );
+    // Methods, encoders and data of different modalities are refused by field.
+    assert.throws(() => validateRecipe(withMethod({ name: 'scarf' })), /method\.name: scarf learns from tables, but the data is images/);
+    const table = { ...valid, data: { dataset: 'table', name: 'credit-g' }, method: { name: 'vime' } };
+    assert.throws(() => validateRecipe(table), /encoder\.type: small-cnn reads images, but the data is a table/);
+    assert.equal(validateRecipe({ ...table, encoder: { type: 'ft-transformer' } }).data.dataset, 'table');
+    assert.throws(
+      () => validateRecipe({ ...table, encoder: { type: 'ft-transformer' }, data: { dataset: 'table', name: 'a', path: 'b.csv' } }),
+      /data\.name: give a benchmark table name or a file path, not both/,
     );
     const ok = validateRecipe(withMethod({ name: 'vicreg', config: { invariance: 25, variance: 25, covariance: 1 } }));
     assert.deepEqual(ok.method, { name: 'vicreg', config: { invariance: 25, variance: 25, covariance: 1 } });

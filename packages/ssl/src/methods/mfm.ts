@@ -3,38 +3,18 @@
 // self-prediction objective Rubachev et al. (2022) found to match or beat contrastive ones
 // on tabular data (BERT's masked-token task, for rows).
 import { z } from 'zod';
-import type { Tensor } from '@pretext/torch';
-import { ReconstructionHead } from '../heads/reconstruction.js';
-import { reconstructionLoss } from '../losses/reconstruction.js';
 import type { Encoder } from '../encoders/encoder.js';
-import { corruptRows } from '../modalities/tabular/views.js';
-import { SSLMethod, type StepResult } from './method.js';
 import { defineMethod, dim, parseConfig } from './options.js';
-import { corruptionRate } from './scarf.js';
-import { layoutOf } from './tabular.js';
+import { CellReconstruction, corruptionRate } from './tabular.js';
 
 export const mfmConfig = z.strictObject({ hiddenDim: dim, corruption: corruptionRate });
 export type MfmConfig = z.input<typeof mfmConfig>;
 
-export class MaskedFeatureModeling extends SSLMethod {
+export class MaskedFeatureModeling extends CellReconstruction {
   readonly name = 'mfm';
-  override readonly numViews = 1;
-  readonly config: MfmConfig;
-  readonly head: ReconstructionHead;
   constructor(makeBackbone: () => Encoder, options: MfmConfig = {}) {
-    const config = parseConfig('mfm', mfmConfig, options);
-    super(makeBackbone);
-    this.config = config;
-    this.head = this.registerModule(
-      'head',
-      new ReconstructionHead(this.backbone.outDim, layoutOf('mfm', this.backbone), config.hiddenDim ?? 256),
-    );
-  }
-  step([x]: Tensor[]): StepResult {
-    const { x: corrupted, mask } = corruptRows(x!, this.config.corruption ?? 0.3);
-    const h = this.backbone.forward(corrupted);
-    const rec = reconstructionLoss(this.head.forward(h), x!, this.head.layout, mask);
-    return { loss: rec.loss, logs: { recon_continuous: rec.continuous, recon_categorical: rec.categorical }, embedding: h };
+    const c = parseConfig('mfm', mfmConfig, options);
+    super(makeBackbone, 'mfm', c.hiddenDim ?? 256, c.corruption ?? 0.3, true);
   }
 }
 

@@ -9,16 +9,14 @@ import type { Encoder } from '../encoders/encoder.js';
 import { corruptRows } from '../modalities/tabular/views.js';
 import { ProjectorMethod, type StepResult } from './method.js';
 import { defineMethod, dim, parseConfig, positive } from './options.js';
-import { layoutOf } from './tabular.js';
-
-const rate = z.number().gt(0, 'corruption must be in (0, 1)').lt(1, 'corruption must be in (0, 1)').optional();
+import { corruptionRate, layoutOf } from './tabular.js';
 
 export const scarfConfig = z.strictObject({
   hiddenDim: dim,
   projDim: dim,
   temperature: positive,
   /** Fraction of cells replaced in the positive view (default 0.6, the paper's). */
-  corruption: rate,
+  corruption: corruptionRate,
 });
 export type ScarfConfig = z.input<typeof scarfConfig>;
 
@@ -41,4 +39,3 @@ export class Scarf extends ProjectorMethod {
 }
 
 export const scarf = defineMethod('scarf', scarfConfig, (b, c) => new Scarf(b, c), 'tabular');
-export { rate as corruptionRate };

@@ -11,8 +11,7 @@ import type { Encoder } from '../encoders/encoder.js';
 import { corruptRows } from '../modalities/tabular/views.js';
 import { SSLMethod, type StepResult } from './method.js';
 import { defineMethod, dim, parseConfig, weight } from './options.js';
-import { corruptionRate } from './scarf.js';
-import { layoutOf } from './tabular.js';
+import { corruptionRate, layoutOf } from './tabular.js';
 
 export const vimeConfig = z.strictObject({ hiddenDim: dim, corruption: corruptionRate, alpha: weight });
 export type VimeConfig = z.input<typeof vimeConfig>;

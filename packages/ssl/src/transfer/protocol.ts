@@ -68,20 +68,31 @@ export function sampleStd(xs: number[]): number {
   return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
 }
 
-export function summarize(runs: TransferRun[]): TransferRow[] {
-  const groups = new Map<string, TransferRun[]>();
+/** Runs grouped by budget and arm (in first-seen order), each group's score mean and sample std over its seeds. */
+export function summarizeRuns<R extends { labels: string; arm: string }>(
+  runs: R[],
+  score: (r: R) => number,
+): { first: R; mean: number; std: number; runs: number }[] {
+  const groups = new Map<string, R[]>();
   for (const r of runs) {
     const key = `${r.labels}\u0000${r.arm}`;
     if (!groups.has(key)) groups.set(key, []);
     groups.get(key)!.push(r);
   }
   return [...groups.values()].map((rs) => ({
-    labels: rs[0]!.labels,
-    arm: rs[0]!.arm,
-    used: rs[0]!.used,
-    mean: rs.reduce((a, r) => a + r.accuracy, 0) / rs.length,
-    std: sampleStd(rs.map((r) => r.accuracy)),
+    first: rs[0]!,
+    mean: rs.reduce((a, r) => a + score(r), 0) / rs.length,
+    std: sampleStd(rs.map(score)),
     runs: rs.length,
+  }));
+}
+
+export function summarize(runs: TransferRun[]): TransferRow[] {
+  return summarizeRuns(runs, (r) => r.accuracy).map(({ first, ...g }) => ({
+    labels: first.labels,
+    arm: first.arm,
+    used: first.used,
+    ...g,
   }));
 }
 

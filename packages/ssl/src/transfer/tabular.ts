@@ -29,7 +29,7 @@ import { finetune, type FinetuneOptions } from './finetune.js';
 import { fitLogistic } from '../eval/logistic.js';
 import { negativeLossOf } from './loop.js';
 import { budgetName, labelSubset, type LabelBudget } from './labels.js';
-import { sampleStd } from './protocol.js';
+import { summarizeRuns } from './protocol.js';
 
 export const TABULAR_ARMS = ['pretrained-linear', 'pretrained-finetune', 'scratch', 'logistic', 'xgboost', 'xgboost+embeddings'] as const;
 export type TabularArm = (typeof TABULAR_ARMS)[number];
@@ -134,20 +134,12 @@ export function scoreProbabilities(
 }
 
 export function summarizeTabular(runs: TabularRun[]): TabularRow[] {
-  const groups = new Map<string, TabularRun[]>();
-  for (const r of runs) {
-    const key = `${r.labels}\u0000${r.arm}`;
-    if (!groups.has(key)) groups.set(key, []);
-    groups.get(key)!.push(r);
-  }
-  return [...groups.values()].map((rs) => ({
-    labels: rs[0]!.labels,
-    arm: rs[0]!.arm,
-    metric: rs[0]!.metric,
-    used: rs[0]!.used,
-    mean: rs.reduce((a, r) => a + r.value, 0) / rs.length,
-    std: sampleStd(rs.map((r) => r.value)),
-    runs: rs.length,
+  return summarizeRuns(runs, (r) => r.value).map(({ first, ...g }) => ({
+    labels: first.labels,
+    arm: first.arm,
+    metric: first.metric,
+    used: first.used,
+    ...g,
   }));
 }
 
@@ -164,6 +156,14 @@ const fromTensor = (t: Tensor): FeatureMatrix => ({
   cols: t.size(1),
   data: t.contiguous().float().data() as Float32Array,
 });
+
+/** Rows `idx` of x with labels `ys`, both kept (the caller frees them). */
+function selectRows(x: Tensor, idx: number[], ys: number[]): { x: Tensor; y: Tensor } {
+  const i = longs(idx);
+  const out = { x: torch.keep(x.indexSelect(0, i)), y: longs(ys) };
+  i.dispose();
+  return out;
+}
 
 /** Columns side by side: [a | b]. */
 function besides(a: FeatureMatrix, b: FeatureMatrix): FeatureMatrix {
@@ -281,14 +281,16 @@ export function scoreTableEncoder(
   encoder.dispose();
   const classes = schema.label!.classes.length;
   const { train: fit, validation } = carveValidation(a.y.length, Math.max(1, Math.floor(a.y.length / 5)));
-  const part = (idx: Uint32Array) => {
-    const i = longs(Array.from(idx));
-    const out = { x: torch.keep(a.x.indexSelect(0, i)), y: longs(Array.from(idx, (k) => a.y[k]!)) };
-    i.dispose();
-    return out;
-  };
-  const p = part(fit);
-  const v = part(validation);
+  const p = selectRows(
+    a.x,
+    Array.from(fit),
+    Array.from(fit, (k) => a.y[k]!),
+  );
+  const v = selectRows(
+    a.x,
+    Array.from(validation),
+    Array.from(validation, (k) => a.y[k]!),
+  );
   const head = duringSelection('choosing the linear head of the final score', () =>
     fitRegularizedLinear(p, v, classes, { unlabeled: a.x }),
   );
@@ -351,14 +353,8 @@ export function runTabularTransfer(encoderDir: string, train: Table, test: Table
           p = boosterProbabilities(b, m.test, classes);
         } else if (arm === 'logistic' || arm === 'pretrained-linear') {
           const src = arm === 'logistic' ? { train: toTensor(onehot.train), test: toTensor(onehot.test) } : emb!;
-          const pick = (idx: number[], ys: number[]) => {
-            const i = longs(idx);
-            const out = { x: torch.keep(src.train.indexSelect(0, i)), y: longs(ys) };
-            i.dispose();
-            return out;
-          };
-          const a = pick(subset.train, yTr);
-          const v = hasVal ? pick(subset.val, yVa) : null;
+          const a = selectRows(src.train, subset.train, yTr);
+          const v = hasVal ? selectRows(src.train, subset.val, yVa) : null;
           const head = fitRegularizedLinear(a, v, classes, { unlabeled: src.train });
           p = torch.noGrad(() => probabilities(head.forward(src.test)));
           head.dispose();
@@ -366,14 +362,12 @@ export function runTabularTransfer(encoderDir: string, train: Table, test: Table
         } else {
           torch.manualSeed(seed);
           const encoder = arm === 'scratch' ? buildEncoder(meta.encoder) : loadEncoder(encoderDir).encoder;
-          const part = (idx: number[], ys: number[]) => {
-            const i = longs(idx);
-            const out = { images: torch.keep(x.train.indexSelect(0, i)), labels: longs(ys) };
-            i.dispose();
-            return out;
+          const rows = (idx: number[], ys: number[]) => {
+            const picked = selectRows(x.train, idx, ys);
+            return { images: picked.x, labels: picked.y };
           };
-          const a = part(subset.train, yTr);
-          const v = hasVal ? part(subset.val, yVa) : null;
+          const a = rows(subset.train, yTr);
+          const v = hasVal ? rows(subset.val, yVa) : null;
           const r = finetune(
             encoder,
             meta.inputNorm,

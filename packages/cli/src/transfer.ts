@@ -441,7 +441,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError(`pretext report needs exactly one run folder\n\n${TRANSFER_HELP.report}`);
   const dir = positionals[0]!;
   const meta = readEncoderMeta(dir);
-  if (!values['no-compute'] && !existsSync(join(dir, 'diagnostics.json'))) {
+  if (!values['no-compute'] && meta.modality !== 'tabular' && !existsSync(join(dir, 'diagnostics.json'))) {
     const dataset =
       values.dataset ?? (meta.dataset.startsWith('image-folder:') ? meta.dataset.slice('image-folder:'.length) : meta.dataset);
     await runDiagnostics(dir, dataset, { map: true, quiet: values.json });

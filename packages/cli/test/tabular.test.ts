@@ -77,6 +77,14 @@ train: { epochs: 2, batchSize: 64, optimizer: { name: adamw, lr: 0.001 } }
       assert.ok(r.mean > 0.6 && r.mean <= 1, `${r.arm} ${r.mean}`);
     }
 
+    const rp = pretext('report', run);
+    assert.equal(rp.code, 0, rp.stderr);
+    const md = readFileSync(join(run, 'report.md'), 'utf8');
+    assert.match(md, /\| linear probe AUROC \| 0\.\d{3} \|/);
+    assert.match(md, /Test AUROC, mean ± std over seeds 0, 1\./);
+    assert.match(md, /\| 20\/class \| 40 \| 0\.\d{3} ± 0\.\d{3} \| 0\.\d{3} ± 0\.\d{3} \| 0\.\d{3} ± 0\.\d{3} \|/);
+    assert.match(md, /!\[Label efficiency\]\(label-efficiency\.png\)/);
+
     const hub = await serveHub(join(dir, 'hub'), env);
     try {
       assert.equal(pretext('login', '--hub', hub.url, '--token', hub.token).code, 0);

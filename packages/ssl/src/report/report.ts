@@ -7,15 +7,27 @@ import { join } from 'node:path';
 import type { EncoderMeta, Scores } from '../pipeline.js';
 import type { Diagnostics } from '../transfer/diagnostics.js';
 import { TRANSFER_ARMS, type TransferRow } from '../transfer/protocol.js';
+import { TABULAR_ARMS, type TabularRow } from '../transfer/tabular.js';
 import { lineChart, svgToPng, type Series } from './plot.js';
 
-export interface TransferFile {
-  format: 'pretext-transfer/1';
-  encoder: string;
-  dataset: string;
-  seeds: number[];
-  rows: TransferRow[];
-}
+export type TransferFile =
+  | { format: 'pretext-transfer/1'; encoder: string; dataset: string; seeds: number[]; rows: TransferRow[] }
+  /** Tables: the metric is AUROC (binary) or accuracy (multi-class), as a fraction. */
+  | { format: 'pretext-tabular-transfer/1'; encoder: string; dataset: string; metric?: string; seeds: number[]; rows: TabularRow[] };
+
+type AnyRow = TransferRow | TabularRow;
+
+/** The arms a transfer file holds, in the protocol's order. */
+const armsOf = (t: TransferFile): string[] =>
+  (t.format === 'pretext-tabular-transfer/1' ? [...TABULAR_ARMS] : [...TRANSFER_ARMS]).filter((a) =>
+    (t.rows as AnyRow[]).some((r) => r.arm === a),
+  );
+/** What the transfer file's numbers are, for captions and axes. */
+const metricOf = (t: TransferFile): { name: string; percent: boolean; unit: string } =>
+  t.format === 'pretext-tabular-transfer/1' && t.metric === 'auroc'
+    ? { name: 'AUROC', percent: false, unit: 'rows' }
+    : { name: 'accuracy', percent: true, unit: t.format === 'pretext-tabular-transfer/1' ? 'rows' : 'images' };
+const showValue = (t: TransferFile, v: number): string => (metricOf(t).percent ? (100 * v).toFixed(1) : v.toFixed(3));
 
 interface RunContents {
   meta: EncoderMeta;
@@ -82,39 +94,44 @@ export function knnCurve(c: RunContents): string | null {
 }
 
 export function labelEfficiencyCurve(t: TransferFile): string {
-  const budgets = [...new Set(t.rows.map((r) => r.labels))].sort((a, b) => budgetOrder(a) - budgetOrder(b));
-  const used = new Map(t.rows.map((r) => [r.labels, r.used]));
+  const all = t.rows as AnyRow[];
+  const budgets = [...new Set(all.map((r) => r.labels))].sort((a, b) => budgetOrder(a) - budgetOrder(b));
+  const used = new Map(all.map((r) => [r.labels, r.used]));
   const order = budgets.filter((b) => used.has(b)).sort((a, b) => used.get(a)! - used.get(b)!);
-  const series: Series[] = TRANSFER_ARMS.filter((arm) => t.rows.some((r) => r.arm === arm)).map((arm) => {
-    const rows = order.map((b) => t.rows.find((r) => r.arm === arm && r.labels === b)).filter((r): r is TransferRow => !!r);
-    return { name: arm, points: rows.map((r) => [r.used, r.mean]), err: rows.map((r) => r.std), dashed: arm === 'raw-logistic' };
+  const classical = new Set(['raw-logistic', 'logistic', 'xgboost']);
+  const series: Series[] = armsOf(t).map((arm) => {
+    const rows = order.map((b) => all.find((r) => r.arm === arm && r.labels === b)).filter((r): r is AnyRow => !!r);
+    return { name: arm, points: rows.map((r) => [r.used, r.mean]), err: rows.map((r) => r.std), dashed: classical.has(arm) };
   });
+  const m = metricOf(t);
   return lineChart(series, {
     title: 'Label efficiency',
-    xLabel: 'labeled images used (log scale)',
-    yLabel: 'test accuracy',
-    percent: true,
+    xLabel: `labeled ${m.unit} used (log scale)`,
+    yLabel: `test ${m.name}`,
+    percent: m.percent,
     logX: true,
   });
 }
 
 function transferTable(t: TransferFile): { html: string; md: string } {
-  const budgets = [...new Set(t.rows.map((r) => r.labels))].sort((a, b) => budgetOrder(a) - budgetOrder(b));
-  const arms = TRANSFER_ARMS.filter((a) => t.rows.some((r) => r.arm === a));
+  const all = t.rows as AnyRow[];
+  const budgets = [...new Set(all.map((r) => r.labels))].sort((a, b) => budgetOrder(a) - budgetOrder(b));
+  const arms = armsOf(t);
+  const unit = metricOf(t).unit;
   const cell = (b: string, a: string): string => {
-    const r = t.rows.find((x) => x.labels === b && x.arm === a);
-    return r ? `${(100 * r.mean).toFixed(1)} ± ${(100 * r.std).toFixed(1)}` : '-';
+    const r = all.find((x) => x.labels === b && x.arm === a);
+    return r ? `${showValue(t, r.mean)} ± ${showValue(t, r.std)}` : '-';
   };
-  const html = `<table><tr><th>labels</th><th>images</th>${arms.map((a) => `<th>${a}</th>`).join('')}</tr>${budgets
+  const html = `<table><tr><th>labels</th><th>${unit}</th>${arms.map((a) => `<th>${a}</th>`).join('')}</tr>${budgets
     .map(
       (b) =>
-        `<tr><td>${b}</td><td>${t.rows.find((r) => r.labels === b)?.used ?? '-'}</td>${arms.map((a) => `<td>${cell(b, a)}</td>`).join('')}</tr>`,
+        `<tr><td>${b}</td><td>${all.find((r) => r.labels === b)?.used ?? '-'}</td>${arms.map((a) => `<td>${cell(b, a)}</td>`).join('')}</tr>`,
     )
     .join('')}</table>`;
   const md = [
-    `| labels | images | ${arms.join(' | ')} |`,
+    `| labels | ${unit} | ${arms.join(' | ')} |`,
     `|---|---:|${arms.map(() => '---:').join('|')}|`,
-    ...budgets.map((b) => `| ${b} | ${t.rows.find((r) => r.labels === b)?.used ?? '-'} | ${arms.map((a) => cell(b, a)).join(' | ')} |`),
+    ...budgets.map((b) => `| ${b} | ${all.find((r) => r.labels === b)?.used ?? '-'} | ${arms.map((a) => cell(b, a)).join(' | ')} |`),
   ].join('\n');
   return { html, md };
 }
@@ -160,12 +177,14 @@ export async function writeReport(dir: string): Promise<ReportFiles> {
     ['training', `${m.trainSteps} steps, ${(m.trainSeconds / 60).toFixed(1)} min`],
     ['created', m.createdAt],
   ];
-  const scores: [string, string][] = c.scores
-    ? [
-        ['kNN accuracy (k=200)', pct(c.scores.knn)],
-        ['linear probe accuracy', pct(c.scores.linear)],
-      ]
-    : [];
+  const scores: [string, string][] = !c.scores
+    ? []
+    : c.scores.metric === 'auroc'
+      ? [['linear probe AUROC', c.scores.linear === undefined ? '-' : c.scores.linear.toFixed(3)]]
+      : [
+          ...(m.modality === 'tabular' ? [] : ([['kNN accuracy (k=200)', pct(c.scores.knn)]] as [string, string][])),
+          ['linear probe accuracy', pct(c.scores.linear)],
+        ];
   const plots: { name: string; svg: string; caption: string }[] = [{ name: 'loss-curve', svg: lossCurve(c), caption: 'Training loss' }];
   const knn = knnCurve(c);
   if (knn) plots.push({ name: 'knn-curve', svg: knn, caption: 'kNN accuracy by epoch' });
@@ -190,11 +209,11 @@ ${scores.length ? kv(scores) : '<p class="muted">No scores: the data set had no 
 <h2>Training curves</h2>
 <div class="plots">${svgOf('loss-curve')}${svgOf('knn-curve')}</div>
 <h2>Representation diagnostics</h2>
-${c.diagnostics ? kv(diagnosticsRows(c.diagnostics)).replace('YES:', '<span class="flag">YES</span>:') : '<p class="muted">Not measured: run <code>pretext diagnose</code>.</p>'}
+${c.diagnostics ? kv(diagnosticsRows(c.diagnostics)).replace('YES:', '<span class="flag">YES</span>:') : `<p class="muted">Not measured${m.modality === 'tabular' ? ' (diagnostics are measured on images so far)' : ': run <code>pretext diagnose</code>'}.</p>`}
 <h2>Label efficiency</h2>
 ${
   transfer && c.transfer
-    ? `<p>Test accuracy, mean ± std over seeds ${c.transfer.seeds.join(', ')} (%).</p>${transfer.html}<div class="plots">${svgOf('label-efficiency')}</div>`
+    ? `<p>Test ${metricOf(c.transfer).name}, mean ± std over seeds ${c.transfer.seeds.join(', ')}${metricOf(c.transfer).percent ? ' (%)' : ''}.</p>${transfer.html}<div class="plots">${svgOf('label-efficiency')}</div>`
     : '<p class="muted">Not measured: run <code>pretext transfer-report</code>.</p>'
 }
 <h2>Embedding map</h2>
@@ -216,7 +235,9 @@ ${c.embeddingSvg ?? '<p class="muted">Not drawn: run <code>pretext diagnose</cod
     '',
     '## Label efficiency',
     '',
-    transfer && c.transfer ? `Test accuracy (%), mean ± std over seeds ${c.transfer.seeds.join(', ')}.\n\n${transfer.md}` : 'Not measured.',
+    transfer && c.transfer
+      ? `Test ${metricOf(c.transfer).name}${metricOf(c.transfer).percent ? ' (%)' : ''}, mean ± std over seeds ${c.transfer.seeds.join(', ')}.\n\n${transfer.md}`
+      : 'Not measured.',
     '',
     '## Plots',
     '',

@@ -3,7 +3,8 @@
 // and the transfer protocol runs all six arms with the right metric.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as torch from '@pretext/torch';
@@ -102,8 +103,8 @@ describe('tabular modality', () => {
       .long();
     const c = 0.5;
     const head = fitLogistic(x, y, 2, { c, maxSteps: 5000, tolerance: 1e-9 });
-    // the objective in the head's own (raw-feature) parameters; at the optimum of the
-    // standardized problem its gradient in the standardized weights is zero
+    // the penalized objective (for two classes the penalty is doubled, as scikit-learn counts
+    // one weight vector) in the standardized weights: zero gradient at the optimum
     const std = x.std(0).add(1e-6);
     const w = head.weight.mul(std).detach();
     const b = head.bias!.detach();
@@ -115,12 +116,49 @@ describe('tabular modality', () => {
       w
         .square()
         .sum()
-        .div(2 * c * 300),
+        .div(c * 300),
     );
     objective.backward();
     assert.ok(w.grad!.abs().max().item() < 1e-3, `gradient ${w.grad!.abs().max().item()}`);
     const accuracy = head.forward(x).argmax(1).eq(y).float().mean().item();
     assert.ok(accuracy > 0.75, `accuracy ${accuracy}`);
+  });
+
+  it("logistic regression gives scikit-learn's probabilities for the same C", () => {
+    torch.manualSeed(4);
+    const x = torch.randn([200, 4]).mul(torch.tensor([1, 3, 0.2, 1]));
+    const y = x
+      .select(1, 0)
+      .sub(x.select(1, 1).mul(0.3))
+      .add(torch.randn([200]).mul(0.8))
+      .gt(0)
+      .long();
+    const dir = mkdtempSync(join(tmpdir(), 'logistic-'));
+    writeFileSync(join(dir, 'x.f32'), x.contiguous().data() as Float32Array);
+    writeFileSync(join(dir, 'y.i64'), y.contiguous().data() as BigInt64Array);
+    const script = `
+import sys, numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+d = sys.argv[1]
+x = np.fromfile(d + '/x.f32', dtype=np.float32).reshape(-1, 4).astype(np.float64)
+y = np.fromfile(d + '/y.i64', dtype=np.int64)
+s = StandardScaler().fit(x)
+for c in (0.05, 1.0):
+    p = LogisticRegression(C=c, tol=1e-10, max_iter=10000).fit(s.transform(x), y).predict_proba(s.transform(x))[:, 1]
+    p.astype(np.float32).tofile(d + '/p%g.f32' % c)
+`;
+    execFileSync('/usr/bin/python3', ['-c', script, dir]);
+    for (const c of [0.05, 1]) {
+      const head = fitLogistic(x, y, 2, { c, maxSteps: 5000, tolerance: 1e-10 });
+      const ours = torch.noGrad(() => head.forward(x).softmax(1).select(1, 1).contiguous().data() as Float32Array);
+      const bytes = readFileSync(join(dir, `p${c}.f32`));
+      const theirs = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+      // scikit-learn's StandardScaler divides by the population std, ours by the sample std:
+      // the same model up to a 1/200 rescaling of C, well inside this tolerance.
+      const worst = Math.max(...Array.from(ours, (p, i) => Math.abs(p - theirs[i]!)));
+      assert.ok(worst < 5e-3, `C=${c}: largest probability difference ${worst}`);
+    }
   });
 
   it('scores AUROC and macro-F1 as their definitions say', () => {

@@ -29,7 +29,9 @@ export function fitLogistic(x: Tensor, y: Tensor, classes: number, o: LogisticOp
     const b = torch.zeros([classes]);
     w.requiresGrad = true;
     b.requiresGrad = true;
-    const penalty = 1 / (2 * (o.c ?? 1) * x.size(0));
+    // Two classes: softmax's two weight rows meet the penalty's optimum at w and -w, which
+    // halves it against one logistic weight vector; doubling it gives scikit-learn's C.
+    const penalty = (classes === 2 ? 2 : 1) / (2 * (o.c ?? 1) * x.size(0));
     const opt = new torch.optim.Adam([w, b], { lr: 0.05 });
     let previous = Infinity;
     for (let step = 0; step < (o.maxSteps ?? 2000); step++) {

@@ -10,6 +10,8 @@
 //   npm run bench:tabular
 //   npm run bench:tabular -- --datasets credit-g,diabetes --budgets 10% --seeds 3
 //   npm run bench:tabular -- --skip-transfer        the speed case only
+//   npm run bench:tabular -- --method mfm --encoder ft-transformer   another method or encoder
+//   npm run bench:tabular-table bench/out/tabular.jsonl              the README table
 //
 // The pretraining recipe is fixed before any score is seen and is the same for every table:
 // tabular-mlp (tokens of 8, two hidden layers of 256), SCARF (corruption 0.6, temperature 1),
@@ -33,6 +35,8 @@ import {
   tabularViews,
   trainStep,
   TABULAR_BUDGETS,
+  type MethodName,
+  type TabularEncoderChoice,
   type TabularRun,
 } from '@pretext/ssl';
 import { median, pytorchEnv, quiesce } from './worker.js';
@@ -45,6 +49,8 @@ const { values: args } = parseArgs({
     seeds: { type: 'string', default: '5' },
     'skip-transfer': { type: 'boolean', default: false },
     'skip-speed': { type: 'boolean', default: false },
+    method: { type: 'string', default: 'scarf' },
+    encoder: { type: 'string', default: 'tabular-mlp' },
     out: { type: 'string', default: join(here, 'out', 'tabular') },
     threads: { type: 'string', default: String(availableParallelism()) },
   },
@@ -52,9 +58,16 @@ const { values: args } = parseArgs({
 const threads = Number(args.threads);
 torch.setNumThreads(threads);
 
+const encoder: TabularEncoderChoice =
+  args.encoder === 'ft-transformer'
+    ? { type: 'ft-transformer', config: { dModel: 64, layers: 3, heads: 8 } }
+    : { type: 'tabular-mlp', config: { tokenDim: 8, hidden: [256, 256] } };
+if (args.encoder !== 'tabular-mlp' && args.encoder !== 'ft-transformer') throw new Error(`--encoder must be tabular-mlp or ft-transformer`);
+if (!['scarf', 'vime', 'mfm', 'dae'].includes(args.method)) throw new Error(`--method must be scarf, vime, mfm or dae`);
 const recipe = {
-  encoder: { type: 'tabular-mlp' as const, config: { tokenDim: 8, hidden: [256, 256] } },
-  method: { name: 'scarf' as const, config: { corruption: 0.6, temperature: 1 } },
+  encoder,
+  // SCARF with the paper's settings; the other methods with their files' defaults.
+  method: { name: args.method as MethodName, config: args.method === 'scarf' ? { corruption: 0.6, temperature: 1 } : {} },
   batchSize: 256,
   optimizer: { name: 'adamw' as const, lr: 1e-3, weightDecay: 1e-5 },
   schedule: { name: 'warmup-cosine' as const, warmupEpochs: 1 },
@@ -67,7 +80,7 @@ async function pretrainOn(
 ): Promise<{ dir: string; seconds: number; split: ReturnType<typeof holdOutTable>; label: string }> {
   const { set, table } = loadTabularSet(name);
   const split = holdOutTable(table, set.label);
-  const dir = join(args.out, `scarf-${name}`);
+  const dir = join(args.out, `${args.method}-${args.encoder}-${name}`);
   mkdirSync(dir, { recursive: true });
   const t0 = performance.now();
   await pretrainTabular({
@@ -78,7 +91,7 @@ async function pretrainOn(
     method: recipe.method,
     train: { epochs: epochsFor(split.train.rows), batchSize: recipe.batchSize, optimizer: recipe.optimizer, schedule: recipe.schedule },
     seed: 0,
-    recipe: 'bench:tabular scarf',
+    recipe: `bench:tabular ${args.method} ${args.encoder}`,
     outDir: dir,
     quiet,
   });
@@ -105,6 +118,7 @@ if (!args['skip-transfer']) {
       console.log(
         JSON.stringify({
           dataset: name,
+          ...(args.method === 'scarf' && args.encoder === 'tabular-mlp' ? {} : { method: args.method, encoder: args.encoder }),
           budget: row.labels,
           arm: row.arm,
           metric: row.metric,

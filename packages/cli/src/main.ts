@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import {
   loadRecipe,
   pretrainFromRecipe,
+  evaluateTableEncoder,
   evaluateEncoder,
   rawPixelScores,
   RecipeError,
@@ -83,7 +84,12 @@ version is pulled first; --push then attaches the scores to that version on the 
 they feed the task's leaderboard. The result is saved beside the pulled encoder
 (eval-DATA.json) before it is sent: if the hub cannot be reached, the same command sends the
 saved result later without evaluating again (--fresh evaluates again), and a result the hub
-already has is not added twice.`,
+already has is not added twice.
+
+A table encoder is scored on the rows it was pretrained on (or DATA: a benchmark table's
+name or a table file with the same columns and label): logistic regression on its frozen
+features of the training rows, C chosen on a validation fifth, AUROC (binary) or accuracy
+on the test rows.`,
   baselines: `Usage: pretext baselines [--dataset DATA] [--json]
 
 Raw-pixel kNN and linear-probe scores under the same protocol as 'pretext eval'.
@@ -168,8 +174,14 @@ async function evalCommand(argv: string[]): Promise<number> {
   if (hubRef !== null && existsSync(values.encoder))
     throw new UsageError('--push needs --encoder to be a hub reference (team/name[@version]), so the result lands on that version');
   const encoderDir = await resolveEncoderArg(values.encoder);
+  // A table encoder is scored on its own rows unless --dataset names others.
+  const table = readEncoderMeta(encoderDir).modality === 'tabular';
+  const evaluate = (): Promise<Scores> =>
+    table
+      ? evaluateTableEncoder(encoderDir, values.dataset === 'fashion-mnist' ? undefined : values.dataset)
+      : evaluateEncoder(encoderDir, datasetArg(values.dataset, encoderDir));
   if (hubRef === null) {
-    const scores = await evaluateEncoder(encoderDir, datasetArg(values.dataset, encoderDir));
+    const scores = await evaluate();
     if (values.json) console.log(JSON.stringify({ encoder: values.encoder, dataset: values.dataset, ...scores }));
     else printScores(values.encoder, scores);
     return 0;
@@ -184,16 +196,17 @@ async function evalCommand(argv: string[]): Promise<number> {
     scores = saved.scores as Scores;
     if (!values.json) console.error(`sending the result of ${saved.evaluatedAt} saved beside the encoder (--fresh evaluates again)`);
   } else {
-    scores = await evaluateEncoder(encoderDir, datasetArg(values.dataset, encoderDir));
+    scores = await evaluate();
     const results: EvalResult[] = [];
+    const task = table ? (scores as Scores & { dataset: string }).dataset : values.dataset;
     for (const [metric, value, protocol] of [
       ['knn-accuracy', scores.knn, 'knn-k200-t0.07'],
-      ['linear-accuracy', scores.linear, 'linear-probe'],
+      [scores.metric === 'auroc' ? 'linear-auroc' : 'linear-accuracy', scores.linear, table ? 'logistic-regression' : 'linear-probe'],
     ] as const)
       if (value !== undefined)
         results.push({
-          task: values.dataset,
-          dataset: values.dataset === 'fashion-mnist' ? 'fashion-mnist/test' : values.dataset,
+          task,
+          dataset: values.dataset === 'fashion-mnist' ? `${table ? task : 'fashion-mnist'}/test` : values.dataset,
           metric,
           value,
           protocol,

@@ -95,6 +95,23 @@ train: { epochs: 2, batchSize: 64, optimizer: { name: adamw, lr: 0.001 } }
       assert.match(card, /pipeline_tag: tabular-classification/);
       assert.match(card, /\| merchant \| categorical \| 4 levels/);
 
+      // A result reported back: the table protocol's score lands on the version as AUROC.
+      const ev = pretext('eval', '--encoder', 'risk/tx-scarf@v1', '--push', '--json');
+      assert.equal(ev.code, 0, ev.stderr);
+      const evr = JSON.parse(ev.stdout) as { metric: string; linear: number; added: number };
+      assert.deepEqual([evr.metric, evr.added], ['auroc', 1]);
+      assert.equal(evr.linear, scores.linear, 'the same protocol on the same rows gives the run its own score');
+      const evals = (await (
+        await fetch(`${hub.url}/api/models/risk/tx-scarf/evals`, { headers: { authorization: `Bearer ${hub.token}` } })
+      ).json()) as {
+        metric: string;
+        task: string;
+      }[];
+      assert.deepEqual(
+        evals.map((e) => `${e.task}:${e.metric}`),
+        [`table-file:${join(dir, 'tx.csv')}:linear-auroc`],
+      );
+
       // The second team's rows: a merchant category never seen, its own ids.
       writeFileSync(join(dir, 'theirs.csv'), transactions(50, 2, ['grocery', 'pharmacy']));
       const out = join(dir, 'emb.csv');

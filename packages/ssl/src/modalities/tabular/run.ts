@@ -4,7 +4,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import type { Recipe } from '../../recipe/schema.js';
-import type { PretrainRun } from '../../pipeline.js';
+import { existsSync } from 'node:fs';
+import { readEncoderMeta, type PretrainRun, type Scores } from '../../pipeline.js';
 import { scoreTableEncoder } from '../../transfer/tabular.js';
 import { pretrainTabular, type TabularEncoderChoice } from './pretrain.js';
 import { describeColumns, loadTableData, type TableDataSpec } from './source.js';
@@ -46,4 +47,24 @@ export async function runTablePretrain(recipe: Recipe, o: { outDir: string; resu
     meta,
     testReads: data.test?.openings ?? [],
   };
+}
+
+/**
+ * `pretext eval` on a table encoder: the final-score protocol on the rows it was pretrained
+ * on, or on `dataset` (a benchmark table's name, or a file with the same columns and label).
+ */
+export async function evaluateTableEncoder(dir: string, dataset?: string): Promise<Scores & { dataset: string }> {
+  const meta = readEncoderMeta(dir);
+  const label = meta.features?.label?.name;
+  if (!label) throw new TypeError(`${dir} was pretrained without a label column: scoring it needs labeled rows`);
+  const spec: TableDataSpec =
+    dataset === undefined
+      ? (meta.tableData ?? { dataset: 'table', name: meta.dataset, drop: [] })
+      : existsSync(dataset)
+        ? { dataset: 'table', path: dataset, label, drop: [] }
+        : { dataset: 'table', name: dataset, drop: [] };
+  const data = await loadTableData(spec);
+  if (!data.test) throw new TypeError(`${data.name} has no labeled test rows to score on`);
+  const s = scoreTableEncoder(dir, data.train, await data.test.forFinalScore('pretext eval'));
+  return { dataset: data.name, metric: s.metric, linear: s.linear };
 }

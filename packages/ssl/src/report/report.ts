@@ -209,7 +209,7 @@ ${scores.length ? kv(scores) : '<p class="muted">No scores: the data set had no 
 <h2>Training curves</h2>
 <div class="plots">${svgOf('loss-curve')}${svgOf('knn-curve')}</div>
 <h2>Representation diagnostics</h2>
-${c.diagnostics ? kv(diagnosticsRows(c.diagnostics)).replace('YES:', '<span class="flag">YES</span>:') : `<p class="muted">Not measured${m.modality === 'tabular' ? ' (diagnostics are measured on images so far)' : ': run <code>pretext diagnose</code>'}.</p>`}
+${c.diagnostics ? kv(diagnosticsRows(c.diagnostics)).replace('YES:', '<span class="flag">YES</span>:') : '<p class="muted">Not measured: run <code>pretext diagnose</code>.</p>'}
 <h2>Label efficiency</h2>
 ${
   transfer && c.transfer

@@ -5,9 +5,12 @@ import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import type { Recipe } from '../../recipe/schema.js';
 import { existsSync } from 'node:fs';
+import * as torch from '@pretext/torch';
+import { labelCodes, takeRows, type Table } from '@pretext/data';
+import type { LabeledSet } from '../../data/sources.js';
 import { readEncoderMeta, type PretrainRun, type Scores } from '../../pipeline.js';
 import { scoreTableEncoder } from '../../transfer/tabular.js';
-import { pretrainTabular, type TabularEncoderChoice } from './pretrain.js';
+import { pretrainTabular, rowsTensor, type TabularEncoderChoice } from './pretrain.js';
 import { describeColumns, loadTableData, type TableDataSpec } from './source.js';
 
 export async function runTablePretrain(recipe: Recipe, o: { outDir: string; resume?: boolean; quiet?: boolean }): Promise<PretrainRun> {
@@ -49,11 +52,8 @@ export async function runTablePretrain(recipe: Recipe, o: { outDir: string; resu
   };
 }
 
-/**
- * `pretext eval` on a table encoder: the final-score protocol on the rows it was pretrained
- * on, or on `dataset` (a benchmark table's name, or a file with the same columns and label).
- */
-export async function evaluateTableEncoder(dir: string, dataset?: string): Promise<Scores & { dataset: string }> {
+/** The data spec of a table encoder's rows, or of `dataset` (a benchmark name or a file with the same columns and label). */
+function tableSpecFor(dir: string, dataset?: string): { spec: TableDataSpec; label: string } {
   const meta = readEncoderMeta(dir);
   const label = meta.features?.label?.name;
   if (!label) throw new TypeError(`${dir} was pretrained without a label column: scoring it needs labeled rows`);
@@ -63,7 +63,39 @@ export async function evaluateTableEncoder(dir: string, dataset?: string): Promi
       : existsSync(dataset)
         ? { dataset: 'table', path: dataset, label, drop: [] }
         : { dataset: 'table', name: dataset, drop: [] };
-  const data = await loadTableData(spec);
+  return { spec, label };
+}
+
+/**
+ * A table encoder's labeled training and test rows as tensors (encoded by its saved
+ * preprocessing; rows without a label left out), for the measurements written for images
+ * (diagnostics, the embedding map). Reads the test split: for final measurements only.
+ */
+export async function tableAsLabeledSets(dir: string, purpose: string, dataset?: string): Promise<[LabeledSet, LabeledSet]> {
+  const schema = readEncoderMeta(dir).features!;
+  const data = await loadTableData(tableSpecFor(dir, dataset).spec);
+  if (!data.test) throw new TypeError(`${data.name} has no labeled test rows`);
+  const test = await data.test.forFinalScore(purpose);
+  const asSet = (t: Table): LabeledSet => {
+    const y = labelCodes(t, schema);
+    const keep = Array.from(y.keys()).filter((i) => y[i]! >= 0);
+    const rows = takeRows(t, keep);
+    return {
+      images: rowsTensor(rows, schema),
+      labels: torch.keep(torch.tensor(BigInt64Array.from(keep, (i) => BigInt(y[i]!)))),
+      classes: schema.label!.classes,
+      source: t.source,
+    };
+  };
+  return [asSet(data.train), asSet(test)];
+}
+
+/**
+ * `pretext eval` on a table encoder: the final-score protocol on the rows it was pretrained
+ * on, or on `dataset` (a benchmark table's name, or a file with the same columns and label).
+ */
+export async function evaluateTableEncoder(dir: string, dataset?: string): Promise<Scores & { dataset: string }> {
+  const data = await loadTableData(tableSpecFor(dir, dataset).spec);
   if (!data.test) throw new TypeError(`${data.name} has no labeled test rows to score on`);
   const s = scoreTableEncoder(dir, data.train, await data.test.forFinalScore('pretext eval'));
   return { dataset: data.name, metric: s.metric, linear: s.linear };

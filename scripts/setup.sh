@@ -22,8 +22,9 @@ if [ "${1:-}" = "--test" ]; then
   # runtime dependency.
   # chromium: headless browser for the report rendering test (driven by playwright-core);
   # postgresql: a throw-away server the hub tests start to run its store on PostgreSQL.
-  # python3-xgboost: the same XGBoost from Python, to check the binding predicts what it does.
-  packages+=(python3-torch python3-xgboost chromium postgresql)
+  # python3-xgboost, python3-sklearn: the same XGBoost from Python, and scikit-learn's
+  # logistic regression, to check that the tabular baselines give what they give.
+  packages+=(python3-torch python3-xgboost python3-sklearn chromium postgresql)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -61,6 +61,16 @@ export interface FinetuneOptions {
   patience?: number;
   /** What early stopping and the best epoch go by: validation accuracy (default) or cross-entropy ('loss'). */
   selectBy?: 'accuracy' | 'loss';
+  /**
+   * partial/full: fits the probe that starts fine-tuning, from frozen features (default: the
+   * SGD-trained linear head). The tabular protocol passes its converged logistic regression.
+   */
+  startHead?: (
+    train: { x: Tensor; y: Tensor },
+    val: { x: Tensor; y: Tensor } | null,
+    numClasses: number,
+    unlabeled: Tensor | undefined,
+  ) => torch.nn.Linear;
   seed?: number;
   quiet?: boolean;
 }
@@ -192,13 +202,17 @@ export function finetune(
     const train = feats(data.train);
     const val = data.val ? feats(data.val) : null;
     const computed = !data.unlabeledFeatures && data.unlabeled ? extractFeatures(encoder, data.unlabeled, norm) : undefined;
-    const r = fitLinearHead(train, val, o.numClasses, {
-      seed: o.seed,
-      quiet: o.quiet ?? true,
-      selectBy: o.selectBy,
-      ...(o.mode === 'linear' ? o : {}),
-      unlabeled: data.unlabeledFeatures ?? computed,
-    });
+    const unlabeled = data.unlabeledFeatures ?? computed;
+    const r =
+      o.startHead && o.mode !== 'linear'
+        ? { head: o.startHead(train, val, o.numClasses, unlabeled), history: [], steps: 0, epochs: 0, bestEpoch: 0, valAccuracy: null }
+        : fitLinearHead(train, val, o.numClasses, {
+            seed: o.seed,
+            quiet: o.quiet ?? true,
+            selectBy: o.selectBy,
+            ...(o.mode === 'linear' ? o : {}),
+            unlabeled,
+          });
     computed?.dispose();
     torch.noGrad(() => {
       classifier.head.weight.copy_(r.head.weight);

@@ -377,6 +377,10 @@ export function runTabularTransfer(encoderDir: string, train: Table, test: Table
               seed,
               quiet: o.quiet ?? true,
               augment: null,
+              // early stopping by validation cross-entropy (accuracy stays flat on a 5% minority)
+              selectBy: 'loss',
+              // LP-FT from the converged, validation-tuned logistic regression of the linear arm
+              startHead: (t, v, k, unlabeled) => fitRegularizedLinear(t, v, k, { unlabeled: unlabeled ?? t.x }),
               ...o.finetune,
               mode: arm === 'scratch' ? 'scratch' : 'full',
             },

@@ -10,11 +10,10 @@ import {
   embedTableFile,
   corruptRows,
   tableAsLabeledSets,
-  loadTableData,
+  tableDataFor,
   runTabularTransfer,
   summarizeTabular,
   type EncoderMeta,
-  type TableDataSpec,
   type TabularArm,
   TRANSFER_ARMS,
   diagnose,
@@ -297,13 +296,7 @@ async function tableTransferReport(
   const label = meta.features?.label?.name;
   if (!label) throw new UsageError(`${encoderDir} was pretrained without a label column: a transfer report needs labeled rows`);
   // The rows the encoder was pretrained on, or another table given by name or path.
-  const spec: TableDataSpec =
-    v.dataset === undefined || v.dataset === 'fashion-mnist'
-      ? (meta.tableData ?? { dataset: 'table', name: meta.dataset, drop: [] })
-      : existsSync(v.dataset)
-        ? { dataset: 'table', path: v.dataset, label, drop: [] }
-        : { dataset: 'table', name: v.dataset, drop: [] };
-  const data = await loadTableData(spec);
+  const data = await tableDataFor(encoderDir, v.dataset === 'fashion-mnist' ? undefined : v.dataset);
   if (!data.test) throw new UsageError(`${data.name} has no labeled test rows to score on`);
   const test = await data.test.forFinalScore('pretext transfer-report');
   const seeds = Array.from({ length: v.seeds }, (_, i) => i);

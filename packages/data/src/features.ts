@@ -135,6 +135,13 @@ export function labelCodes(table: Table, schema: FeatureSchema): Int32Array {
   throw new DataFormatError(`${table.source}: label column '${c.name}' is ${c.type}, not classes`);
 }
 
+/** The rows with a known label (their indices) and those labels: what can be trained or scored on. */
+export function labeledRows(table: Table, schema: FeatureSchema): { idx: number[]; y: Int32Array } {
+  const codes = labelCodes(table, schema);
+  const idx = Array.from(codes.keys()).filter((i) => codes[i]! >= 0);
+  return { idx, y: Int32Array.from(idx, (i) => codes[i]!) };
+}
+
 function findColumn(table: Table, name: string): Column {
   const c = table.columns.find((x) => x.name === name);
   if (!c) throw new DataFormatError(`${table.source}: column '${name}' is missing (the encoder's features need it)`);

@@ -46,7 +46,7 @@ export {
 } from './modalities/tabular/pretrain.js';
 export * from './transfer/tabular.js';
 export { pretrainFromRecipe } from './run.js';
-export { runTablePretrain, evaluateTableEncoder, tableAsLabeledSets } from './modalities/tabular/run.js';
+export { runTablePretrain, evaluateTableEncoder, tableAsLabeledSets, tableDataFor } from './modalities/tabular/run.js';
 export { loadTableData, describeColumns, type TableData, type TableDataSpec } from './modalities/tabular/source.js';
 export { fitLogistic, type LogisticOptions } from './eval/logistic.js';
 export { embedTable, embedTableFile, expectedTypes } from './modalities/tabular/embed.js';

@@ -14,7 +14,7 @@ import {
   carveValidation,
   duringSelection,
   encodeFeatures,
-  labelCodes,
+  labeledRows,
   oneHotFeatures,
   rawFeatures,
   type FeatureMatrix,
@@ -269,12 +269,11 @@ export function scoreTableEncoder(
   const schema = meta.features!;
   const encoder = loadEncoder(encoderDir).encoder;
   const features = (t: Table): { x: Tensor; y: Int32Array } => {
-    const y = labelCodes(t, schema);
-    const idx = Array.from(y.keys()).filter((i) => y[i]! >= 0);
+    const { idx, y } = labeledRows(t, schema);
     const rows = toTensor(rowsOf(encodeFeatures(t, schema), idx));
     const x = extractFeatures(encoder, rows, meta.inputNorm);
     rows.dispose();
-    return { x, y: Int32Array.from(idx, (i) => y[i]!) };
+    return { x, y };
   };
   const a = features(train);
   const b = features(test);
@@ -312,13 +311,8 @@ export function runTabularTransfer(encoderDir: string, train: Table, test: Table
   const classes = schema.label.classes.length;
   const arms = o.arms ?? TABULAR_ARMS;
   // Rows whose label is missing cannot be scored or trained on.
-  const keep = (t: Table): { y: Int32Array; idx: number[] } => {
-    const y = labelCodes(t, schema);
-    const idx = Array.from(y.keys()).filter((i) => y[i]! >= 0);
-    return { y: Int32Array.from(idx, (i) => y[i]!), idx };
-  };
-  const tr = keep(train);
-  const te = keep(test);
+  const tr = labeledRows(train, schema);
+  const te = labeledRows(test, schema);
   const enc = { train: rowsOf(encodeFeatures(train, schema), tr.idx), test: rowsOf(encodeFeatures(test, schema), te.idx) };
   const onehot = { train: oneHotFeatures(enc.train, schema), test: oneHotFeatures(enc.test, schema) };
   const raw = { train: rowsOf(rawFeatures(train, schema), tr.idx), test: rowsOf(rawFeatures(test, schema), te.idx) };

@@ -6,12 +6,12 @@ import { stringify as toYaml } from 'yaml';
 import type { Recipe } from '../../recipe/schema.js';
 import { existsSync } from 'node:fs';
 import * as torch from '@pretext/torch';
-import { labelCodes, takeRows, type Table } from '@pretext/data';
+import { labeledRows, takeRows, type Table } from '@pretext/data';
 import type { LabeledSet } from '../../data/sources.js';
 import { readEncoderMeta, type PretrainRun, type Scores } from '../../pipeline.js';
 import { scoreTableEncoder } from '../../transfer/tabular.js';
 import { pretrainTabular, rowsTensor, type TabularEncoderChoice } from './pretrain.js';
-import { describeColumns, loadTableData, type TableDataSpec } from './source.js';
+import { describeColumns, loadTableData, type TableData, type TableDataSpec } from './source.js';
 
 export async function runTablePretrain(recipe: Recipe, o: { outDir: string; resume?: boolean; quiet?: boolean }): Promise<PretrainRun> {
   mkdirSync(o.outDir, { recursive: true });
@@ -52,18 +52,20 @@ export async function runTablePretrain(recipe: Recipe, o: { outDir: string; resu
   };
 }
 
-/** The data spec of a table encoder's rows, or of `dataset` (a benchmark name or a file with the same columns and label). */
-function tableSpecFor(dir: string, dataset?: string): { spec: TableDataSpec; label: string } {
+/** A table encoder's rows, or `dataset`'s (a benchmark table's name, or a file with the same columns and label). */
+export function tableDataFor(dir: string, dataset?: string): Promise<TableData> {
+  return loadTableData(tableSpecFor(dir, dataset));
+}
+
+function tableSpecFor(dir: string, dataset?: string): TableDataSpec {
   const meta = readEncoderMeta(dir);
   const label = meta.features?.label?.name;
   if (!label) throw new TypeError(`${dir} was pretrained without a label column: scoring it needs labeled rows`);
-  const spec: TableDataSpec =
-    dataset === undefined
-      ? (meta.tableData ?? { dataset: 'table', name: meta.dataset, drop: [] })
-      : existsSync(dataset)
-        ? { dataset: 'table', path: dataset, label, drop: [] }
-        : { dataset: 'table', name: dataset, drop: [] };
-  return { spec, label };
+  return dataset === undefined
+    ? (meta.tableData ?? { dataset: 'table', name: meta.dataset, drop: [] })
+    : existsSync(dataset)
+      ? { dataset: 'table', path: dataset, label, drop: [] }
+      : { dataset: 'table', name: dataset, drop: [] };
 }
 
 /**
@@ -73,16 +75,14 @@ function tableSpecFor(dir: string, dataset?: string): { spec: TableDataSpec; lab
  */
 export async function tableAsLabeledSets(dir: string, purpose: string, dataset?: string): Promise<[LabeledSet, LabeledSet]> {
   const schema = readEncoderMeta(dir).features!;
-  const data = await loadTableData(tableSpecFor(dir, dataset).spec);
+  const data = await tableDataFor(dir, dataset);
   if (!data.test) throw new TypeError(`${data.name} has no labeled test rows`);
   const test = await data.test.forFinalScore(purpose);
   const asSet = (t: Table): LabeledSet => {
-    const y = labelCodes(t, schema);
-    const keep = Array.from(y.keys()).filter((i) => y[i]! >= 0);
-    const rows = takeRows(t, keep);
+    const { idx, y } = labeledRows(t, schema);
     return {
-      images: rowsTensor(rows, schema),
-      labels: torch.keep(torch.tensor(BigInt64Array.from(keep, (i) => BigInt(y[i]!)))),
+      images: rowsTensor(takeRows(t, idx), schema),
+      labels: torch.keep(torch.tensor(BigInt64Array.from(y, (c) => BigInt(c)))),
       classes: schema.label!.classes,
       source: t.source,
     };
@@ -95,7 +95,7 @@ export async function tableAsLabeledSets(dir: string, purpose: string, dataset?:
  * on, or on `dataset` (a benchmark table's name, or a file with the same columns and label).
  */
 export async function evaluateTableEncoder(dir: string, dataset?: string): Promise<Scores & { dataset: string }> {
-  const data = await loadTableData(tableSpecFor(dir, dataset).spec);
+  const data = await tableDataFor(dir, dataset);
   if (!data.test) throw new TypeError(`${data.name} has no labeled test rows to score on`);
   const s = scoreTableEncoder(dir, data.train, await data.test.forFinalScore('pretext eval'));
   return { dataset: data.name, metric: s.metric, linear: s.linear };

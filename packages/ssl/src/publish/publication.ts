@@ -14,22 +14,33 @@ export function modelCard(ref: string, meta: EncoderMeta, scores: Record<string,
     ...(knn === undefined ? [] : [{ type: 'accuracy', name: 'kNN accuracy (k=200)', value: Number((100 * knn).toFixed(2)) }]),
     ...(linear === undefined ? [] : [{ type: 'accuracy', name: 'linear probe accuracy', value: Number((100 * linear).toFixed(2)) }]),
   ];
-  const front = {
+  const front = frontMatter(ref, meta, o, { tag: 'image-feature-extraction', task: 'image-classification', dataset, metrics });
+  return `---\n${toYaml(front)}---\n\n# ${ref}\n\nA ${meta.encoder.type} encoder (${meta.outDim}-dimensional features) pretrained with ${meta.method} on ${meta.dataset} by Pretext.\n\n| | |\n|---|---|\n| recipe | ${meta.recipe} |\n| input | ${meta.inputShape.join(' x ')}, normalized with mean ${JSON.stringify(meta.inputNorm.mean)} and std ${JSON.stringify(meta.inputNorm.std)} |\n| training | ${meta.trainSteps} steps, ${(meta.trainSeconds / 60).toFixed(1)} min |\n| data fingerprint | ${meta.dataFingerprint} |\n${metrics.map((m) => `| ${m.name} | ${m.value}% |`).join('\n')}\n\nUse it with \`pretext pull ${ref}\`, then \`pretext finetune --encoder <folder> --labels 1%\`.\n`;
+}
+
+/** A card's Hugging Face-style front matter; the model index only when there are metrics. */
+function frontMatter(
+  ref: string,
+  meta: EncoderMeta,
+  o: { license?: string },
+  k: { tag: string; pipeline?: string; task: string; dataset: string; metrics: { type: string; name: string; value: number }[] },
+): Record<string, unknown> {
+  return {
     license: o.license ?? 'other',
     library_name: 'pretext',
-    tags: ['self-supervised', meta.method, meta.encoder.type, 'image-feature-extraction'],
-    datasets: [dataset],
-    pipeline_tag: 'image-feature-extraction',
-    ...(metrics.length
+    tags: ['self-supervised', meta.method, meta.encoder.type, k.tag],
+    datasets: [k.dataset],
+    pipeline_tag: k.pipeline ?? k.tag,
+    ...(k.metrics.length
       ? {
           'model-index': [
             {
               name: ref,
               results: [
                 {
-                  task: { type: 'image-classification', name: 'frozen-feature evaluation' },
-                  dataset: { name: dataset, type: dataset, split: 'test' },
-                  metrics,
+                  task: { type: k.task, name: 'frozen-feature evaluation' },
+                  dataset: { name: k.dataset, type: k.dataset, split: 'test' },
+                  metrics: k.metrics,
                 },
               ],
             },
@@ -37,7 +48,6 @@ export function modelCard(ref: string, meta: EncoderMeta, scores: Record<string,
         }
       : {}),
   };
-  return `---\n${toYaml(front)}---\n\n# ${ref}\n\nA ${meta.encoder.type} encoder (${meta.outDim}-dimensional features) pretrained with ${meta.method} on ${meta.dataset} by Pretext.\n\n| | |\n|---|---|\n| recipe | ${meta.recipe} |\n| input | ${meta.inputShape.join(' x ')}, normalized with mean ${JSON.stringify(meta.inputNorm.mean)} and std ${JSON.stringify(meta.inputNorm.std)} |\n| training | ${meta.trainSteps} steps, ${(meta.trainSeconds / 60).toFixed(1)} min |\n| data fingerprint | ${meta.dataFingerprint} |\n${metrics.map((m) => `| ${m.name} | ${m.value}% |`).join('\n')}\n\nUse it with \`pretext pull ${ref}\`, then \`pretext finetune --encoder <folder> --labels 1%\`.\n`;
 }
 
 /** The card of a table encoder: its columns and preprocessing, its score, how to embed rows. */
@@ -46,29 +56,14 @@ function tableModelCard(ref: string, meta: EncoderMeta, scores: Record<string, n
   const dataset = meta.dataset.startsWith('table-file:') ? 'table-file' : meta.dataset;
   const metric = scores.metric === 'auroc' ? 'roc_auc' : 'accuracy';
   const linear = typeof scores.linear === 'number' ? Number(scores.linear.toFixed(4)) : undefined;
-  const front = {
-    license: o.license ?? 'other',
-    library_name: 'pretext',
-    tags: ['self-supervised', meta.method, meta.encoder.type, 'tabular'],
-    datasets: [dataset],
-    pipeline_tag: 'tabular-classification',
-    ...(linear === undefined
-      ? {}
-      : {
-          'model-index': [
-            {
-              name: ref,
-              results: [
-                {
-                  task: { type: 'tabular-classification', name: 'frozen-feature evaluation' },
-                  dataset: { name: dataset, type: dataset, split: 'test' },
-                  metrics: [{ type: metric, name: `linear probe ${metric === 'roc_auc' ? 'AUROC' : 'accuracy'}`, value: linear }],
-                },
-              ],
-            },
-          ],
-        }),
-  };
+  const front = frontMatter(ref, meta, o, {
+    tag: 'tabular',
+    pipeline: 'tabular-classification',
+    task: 'tabular-classification',
+    dataset,
+    metrics:
+      linear === undefined ? [] : [{ type: metric, name: `linear probe ${metric === 'roc_auc' ? 'AUROC' : 'accuracy'}`, value: linear }],
+  });
   const columns = [
     ...f.numeric.map((c) => `| ${c.name} | ${c.kind} | ${c.scaling}${c.indicator ? ', missing indicator' : ''} |`),
     ...f.categorical.map((c) => `| ${c.name} | ${c.kind} | ${c.levels.length} levels (+ missing, unknown) |`),

@@ -16,15 +16,16 @@ if ! command -v node >/dev/null 2>&1 || [ "$(node -p 'process.versions.node.spli
   exit 1
 fi
 
-packages=(libtorch-dev libopenblas0-pthread libxgboost-dev dataset-fashion-mnist g++ make python3)
+packages=(libtorch-dev libopenblas0-pthread libxgboost-dev libsentencepiece-dev dataset-fashion-mnist g++ make python3)
 if [ "${1:-}" = "--test" ]; then
   # python3-torch: PyTorch for the safetensors interop test and the benchmarks, never a
   # runtime dependency.
   # chromium: headless browser for the report rendering test (driven by playwright-core);
   # postgresql: a throw-away server the hub tests start to run its store on PostgreSQL.
   # python3-xgboost, python3-sklearn: the same XGBoost from Python, and scikit-learn's
-  # logistic regression, to check that the tabular baselines give what they give.
-  packages+=(python3-torch python3-xgboost python3-sklearn chromium postgresql)
+  # logistic regression, to check that the tabular baselines give what they give;
+  # python3-sentencepiece: the same SentencePiece, to check that saved vocabularies load there.
+  packages+=(python3-torch python3-xgboost python3-sklearn python3-sentencepiece chromium postgresql)
 fi
 missing=()
 for p in "${packages[@]}"; do
@@ -55,16 +56,17 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
   echo "$lock_hash" > "$stamp"
 fi
 
-addon=packages/torch/build/Release/pretext_torch.node
-if [ ! -f "$addon" ] || [ -n "$(find packages/torch/native packages/torch/binding.gyp -newer "$addon" 2>/dev/null)" ]; then
-  say "building the native addon (about a minute)"
-  npm run build:native --silent --workspace @pretext/torch >/dev/null
-fi
-addon=packages/xgboost/build/Release/pretext_xgboost.node
-if [ ! -f "$addon" ] || [ -n "$(find packages/xgboost/native packages/xgboost/binding.gyp -newer "$addon" 2>/dev/null)" ]; then
-  say "building the XGBoost binding"
-  npm run build:native --silent --workspace @pretext/xgboost >/dev/null
-fi
+# A native addon is rebuilt when it is missing or its sources are newer than it.
+build_addon() { # <package folder> <addon file> <workspace> <message>
+  local addon="packages/$1/build/Release/$2.node"
+  if [ ! -f "$addon" ] || [ -n "$(find "packages/$1/native" "packages/$1/binding.gyp" -newer "$addon" 2>/dev/null)" ]; then
+    say "$4"
+    npm run build:native --silent --workspace "$3" >/dev/null
+  fi
+}
+build_addon torch pretext_torch @pretext/torch "building the native addon (about a minute)"
+build_addon xgboost pretext_xgboost @pretext/xgboost "building the XGBoost binding"
+build_addon sentencepiece pretext_sentencepiece @pretext/sentencepiece "building the SentencePiece binding"
 
 web=packages/hub/web/dist/index.html
 if [ ! -f "$web" ] || [ -n "$(find packages/hub/web/src packages/hub/web/index.html packages/hub/web/vite.config.ts -newer "$web" 2>/dev/null)" ]; then

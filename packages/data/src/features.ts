@@ -142,9 +142,10 @@ export function labeledRows(table: Table, schema: FeatureSchema): { idx: number[
   return { idx, y: Int32Array.from(idx, (i) => codes[i]!) };
 }
 
-function findColumn(table: Table, name: string): Column {
+/** A table's column by name, or a DataFormatError listing the columns it has. */
+export function findColumn(table: Table, name: string): Column {
   const c = table.columns.find((x) => x.name === name);
-  if (!c) throw new DataFormatError(`${table.source}: column '${name}' is missing (the encoder's features need it)`);
+  if (!c) throw new DataFormatError(`${table.source}: column '${name}' is missing (it has ${table.columns.map((x) => x.name).join(', ')})`);
   return c;
 }
 

@@ -18,3 +18,15 @@ export { unserialize, type RValue } from './formats/rserialize.js';
 export * from './features.js';
 export { readParquet } from './formats/parquet.js';
 export { readTableFile, TABLE_EXTENSIONS, type TableFileOptions } from './tableFile.js';
+export { npmPackageDir, type NpmTarball, type NpmFetchOptions } from './npmPackage.js';
+export { emailText, htmlText, splitMessage, decodeQuotedPrintable } from './text/email.js';
+export {
+  readTextFolder,
+  readTextColumn,
+  textProblem,
+  indexLabels,
+  takeDocuments,
+  type TextCorpus,
+  type TextColumnOptions,
+} from './text/corpus.js';
+export { loadTextSet, TEXT_SETS, TEXT_PACKAGES, type TextSet, type TextSetSplits, type TextFetchOptions } from './text/textSets.js';

@@ -26,6 +26,7 @@ import {
   TensorSource,
   FASHION_MNIST_NORM,
   type EncoderSpec,
+  type SimCLRConfig,
   type StepContext,
 } from '@pretext/ssl';
 import { PyTorchWorker, median, pytorchEnv, quiesce, type PyTorchEnv } from './worker.js';
@@ -89,7 +90,7 @@ if (!args['skip-speed']) {
   const train = await loadFashionMnist('train');
   torch.manualSeed(0);
   const spec = recipe.encoder as EncoderSpec;
-  const method = new SimCLR(() => buildEncoder(spec), recipe.method.config);
+  const method = new SimCLR(() => buildEncoder(spec), recipe.method.config as SimCLRConfig);
   const dir = mkdtempSync(join(tmpdir(), 'bench-simclr-'));
   const path = join(dir, 'simclr.safetensors');
   torch.safetensors.saveFile(

@@ -6,6 +6,7 @@ import {
   loadRecipe,
   pretrainFromRecipe,
   evaluateTableEncoder,
+  evaluateTextEncoder,
   evaluateEncoder,
   rawPixelScores,
   RecipeError,
@@ -18,6 +19,7 @@ import {
   LabelBudgetError,
 } from '@pretext/ssl';
 import { UsageError } from './errors.js';
+import { TEXT_HELP, fillMaskCommand, similarCommand } from './text.js';
 import { TRANSFER_HELP, diagnoseCommand, embedCommand, finetuneCommand, reportCommand, transferReportCommand } from './transfer.js';
 import { HubCallError } from '@pretext/hub/client';
 import {
@@ -38,6 +40,7 @@ import {
 
 const HELP: Record<string, string> = {
   ...TRANSFER_HELP,
+  ...TEXT_HELP,
   ...HUB_HELP,
   main: `pretext: self-supervised pretraining for TypeScript teams
 
@@ -49,7 +52,9 @@ Commands:
   baselines                raw-pixel kNN and linear-probe scores of a data set
   finetune                 train a classifier on an encoder with few labels
   transfer-report          label-efficiency table: pretrained vs scratch vs baselines
-  embed                    embed a table's rows with a table encoder
+  embed                    embed a table's rows or documents with a table or text encoder
+  fill-mask <run> "..."    the most likely words at each [MASK] (text encoders, method mlm)
+  similar                  nearest documents of a corpus to a query (text encoders)
   diagnose                 alignment, uniformity, rank, collapse check, embedding map
   report <run>             one HTML page (and Markdown) with a run's tables and plots
   hub serve                run the hub (registry server); hub team|user|token for admin
@@ -89,7 +94,8 @@ already has is not added twice.
 A table encoder is scored on the rows it was pretrained on (or DATA: a benchmark table's
 name or a table file with the same columns and label): logistic regression on its frozen
 features of the training rows, C chosen on a validation fifth, AUROC (binary) or accuracy
-on the test rows.`,
+on the test rows. A text encoder likewise on its own documents (or DATA: a benchmark
+corpus's name), by accuracy on the test documents.`,
   baselines: `Usage: pretext baselines [--dataset DATA] [--json]
 
 Raw-pixel kNN and linear-probe scores under the same protocol as 'pretext eval'.
@@ -174,12 +180,16 @@ async function evalCommand(argv: string[]): Promise<number> {
   if (hubRef !== null && existsSync(values.encoder))
     throw new UsageError('--push needs --encoder to be a hub reference (team/name[@version]), so the result lands on that version');
   const encoderDir = await resolveEncoderArg(values.encoder);
-  // A table encoder is scored on its own rows unless --dataset names others.
-  const table = readEncoderMeta(encoderDir).modality === 'tabular';
+  // A table or text encoder is scored on its own rows or documents unless --dataset names others.
+  const modality = readEncoderMeta(encoderDir).modality ?? 'image';
+  const ownData = modality !== 'image';
+  const own = values.dataset === 'fashion-mnist' ? undefined : values.dataset;
   const evaluate = (): Promise<Scores> =>
-    table
-      ? evaluateTableEncoder(encoderDir, values.dataset === 'fashion-mnist' ? undefined : values.dataset)
-      : evaluateEncoder(encoderDir, datasetArg(values.dataset, encoderDir));
+    modality === 'tabular'
+      ? evaluateTableEncoder(encoderDir, own)
+      : modality === 'text'
+        ? evaluateTextEncoder(encoderDir, own)
+        : evaluateEncoder(encoderDir, datasetArg(values.dataset, encoderDir));
   if (hubRef === null) {
     const scores = await evaluate();
     if (values.json) console.log(JSON.stringify({ encoder: values.encoder, dataset: values.dataset, ...scores }));
@@ -198,15 +208,15 @@ async function evalCommand(argv: string[]): Promise<number> {
   } else {
     scores = await evaluate();
     const results: EvalResult[] = [];
-    const task = table ? (scores as Scores & { dataset: string }).dataset : values.dataset;
+    const task = ownData ? (scores as Scores & { dataset: string }).dataset : values.dataset;
     for (const [metric, value, protocol] of [
       ['knn-accuracy', scores.knn, 'knn-k200-t0.07'],
-      [scores.metric === 'auroc' ? 'linear-auroc' : 'linear-accuracy', scores.linear, table ? 'logistic-regression' : 'linear-probe'],
+      [scores.metric === 'auroc' ? 'linear-auroc' : 'linear-accuracy', scores.linear, ownData ? 'logistic-regression' : 'linear-probe'],
     ] as const)
       if (value !== undefined)
         results.push({
           task,
-          dataset: values.dataset === 'fashion-mnist' ? `${table ? task : 'fashion-mnist'}/test` : values.dataset,
+          dataset: values.dataset === 'fashion-mnist' ? `${ownData ? task : 'fashion-mnist'}/test` : values.dataset,
           metric,
           value,
           protocol,
@@ -286,6 +296,10 @@ export async function main(argv: string[]): Promise<number> {
         return await diagnoseCommand(rest);
       case 'embed':
         return await embedCommand(rest);
+      case 'fill-mask':
+        return await fillMaskCommand(rest);
+      case 'similar':
+        return await similarCommand(rest);
       case 'report':
         return await reportCommand(rest);
       case 'hub':

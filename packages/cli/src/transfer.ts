@@ -37,6 +37,7 @@ import { ProgressBar } from '@pretext/data';
 import type { Generator, Tensor } from '@pretext/torch';
 import { UsageError } from './errors.js';
 import { resolveEncoderArg } from './hub.js';
+import { embedTextCommand } from './text.js';
 
 export const TRANSFER_HELP: Record<string, string> = {
   finetune: `Usage: pretext finetune --encoder DIR --labels BUDGET [--dataset DATA] [--mode MODE]
@@ -100,13 +101,16 @@ A table encoder is measured on its own rows (or --dataset: a benchmark table's n
 file with the same columns): alignment pairs a row with a copy a third of whose cells are
 swapped with other rows' values; kNN and linear figures are accuracy, which says little on a
 5% minority class (its AUROC comes from 'pretext eval').`,
-  embed: `Usage: pretext embed --encoder DIR --table FILE [--object NAME] [--out FILE.csv] [--json]
+  embed: `Usage: pretext embed --encoder DIR (--table FILE [--object NAME] | --text PATH [--column C]) [--out FILE.csv] [--json]
 
 Embeds a team's own rows with a table encoder (a run folder or a hub reference): the
 encoder's saved preprocessing reads the file (CSV, TSV, Parquet, ARFF or R data) with the
 column types it was trained on; unseen categories and missing cells have their own slots, a
-missing column is an error naming it. Writes one row of embedding values per input row
-(columns e0..eN), in the input's order, to --out (default embeddings.csv).`,
+missing column is an error naming it. With a text encoder, --text reads documents: a folder
+of .txt files, a CSV/TSV/JSONL/Parquet file's --column, or a benchmark corpus by name; each
+document is embedded whole (long ones as the mean of their token windows). Writes one row of
+embedding values per input row or document (columns e0..eN), in the input's order, to --out
+(default embeddings.csv).`,
   report: `Usage: pretext report <run dir> [--no-compute] [--json]
 
 Writes RUN/report.html (one self-contained page: metric tables, training curves, the
@@ -352,6 +356,8 @@ export async function embedCommand(argv: string[]): Promise<number> {
       encoder: { type: 'string' },
       table: { type: 'string' },
       object: { type: 'string' },
+      text: { type: 'string' },
+      column: { type: 'string' },
       out: { type: 'string', default: 'embeddings.csv' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -361,17 +367,22 @@ export async function embedCommand(argv: string[]): Promise<number> {
     console.log(TRANSFER_HELP.embed);
     return 0;
   }
-  if (!values.encoder || !values.table)
-    throw new UsageError(`pretext embed needs --encoder DIR and --table FILE\n\n${TRANSFER_HELP.embed}`);
+  if (!values.encoder || (values.table === undefined) === (values.text === undefined))
+    throw new UsageError(`pretext embed needs --encoder DIR and one of --table FILE or --text PATH\n\n${TRANSFER_HELP.embed}`);
   const encoder = await resolveEncoderArg(values.encoder);
-  const e = await embedTableFile(encoder, values.table, { object: values.object });
-  const header = Array.from({ length: e.dim }, (_, j) => `e${j}`).join(',');
-  const lines = Array.from({ length: e.rows }, (_, i) =>
-    Array.from(e.data.subarray(i * e.dim, (i + 1) * e.dim), (v) => v.toPrecision(6)).join(','),
-  );
-  writeFileSync(values.out, `${header}\n${lines.join('\n')}\n`);
+  const e = values.text
+    ? await embedTextCommand(encoder, values.text, values.column, values.out)
+    : await embedTableFile(encoder, values.table!, { object: values.object }).then((t) => {
+        const header = Array.from({ length: t.dim }, (_, j) => `e${j}`).join(',');
+        const lines = Array.from({ length: t.rows }, (_, i) =>
+          Array.from(t.data.subarray(i * t.dim, (i + 1) * t.dim), (v) => v.toPrecision(6)).join(','),
+        );
+        writeFileSync(values.out, `${header}\n${lines.join('\n')}\n`);
+        return t;
+      });
+  const what = values.text ? 'documents' : 'rows';
   if (values.json) console.log(JSON.stringify({ out: values.out, rows: e.rows, dim: e.dim }));
-  else console.log(`${e.rows} rows embedded in ${e.dim} dimensions, written to ${values.out}`);
+  else console.log(`${e.rows} ${what} embedded in ${e.dim} dimensions, written to ${values.out}`);
   return 0;
 }
 

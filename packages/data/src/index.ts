@@ -30,3 +30,4 @@ export {
   type TextColumnOptions,
 } from './text/corpus.js';
 export { loadTextSet, TEXT_SETS, TEXT_PACKAGES, type TextSet, type TextSetSplits, type TextFetchOptions } from './text/textSets.js';
+export { TfidfVectorizer, csrRows, type Csr, type TfidfOptions } from './text/tfidf.js';

@@ -47,6 +47,28 @@ export {
 export * from './transfer/tabular.js';
 export { pretrainFromRecipe } from './run.js';
 export { runTablePretrain, evaluateTableEncoder, tableAsLabeledSets, tableDataFor } from './modalities/tabular/run.js';
+export { runTextPretrain, scoreTextEncoder, evaluateTextEncoder, textDataFor } from './modalities/text/run.js';
+export { pretrainText, vocabularySentences, textEncoderSpec, VOCAB_FILE, type TextEncoderChoice } from './modalities/text/pretrain.js';
+export { loadTextEncoder, embedTexts, embedDocuments, encodeWindows, type LoadedTextEncoder } from './modalities/text/embed.js';
+export { tokenWindows, windowsTensor, poolWindows, type TokenWindows } from './modalities/text/tokens.js';
+export {
+  TextTransformer,
+  isTextEncoder,
+  type TextEncoder,
+  type TextTransformerConfig,
+  type TextVocabLayout,
+} from './modalities/text/encoder.js';
+export { maskTokens, textViews } from './modalities/text/views.js';
+export { loadTextData, describeCorpus, type TextData, type TextDataSpec } from './modalities/text/source.js';
 export { loadTableData, describeColumns, type TableData, type TableDataSpec } from './modalities/tabular/source.js';
 export { fitLogistic, type LogisticOptions } from './eval/logistic.js';
 export { embedTable, embedTableFile, expectedTypes } from './modalities/tabular/embed.js';
+export {
+  fillMask,
+  maskedTopK,
+  maskedIds,
+  loadMaskedLanguageModel,
+  MLM_HEAD_FILE,
+  type MaskPrediction,
+} from './modalities/text/fillMask.js';
+export { fitSparseLogistic, sparseLogisticProbabilities, type SparseLogistic, type SparseLogisticOptions } from './eval/sparseLogistic.js';

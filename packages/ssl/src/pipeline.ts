@@ -40,7 +40,7 @@ import { linearProbe } from './eval/linear.js';
 export interface EncoderMeta {
   format: 'pretext-encoder/1';
   /** What the encoder reads (absent in image encoders written before tables existed). */
-  modality?: 'image' | 'tabular';
+  modality?: 'image' | 'tabular' | 'text';
   encoder: EncoderSpec;
   /** Tables: the preprocessing learned on the training rows, which turns a team's own rows into inputs. */
   features?: FeatureSchema;
@@ -55,6 +55,10 @@ export interface EncoderMeta {
     object?: string;
     testPath?: string;
   };
+  /** Text: the SentencePiece model file beside encoder.json that turns text into the encoder's tokens. */
+  vocabulary?: string;
+  /** Text: the recipe's data section the documents were read by. */
+  textData?: { dataset: 'text'; name?: string; path?: string; column?: string; label?: string; testPath?: string };
   outDim: number;
   /** Inputs are float images in [0, 1], then (x - mean) / std (per channel when arrays). */
   inputNorm: InputNorm;

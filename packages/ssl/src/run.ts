@@ -1,9 +1,12 @@
 // One entry for a recipe of any modality: images through runPretrain, tables through
-// runTablePretrain. The CLI and library users call this.
+// runTablePretrain, text through runTextPretrain. The CLI and library users call this.
 import { runPretrain, type PretrainRun } from './pipeline.js';
 import { runTablePretrain } from './modalities/tabular/run.js';
+import { runTextPretrain } from './modalities/text/run.js';
 import type { Recipe } from './recipe/schema.js';
 
 export function pretrainFromRecipe(recipe: Recipe, o: { outDir: string; resume?: boolean; quiet?: boolean }): Promise<PretrainRun> {
-  return recipe.data.dataset === 'table' ? runTablePretrain(recipe, o) : runPretrain(recipe, o);
+  if (recipe.data.dataset === 'table') return runTablePretrain(recipe, o);
+  if (recipe.data.dataset === 'text') return runTextPretrain(recipe, o);
+  return runPretrain(recipe, o);
 }

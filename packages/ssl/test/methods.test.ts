@@ -19,6 +19,7 @@ import {
 import { allRotations, oneRotationEach } from '../src/methods/rotation.js';
 import { SmallCnn } from '../src/encoders/smallCnn.js';
 import { TabularMlp } from '../src/modalities/tabular/encoders.js';
+import { TextTransformer } from '../src/modalities/text/encoder.js';
 import { ResNet18 } from '../src/encoders/resnet.js';
 import { buildEncoder, type EncoderSpec } from '../src/encoders/encoder.js';
 import { loadRecipe, validateRecipe } from '../src/recipe/schema.js';
@@ -149,14 +150,29 @@ const tinyBackbone = (): SmallCnn => new SmallCnn({ width: 4, depth: 2 });
 const tinyTableBackbone = (): TabularMlp => new TabularMlp({ continuous: 3, cardinalities: [4], hidden: [16] });
 const tinyRows = (): torch.Tensor => torch.cat([torch.randn([8, 3]), torch.randint(0, 4, [8, 1]).float()], 1);
 
+/** A tiny text encoder over a 30-piece vocabulary, and windows of 12 tokens ([CLS] ... [SEP], padding). */
+const TINY_TEXT = { vocabSize: 30, padId: 0, clsId: 2, sepId: 3, maskId: 4, maxLength: 12 };
+const tinyTextBackbone = (): TextTransformer => new TextTransformer({ ...TINY_TEXT, dModel: 16, layers: 1, heads: 2 });
+const tinyWindows = (): torch.Tensor =>
+  torch.cat(
+    [
+      torch.full([8, 1], 2, { dtype: 'int64' }),
+      torch.randint(5, 30, [8, 8]),
+      torch.full([8, 1], 3, { dtype: 'int64' }),
+      torch.zeros([8, 2], { dtype: 'int64' }),
+    ],
+    1,
+  );
+const backboneFor = { image: tinyBackbone, tabular: tinyTableBackbone, text: tinyTextBackbone } as const;
+const viewFor = { image: () => torch.rand([8, 1, 28, 28]), tabular: tinyRows, text: tinyWindows } as const;
+
 describe('methods', () => {
   for (const { name, modality } of METHODS) {
     it(`${name}: one step gives a finite loss and gradients in the backbone`, () => {
       torch.manualSeed(0);
-      const backbone = modality === 'tabular' ? tinyTableBackbone : tinyBackbone;
-      const m = buildMethod(name, backbone, name === 'moco' ? { queueSize: 64, projDim: 16, hiddenDim: 32 } : {});
+      const m = buildMethod(name, backboneFor[modality], name === 'moco' ? { queueSize: 64, projDim: 16, hiddenDim: 32 } : {});
       tidy(() => {
-        const views = Array.from({ length: m.numViews }, () => (modality === 'tabular' ? tinyRows() : torch.rand([8, 1, 28, 28])));
+        const views = Array.from({ length: m.numViews }, viewFor[modality]);
         const r = m.step(views);
         assert.ok(Number.isFinite(r.loss.item()), `${name} loss ${r.loss.item()}`);
         assert.equal(r.embedding.size(0), 8);
@@ -265,12 +281,13 @@ describe('methods', () => {
     for (const file of files) {
       const recipe = loadRecipe(join(dir, file));
       torch.manualSeed(0);
-      // Table encoders take their column layout from the data; a small one stands in here.
-      const table = recipe.data.dataset === 'table';
-      const spec = table ? { ...recipe.encoder, config: { ...recipe.encoder.config, continuous: 3, cardinalities: [4] } } : recipe.encoder;
+      // Table and text encoders take their layout from the data (columns, vocabulary); small ones stand in here.
+      const data = recipe.data.dataset === 'table' ? 'tabular' : recipe.data.dataset === 'text' ? 'text' : 'image';
+      const layout = { image: {}, tabular: { continuous: 3, cardinalities: [4] }, text: TINY_TEXT }[data];
+      const spec = { ...recipe.encoder, config: { ...recipe.encoder.config, ...layout } };
       const m = buildMethod(recipe.method.name, () => buildEncoder(spec as EncoderSpec), recipe.method.config);
       tidy(() => {
-        const r = m.step(Array.from({ length: m.numViews }, () => (table ? tinyRows() : torch.rand([8, 1, 28, 28]))));
+        const r = m.step(Array.from({ length: m.numViews }, viewFor[data]));
         assert.ok(Number.isFinite(r.loss.item()), `${file}: loss ${r.loss.item()}`);
       });
     }
@@ -331,7 +348,7 @@ describe('encoders', () => {
     assert.throws(() => validateRecipe(withMethod({ name: 'simclr2' })), /^ {2}- method\.name: expected one of "simclr", "moco"/m);
     assert.throws(
       () => validateRecipe({ ...minimalRecipe, encoder: { type: 'vit' } }),
-      /^ {2}- encoder\.type: expected one of "small-cnn", "resnet18", "tabular-mlp", "ft-transformer"$/m,
+      /^ {2}- encoder\.type: expected one of "small-cnn", "resnet18", "tabular-mlp", "ft-transformer", "text-transformer"$/m,
     );
     // Methods, encoders and data of different modalities are refused by field.
     assert.throws(() => validateRecipe(withMethod({ name: 'scarf' })), /method\.name: scarf learns from tables, but the data is images/);

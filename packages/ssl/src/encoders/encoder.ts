@@ -3,8 +3,9 @@ import type { nn, Tensor } from '@pretext/torch';
 import { SmallCnn, type SmallCnnConfig } from './smallCnn.js';
 import { ResNet18, type ResNetConfig } from './resnet.js';
 import { FtTransformer, TabularMlp, type FtTransformerConfig, type TabularMlpConfig } from '../modalities/tabular/encoders.js';
+import { TextTransformer, type TextTransformerConfig } from '../modalities/text/encoder.js';
 
-/** A backbone mapping a batch of examples (images [B, C, H, W], encoded rows [B, F]) to features [B, outDim]. */
+/** A backbone mapping a batch of examples (images [B, C, H, W], encoded rows [B, F], token windows [B, L]) to features [B, outDim]. */
 export interface Encoder extends nn.Module {
   readonly outDim: number;
   forward(x: Tensor): Tensor;
@@ -17,9 +18,10 @@ export type EncoderSpec =
   | { type: 'small-cnn'; config: SmallCnnConfig }
   | { type: 'resnet18'; config: ResNetConfig }
   | { type: 'tabular-mlp'; config: TabularMlpConfig }
-  | { type: 'ft-transformer'; config: FtTransformerConfig };
+  | { type: 'ft-transformer'; config: FtTransformerConfig }
+  | { type: 'text-transformer'; config: TextTransformerConfig };
 
-export const ENCODER_TYPES = ['small-cnn', 'resnet18', 'tabular-mlp', 'ft-transformer'] as const;
+export const ENCODER_TYPES = ['small-cnn', 'resnet18', 'tabular-mlp', 'ft-transformer', 'text-transformer'] as const;
 
 export function buildEncoder(spec: EncoderSpec): Encoder {
   switch (spec.type) {
@@ -31,6 +33,8 @@ export function buildEncoder(spec: EncoderSpec): Encoder {
       return new TabularMlp(spec.config);
     case 'ft-transformer':
       return new FtTransformer(spec.config);
+    case 'text-transformer':
+      return new TextTransformer(spec.config);
     default:
       throw new TypeError(`unknown encoder type '${(spec as { type: string }).type}'; expected ${ENCODER_TYPES.join(', ')}`);
   }

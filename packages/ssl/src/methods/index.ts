@@ -4,7 +4,7 @@
 import type { Encoder } from '../encoders/encoder.js';
 import type { SSLMethod } from './method.js';
 import type { MethodSpec } from './options.js';
-import { SimCLR, simclr } from './simclr.js';
+import { SimCLR, simclr, type SimCLRConfig } from './simclr.js';
 import { MoCo, moco } from './moco.js';
 import { BYOL, byol } from './byol.js';
 import { SimSiam, simsiam } from './simsiam.js';
@@ -15,8 +15,10 @@ import { Scarf, scarf } from './scarf.js';
 import { Vime, vime } from './vime.js';
 import { MaskedFeatureModeling, mfm } from './mfm.js';
 import { DenoisingAutoencoder, dae } from './dae.js';
+import { MaskedLanguageModel, mlm } from './mlm.js';
+import { SimCse, simcse } from './simcse.js';
 
-export const METHODS = [simclr, moco, byol, simsiam, barlowTwins, vicreg, rotation, scarf, vime, mfm, dae] as const;
+export const METHODS = [simclr, moco, byol, simsiam, barlowTwins, vicreg, rotation, scarf, vime, mfm, dae, mlm, simcse] as const;
 
 export type MethodName = (typeof METHODS)[number]['name'];
 
@@ -32,5 +34,20 @@ export function buildMethod(name: MethodName, makeBackbone: () => Encoder, confi
 
 export { SSLMethod, Tower, type StepResult } from './method.js';
 export { defineMethod, parseConfig, type MethodSpec } from './options.js';
-export { SimCLR, MoCo, BYOL, SimSiam, BarlowTwins, VICReg, Rotation, Scarf, Vime, MaskedFeatureModeling, DenoisingAutoencoder };
+export type { SimCLRConfig };
+export {
+  SimCLR,
+  MoCo,
+  BYOL,
+  SimSiam,
+  BarlowTwins,
+  VICReg,
+  Rotation,
+  Scarf,
+  Vime,
+  MaskedFeatureModeling,
+  DenoisingAutoencoder,
+  MaskedLanguageModel,
+  SimCse,
+};
 export { emaUpdate, momentumCopy, cosineMomentum, MemoryQueue } from './momentum.js';

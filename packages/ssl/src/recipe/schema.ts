@@ -67,9 +67,30 @@ const encoder = z.discriminatedUnion('type', [
       })
       .default({}),
   }),
+  z.strictObject({
+    type: z.literal('text-transformer'),
+    config: z
+      .strictObject({
+        dModel: z.number().int().min(8).optional(),
+        layers: z.number().int().min(1).optional(),
+        heads: z.number().int().min(1).optional(),
+        ffnFactor: z.number().positive().optional(),
+        dropout: z.number().min(0).max(1).optional(),
+        pooling: z.enum(['cls', 'mean']).optional(),
+      })
+      .default({}),
+  }),
 ]);
 
-const TABLE_ENCODERS = new Set(['tabular-mlp', 'ft-transformer']);
+/** The data each encoder reads. */
+const ENCODER_DATA: Record<string, 'images' | 'table' | 'text'> = {
+  'small-cnn': 'images',
+  resnet18: 'images',
+  'tabular-mlp': 'table',
+  'ft-transformer': 'table',
+  'text-transformer': 'text',
+};
+const MODALITY_DATA = { image: 'images', tabular: 'table', text: 'text' } as const;
 
 // Each method's options come from its own file (strict: a misspelt key is an error, not a
 // default); the recipe accepts exactly the registered methods.
@@ -113,6 +134,24 @@ export const recipeSchema = z
           message: 'give a benchmark table name or a file path, not both',
           path: ['name'],
         }),
+      z
+        .strictObject({
+          dataset: z.literal('text'),
+          /** A benchmark corpus by name (spam-assassin, food-reviews, tweets, brown). */
+          name: z.string().min(1).optional(),
+          /** Or a folder of .txt files (sub-folders as classes), or a CSV/TSV/JSONL/Parquet file with a text column. */
+          path: z.string().min(1).optional(),
+          /** The column holding the documents (files with columns). */
+          column: z.string().min(1).optional(),
+          /** The column holding the class (optional; an unlabeled corpus pretrains but is not scored). */
+          label: z.string().min(1).optional(),
+          /** A separate labeled test folder or file; otherwise a fixed stratified fifth of a labeled corpus is held out. */
+          testPath: z.string().min(1).optional(),
+        })
+        .refine((d) => (d.name === undefined) !== (d.path === undefined), {
+          message: 'give a benchmark corpus name or a path, not both',
+          path: ['name'],
+        }),
       z.strictObject({
         dataset: z.literal('image-folder'),
         /** A folder of class sub-folders (labeled) or of images (unlabeled); train/ and test/ inside it are used as splits. */
@@ -132,6 +171,22 @@ export const recipeSchema = z
         minCount: z.number().int().min(1).default(5),
       })
       .default({ scaling: 'quantile', minCount: 5 }),
+    /** Text: the subword vocabulary trained on the training documents (SentencePiece). */
+    vocabulary: z
+      .strictObject({
+        size: z.number().int().min(16).default(8000),
+        model: z.enum(['unigram', 'bpe']).default('unigram'),
+        normalization: z.enum(['nmt_nfkc', 'nmt_nfkc_cf', 'identity']).default('nmt_nfkc'),
+      })
+      .default({ size: 8000, model: 'unigram', normalization: 'nmt_nfkc' }),
+    /** Text: the token window (documents longer than one window are cut into several). */
+    sequence: z
+      .strictObject({
+        length: z.number().int().min(8).max(4096).default(128),
+        /** Windows per document at most in pretraining (the first ones); default all. */
+        maxWindowsPerDoc: z.number().int().min(1).optional(),
+      })
+      .default({ length: 128 }),
     encoder,
     method,
     train: z.strictObject({
@@ -166,20 +221,22 @@ export const recipeSchema = z
       .default({ knnEveryEpoch: false, knn: true, linear: true }),
   })
   .superRefine((r, ctx) => {
-    // Methods, encoders and data must be of one modality.
-    const table = r.data.dataset === 'table';
-    const modality = METHODS.find((m) => m.name === r.method.name)!.modality;
-    if ((modality === 'tabular') !== table)
+    const data = r.data.dataset === 'table' ? 'table' : r.data.dataset === 'text' ? 'text' : 'images';
+    const describe = { images: 'images', table: 'a table', text: 'text' } as const;
+    const learns = { images: 'images', table: 'tables', text: 'text' } as const;
+    const wanted = MODALITY_DATA[METHODS.find((m) => m.name === r.method.name)!.modality];
+    if (wanted !== data)
       ctx.addIssue({
         code: 'custom',
         path: ['method', 'name'],
-        message: `${r.method.name} learns from ${modality === 'tabular' ? 'tables' : 'images'}, but the data is ${table ? 'a table' : 'images'}`,
+        message: `${r.method.name} learns from ${learns[wanted]}, but the data is ${describe[data]}`,
       });
-    if (TABLE_ENCODERS.has(r.encoder.type) !== table)
+    const reads = ENCODER_DATA[r.encoder.type]!;
+    if (reads !== data)
       ctx.addIssue({
         code: 'custom',
         path: ['encoder', 'type'],
-        message: `${r.encoder.type} reads ${table ? 'images' : 'table rows'}, but the data is ${table ? 'a table' : 'images'}`,
+        message: `${r.encoder.type} reads ${reads === 'table' ? 'table rows' : reads}, but the data is ${describe[data]}`,
       });
   });
 

@@ -62,6 +62,8 @@ export type TrainOptions = Views & {
   resume?: boolean;
   /** Evaluation after each epoch (e.g. kNN); its numbers are logged. */
   onEpochEnd?: EpochHook;
+  /** A throughput shown on the progress bar besides steps/s, e.g. tokens per example for text. */
+  throughput?: { unit: string; perExample: number };
   quiet?: boolean;
 };
 
@@ -248,7 +250,10 @@ export async function pretrain(o: TrainOptions): Promise<TrainResult> {
       t0 = now;
       epochSamples += c.batchSize;
       lastLoss = result.loss;
-      bar?.tick(1, `loss ${result.loss.toFixed(3)}`);
+      const rate = o.throughput
+        ? `  ${((epochSamples * o.throughput.perExample) / Math.max((now - epochStart) / 1000, 1e-9) / 1000).toFixed(1)}k ${o.throughput.unit}/s`
+        : '';
+      bar?.tick(1, `loss ${result.loss.toFixed(3)}${rate}`);
       if (Number.isFinite(result.std)) {
         lastStd = result.std;
         log({

@@ -115,8 +115,9 @@ export function scoreProbabilities(
   p: Float32Array,
   truth: Int32Array,
   classes: number,
+  o: { binary?: TabularMetric } = {},
 ): { metric: TabularMetric; value: number; macroF1?: number } {
-  if (classes === 2) {
+  if (classes === 2 && (o.binary ?? 'auroc') === 'auroc') {
     return {
       metric: 'auroc',
       value: auroc(
@@ -278,7 +279,22 @@ export function scoreTableEncoder(
   const a = features(train);
   const b = features(test);
   encoder.dispose();
-  const classes = schema.label!.classes.length;
+  const score = scoreFrozenFeatures(a, b, schema.label!.classes.length);
+  for (const t of [a.x, b.x]) t.dispose();
+  return score;
+}
+
+/**
+ * The final-score protocol on frozen features: a regularized linear head fitted on the
+ * labeled training features (its strength chosen on a fixed validation fifth of them),
+ * scored on the test features. Binary tasks report AUROC unless `binary` says accuracy.
+ */
+export function scoreFrozenFeatures(
+  a: { x: Tensor; y: Int32Array },
+  b: { x: Tensor; y: Int32Array },
+  classes: number,
+  o: { binary?: TabularMetric } = {},
+): { metric: TabularMetric; linear: number; macroF1?: number } {
   const { train: fit, validation } = carveValidation(a.y.length, Math.max(1, Math.floor(a.y.length / 5)));
   const p = selectRows(
     a.x,
@@ -294,8 +310,8 @@ export function scoreTableEncoder(
     fitRegularizedLinear(p, v, classes, { unlabeled: a.x }),
   );
   const probs = torch.noGrad(() => probabilities(head.forward(b.x)));
-  const score = scoreProbabilities(probs, b.y, classes);
-  for (const t of [a.x, b.x, p.x, p.y, v.x, v.y]) t.dispose();
+  const score = scoreProbabilities(probs, b.y, classes, o);
+  for (const t of [p.x, p.y, v.x, v.y]) t.dispose();
   head.dispose();
   return { metric: score.metric, linear: score.value, ...(score.macroF1 === undefined ? {} : { macroF1: score.macroF1 }) };
 }

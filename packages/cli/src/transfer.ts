@@ -7,6 +7,13 @@ import {
   FINETUNE_MODES,
   TABULAR_ARMS,
   TABULAR_BUDGETS,
+  TEXT_ARMS,
+  TEXT_BUDGETS,
+  runTextTransfer,
+  textDataFor,
+  type TabularRun,
+  type TextArm,
+  type TextData,
   embedTableFile,
   corruptRows,
   tableAsLabeledSets,
@@ -230,7 +237,8 @@ export async function transferReportCommand(argv: string[]): Promise<number> {
   const nSeeds = positiveInt(values.seeds, 'seeds', 3);
   if (nSeeds < 1) throw new UsageError('--seeds must be at least 1');
   const meta = readEncoderMeta(values.encoder);
-  if (meta.modality === 'tabular') return tableTransferReport(values.encoder, meta, { ...values, seeds: nSeeds });
+  if (meta.modality === 'tabular' || meta.modality === 'text')
+    return cellTransferReport(values.encoder, meta, { ...values, seeds: nSeeds });
   const budgets = (values.budgets ?? DEFAULT_BUDGETS.join(',')).split(',').map(parseLabelBudget);
   const arms = values.arms?.split(',') ?? [...TRANSFER_ARMS];
   const unknown = arms.filter((a) => !(TRANSFER_ARMS as readonly string[]).includes(a));
@@ -279,7 +287,8 @@ export async function transferReportCommand(argv: string[]): Promise<number> {
 }
 
 /** The tabular protocol: the six arms, AUROC or accuracy, on the rows the encoder was pretrained on (or --dataset). */
-async function tableTransferReport(
+/** Table and text reports: arms, budgets and runs per modality, one way to run, save and print them. */
+async function cellTransferReport(
   encoderDir: string,
   meta: EncoderMeta,
   v: {
@@ -293,35 +302,50 @@ async function tableTransferReport(
     json: boolean;
   },
 ): Promise<number> {
-  const budgets = (v.budgets ?? TABULAR_BUDGETS.join(',')).split(',').map(parseLabelBudget);
-  const arms = v.arms?.split(',') ?? [...TABULAR_ARMS];
-  const unknown = arms.filter((a) => !(TABULAR_ARMS as readonly string[]).includes(a));
-  if (unknown.length) throw new UsageError(`unknown arm(s) ${unknown.join(', ')}; expected some of ${TABULAR_ARMS.join(', ')}`);
-  const label = meta.features?.label?.name;
-  if (!label) throw new UsageError(`${encoderDir} was pretrained without a label column: a transfer report needs labeled rows`);
-  // The rows the encoder was pretrained on, or another table given by name or path.
-  const data = await tableDataFor(encoderDir, v.dataset === 'fashion-mnist' ? undefined : v.dataset);
-  if (!data.test) throw new UsageError(`${data.name} has no labeled test rows to score on`);
-  const test = await data.test.forFinalScore('pretext transfer-report');
+  const text = meta.modality === 'text';
+  const known: readonly string[] = text ? TEXT_ARMS : TABULAR_ARMS;
+  const budgets = (v.budgets ?? (text ? TEXT_BUDGETS : TABULAR_BUDGETS).join(',')).split(',').map(parseLabelBudget);
+  const arms = v.arms?.split(',') ?? [...known];
+  const unknown = arms.filter((a) => !known.includes(a));
+  if (unknown.length) throw new UsageError(`unknown arm(s) ${unknown.join(', ')}; expected some of ${known.join(', ')}`);
+  if (!text && !meta.features?.label?.name)
+    throw new UsageError(`${encoderDir} was pretrained without a label column: a transfer report needs labeled rows`);
+  const own = v.dataset === 'fashion-mnist' ? undefined : v.dataset;
+  // The rows or documents the encoder was pretrained on, or others given by name or path.
+  const data = text ? await textDataFor(encoderDir, own) : await tableDataFor(encoderDir, own);
+  if (!data.test) throw new UsageError(`${data.name} has no labeled test ${text ? 'documents' : 'rows'} to score on`);
   const seeds = Array.from({ length: v.seeds }, (_, i) => i);
   const bar = v.json
     ? null
     : new ProgressBar({ total: budgets.length * seeds.length * arms.length, label: 'transfer report', unit: 'runs' });
-  const runs = runTabularTransfer(encoderDir, data.train, test, {
-    budgets,
-    seeds,
-    arms: arms as TabularArm[],
-    finetune: {
-      ...(v.epochs === undefined ? {} : { epochs: positiveInt(v.epochs, 'epochs', 60) }),
-      ...(v['min-steps'] === undefined ? {} : { minSteps: positiveInt(v['min-steps'], 'min-steps', 500) }),
-      ...(v['max-steps'] === undefined ? {} : { maxSteps: positiveInt(v['max-steps'], 'max-steps', 5000) }),
-    },
-    onRun: (r) => bar?.tick(1, `${r.labels} ${r.arm} seed ${r.seed}: ${r.value.toFixed(3)}`),
-  });
+  const finetune = {
+    ...(v.epochs === undefined ? {} : { epochs: positiveInt(v.epochs, 'epochs', 60) }),
+    ...(v['min-steps'] === undefined ? {} : { minSteps: positiveInt(v['min-steps'], 'min-steps', 500) }),
+    ...(v['max-steps'] === undefined ? {} : { maxSteps: positiveInt(v['max-steps'], 'max-steps', 5000) }),
+  };
+  const onRun = (r: { labels: string; arm: string; seed: number; value: number }): void =>
+    bar?.tick(1, `${r.labels} ${r.arm} seed ${r.seed}: ${r.value.toFixed(3)}`);
+  let tested: number;
+  let runs: TabularRun<string>[];
+  if (text) {
+    const test = await (data as TextData).test!.forFinalScore('pretext transfer-report');
+    tested = test.labels?.filter((l) => l >= 0).length ?? 0;
+    runs = runTextTransfer(encoderDir, (data as TextData).train, test, { budgets, seeds, arms: arms as TextArm[], finetune, onRun });
+  } else {
+    const test = await (data as Awaited<ReturnType<typeof tableDataFor>>).test!.forFinalScore('pretext transfer-report');
+    tested = test.rows;
+    runs = runTabularTransfer(encoderDir, (data as Awaited<ReturnType<typeof tableDataFor>>).train, test, {
+      budgets,
+      seeds,
+      arms: arms as TabularArm[],
+      finetune,
+      onRun,
+    });
+  }
   bar?.finish();
   const rows = summarizeTabular(runs);
   const file = {
-    format: 'pretext-tabular-transfer/1',
+    format: text ? 'pretext-text-transfer/1' : 'pretext-tabular-transfer/1',
     encoder: encoderDir,
     dataset: data.name,
     metric: rows[0]?.metric,
@@ -334,8 +358,9 @@ async function tableTransferReport(
     for (const r of rows)
       console.log(JSON.stringify({ labels: r.labels, arm: r.arm, metric: r.metric, used: r.used, mean: r.mean, std: r.std }));
   else {
-    console.log(`${data.name}, ${rows[0]?.metric} on ${test.rows} test rows, mean ± std over ${seeds.length} seeds`);
-    console.log(`${'labels'.padEnd(10)}${'rows'.padStart(7)}  ${arms.map((a) => a.padStart(20)).join('')}`);
+    const unit = text ? 'docs' : 'rows';
+    console.log(`${data.name}, ${rows[0]?.metric} on ${tested} test ${unit}, mean ± std over ${seeds.length} seeds`);
+    console.log(`${'labels'.padEnd(10)}${unit.padStart(7)}  ${arms.map((a) => a.padStart(20)).join('')}`);
     for (const b of [...new Set(rows.map((r) => r.labels))]) {
       const used = rows.find((r) => r.labels === b)!.used;
       const cells = arms.map((a) => {

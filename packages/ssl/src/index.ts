@@ -72,3 +72,15 @@ export {
   type MaskPrediction,
 } from './modalities/text/fillMask.js';
 export { fitSparseLogistic, sparseLogisticProbabilities, type SparseLogistic, type SparseLogisticOptions } from './eval/sparseLogistic.js';
+export {
+  runTextTransfer,
+  fitTfidfLogistic,
+  TEXT_ARMS,
+  TEXT_BUDGETS,
+  TEXT_FINETUNE,
+  TFIDF_C,
+  type TextArm,
+  type TextRun,
+  type TextTransferOptions,
+} from './transfer/text.js';
+export { DocumentEncoder, documentTensor } from './modalities/text/document.js';

@@ -38,9 +38,10 @@ export const TABULAR_BUDGETS = ['20/class', '5%', '10%', '25%', '100%'];
 
 export type TabularMetric = 'auroc' | 'accuracy';
 
-export interface TabularRun {
+/** One arm, budget and seed of a table or text transfer report. */
+export interface TabularRun<A extends string = TabularArm> {
   labels: string;
-  arm: TabularArm;
+  arm: A;
   seed: number;
   /** Labeled rows used (training + validation). */
   used: number;
@@ -51,9 +52,9 @@ export interface TabularRun {
   seconds: number;
 }
 
-export interface TabularRow {
+export interface TabularRow<A extends string = TabularArm> {
   labels: string;
-  arm: TabularArm;
+  arm: A;
   metric: TabularMetric;
   used: number;
   mean: number;
@@ -134,7 +135,7 @@ export function scoreProbabilities(
   return { metric: 'accuracy', value: pred.filter((c, i) => c === truth[i]).length / truth.length, macroF1: macroF1(pred, truth, classes) };
 }
 
-export function summarizeTabular(runs: TabularRun[]): TabularRow[] {
+export function summarizeTabular<A extends string>(runs: TabularRun<A>[]): TabularRow<A>[] {
   return summarizeRuns(runs, (r) => r.value).map(({ first, ...g }) => ({
     labels: first.labels,
     arm: first.arm,
@@ -151,7 +152,8 @@ const rowsOf = (m: FeatureMatrix, idx: number[]): FeatureMatrix => {
 };
 
 const toTensor = (m: FeatureMatrix): Tensor => torch.keep(torch.tensor(m.data, { shape: [m.rows, m.cols] }));
-const longs = (ys: ArrayLike<number>): Tensor => torch.keep(torch.tensor(BigInt64Array.from(Array.from(ys), (v) => BigInt(v))));
+/** Class indices as a kept int64 tensor. */
+export const longs = (ys: ArrayLike<number>): Tensor => torch.keep(torch.tensor(BigInt64Array.from(Array.from(ys), (v) => BigInt(v))));
 const fromTensor = (t: Tensor): FeatureMatrix => ({
   rows: t.size(0),
   cols: t.size(1),
@@ -159,7 +161,8 @@ const fromTensor = (t: Tensor): FeatureMatrix => ({
 });
 
 /** Rows `idx` of x with labels `ys`, both kept (the caller frees them). */
-function selectRows(x: Tensor, idx: number[], ys: number[]): { x: Tensor; y: Tensor } {
+/** Rows `idx` of x with their labels, both kept. */
+export function selectRows(x: Tensor, idx: number[], ys: number[]): { x: Tensor; y: Tensor } {
   const i = longs(idx);
   const out = { x: torch.keep(x.indexSelect(0, i)), y: longs(ys) };
   i.dispose();
@@ -178,7 +181,8 @@ function besides(a: FeatureMatrix, b: FeatureMatrix): FeatureMatrix {
 }
 
 /** Softmax probabilities [n * classes] of logits. */
-const probabilities = (logits: Tensor): Float32Array => torch.tidy(() => logits.softmax(1).contiguous().data() as Float32Array).slice();
+export const probabilities = (logits: Tensor): Float32Array =>
+  torch.tidy(() => logits.softmax(1).contiguous().data() as Float32Array).slice();
 
 /**
  * XGBoost with early stopping on the validation rows; the tree depth (3 or 6) is chosen on

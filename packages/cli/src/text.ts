@@ -2,7 +2,7 @@
 // documents by cosine), and the text side of embed.
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadTextSet, readTextColumn, readTextFolder, type TextCorpus } from '@pretext/data';
+import { loadTextSet, readTextColumn, readTextFolder, TEXT_SETS, type TextCorpus } from '@pretext/data';
 import { embedDocuments, fillMask, loadMaskedLanguageModel } from '@pretext/ssl';
 import * as torch from '@pretext/torch';
 import { UsageError } from './errors.js';
@@ -23,7 +23,11 @@ a CSV/TSV/JSONL/Parquet file with a text column (--column), or a benchmark corpu
 
 /** Documents from a folder, a file's column, or a benchmark corpus (its training documents). */
 export async function readDocuments(source: string, column?: string): Promise<TextCorpus> {
-  if (!existsSync(source)) return loadTextSet(source).train;
+  if (!existsSync(source)) {
+    if (!(source in TEXT_SETS))
+      throw new UsageError(`${source}: no such folder or file, and not a corpus name (${Object.keys(TEXT_SETS).join(', ')})`);
+    return loadTextSet(source).train;
+  }
   if (statSync(source).isDirectory()) return readTextFolder(source);
   if (!column) throw new UsageError(`${source} is a file: name its text column with --column`);
   return readTextColumn(source, { text: column });

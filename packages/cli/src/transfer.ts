@@ -31,6 +31,7 @@ import {
   parseLabelBudget,
   readEncoderMeta,
   runFinetune,
+  runTextFinetune,
   runTransfer,
   summarize,
   svgToPng,
@@ -59,7 +60,11 @@ and scores.json into the output folder.
 Options:
   --encoder DIR    a pretraining run folder, or a hub reference (team/name[@version])
   --labels BUDGET  1% or 0.01 (share of the labels), or 5/class (labels per class)
-  --dataset DATA   fashion-mnist (default) or a labeled image folder (see pretext eval)
+  --dataset DATA   fashion-mnist (default) or a labeled image folder (see pretext eval);
+                   for a text encoder: a folder of .txt files in class sub-folders, a
+                   CSV/TSV/JSONL/Parquet file (with --column and --label), or a corpus name
+  --column C       the text column of a file (text encoders)
+  --label C        the label column of a file (text encoders)
   --mode MODE      linear (frozen encoder), partial (last --unfreeze blocks train), full
                    (whole encoder at a tenth of the head's learning rate; default)
   --unfreeze N     blocks trained in partial mode, counted from the output (default 1)
@@ -152,6 +157,8 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
       lr: { type: 'string' },
       seed: { type: 'string' },
       out: { type: 'string' },
+      column: { type: 'string' },
+      label: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -171,6 +178,48 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
   const seed = positiveInt(values.seed, 'seed', 0);
   const lr = values.lr === undefined ? undefined : Number(values.lr);
   if (lr !== undefined && !(lr > 0)) throw new UsageError(`--lr must be a positive number, got '${values.lr}'`);
+  const common = {
+    encoderDir: values.encoder,
+    budget,
+    mode,
+    seed,
+    outDir: values.out,
+    quiet: values.json,
+    unfreezeBlocks: values.unfreeze === undefined ? undefined : positiveInt(values.unfreeze, 'unfreeze', 1),
+    epochs: values.epochs === undefined ? undefined : positiveInt(values.epochs, 'epochs', 60),
+    maxSteps: values['max-steps'] === undefined ? undefined : positiveInt(values['max-steps'], 'max-steps', 5000),
+    lr,
+  };
+  if (readEncoderMeta(values.encoder).modality === 'text') {
+    if (values.dataset === 'fashion-mnist')
+      throw new UsageError('a text encoder fine-tunes on labeled documents: give --dataset FOLDER|FILE|CORPUS');
+    const path = existsSync(values.dataset);
+    const { outDir: out, meta: run } = await runTextFinetune({
+      ...common,
+      data: {
+        dataset: 'text',
+        ...(path ? { path: values.dataset, column: values.column, label: values.label } : { name: values.dataset }),
+      },
+    });
+    const result = {
+      encoder: run.encoder,
+      dataset: run.dataset,
+      mode: run.mode,
+      labels: run.labels,
+      documents: run.labeledImages,
+      seed: run.seed,
+      testAccuracy: run.testAccuracy,
+      bestEpoch: run.bestEpoch,
+      steps: run.steps,
+      out,
+    };
+    if (values.json) console.log(JSON.stringify(result));
+    else
+      console.log(
+        `${run.mode} fine-tuning on ${run.labeledImages} labeled documents (${run.labels}): test accuracy ${(100 * run.testAccuracy).toFixed(2)}%, best epoch ${run.bestEpoch}; classifier in ${out}`,
+      );
+    return 0;
+  }
   const spec = datasetFor(values.dataset, values.encoder);
   const { outDir: out, meta: run } = await runFinetune({
     encoderDir: values.encoder,

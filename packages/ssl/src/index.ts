@@ -84,3 +84,4 @@ export {
   type TextTransferOptions,
 } from './transfer/text.js';
 export { DocumentEncoder, documentTensor } from './modalities/text/document.js';
+export { runTextFinetune, type TextFinetuneOptions, type TextClassifierMeta } from './modalities/text/finetune.js';

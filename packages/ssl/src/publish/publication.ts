@@ -8,6 +8,7 @@ import { readEncoderMeta, type EncoderMeta } from '../pipeline.js';
 /** A Hugging Face-compatible model card for a pretraining run. */
 export function modelCard(ref: string, meta: EncoderMeta, scores: Record<string, number | string>, o: { license?: string } = {}): string {
   if (meta.modality === 'tabular') return tableModelCard(ref, meta, scores, o);
+  if (meta.modality === 'text') return textModelCard(ref, meta, scores, o);
   const { knn, linear } = numeric(scores);
   const dataset = meta.dataset.startsWith('image-folder:') ? 'image-folder' : meta.dataset;
   const metrics = [
@@ -50,6 +51,20 @@ function frontMatter(
   };
 }
 
+/** The card of a text encoder: its vocabulary and window, its score, how to use it. */
+function textModelCard(ref: string, meta: EncoderMeta, scores: Record<string, number | string>, o: { license?: string }): string {
+  const linear = typeof scores.linear === 'number' ? Number((100 * scores.linear).toFixed(2)) : undefined;
+  const c = meta.encoder.config as { vocabSize: number; maxLength: number; dModel?: number; layers?: number; heads?: number };
+  const front = frontMatter(ref, meta, o, {
+    tag: 'feature-extraction',
+    task: 'text-classification',
+    dataset: meta.dataset,
+    metrics: linear === undefined ? [] : [{ type: 'accuracy', name: 'linear probe accuracy', value: linear }],
+  });
+  const fill = meta.method === 'mlm' ? `, \`pretext fill-mask <folder> "a sentence with [MASK]"\`` : '';
+  return `---\n${toYaml(front)}---\n\n# ${ref}\n\nA ${meta.encoder.type} text encoder (${meta.outDim}-dimensional document features) pretrained with ${meta.method} on ${meta.dataset} by Pretext.\n\n| | |\n|---|---|\n| recipe | ${meta.recipe} |\n| vocabulary | ${c.vocabSize} SentencePiece pieces (${meta.vocabulary}, loads in Python's sentencepiece) |\n| model | ${c.layers ?? 4} layers, ${c.dModel ?? 256} wide, ${c.heads ?? 4} heads; windows of ${c.maxLength} tokens |\n| training | ${meta.trainSteps} steps, ${(meta.trainSeconds / 60).toFixed(1)} min |\n| data fingerprint | ${meta.dataFingerprint} |\n${linear === undefined ? '' : `| linear probe accuracy (test) | ${linear}% |\n`}\nLong documents are read as several windows and their features averaged.\n\nUse it with \`pretext pull ${ref}\`, then \`pretext embed --encoder <folder> --text docs/\`${fill}, or \`pretext finetune --encoder <folder> --dataset labeled-docs/ --labels 50/class\`.\n`;
+}
+
 /** The card of a table encoder: its columns and preprocessing, its score, how to embed rows. */
 function tableModelCard(ref: string, meta: EncoderMeta, scores: Record<string, number | string>, o: { license?: string }): string {
   const f = meta.features!;
@@ -73,7 +88,7 @@ function tableModelCard(ref: string, meta: EncoderMeta, scores: Record<string, n
 
 /** Files of a run folder that a version publishes (weights, config, preprocessing, metrics, reports, plots). */
 export const PUBLISHED_FILES =
-  /^(encoder\.(safetensors|json)|features\.json|metrics\.jsonl|scores\.json|recipe\.yaml|diagnostics\.json|transfer\.json|report\.(html|md)|[a-z-]+\.(png|svg))$/;
+  /^(encoder\.(safetensors|json)|features\.json|vocab\.model|mlm-head\.safetensors|metrics\.jsonl|scores\.json|recipe\.yaml|diagnostics\.json|transfer\.json|report\.(html|md)|[a-z-]+\.(png|svg))$/;
 
 export interface Publication {
   /** The generated model card (also written to the run folder as card.md). */

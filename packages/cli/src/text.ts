@@ -108,6 +108,15 @@ export async function similarCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** Embeddings as CSV: a header e0..eN, then one row per input, in the input's order. */
+export function writeEmbeddingsCsv(out: string, e: { rows: number; dim: number; data: Float32Array }): void {
+  const header = Array.from({ length: e.dim }, (_, j) => `e${j}`).join(',');
+  const lines = Array.from({ length: e.rows }, (_, i) =>
+    Array.from(e.data.subarray(i * e.dim, (i + 1) * e.dim), (v) => v.toPrecision(6)).join(','),
+  );
+  writeFileSync(out, `${header}\n${lines.join('\n')}\n`);
+}
+
 /** `pretext embed --text`: one row of embedding values per document, in the corpus's order. */
 export async function embedTextCommand(
   encoder: string,
@@ -118,12 +127,7 @@ export async function embedTextCommand(
   const corpus = await readDocuments(source, column);
   const e = embedDocuments(encoder, corpus.texts);
   const [rows, dim] = e.shape as [number, number];
-  const data = e.contiguous().data() as Float32Array;
-  const header = Array.from({ length: dim }, (_, j) => `e${j}`).join(',');
-  const lines = Array.from({ length: rows }, (_, i) =>
-    Array.from(data.subarray(i * dim, (i + 1) * dim), (v) => v.toPrecision(6)).join(','),
-  );
-  writeFileSync(out, `${header}\n${lines.join('\n')}\n`);
+  writeEmbeddingsCsv(out, { rows, dim, data: e.contiguous().data() as Float32Array });
   e.dispose();
   return { rows, dim };
 }

@@ -9,6 +9,7 @@ import {
   TABULAR_BUDGETS,
   TEXT_ARMS,
   TEXT_BUDGETS,
+  textAsLabeledSets,
   runTextTransfer,
   textDataFor,
   type TabularRun,
@@ -45,7 +46,7 @@ import { ProgressBar } from '@pretext/data';
 import type { Generator, Tensor } from '@pretext/torch';
 import { UsageError } from './errors.js';
 import { resolveEncoderArg } from './hub.js';
-import { embedTextCommand } from './text.js';
+import { embedTextCommand, writeEmbeddingsCsv } from './text.js';
 
 export const TRANSFER_HELP: Record<string, string> = {
   finetune: `Usage: pretext finetune --encoder DIR --labels BUDGET [--dataset DATA] [--mode MODE]
@@ -447,11 +448,7 @@ export async function embedCommand(argv: string[]): Promise<number> {
   const e = values.text
     ? await embedTextCommand(encoder, values.text, values.column, values.out)
     : await embedTableFile(encoder, values.table!, { object: values.object }).then((t) => {
-        const header = Array.from({ length: t.dim }, (_, j) => `e${j}`).join(',');
-        const lines = Array.from({ length: t.rows }, (_, i) =>
-          Array.from(t.data.subarray(i * t.dim, (i + 1) * t.dim), (v) => v.toPrecision(6)).join(','),
-        );
-        writeFileSync(values.out, `${header}\n${lines.join('\n')}\n`);
+        writeEmbeddingsCsv(values.out, t);
         return t;
       });
   const what = values.text ? 'documents' : 'rows';
@@ -464,13 +461,21 @@ export async function embedCommand(argv: string[]): Promise<number> {
 async function runDiagnostics(dir: string, datasetArg: string | undefined, o: { samples?: number; map: boolean; quiet: boolean }) {
   // A table encoder: its rows as tensors; alignment pairs a row with a copy a third of whose
   // cells are swapped (the tabular methods' corruption) instead of a crop.
-  const table = readEncoderMeta(dir).modality === 'tabular';
-  const [train, test] = table
-    ? await tableAsLabeledSets(dir, 'pretext diagnose', datasetArg)
-    : await loadSplits(datasetFor(datasetArg ?? 'fashion-mnist', dir));
-  const { encoder, meta } = loadEncoder(dir);
+  // A text encoder: documents as up to 4 windows, the encoder wrapped to read them, and the
+  // document with 15% of its tokens corrupted (MLM's corruption) as the positive pair.
+  const modality = readEncoderMeta(dir).modality;
+  const table = modality === 'tabular';
+  const text = modality === 'text' ? await textAsLabeledSets(dir, 'pretext diagnose', datasetArg) : null;
+  const [train, test] = text
+    ? text.sets
+    : table
+      ? await tableAsLabeledSets(dir, 'pretext diagnose', datasetArg)
+      : await loadSplits(datasetFor(datasetArg ?? 'fashion-mnist', dir));
+  const loaded = text ? null : loadEncoder(dir);
+  const encoder = text ? text.encoder : loaded!.encoder;
+  const meta = readEncoderMeta(dir);
   if (!o.quiet) process.stderr.write('measuring alignment, uniformity, rank and accuracy...\n');
-  const augment = table ? (x: Tensor, g: Generator) => corruptRows(x, 0.3, g).x : undefined;
+  const augment = text ? text.corrupt : table ? (x: Tensor, g: Generator) => corruptRows(x, 0.3, g).x : undefined;
   const d = diagnose(encoder, meta.inputNorm, test.images, { samples: o.samples, labeled: { train, test }, augment });
   writeFileSync(join(dir, 'diagnostics.json'), `${JSON.stringify({ dataset: datasetArg ?? meta.dataset, ...d }, null, 2)}\n`);
   if (o.map) {

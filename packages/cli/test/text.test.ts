@@ -113,6 +113,21 @@ train: { epochs: 4, batchSize: 32, optimizer: { name: adamw, lr: 0.002 } }
     assert.ok(rows[0]!.mean > 0.75, `pretrained-linear ${rows[0]!.mean}`);
     assert.ok(rows[1]!.mean > 0.9, `tfidf-logistic ${rows[1]!.mean}`);
 
+    // Exit code 3 flags a collapsed-looking encoder: mean-pooled MLM features of a barely
+    // trained model often point one way (anisotropy), which the check must say, not hide.
+    const diag = pretext('diagnose', '--encoder', run, '--json');
+    const d = JSON.parse(diag.stdout) as { alignment: number; effectiveRank: number; collapsed: boolean; linear: number };
+    assert.equal(diag.code, d.collapsed ? 3 : 0, diag.stderr);
+    assert.ok(d.linear > 0.6, `linear accuracy ${d.linear}`);
+    assert.ok(Number.isFinite(d.alignment) && d.alignment >= 0, `alignment ${d.alignment}`);
+    assert.ok(d.effectiveRank > 1 && d.effectiveRank <= 32, `rank ${d.effectiveRank}`);
+    assert.ok(existsSync(join(run, 'embedding-map.png')));
+    const rp = pretext('report', run);
+    assert.equal(rp.code, 0, rp.stderr);
+    const md = readFileSync(join(run, 'report.md'), 'utf8');
+    assert.match(md, /\| 10\/class \| 20 \| \d+\.\d ± \d+\.\d \| \d+\.\d ± \d+\.\d \|/);
+    assert.match(md, /documents/);
+
     const hub = await serveHub(join(dir, 'hub'), env);
     try {
       assert.equal(pretext('login', '--hub', hub.url, '--token', hub.token).code, 0);

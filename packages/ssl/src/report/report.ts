@@ -8,25 +8,36 @@ import type { EncoderMeta, Scores } from '../pipeline.js';
 import type { Diagnostics } from '../transfer/diagnostics.js';
 import { TRANSFER_ARMS, type TransferRow } from '../transfer/protocol.js';
 import { TABULAR_ARMS, type TabularRow } from '../transfer/tabular.js';
+import { TEXT_ARMS, type TextArm } from '../transfer/text.js';
 import { lineChart, svgToPng, type Series } from './plot.js';
 
 export type TransferFile =
   | { format: 'pretext-transfer/1'; encoder: string; dataset: string; seeds: number[]; rows: TransferRow[] }
   /** Tables: the metric is AUROC (binary) or accuracy (multi-class), as a fraction. */
-  | { format: 'pretext-tabular-transfer/1'; encoder: string; dataset: string; metric?: string; seeds: number[]; rows: TabularRow[] };
+  | { format: 'pretext-tabular-transfer/1'; encoder: string; dataset: string; metric?: string; seeds: number[]; rows: TabularRow[] }
+  /** Text: accuracy on the test documents, as a fraction. */
+  | { format: 'pretext-text-transfer/1'; encoder: string; dataset: string; metric?: string; seeds: number[]; rows: TabularRow<TextArm>[] };
 
-type AnyRow = TransferRow | TabularRow;
+type AnyRow = TransferRow | TabularRow | TabularRow<TextArm>;
+
+const ARMS_OF_FORMAT: Record<TransferFile['format'], readonly string[]> = {
+  'pretext-transfer/1': TRANSFER_ARMS,
+  'pretext-tabular-transfer/1': TABULAR_ARMS,
+  'pretext-text-transfer/1': TEXT_ARMS,
+};
+const UNIT_OF_FORMAT: Record<TransferFile['format'], string> = {
+  'pretext-transfer/1': 'images',
+  'pretext-tabular-transfer/1': 'rows',
+  'pretext-text-transfer/1': 'documents',
+};
 
 /** The arms a transfer file holds, in the protocol's order. */
-const armsOf = (t: TransferFile): string[] =>
-  (t.format === 'pretext-tabular-transfer/1' ? [...TABULAR_ARMS] : [...TRANSFER_ARMS]).filter((a) =>
-    (t.rows as AnyRow[]).some((r) => r.arm === a),
-  );
+const armsOf = (t: TransferFile): string[] => [...ARMS_OF_FORMAT[t.format]].filter((a) => (t.rows as AnyRow[]).some((r) => r.arm === a));
 /** What the transfer file's numbers are, for captions and axes. */
 const metricOf = (t: TransferFile): { name: string; percent: boolean; unit: string } =>
   t.format === 'pretext-tabular-transfer/1' && t.metric === 'auroc'
     ? { name: 'AUROC', percent: false, unit: 'rows' }
-    : { name: 'accuracy', percent: true, unit: t.format === 'pretext-tabular-transfer/1' ? 'rows' : 'images' };
+    : { name: 'accuracy', percent: true, unit: UNIT_OF_FORMAT[t.format] };
 const showValue = (t: TransferFile, v: number): string => (metricOf(t).percent ? (100 * v).toFixed(1) : v.toFixed(3));
 
 interface RunContents {
@@ -182,7 +193,9 @@ export async function writeReport(dir: string): Promise<ReportFiles> {
     : c.scores.metric === 'auroc'
       ? [['linear probe AUROC', c.scores.linear === undefined ? '-' : c.scores.linear.toFixed(3)]]
       : [
-          ...(m.modality === 'tabular' ? [] : ([['kNN accuracy (k=200)', pct(c.scores.knn)]] as [string, string][])),
+          ...(m.modality === 'tabular' || m.modality === 'text'
+            ? []
+            : ([['kNN accuracy (k=200)', pct(c.scores.knn)]] as [string, string][])),
           ['linear probe accuracy', pct(c.scores.linear)],
         ];
   const plots: { name: string; svg: string; caption: string }[] = [{ name: 'loss-curve', svg: lossCurve(c), caption: 'Training loss' }];

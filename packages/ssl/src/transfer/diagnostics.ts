@@ -109,7 +109,7 @@ export function diagnose(encoder: Encoder, norm: InputNorm, images: Tensor, o: D
   };
   d.rankRatio = d.effectiveRank / Math.min(n, d.dim);
   if (d.embeddingStd < COLLAPSED_STD) {
-    d.findings.push(`embedding std ${d.embeddingStd.toFixed(3)} < ${COLLAPSED_STD}: images map to nearly one direction`);
+    d.findings.push(`embedding std ${d.embeddingStd.toFixed(3)} < ${COLLAPSED_STD}: inputs map to nearly one direction`);
   }
   if (d.rankRatio < COLLAPSED_RANK_RATIO) {
     d.findings.push(

@@ -5,7 +5,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import type { TextCorpus } from '@pretext/data';
+import * as torch from '@pretext/torch';
 import type { Tensor } from '@pretext/torch';
+import type { LabeledSet } from '../../data/sources.js';
+import { DocumentEncoder, documentTensor } from './document.js';
+import { tokenWindows } from './tokens.js';
+import { maskTokens } from './views.js';
 import type { Recipe } from '../../recipe/schema.js';
 import { readEncoderMeta, type PretrainRun, type Scores } from '../../pipeline.js';
 import { scoreFrozenFeatures } from '../../transfer/tabular.js';
@@ -96,4 +101,41 @@ export async function evaluateTextEncoder(dir: string, dataset?: string): Promis
   if (!data.test || !data.train.labels) throw new TypeError(`${data.name} has no labeled test documents to score on`);
   const s = scoreTextEncoder(dir, data.train, await data.test.forFinalScore('pretext eval'));
   return { dataset: data.name, metric: s.metric, linear: s.linear };
+}
+
+/** Windows per document in the measurements written for images (diagnostics, the embedding map). */
+export const DIAGNOSE_WINDOWS = 4;
+
+/**
+ * A text encoder's labeled training and test documents as tensors of up to 4 windows each,
+ * with the encoder wrapped to read them (a document's feature is its windows' mean), for the
+ * measurements written for images. Reads the test split: for final measurements only.
+ */
+export async function textAsLabeledSets(
+  dir: string,
+  purpose: string,
+  dataset?: string,
+): Promise<{ sets: [LabeledSet, LabeledSet]; encoder: DocumentEncoder; corrupt: (x: Tensor, g: torch.Generator) => Tensor }> {
+  const data = await textDataFor(dir, dataset);
+  if (!data.test || !data.train.labels) throw new TypeError(`${data.name} has no labeled test documents`);
+  const test = await data.test.forFinalScore(purpose);
+  const t = loadTextEncoder(dir);
+  const asSet = (c: TextCorpus): LabeledSet => {
+    const idx = labeled(c);
+    const texts = idx.map((i) => c.texts[i]!);
+    const w = tokenWindows(t.vocab, texts, { length: t.encoder.layout.maxLength });
+    return {
+      images: documentTensor(w, texts.length, DIAGNOSE_WINDOWS, t.vocab.special.pad).ids,
+      labels: torch.keep(torch.tensor(BigInt64Array.from(idx, (i) => BigInt(c.labels![i]!)))),
+      classes: data.train.classes,
+      source: c.source,
+    };
+  };
+  const layout = t.encoder.layout;
+  return {
+    sets: [asSet(data.train), asSet(test)],
+    encoder: new DocumentEncoder(t.encoder, DIAGNOSE_WINDOWS),
+    // The positive pair of alignment: the document with 15% of its tokens corrupted as MLM does.
+    corrupt: (x, g) => maskTokens(x.long(), layout, 0.15, g).input.float(),
+  };
 }

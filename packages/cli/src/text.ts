@@ -3,8 +3,7 @@
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadTextSet, readTextColumn, readTextFolder, TEXT_SETS, type TextCorpus } from '@pretext/data';
-import { embedDocuments, fillMask, loadMaskedLanguageModel } from '@pretext/ssl';
-import * as torch from '@pretext/torch';
+import { embedDocumentsMatrix, fillMask, loadMaskedLanguageModel, similarDocuments } from '@pretext/ssl';
 import { UsageError } from './errors.js';
 import { resolveEncoderArg } from './hub.js';
 
@@ -93,16 +92,7 @@ export async function similarCommand(argv: string[]): Promise<number> {
   if (!Number.isInteger(k) || k < 1) throw new UsageError(`--top must be a positive integer, got '${values.top}'`);
   const dir = await resolveEncoderArg(values.encoder);
   const corpus = await readDocuments(values.corpus, values.column);
-  const e = embedDocuments(dir, [positionals[0]!, ...corpus.texts]);
-  const ranked = torch.tidy(() => {
-    const z = torch.nn.functional.normalize(e);
-    const sims = z.narrow(0, 1, corpus.texts.length).matmul(z.select(0, 0));
-    const { values: v, indices } = sims.topk(Math.min(k, corpus.texts.length));
-    const idx = (indices.toArray() as (number | bigint)[]).map(Number);
-    const sv = v.toArray() as number[];
-    return idx.map((i, j) => ({ index: i, similarity: sv[j]!, text: corpus.texts[i]! }));
-  });
-  e.dispose();
+  const ranked = similarDocuments(dir, positionals[0]!, corpus.texts, k).map((r) => ({ ...r, text: corpus.texts[r.index]! }));
   if (values.json) console.log(JSON.stringify({ query: positionals[0], results: ranked }));
   else for (const r of ranked) console.log(`${r.similarity.toFixed(3)}  #${r.index}  ${snippet(r.text)}`);
   return 0;
@@ -125,9 +115,7 @@ export async function embedTextCommand(
   out: string,
 ): Promise<{ rows: number; dim: number }> {
   const corpus = await readDocuments(source, column);
-  const e = embedDocuments(encoder, corpus.texts);
-  const [rows, dim] = e.shape as [number, number];
-  writeEmbeddingsCsv(out, { rows, dim, data: e.contiguous().data() as Float32Array });
-  e.dispose();
-  return { rows, dim };
+  const e = embedDocumentsMatrix(encoder, corpus.texts);
+  writeEmbeddingsCsv(out, e);
+  return { rows: e.rows, dim: e.dim };
 }

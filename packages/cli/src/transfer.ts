@@ -222,19 +222,7 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const spec = datasetFor(values.dataset, values.encoder);
-  const { outDir: out, meta: run } = await runFinetune({
-    encoderDir: values.encoder,
-    dataset: spec,
-    budget,
-    mode,
-    seed,
-    outDir: values.out,
-    quiet: values.json,
-    unfreezeBlocks: values.unfreeze === undefined ? undefined : positiveInt(values.unfreeze, 'unfreeze', 1),
-    epochs: values.epochs === undefined ? undefined : positiveInt(values.epochs, 'epochs', 60),
-    maxSteps: values['max-steps'] === undefined ? undefined : positiveInt(values['max-steps'], 'max-steps', 5000),
-    lr,
-  });
+  const { outDir: out, meta: run } = await runFinetune({ ...common, dataset: spec });
   const result = {
     encoder: run.encoder,
     dataset: readEncoderMeta(values.encoder).dataset === spec.dataset ? spec.dataset : values.dataset,

@@ -49,7 +49,15 @@ export { pretrainFromRecipe } from './run.js';
 export { runTablePretrain, evaluateTableEncoder, tableAsLabeledSets, tableDataFor } from './modalities/tabular/run.js';
 export { runTextPretrain, scoreTextEncoder, evaluateTextEncoder, textDataFor, textAsLabeledSets } from './modalities/text/run.js';
 export { pretrainText, vocabularySentences, textEncoderSpec, VOCAB_FILE, type TextEncoderChoice } from './modalities/text/pretrain.js';
-export { loadTextEncoder, embedTexts, embedDocuments, encodeWindows, type LoadedTextEncoder } from './modalities/text/embed.js';
+export {
+  loadTextEncoder,
+  embedTexts,
+  embedDocuments,
+  embedDocumentsMatrix,
+  similarDocuments,
+  encodeWindows,
+  type LoadedTextEncoder,
+} from './modalities/text/embed.js';
 export { tokenWindows, windowsTensor, poolWindows, type TokenWindows } from './modalities/text/tokens.js';
 export {
   TextTransformer,

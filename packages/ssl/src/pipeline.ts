@@ -129,6 +129,30 @@ export interface PretrainRun {
   testReads: string[];
 }
 
+/**
+ * The end of a table or text pretraining run: the final score on the test split (read once,
+ * here, after every choice is made; none for unlabeled data), written to scores.json.
+ */
+export async function scoreFinishedRun<T>(
+  o: { outDir: string; dataset: string; result: TrainResult; meta: EncoderMeta },
+  test: TestSplit<T> | null,
+  score: (test: T) => { metric: 'accuracy' | 'auroc'; linear: number },
+): Promise<PretrainRun> {
+  const held = test ? await test.forFinalScore('the final score of the run') : null;
+  const scores = held ? score(held) : null;
+  writeFileSync(
+    join(o.outDir, 'scores.json'),
+    `${JSON.stringify({ dataset: o.dataset, split: 'test', ...(scores ?? { note: 'no labeled test split: not scored' }) }, null, 2)}\n`,
+  );
+  return {
+    outDir: o.outDir,
+    result: o.result,
+    scores: scores ? { metric: scores.metric, linear: scores.linear } : {},
+    meta: o.meta,
+    testReads: test?.openings ?? [],
+  };
+}
+
 /** The recipe's encoder with its input channels and size taken from the data. */
 export function encoderForData(spec: EncoderSpec, data: DataSpec): EncoderSpec {
   const [channels, size] = inputShapeOf(data) as [number, number];

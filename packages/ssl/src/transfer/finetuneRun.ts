@@ -75,34 +75,38 @@ export async function runFinetune(o: FinetuneRunOptions): Promise<{ outDir: stri
   const label = budgetName(o.budget).replace('/', 'per').replace('%', 'pct');
   const outDir = o.outDir ?? join(o.encoderDir, `finetune-${o.mode}-${label}-s${seed}`);
   mkdirSync(outDir, { recursive: true });
-  torch.safetensors.saveFile(join(outDir, 'classifier.safetensors'), r.classifier.stateDict(), { format: 'pt' });
-  const out: ClassifierMeta = {
+  const out = saveClassifier<ClassifierMeta>(outDir, r, {
     format: 'pretext-classifier/1',
     encoder: o.encoderDir,
     dataset: o.dataset.dataset === 'fashion-mnist' ? 'fashion-mnist' : o.dataset.path,
-    mode: o.mode,
     labels: budgetName(o.budget),
     labeledImages: subset.train.length + subset.val.length,
     validationImages: subset.val.length,
     seed,
-    testAccuracy: r.testAccuracy,
-    trainAccuracy: r.trainAccuracy,
-    valAccuracy: r.valAccuracy,
-    bestEpoch: r.bestEpoch,
-    epochs: r.epochs,
-    steps: r.steps,
-    seconds: r.seconds,
     classes: train.classes,
     numClasses,
     inputNorm: meta.inputNorm,
     inputShape: meta.inputShape,
     encoderSpec: meta.encoder,
-  };
-  writeFileSync(join(outDir, 'finetune.json'), `${JSON.stringify(out, null, 2)}\n`);
-  writeFileSync(join(outDir, 'metrics.jsonl'), r.history.map((h) => JSON.stringify(h)).join('\n') + '\n');
-  writeFileSync(join(outDir, 'scores.json'), `${JSON.stringify({ split: 'test', accuracy: r.testAccuracy }, null, 2)}\n`);
+  });
   r.classifier.dispose();
   return { outDir, meta: out };
+}
+
+type ResultFields = 'mode' | 'testAccuracy' | 'trainAccuracy' | 'valAccuracy' | 'bestEpoch' | 'epochs' | 'steps' | 'seconds';
+
+/**
+ * Writes a classifier folder: classifier.safetensors, finetune.json (the run's description
+ * and its result), metrics.jsonl (per epoch) and scores.json (the test score).
+ */
+export function saveClassifier<M extends ClassifierMeta>(outDir: string, r: FinetuneResult, describe: Omit<M, ResultFields>): M {
+  torch.safetensors.saveFile(join(outDir, 'classifier.safetensors'), r.classifier.stateDict(), { format: 'pt' });
+  const { mode, testAccuracy, trainAccuracy, valAccuracy, bestEpoch, epochs, steps, seconds } = r;
+  const meta = { ...describe, mode, testAccuracy, trainAccuracy, valAccuracy, bestEpoch, epochs, steps, seconds } as M;
+  writeFileSync(join(outDir, 'finetune.json'), `${JSON.stringify(meta, null, 2)}\n`);
+  writeFileSync(join(outDir, 'metrics.jsonl'), r.history.map((h) => JSON.stringify(h)).join('\n') + '\n');
+  writeFileSync(join(outDir, 'scores.json'), `${JSON.stringify({ split: 'test', accuracy: r.testAccuracy }, null, 2)}\n`);
+  return meta;
 }
 
 /** A fine-tuned classifier folder as a model in eval mode: normalized images [B, C, H, W] -> logits [B, classes]. */

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import * as torch from '@pretext/torch';
 import { labeledRows, takeRows, type Table } from '@pretext/data';
 import type { LabeledSet } from '../../data/sources.js';
-import { readEncoderMeta, type PretrainRun, type Scores } from '../../pipeline.js';
+import { readEncoderMeta, scoreFinishedRun, type PretrainRun, type Scores } from '../../pipeline.js';
 import { scoreTableEncoder } from '../../transfer/tabular.js';
 import { pretrainTabular, rowsTensor, type TabularEncoderChoice } from './pretrain.js';
 import { describeColumns, loadTableData, type TableData, type TableDataSpec } from './source.js';
@@ -37,19 +37,9 @@ export async function runTablePretrain(recipe: Recipe, o: { outDir: string; resu
     quiet: o.quiet,
     source: spec,
   });
-  const test = data.test && data.label ? await data.test.forFinalScore('the final score of the run') : null;
-  const scores = test ? scoreTableEncoder(o.outDir, data.train, test) : null;
-  writeFileSync(
-    join(o.outDir, 'scores.json'),
-    `${JSON.stringify({ dataset: data.name, split: 'test', ...(scores ?? { note: 'no labeled test split: not scored' }) }, null, 2)}\n`,
+  return scoreFinishedRun({ outDir: o.outDir, dataset: data.name, result, meta }, data.label ? data.test : null, (test) =>
+    scoreTableEncoder(o.outDir, data.train, test),
   );
-  return {
-    outDir: o.outDir,
-    result,
-    scores: scores ? { metric: scores.metric, linear: scores.linear } : {},
-    meta,
-    testReads: data.test?.openings ?? [],
-  };
 }
 
 /** A table encoder's rows, or `dataset`'s (a benchmark table's name, or a file with the same columns and label). */

@@ -70,3 +70,29 @@ export function embedDocuments(dir: string, texts: readonly string[]): Tensor {
     t.encoder.dispose();
   }
 }
+
+/** The k documents nearest to a query by cosine similarity of their embeddings, best first. */
+export function similarDocuments(dir: string, query: string, texts: readonly string[], k: number): { index: number; similarity: number }[] {
+  const e = embedDocuments(dir, [query, ...texts]);
+  try {
+    return torch.tidy(() => {
+      const z = torch.nn.functional.normalize(e);
+      const sims = z.narrow(0, 1, texts.length).matmul(z.select(0, 0));
+      const { values, indices } = sims.topk(Math.min(k, texts.length));
+      const v = values.toArray() as number[];
+      return (indices.toArray() as number[]).map((i, j) => ({ index: Number(i), similarity: v[j]! }));
+    });
+  } finally {
+    e.dispose();
+  }
+}
+
+/** Embeddings of documents as a plain matrix [rows x dim], row-major. */
+export function embedDocumentsMatrix(dir: string, texts: readonly string[]): { rows: number; dim: number; data: Float32Array } {
+  const e = embedDocuments(dir, texts);
+  try {
+    return { rows: e.size(0), dim: e.size(1), data: (e.contiguous().data() as Float32Array).slice() };
+  } finally {
+    e.dispose();
+  }
+}

@@ -1,7 +1,7 @@
 // `pretext finetune` on a text encoder: a team's own labeled documents (a folder with class
 // sub-folders, a file's text and label columns, or a benchmark corpus) and a label budget in;
 // a classifier folder out, with the vocabulary beside it, scored once on the test documents.
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '@pretext/torch';
 import { DataFormatError } from '@pretext/data';
@@ -9,7 +9,7 @@ import { finetune, type FinetuneMode } from '../../transfer/finetune.js';
 import { budgetName, labelSubset, type LabelBudget } from '../../transfer/labels.js';
 import { fitRegularizedLinear, longs, selectRows } from '../../transfer/tabular.js';
 import { TEXT_FINETUNE } from '../../transfer/text.js';
-import type { ClassifierMeta } from '../../transfer/finetuneRun.js';
+import { saveClassifier, type ClassifierMeta } from '../../transfer/finetuneRun.js';
 import { DocumentEncoder, documentTensor } from './document.js';
 import { loadTextEncoder } from './embed.js';
 import { loadTextData, type TextDataSpec } from './source.js';
@@ -91,25 +91,16 @@ export async function runTextFinetune(o: TextFinetuneOptions): Promise<{ outDir:
   const label = budgetName(o.budget).replace('/', 'per').replace('%', 'pct');
   const outDir = o.outDir ?? join(o.encoderDir, `finetune-${o.mode}-${label}-s${seed}`);
   mkdirSync(outDir, { recursive: true });
-  torch.safetensors.saveFile(join(outDir, 'classifier.safetensors'), r.classifier.stateDict(), { format: 'pt' });
   copyFileSync(join(o.encoderDir, t.meta.vocabulary!), join(outDir, t.meta.vocabulary!));
-  const meta: TextClassifierMeta = {
+  const meta = saveClassifier<TextClassifierMeta>(outDir, r, {
     format: 'pretext-classifier/1',
     modality: 'text',
     encoder: o.encoderDir,
     dataset: data.name,
-    mode: o.mode,
     labels: budgetName(o.budget),
     labeledImages: subset.train.length + subset.val.length,
     validationImages: subset.val.length,
     seed,
-    testAccuracy: r.testAccuracy,
-    trainAccuracy: r.trainAccuracy,
-    valAccuracy: r.valAccuracy,
-    bestEpoch: r.bestEpoch,
-    epochs: r.epochs,
-    steps: r.steps,
-    seconds: r.seconds,
     classes: data.train.classes,
     numClasses: data.train.classes.length,
     inputNorm: { mean: 0, std: 1 },
@@ -117,10 +108,7 @@ export async function runTextFinetune(o: TextFinetuneOptions): Promise<{ outDir:
     encoderSpec: t.meta.encoder,
     windows: W,
     vocabulary: t.meta.vocabulary!,
-  };
-  writeFileSync(join(outDir, 'finetune.json'), `${JSON.stringify(meta, null, 2)}\n`);
-  writeFileSync(join(outDir, 'metrics.jsonl'), r.history.map((h) => JSON.stringify(h)).join('\n') + '\n');
-  writeFileSync(join(outDir, 'scores.json'), `${JSON.stringify({ split: 'test', accuracy: r.testAccuracy }, null, 2)}\n`);
+  });
   r.classifier.dispose();
   for (const x of [trainDocs, testDocs, testLabels, a.images, a.labels, ...(v ? [v.images, v.labels] : [])]) x.dispose();
   return { outDir, meta };

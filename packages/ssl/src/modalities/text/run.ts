@@ -12,7 +12,7 @@ import { DocumentEncoder, documentTensor } from './document.js';
 import { tokenWindows } from './tokens.js';
 import { maskTokens } from './views.js';
 import type { Recipe } from '../../recipe/schema.js';
-import { readEncoderMeta, type PretrainRun, type Scores } from '../../pipeline.js';
+import { readEncoderMeta, scoreFinishedRun, type PretrainRun, type Scores } from '../../pipeline.js';
 import { scoreFrozenFeatures } from '../../transfer/tabular.js';
 import { pretrainText, type TextEncoderChoice } from './pretrain.js';
 import { describeCorpus, loadTextData, type TextData, type TextDataSpec } from './source.js';
@@ -40,19 +40,9 @@ export async function runTextPretrain(recipe: Recipe, o: { outDir: string; resum
     quiet: o.quiet,
     source: spec,
   });
-  const test = data.test && data.train.labels ? await data.test.forFinalScore('the final score of the run') : null;
-  const scores = test ? scoreTextEncoder(o.outDir, data.train, test) : null;
-  writeFileSync(
-    join(o.outDir, 'scores.json'),
-    `${JSON.stringify({ dataset: data.name, split: 'test', ...(scores ?? { note: 'no labeled test split: not scored' }) }, null, 2)}\n`,
+  return scoreFinishedRun({ outDir: o.outDir, dataset: data.name, result, meta }, data.train.labels ? data.test : null, (test) =>
+    scoreTextEncoder(o.outDir, data.train, test),
   );
-  return {
-    outDir: o.outDir,
-    result,
-    scores: scores ? { metric: scores.metric, linear: scores.linear } : {},
-    meta,
-    testReads: data.test?.openings ?? [],
-  };
 }
 
 const labeled = (c: TextCorpus): number[] => Array.from(c.labels!.keys()).filter((i) => c.labels![i]! >= 0);

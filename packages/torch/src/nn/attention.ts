@@ -50,12 +50,19 @@ export class MultiheadAttention extends Module {
     if (E !== this.embedDim) throw new TypeError(`query has embedding size ${E}, the layer expects ${this.embedDim}`);
     const H = this.numHeads;
     const hd = this.headDim;
-    const [wq, wk, wv] = this.inProjWeight.chunk(3);
-    const [bq, bk, bv] = this.inProjBias ? this.inProjBias.chunk(3) : [null, null, null];
     const heads = (x: Tensor, len: number): Tensor => x.reshape(len, N * H, hd).transpose(0, 1);
-    const q = heads(F.linear(q0, wq!, bq), L).mul(1 / Math.sqrt(hd));
-    const k = heads(F.linear(k0, wk!, bk), S);
-    const v = heads(F.linear(v0, wv!, bv), S);
+    let qp: Tensor, kp: Tensor, vp: Tensor;
+    if (query === key && key === value) {
+      // Self-attention: one projection of the input to q, k and v together, as PyTorch does.
+      [qp, kp, vp] = F.linear(q0, this.inProjWeight, this.inProjBias).chunk(3, -1) as [Tensor, Tensor, Tensor];
+    } else {
+      const [wq, wk, wv] = this.inProjWeight.chunk(3);
+      const [bq, bk, bv] = this.inProjBias ? this.inProjBias.chunk(3) : [null, null, null];
+      [qp, kp, vp] = [F.linear(q0, wq!, bq), F.linear(k0, wk!, bk), F.linear(v0, wv!, bv)];
+    }
+    const q = heads(qp, L).mul(1 / Math.sqrt(hd));
+    const k = heads(kp, S);
+    const v = heads(vp, S);
     let scores = q.bmm(k.transpose(1, 2)); // [N*H, L, S]
     if (o.attnMask) {
       scores = o.attnMask.dtype === 'bool' ? scores.maskedFill(o.attnMask, -Infinity) : scores.add(o.attnMask);

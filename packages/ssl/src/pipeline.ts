@@ -65,6 +65,8 @@ export interface EncoderMeta {
   inputShape: number[];
   method: string;
   recipe: string;
+  /** The run whose encoder this one started from (text: SimCSE on an MLM encoder). */
+  initializedFrom?: string;
   dataset: string;
   dataFingerprint: string;
   trainSteps: number;

@@ -3,7 +3,7 @@
 // of documents pretrains, scores, and answers fill-mask.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as torch from '@pretext/torch';
@@ -236,6 +236,24 @@ describe('a text recipe end to end', () => {
     assert.ok(acc.accuracy > 0.2, `top-5 masked-token accuracy ${acc.accuracy}`);
     assert.throws(() => fillMask(m, 'no mask here'), /no \[MASK\]/);
     m.dispose();
+
+    // SimCSE on top of the MLM encoder: same vocabulary file, same weights at the start.
+    const simcse = validateRecipe({
+      name: 'simcse-test',
+      data: { dataset: 'text', path: data },
+      init: out,
+      encoder: { type: 'text-transformer' },
+      method: { name: 'simcse' },
+      train: { epochs: 1, batchSize: 32, maxSteps: 2, optimizer: { name: 'adamw', lr: 1e-9 } },
+    });
+    const out2 = join(dir, 'run-simcse');
+    await pretrainFromRecipe(simcse, { outDir: out2, quiet: true });
+    assert.equal(readEncoderMeta(out2).initializedFrom, out);
+    assert.deepEqual(readFileSync(join(out2, 'vocab.model')), readFileSync(join(out, 'vocab.model')));
+    const before = torch.safetensors.loadFile(join(out, 'encoder.safetensors')).tensors;
+    const after = torch.safetensors.loadFile(join(out2, 'encoder.safetensors')).tensors;
+    const key = 'embeddings.word_embeddings.weight';
+    assert.ok(after.get(key)!.allclose(before.get(key)!, 1e-5, 1e-6), 'the SimCSE run started from the MLM weights');
   });
 
   it('refuses a text method on images and an image encoder on text, by field', () => {

@@ -187,6 +187,8 @@ export const recipeSchema = z
         maxWindowsPerDoc: z.number().int().min(1).optional(),
       })
       .default({ length: 128 }),
+    /** Text: start from another text run's encoder, vocabulary and window (its folder). */
+    init: z.string().min(1).optional(),
     encoder,
     method,
     train: z.strictObject({
@@ -231,6 +233,8 @@ export const recipeSchema = z
         path: ['method', 'name'],
         message: `${r.method.name} learns from ${learns[wanted]}, but the data is ${describe[data]}`,
       });
+    if (r.init !== undefined && data !== 'text')
+      ctx.addIssue({ code: 'custom', path: ['init'], message: 'init starts a text run from another text run; the data is not text' });
     const reads = ENCODER_DATA[r.encoder.type]!;
     if (reads !== data)
       ctx.addIssue({

@@ -16,6 +16,7 @@ import { fingerprint } from '../../data/fingerprint.js';
 import type { TextTransformerConfig } from './encoder.js';
 import { tokenWindows, windowsTensor } from './tokens.js';
 import { textViews } from './views.js';
+import { loadTextEncoder } from './embed.js';
 import { MLM_HEAD_FILE } from './fillMask.js';
 import type { TextDataSpec } from './source.js';
 
@@ -44,6 +45,11 @@ export interface TextPretrainOptions {
   quiet?: boolean;
   /** Where the documents came from (a recipe's data section), kept so transfer reports can reload them. */
   source?: TextDataSpec;
+  /**
+   * A text run folder to start from: its vocabulary, encoder architecture, window and weights
+   * (SimCSE on top of an MLM encoder). The recipe's vocabulary, window and encoder are then unused.
+   */
+  init?: string;
 }
 
 /** Lines short enough for the vocabulary trainer: documents split at line breaks, long lines at spaces. */
@@ -75,19 +81,27 @@ export function textEncoderSpec(choice: TextEncoderChoice, vocab: Vocabulary, le
 export async function pretrainText(o: TextPretrainOptions): Promise<{ meta: EncoderMeta; result: TrainResult; vocab: Vocabulary }> {
   mkdirSync(o.outDir, { recursive: true });
   const t0 = performance.now();
-  const vocab = Vocabulary.train(vocabularySentences(o.corpus.texts), { inputSentenceSize: 1_000_000, seed: o.seed, ...o.vocabulary });
+  const start = o.init ? loadTextEncoder(o.init) : null;
+  const vocab = start
+    ? start.vocab
+    : Vocabulary.train(vocabularySentences(o.corpus.texts), { inputSentenceSize: 1_000_000, seed: o.seed, ...o.vocabulary });
+  const length = start ? start.encoder.layout.maxLength : o.length;
   vocab.save(join(o.outDir, VOCAB_FILE));
-  const windows = tokenWindows(vocab, o.corpus.texts, { length: o.length, maxWindowsPerDoc: o.maxWindowsPerDoc });
+  const windows = tokenWindows(vocab, o.corpus.texts, { length, maxWindowsPerDoc: o.maxWindowsPerDoc });
   if (!o.quiet)
     process.stderr.write(
-      `vocabulary: ${vocab.size} pieces in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${windows.windows} windows of ${o.length} tokens ` +
+      `${start ? `starting from ${o.init}: ` : ''}vocabulary: ${vocab.size} pieces in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${windows.windows} windows of ${length} tokens ` +
         `(${windows.realTokens} real tokens) from ${o.corpus.texts.length} documents\n`,
     );
   const x = windowsTensor(windows);
   try {
     torch.manualSeed(o.seed);
-    const spec = textEncoderSpec(o.encoder, vocab, o.length);
+    const spec = start ? start.meta.encoder : textEncoderSpec(o.encoder, vocab, length);
     const method = buildMethod(o.method.name, () => buildEncoder(spec), o.method.config ?? {});
+    if (start) {
+      method.backbone.loadStateDict(start.encoder.stateDict());
+      start.encoder.dispose();
+    }
     const result = await pretrain({
       method,
       images: x,
@@ -106,9 +120,10 @@ export async function pretrainText(o: TextPretrainOptions): Promise<{ meta: Enco
       ...(o.source ? { textData: o.source } : {}),
       outDim: method.backbone.outDim,
       inputNorm: { mean: 0, std: 1 },
-      inputShape: [o.length],
+      inputShape: [length],
       method: o.method.name,
       recipe: o.recipe,
+      ...(o.init ? { initializedFrom: o.init } : {}),
       dataset: o.dataset,
       dataFingerprint: fingerprint(x),
       trainSteps: result.step,

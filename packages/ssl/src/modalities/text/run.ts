@@ -39,6 +39,7 @@ export async function runTextPretrain(recipe: Recipe, o: { outDir: string; resum
     resume: o.resume,
     quiet: o.quiet,
     source: spec,
+    init: recipe.init,
   });
   return scoreFinishedRun({ outDir: o.outDir, dataset: data.name, result, meta }, data.train.labels ? data.test : null, (test) =>
     scoreTextEncoder(o.outDir, data.train, test),

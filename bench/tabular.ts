@@ -17,7 +17,6 @@
 // tabular-mlp (tokens of 8, two hidden layers of 256), SCARF (corruption 0.6, temperature 1),
 // batch 256, AdamW 1e-3, warm-up cosine, about 2,000 steps (10 to 200 epochs). The test split
 // is a fixed stratified fifth of each table, read once per table for the final scores.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -39,7 +38,7 @@ import {
   type TabularEncoderChoice,
   type TabularRun,
 } from '@pretext/ssl';
-import { median, pytorchEnv, quiesce } from './worker.js';
+import { alternateWithPyTorch } from './worker.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: args } = parseArgs({
@@ -150,18 +149,9 @@ if (!args['skip-speed']) {
 
   // One SCARF epoch on the same shape in both engines, A/B alternated, median of 3.
   const shape = { rows: 58000, continuous: 9, cardinalities: [] as number[], tokenDim: 8, hidden: [256, 256], batchSize: 256, threads };
-  const python = '/usr/bin/python3';
-  const ours: number[] = [];
-  const theirs: number[] = [];
-  for (let rep = 0; rep < 3; rep++) {
-    await quiesce();
-    const out = execFileSync(python, [join(here, 'tabular_torch.py'), JSON.stringify(shape)], { env: pytorchEnv('same') }).toString();
-    theirs.push((JSON.parse(out.trim().split('\n').at(-1)!) as { epochSeconds: number }).epochSeconds);
-    await quiesce();
-    ours.push(scarfEpochSeconds(shape));
-  }
-  const a = median(theirs);
-  const b = median(ours);
+  const { pytorch: a, pretext: b } = await alternateWithPyTorch(join(here, 'tabular_torch.py'), shape, 'epochSeconds', () =>
+    scarfEpochSeconds(shape),
+  );
   console.log(
     JSON.stringify({
       case: 'tabular-epoch',

@@ -15,7 +15,6 @@
 //
 // The recipes are fixed before any score is seen (epochs sized to 20 minutes of pretraining on
 // 2 cores). Test documents are read once per corpus, for the final scores and fill-mask.
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -39,7 +38,7 @@ import {
   TEXT_BUDGETS,
   type TextDataSpec,
 } from '@pretext/ssl';
-import { median, pytorchEnv, quiesce } from './worker.js';
+import { alternateWithPyTorch, median } from './worker.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: args } = parseArgs({
@@ -112,18 +111,9 @@ if (!args['skip-speed']) {
   // windows of 128 with 111 real tokens (the spam corpus's mean), in both engines; A/B
   // alternated, median of 3 medians.
   const shape = { vocab: 8000, length: 128, batch: 64, dModel: 128, layers: 2, heads: 2, realTokens: 111, threads, warmup: 3, steps: 10 };
-  const python = '/usr/bin/python3';
-  const ours: number[] = [];
-  const theirs: number[] = [];
-  for (let rep = 0; rep < 3; rep++) {
-    await quiesce();
-    const out = execFileSync(python, [join(here, 'text_torch.py'), JSON.stringify(shape)], { env: pytorchEnv('same') }).toString();
-    theirs.push((JSON.parse(out.trim().split('\n').at(-1)!) as { stepSeconds: number }).stepSeconds);
-    await quiesce();
-    ours.push(mlmStepSeconds(shape));
-  }
-  const a = median(theirs);
-  const b = median(ours);
+  const { pytorch: a, pretext: b } = await alternateWithPyTorch(join(here, 'text_torch.py'), shape, 'stepSeconds', () =>
+    mlmStepSeconds(shape),
+  );
   emit({
     case: 'mlm-step',
     ...shape,

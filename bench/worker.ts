@@ -1,6 +1,6 @@
 // A PyTorch worker process for side-by-side benchmarks: one JSON request per line on its
 // stdin, one JSON answer per line on its stdout.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import * as torch from '@pretext/torch';
 
@@ -61,4 +61,28 @@ export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/**
+ * A side-by-side timing: a PyTorch script run with `shape` as its JSON argument (its last
+ * stdout line is JSON holding `field`), alternated with our own measurement, `reps` times;
+ * the medians of both sides.
+ */
+export async function alternateWithPyTorch(
+  script: string,
+  shape: object,
+  field: string,
+  ours: () => number,
+  reps = 3,
+): Promise<{ pytorch: number; pretext: number }> {
+  const theirs: number[] = [];
+  const mine: number[] = [];
+  for (let rep = 0; rep < reps; rep++) {
+    await quiesce();
+    const out = execFileSync('/usr/bin/python3', [script, JSON.stringify(shape)], { env: pytorchEnv('same') }).toString();
+    theirs.push((JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, number>)[field]!);
+    await quiesce();
+    mine.push(ours());
+  }
+  return { pytorch: median(theirs), pretext: median(mine) };
 }

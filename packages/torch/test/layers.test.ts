@@ -90,6 +90,21 @@ describe('layers match PyTorch', () => {
     });
   });
 
+  it('GRU: two layers batch-first, and bidirectional with an initial state, match PyTorch', () => {
+    const cases: [string, torch.nn.GRU, (m: torch.nn.GRU) => { output: Tensor; hidden: Tensor }][] = [
+      ['gru', new torch.nn.GRU(5, 6, { numLayers: 2, batchFirst: true }), (m) => m.forward(fx('gru.in0'))],
+      ['bigru', new torch.nn.GRU(4, 3, { bidirectional: true }), (m) => m.forward(fx('bigru.in0'), fx('bigru.in1'))],
+    ];
+    for (const [name, m, run] of cases) {
+      assert.deepEqual([...m.stateDict().keys()], JSON.parse(fixtureMetadata('layers.safetensors')[`order.${name}`]!));
+      m.loadStateDict(fixtureGroup('layers.safetensors', `${name}.sd.`));
+      m.eval();
+      const { output, hidden } = run(m);
+      assertClose(torch.cat([output.reshape(-1), hidden.reshape(-1)]), fx(`${name}.out`), { what: name });
+    }
+    assert.throws(() => new torch.nn.GRU(5, 6).forward(torch.zeros([2, 3, 4])), /expects 5 input features, got 4/);
+  });
+
   it('functional ops: pooling, activations, resampling', () => {
     const x = fx('fn.x');
     const theta = fx('fn.theta');

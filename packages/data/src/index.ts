@@ -31,3 +31,6 @@ export {
 } from './text/corpus.js';
 export { loadTextSet, TEXT_SETS, TEXT_PACKAGES, type TextSet, type TextSetSplits, type TextFetchOptions } from './text/textSets.js';
 export { TfidfVectorizer, csrRows, type Csr, type TfidfOptions } from './text/tfidf.js';
+export * from './events/histories.js';
+export * from './events/encode.js';
+export { loadSequenceSet, SEQUENCE_SETS, NAFLD_CUTOFF_DAY, STORM_HOURS, type SequenceSet } from './events/sequenceSets.js';

@@ -1,0 +1,224 @@
+// Benchmark histories, real and offline, from Debian's R packages (pinned by sha256 like the
+// tables), each with a per-entity label defined so the history cannot give it away:
+//   nafld     NAFLD cohort (Olmsted County): dated lab measurements (nafld2) and diagnoses
+//             (nafld3) per patient. A patient's history ends when follow-up ends, by death or
+//             censoring, so its end and length would predict death: every history is cut at
+//             day 730 after entry, only patients still followed then are kept, and the label
+//             is death after that day (nafld1's status).
+//   storms    Atlantic storms (NOAA, dplyr): six-hourly position and pressure; the label is
+//             whether the storm ever became a hurricane, from its first 48 hours of readings.
+//             Wind speed, status, category and the wind-force diameters are dropped (the
+//             label is computed from wind).
+// Each comes with a fixed stratified fifth of its entities as the test split.
+import { debianFile, type DebianFetchOptions, type DebianFile } from '../debian.js';
+import { findColumn } from '../features.js';
+import { readRData } from '../formats/rdata.js';
+import type { TestSplit } from '../splits.js';
+import type { Column, Table } from '../table.js';
+import { attachLabels, groupEvents, holdOutHistories, type Histories } from './histories.js';
+
+export interface SequenceSet {
+  name: string;
+  field: string;
+  /** What the label is and how leakage is kept out. */
+  label: string;
+  /** Event fields left out, with the reason. */
+  drop: Record<string, string>;
+  /** Longest history kept (latest events). */
+  maxLength: number;
+  /** The categorical field naming the kind of event, if any. */
+  typeField: string | null;
+}
+
+const SURVIVAL: DebianFile = {
+  pkg: 'r-cran-survival',
+  path: 'usr/lib/R/library/survival/data/Rdata.rdb',
+  sha256: '2e74547bf2b9773c47411e26f7f2ad4efea118ba70579174192102f5d5b4e36d',
+};
+const SURVIVAL_INDEX: DebianFile = {
+  pkg: 'r-cran-survival',
+  path: 'usr/lib/R/library/survival/data/Rdata.rdx',
+  sha256: '11265b8ae52a2c61c49a12ce9de24c62684cbfeae0a0e689d9a64cd43f1ce799',
+};
+const DPLYR: DebianFile = {
+  pkg: 'r-cran-dplyr',
+  path: 'usr/lib/R/site-library/dplyr/data/Rdata.rdb',
+  sha256: 'e78d75c69b5c1899c0f331ead3d3e907f1ee3266ea026ff0fe8835cc581786b3',
+};
+const DPLYR_INDEX: DebianFile = {
+  pkg: 'r-cran-dplyr',
+  path: 'usr/lib/R/site-library/dplyr/data/Rdata.rdx',
+  sha256: 'b6a898a2c7b97cc11f2c95508b1ab43107001993d91e5b06d7cd36a7a494dd51',
+};
+
+/** Day after entry at which NAFLD histories are cut; the label is death after it. */
+export const NAFLD_CUTOFF_DAY = 730;
+/** Hours of a storm's readings its label is predicted from. */
+export const STORM_HOURS = 48;
+
+export const SEQUENCE_SETS: Record<string, SequenceSet> = {
+  nafld: {
+    name: 'nafld',
+    field: 'health: NAFLD cohort, lab measurements and diagnoses per patient',
+    label: `death after day ${NAFLD_CUTOFF_DAY} of follow-up; histories end at day ${NAFLD_CUTOFF_DAY}, patients no longer followed then are left out`,
+    drop: {},
+    maxLength: 128,
+    typeField: 'type',
+  },
+  storms: {
+    name: 'storms',
+    field: 'weather: Atlantic storms, six-hourly readings',
+    label: `became a hurricane, from the first ${STORM_HOURS} hours of readings`,
+    drop: {
+      wind: 'the label is computed from wind speed',
+      status: 'the per-reading form of the label',
+      category: 'the Saffir-Simpson category, computed from wind speed',
+      tropicalstorm_force_diameter: 'extent of tropical-storm-force winds, measured from wind',
+      hurricane_force_diameter: 'extent of hurricane-force winds, non-zero only for hurricanes',
+    },
+    maxLength: 16,
+    typeField: null,
+  },
+};
+
+const numeric = (name: string, values: Float64Array): Column => ({ name, type: 'numeric', values });
+const values = (t: Table, name: string): Float64Array => {
+  const c = findColumn(t, name);
+  if (c.type !== 'numeric') throw new TypeError(`${t.source}: '${name}' is ${c.type}, expected numbers`);
+  return c.values;
+};
+const levelsOf = (t: Table, name: string): Extract<Column, { levels: string[] }> => {
+  const c = findColumn(t, name);
+  if (c.type !== 'categorical' && c.type !== 'boolean') throw new TypeError(`${t.source}: '${name}' is ${c.type}, expected a factor`);
+  return c;
+};
+
+function nafld(o: DebianFetchOptions): Histories {
+  debianFile(SURVIVAL_INDEX, o, [SURVIVAL]);
+  const path = debianFile(SURVIVAL, o, [SURVIVAL_INDEX]);
+  const patients = readRData(path, { object: 'nafld1' });
+  const tests = readRData(path, { object: 'nafld2' });
+  const diagnoses = readRData(path, { object: 'nafld3' });
+  const test = levelsOf(tests, 'test');
+  const event = levelsOf(diagnoses, 'event');
+  // One event table: a measurement is its test's name and value, a diagnosis its name alone.
+  const levels = [...test.levels, ...event.levels];
+  const n = tests.rows + diagnoses.rows;
+  const type = new Int32Array(n);
+  type.set(test.values);
+  type.set(
+    event.values.map((v) => (v < 0 ? -1 : v + test.levels.length)),
+    tests.rows,
+  );
+  const cat = (a: Float64Array, b: Float64Array): Float64Array => {
+    const out = new Float64Array(n);
+    out.set(a);
+    out.set(b, a.length);
+    return out;
+  };
+  const events: Table = {
+    source: 'nafld (r-cran-survival nafld2 + nafld3)',
+    rows: n,
+    columns: [
+      numeric('id', cat(values(tests, 'id'), values(diagnoses, 'id'))),
+      numeric('days', cat(values(tests, 'days'), values(diagnoses, 'days'))),
+      { name: 'type', type: 'categorical', values: type, levels },
+      numeric('value', cat(values(tests, 'value'), new Float64Array(diagnoses.rows).fill(NaN))),
+    ],
+  };
+  const id = values(patients, 'id');
+  const futime = values(patients, 'futime');
+  const status = values(patients, 'status');
+  const kept = Array.from(id.keys()).filter((i) => futime[i]! > NAFLD_CUTOFF_DAY);
+  const labels: Table = {
+    source: 'nafld1',
+    rows: kept.length,
+    columns: [
+      numeric(
+        'id',
+        Float64Array.from(kept, (i) => id[i]!),
+      ),
+      { name: 'death', type: 'categorical', values: Int32Array.from(kept, (i) => (status[i] === 1 ? 1 : 0)), levels: ['alive', 'death'] },
+    ],
+  };
+  const h = groupEvents(
+    events,
+    { entity: 'id', time: 'days', categorical: ['type'], numeric: ['value'] },
+    { cutoff: NAFLD_CUTOFF_DAY, maxLength: SEQUENCE_SETS.nafld!.maxLength, entities: kept.map((i) => String(id[i])) },
+  );
+  return attachLabels(h, labels, { entity: 'id', label: 'death' });
+}
+
+function storms(o: DebianFetchOptions): Histories {
+  debianFile(DPLYR_INDEX, o, [DPLYR]);
+  const path = debianFile(DPLYR, o, [DPLYR_INDEX]);
+  const t = readRData(path, { object: 'storms', drop: Object.keys(SEQUENCE_SETS.storms!.drop).filter((c) => c !== 'status') });
+  const name = levelsOf(t, 'name');
+  const year = values(t, 'year');
+  const [month, day, hour] = ['month', 'day', 'hour'].map((c) => values(t, c)) as [Float64Array, Float64Array, Float64Array];
+  const status = levelsOf(t, 'status');
+  const storm = Array.from({ length: t.rows }, (_, i) => `${name.levels[name.values[i]!]}-${year[i]}`);
+  const hours = Float64Array.from({ length: t.rows }, (_, i) => Date.UTC(year[i]!, month[i]! - 1, day[i]!, hour[i]!) / 3_600_000);
+  const first = new Map<string, number>();
+  const hurricane = new Map<string, boolean>();
+  storm.forEach((s, i) => {
+    first.set(s, Math.min(first.get(s) ?? Infinity, hours[i]!));
+    hurricane.set(s, (hurricane.get(s) ?? false) || status.levels[status.values[i]!] === 'hurricane');
+  });
+  const early = Array.from(storm.keys()).filter((i) => hours[i]! - first.get(storm[i]!)! <= STORM_HOURS);
+  const events: Table = {
+    source: 'storms (r-cran-dplyr)',
+    rows: early.length,
+    columns: [
+      { name: 'storm', type: 'text', values: early.map((i) => storm[i]!) },
+      numeric(
+        'hours',
+        Float64Array.from(early, (i) => hours[i]! - first.get(storm[i]!)!),
+      ),
+      numeric(
+        'lat',
+        Float64Array.from(early, (i) => values(t, 'lat')[i]!),
+      ),
+      numeric(
+        'long',
+        Float64Array.from(early, (i) => values(t, 'long')[i]!),
+      ),
+      numeric(
+        'pressure',
+        Float64Array.from(early, (i) => values(t, 'pressure')[i]!),
+      ),
+      {
+        name: 'month',
+        type: 'categorical',
+        values: Int32Array.from(early, (i) => month[i]! - 1),
+        levels: Array.from({ length: 12 }, (_, m) => String(m + 1)),
+      },
+    ],
+  };
+  const ids = [...hurricane.keys()];
+  const labels: Table = {
+    source: 'storms (status)',
+    rows: ids.length,
+    columns: [
+      { name: 'storm', type: 'text', values: ids },
+      { name: 'hurricane', type: 'categorical', values: Int32Array.from(ids, (s) => (hurricane.get(s) ? 1 : 0)), levels: ['no', 'yes'] },
+    ],
+  };
+  const h = groupEvents(
+    events,
+    { entity: 'storm', time: 'hours', categorical: ['month'], numeric: ['lat', 'long', 'pressure'] },
+    { maxLength: SEQUENCE_SETS.storms!.maxLength },
+  );
+  return attachLabels(h, labels, { entity: 'storm', label: 'hurricane' });
+}
+
+/** A benchmark's histories with labels, fetched and verified, and its fixed test split. */
+export function loadSequenceSet(
+  name: string,
+  o: DebianFetchOptions = {},
+): { set: SequenceSet; train: Histories; test: TestSplit<Histories>; all: Histories } {
+  const set = SEQUENCE_SETS[name];
+  if (!set) throw new RangeError(`unknown history set '${name}'; expected one of ${Object.keys(SEQUENCE_SETS).join(', ')}`);
+  const all = name === 'nafld' ? nafld(o) : storms(o);
+  return { set, all, ...holdOutHistories(all) };
+}

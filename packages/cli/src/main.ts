@@ -7,6 +7,7 @@ import {
   pretrainFromRecipe,
   evaluateTableEncoder,
   evaluateTextEncoder,
+  evaluateSequenceEncoder,
   evaluateEncoder,
   rawPixelScores,
   RecipeError,
@@ -189,7 +190,9 @@ async function evalCommand(argv: string[]): Promise<number> {
       ? evaluateTableEncoder(encoderDir, own)
       : modality === 'text'
         ? evaluateTextEncoder(encoderDir, own)
-        : evaluateEncoder(encoderDir, datasetArg(values.dataset, encoderDir));
+        : modality === 'sequence'
+          ? evaluateSequenceEncoder(encoderDir, own)
+          : evaluateEncoder(encoderDir, datasetArg(values.dataset, encoderDir));
   if (hubRef === null) {
     const scores = await evaluate();
     if (values.json) console.log(JSON.stringify({ encoder: values.encoder, dataset: values.dataset, ...scores }));

@@ -9,12 +9,16 @@ import {
   TABULAR_BUDGETS,
   TEXT_ARMS,
   TEXT_BUDGETS,
+  SEQUENCE_ARMS,
+  SEQUENCE_BUDGETS,
+  runSequenceTransfer,
+  eventDataFor,
+  type SequenceArm,
   textAsLabeledSets,
   runTextTransfer,
   textDataFor,
   type TabularRun,
   type TextArm,
-  type TextData,
   embedTableFile,
   corruptRows,
   tableAsLabeledSets,
@@ -275,7 +279,7 @@ export async function transferReportCommand(argv: string[]): Promise<number> {
   const nSeeds = positiveInt(values.seeds, 'seeds', 3);
   if (nSeeds < 1) throw new UsageError('--seeds must be at least 1');
   const meta = readEncoderMeta(values.encoder);
-  if (meta.modality === 'tabular' || meta.modality === 'text')
+  if (meta.modality === 'tabular' || meta.modality === 'text' || meta.modality === 'sequence')
     return cellTransferReport(values.encoder, meta, { ...values, seeds: nSeeds });
   const budgets = (values.budgets ?? DEFAULT_BUDGETS.join(',')).split(',').map(parseLabelBudget);
   const arms = values.arms?.split(',') ?? [...TRANSFER_ARMS];
@@ -324,8 +328,7 @@ export async function transferReportCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** The tabular protocol: the six arms, AUROC or accuracy, on the rows the encoder was pretrained on (or --dataset). */
-/** Table and text reports: arms, budgets and runs per modality, one way to run, save and print them. */
+/** Table, text and history reports: arms, budgets and runs per modality, one way to run, save and print them. */
 async function cellTransferReport(
   encoderDir: string,
   meta: EncoderMeta,
@@ -340,52 +343,66 @@ async function cellTransferReport(
     json: boolean;
   },
 ): Promise<number> {
-  const text = meta.modality === 'text';
-  const known: readonly string[] = text ? TEXT_ARMS : TABULAR_ARMS;
-  const budgets = (v.budgets ?? (text ? TEXT_BUDGETS : TABULAR_BUDGETS).join(',')).split(',').map(parseLabelBudget);
+  const modality = meta.modality === 'text' ? 'text' : meta.modality === 'sequence' ? 'sequence' : 'tabular';
+  const kind = {
+    text: { arms: TEXT_ARMS, budgets: TEXT_BUDGETS, unit: 'docs', things: 'documents' },
+    sequence: { arms: SEQUENCE_ARMS, budgets: SEQUENCE_BUDGETS, unit: 'entities', things: 'entities' },
+    tabular: { arms: TABULAR_ARMS, budgets: TABULAR_BUDGETS, unit: 'rows', things: 'rows' },
+  }[modality];
+  const known: readonly string[] = kind.arms;
+  const budgets = (v.budgets ?? kind.budgets.join(',')).split(',').map(parseLabelBudget);
   const arms = v.arms?.split(',') ?? [...known];
   const unknown = arms.filter((a) => !known.includes(a));
   if (unknown.length) throw new UsageError(`unknown arm(s) ${unknown.join(', ')}; expected some of ${known.join(', ')}`);
-  if (!text && !meta.features?.label?.name)
+  if (modality === 'tabular' && !meta.features?.label?.name)
     throw new UsageError(`${encoderDir} was pretrained without a label column: a transfer report needs labeled rows`);
   const own = v.dataset === 'fashion-mnist' ? undefined : v.dataset;
-  // The rows or documents the encoder was pretrained on, or others given by name or path.
-  const data = text ? await textDataFor(encoderDir, own) : await tableDataFor(encoderDir, own);
-  if (!data.test) throw new UsageError(`${data.name} has no labeled test ${text ? 'documents' : 'rows'} to score on`);
   const seeds = Array.from({ length: v.seeds }, (_, i) => i);
-  const bar = v.json
-    ? null
-    : new ProgressBar({ total: budgets.length * seeds.length * arms.length, label: 'transfer report', unit: 'runs' });
   const finetune = {
     ...(v.epochs === undefined ? {} : { epochs: positiveInt(v.epochs, 'epochs', 60) }),
     ...(v['min-steps'] === undefined ? {} : { minSteps: positiveInt(v['min-steps'], 'min-steps', 500) }),
     ...(v['max-steps'] === undefined ? {} : { maxSteps: positiveInt(v['max-steps'], 'max-steps', 5000) }),
   };
+  // The data the encoder was pretrained on, or other data given by name or path; its test
+  // split is opened once, for the scores.
+  const load = async <T>(d: { name: string; test: { forFinalScore(p: string): Promise<T> } | null }): Promise<T> => {
+    if (!d.test) throw new UsageError(`${d.name} has no labeled test ${kind.things} to score on`);
+    return d.test.forFinalScore('pretext transfer-report');
+  };
+  let bar: ProgressBar | null = null;
   const onRun = (r: { labels: string; arm: string; seed: number; value: number }): void =>
     bar?.tick(1, `${r.labels} ${r.arm} seed ${r.seed}: ${r.value.toFixed(3)}`);
+  const start = (): void => {
+    bar = v.json ? null : new ProgressBar({ total: budgets.length * seeds.length * arms.length, label: 'transfer report', unit: 'runs' });
+  };
   let tested: number;
   let runs: TabularRun<string>[];
-  if (text) {
-    const test = await (data as TextData).test!.forFinalScore('pretext transfer-report');
-    tested = test.labels?.filter((l) => l >= 0).length ?? 0;
-    runs = runTextTransfer(encoderDir, (data as TextData).train, test, { budgets, seeds, arms: arms as TextArm[], finetune, onRun });
+  let name: string;
+  if (modality === 'text') {
+    const data = await textDataFor(encoderDir, own);
+    const test = await load(data);
+    [name, tested] = [data.name, test.labels?.filter((l) => l >= 0).length ?? 0];
+    start();
+    runs = runTextTransfer(encoderDir, data.train, test, { budgets, seeds, arms: arms as TextArm[], finetune, onRun });
+  } else if (modality === 'sequence') {
+    const data = await eventDataFor(encoderDir, own);
+    const test = await load(data);
+    [name, tested] = [data.name, test.labels?.filter((l) => l >= 0).length ?? 0];
+    start();
+    runs = runSequenceTransfer(encoderDir, data.train, test, { budgets, seeds, arms: arms as SequenceArm[], finetune, onRun });
   } else {
-    const test = await (data as Awaited<ReturnType<typeof tableDataFor>>).test!.forFinalScore('pretext transfer-report');
-    tested = test.rows;
-    runs = runTabularTransfer(encoderDir, (data as Awaited<ReturnType<typeof tableDataFor>>).train, test, {
-      budgets,
-      seeds,
-      arms: arms as TabularArm[],
-      finetune,
-      onRun,
-    });
+    const data = await tableDataFor(encoderDir, own);
+    const test = await load(data);
+    [name, tested] = [data.name, test.rows];
+    start();
+    runs = runTabularTransfer(encoderDir, data.train, test, { budgets, seeds, arms: arms as TabularArm[], finetune, onRun });
   }
-  bar?.finish();
+  (bar as ProgressBar | null)?.finish();
   const rows = summarizeTabular(runs);
   const file = {
-    format: text ? 'pretext-text-transfer/1' : 'pretext-tabular-transfer/1',
+    format: `pretext-${modality}-transfer/1`,
     encoder: encoderDir,
-    dataset: data.name,
+    dataset: name,
     metric: rows[0]?.metric,
     seeds,
     rows,
@@ -396,8 +413,8 @@ async function cellTransferReport(
     for (const r of rows)
       console.log(JSON.stringify({ labels: r.labels, arm: r.arm, metric: r.metric, used: r.used, mean: r.mean, std: r.std }));
   else {
-    const unit = text ? 'docs' : 'rows';
-    console.log(`${data.name}, ${rows[0]?.metric} on ${tested} test ${unit}, mean ± std over ${seeds.length} seeds`);
+    const unit = kind.unit;
+    console.log(`${name}, ${rows[0]?.metric} on ${tested} test ${unit}, mean ± std over ${seeds.length} seeds`);
     console.log(`${'labels'.padEnd(10)}${unit.padStart(7)}  ${arms.map((a) => a.padStart(20)).join('')}`);
     for (const b of [...new Set(rows.map((r) => r.labels))]) {
       const used = rows.find((r) => r.labels === b)!.used;

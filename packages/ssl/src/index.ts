@@ -93,3 +93,30 @@ export {
 } from './transfer/text.js';
 export { DocumentEncoder, documentTensor } from './modalities/text/document.js';
 export { runTextFinetune, type TextFinetuneOptions, type TextClassifierMeta } from './modalities/text/finetune.js';
+export {
+  runSequencePretrain,
+  scoreSequenceEncoder,
+  evaluateSequenceEncoder,
+  embedHistories,
+  eventDataFor,
+  historiesAsLabeledSets,
+} from './modalities/sequence/run.js';
+export {
+  pretrainSequence,
+  historiesTensor,
+  sequenceEncoderSpec,
+  EVENTS_FILE,
+  type SequenceEncoderChoice,
+} from './modalities/sequence/pretrain.js';
+export { EventGru, isSequenceEncoder, historyLengths, type EventGruConfig, type SequenceEncoder } from './modalities/sequence/encoder.js';
+export { cropHistories, maskEvents, sequenceViews } from './modalities/sequence/views.js';
+export { loadEventData, type EventData, type EventDataSpec } from './modalities/sequence/source.js';
+export {
+  runSequenceTransfer,
+  SEQUENCE_ARMS,
+  SEQUENCE_BUDGETS,
+  SEQUENCE_FINETUNE,
+  type SequenceArm,
+  type SequenceRun,
+  type SequenceTransferOptions,
+} from './transfer/sequence.js';

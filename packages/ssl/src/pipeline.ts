@@ -29,8 +29,10 @@ import {
   TestSplit,
   validationCount,
   type ColumnType,
+  type EventSchema,
   type FeatureSchema,
 } from '@pretext/data';
+import type { EventDataSpec } from './modalities/sequence/source.js';
 import type { BatchSource, FileSource } from './data/loader.js';
 import { extractFeatures, toFloatImages, type InputNorm } from './eval/features.js';
 import { knnAccuracy } from './eval/knn.js';
@@ -40,7 +42,7 @@ import { linearProbe } from './eval/linear.js';
 export interface EncoderMeta {
   format: 'pretext-encoder/1';
   /** What the encoder reads (absent in image encoders written before tables existed). */
-  modality?: 'image' | 'tabular' | 'text';
+  modality?: 'image' | 'tabular' | 'text' | 'sequence';
   encoder: EncoderSpec;
   /** Tables: the preprocessing learned on the training rows, which turns a team's own rows into inputs. */
   features?: FeatureSchema;
@@ -59,6 +61,10 @@ export interface EncoderMeta {
   vocabulary?: string;
   /** Text: the recipe's data section the documents were read by. */
   textData?: { dataset: 'text'; name?: string; path?: string; column?: string; label?: string; testPath?: string };
+  /** Histories: the event preprocessing learned on the training entities (also events.json). */
+  events?: EventSchema;
+  /** Histories: the recipe's data section the events were read by. */
+  eventData?: EventDataSpec;
   outDim: number;
   /** Inputs are float images in [0, 1], then (x - mean) / std (per channel when arrays). */
   inputNorm: InputNorm;

@@ -20,6 +20,7 @@ import { allRotations, oneRotationEach } from '../src/methods/rotation.js';
 import { SmallCnn } from '../src/encoders/smallCnn.js';
 import { TabularMlp } from '../src/modalities/tabular/encoders.js';
 import { TextTransformer } from '../src/modalities/text/encoder.js';
+import { EventGru } from '../src/modalities/sequence/encoder.js';
 import { ResNet18 } from '../src/encoders/resnet.js';
 import { buildEncoder, type EncoderSpec } from '../src/encoders/encoder.js';
 import { loadRecipe, validateRecipe } from '../src/recipe/schema.js';
@@ -163,8 +164,22 @@ const tinyWindows = (): torch.Tensor =>
     ],
     1,
   );
-const backboneFor = { image: tinyBackbone, tabular: tinyTableBackbone, text: tinyTextBackbone } as const;
-const viewFor = { image: () => torch.rand([8, 1, 28, 28]), tabular: tinyRows, text: tinyWindows } as const;
+const tinyEventBackbone = () => new EventGru({ cardinalities: [5], numeric: 1, embedDim: 4, hidden: 16 });
+/** 8 histories of 2 to 10 events: code, value, present, gap, time to end, valid; padding after. */
+const tinyHistories = (): torch.Tensor => {
+  const valid = torch
+    .arange(0, 10, 1, { dtype: 'float32' })
+    .unsqueeze(0)
+    .lt(torch.tensor(Float32Array.from([2, 3, 4, 5, 6, 8, 10, 10])).unsqueeze(1))
+    .float();
+  const x = torch.cat(
+    [torch.randint(2, 5, [8, 10, 1]).float(), torch.randn([8, 10, 1]), torch.ones([8, 10, 1]), torch.randn([8, 10, 2])],
+    2,
+  );
+  return torch.cat([x.mul(valid.unsqueeze(2)), valid.unsqueeze(2)], 2);
+};
+const backboneFor = { image: tinyBackbone, tabular: tinyTableBackbone, text: tinyTextBackbone, sequence: tinyEventBackbone } as const;
+const viewFor = { image: () => torch.rand([8, 1, 28, 28]), tabular: tinyRows, text: tinyWindows, sequence: tinyHistories } as const;
 
 describe('methods', () => {
   for (const { name, modality } of METHODS) {

@@ -26,9 +26,13 @@ export function imageStats(images: Tensor): InputNorm {
   });
 }
 
-/** uint8 images [N, H, W] or [N, C, H, W] -> float [N, C, H, W] in [0, 1]. */
+/**
+ * uint8 images [N, H, W] or [N, C, H, W] -> float [N, C, H, W] in [0, 1]. Float inputs keep
+ * their shape (images are [N, C, H, W] by then; histories [N, L, C] must stay three-dimensional).
+ */
 export function toFloatImages(images: Tensor): Tensor {
-  const x = images.dtype === 'uint8' ? images.float().div(255) : images.float();
+  if (images.dtype !== 'uint8') return images.float();
+  const x = images.float().div(255);
   return x.ndim === 3 ? x.unsqueeze(1) : x;
 }
 

@@ -17,8 +17,26 @@ import { MaskedFeatureModeling, mfm } from './mfm.js';
 import { DenoisingAutoencoder, dae } from './dae.js';
 import { MaskedLanguageModel, mlm } from './mlm.js';
 import { SimCse, simcse } from './simcse.js';
+import { Coles, coles } from './coles.js';
+import { MaskedEventModel, mem } from './mem.js';
 
-export const METHODS = [simclr, moco, byol, simsiam, barlowTwins, vicreg, rotation, scarf, vime, mfm, dae, mlm, simcse] as const;
+export const METHODS = [
+  simclr,
+  moco,
+  byol,
+  simsiam,
+  barlowTwins,
+  vicreg,
+  rotation,
+  scarf,
+  vime,
+  mfm,
+  dae,
+  mlm,
+  simcse,
+  coles,
+  mem,
+] as const;
 
 export type MethodName = (typeof METHODS)[number]['name'];
 
@@ -49,5 +67,7 @@ export {
   DenoisingAutoencoder,
   MaskedLanguageModel,
   SimCse,
+  Coles,
+  MaskedEventModel,
 };
 export { emaUpdate, momentumCopy, cosineMomentum, MemoryQueue } from './momentum.js';

@@ -18,7 +18,7 @@ export const momentum = z.number().min(0).max(1).optional();
 type ConfigSchema = z.ZodType<Record<string, unknown>, Record<string, unknown>>;
 
 /** What a method's views are made of. */
-export type Modality = 'image' | 'tabular' | 'text';
+export type Modality = 'image' | 'tabular' | 'text' | 'sequence';
 
 export interface MethodSpec<N extends string = string, C extends ConfigSchema = ConfigSchema> {
   readonly name: N;

@@ -80,17 +80,29 @@ const encoder = z.discriminatedUnion('type', [
       })
       .default({}),
   }),
+  z.strictObject({
+    type: z.literal('event-gru'),
+    config: z
+      .strictObject({
+        embedDim: z.number().int().min(1).optional(),
+        hidden: z.number().int().min(1).optional(),
+        layers: z.number().int().min(1).optional(),
+        dropout: z.number().min(0).max(1).optional(),
+      })
+      .default({}),
+  }),
 ]);
 
 /** The data each encoder reads. */
-const ENCODER_DATA: Record<string, 'images' | 'table' | 'text'> = {
+const ENCODER_DATA: Record<string, 'images' | 'table' | 'text' | 'events'> = {
   'small-cnn': 'images',
   resnet18: 'images',
   'tabular-mlp': 'table',
   'ft-transformer': 'table',
   'text-transformer': 'text',
+  'event-gru': 'events',
 };
-const MODALITY_DATA = { image: 'images', tabular: 'table', text: 'text' } as const;
+const MODALITY_DATA = { image: 'images', tabular: 'table', text: 'text', sequence: 'events' } as const;
 
 // Each method's options come from its own file (strict: a misspelt key is an error, not a
 // default); the recipe accepts exactly the registered methods.
@@ -151,6 +163,41 @@ export const recipeSchema = z
         .refine((d) => (d.name === undefined) !== (d.path === undefined), {
           message: 'give a benchmark corpus name or a path, not both',
           path: ['name'],
+        }),
+      z
+        .strictObject({
+          dataset: z.literal('events'),
+          /** A benchmark history set by name (nafld, storms). */
+          name: z.string().min(1).optional(),
+          /** Or an event table file (CSV, TSV, Parquet, ARFF, R data): one row per event. */
+          path: z.string().min(1).optional(),
+          /** The entity id column (patient, client, sensor). */
+          entity: z.string().min(1).optional(),
+          /** The event time column (numbers or dates). */
+          time: z.string().min(1).optional(),
+          /** Categorical and numeric event fields (default: every other column, by type). */
+          categorical: z.array(z.string().min(1)).optional(),
+          numeric: z.array(z.string().min(1)).optional(),
+          /** The categorical field naming the kind of event (default the first; null for none). */
+          typeField: z.string().min(1).nullable().optional(),
+          /** Columns that are not event fields (ids, leaks). */
+          drop: z.array(z.string().min(1)).default([]),
+          types: z.record(z.string(), z.enum(['numeric', 'categorical', 'boolean', 'date', 'text'])).optional(),
+          object: z.string().min(1).optional(),
+          /** Events after this time are left out (keep the label's period out of the history). */
+          cutoff: z.number().optional(),
+          /** A per-entity label table: its file, entity column (default the event table's) and label column. */
+          labels: z.strictObject({ path: z.string().min(1), entity: z.string().min(1).optional(), label: z.string().min(1) }).optional(),
+          /** Longest history read (the latest events). */
+          maxLength: z.number().int().min(2).max(4096).default(128),
+        })
+        .refine((d) => (d.name === undefined) !== (d.path === undefined), {
+          message: 'give a benchmark history set name or an event file path, not both',
+          path: ['name'],
+        })
+        .refine((d) => d.path === undefined || (d.entity !== undefined && d.time !== undefined), {
+          message: 'an event file needs its entity and time columns',
+          path: ['entity'],
         }),
       z.strictObject({
         dataset: z.literal('image-folder'),
@@ -223,9 +270,10 @@ export const recipeSchema = z
       .default({ knnEveryEpoch: false, knn: true, linear: true }),
   })
   .superRefine((r, ctx) => {
-    const data = r.data.dataset === 'table' ? 'table' : r.data.dataset === 'text' ? 'text' : 'images';
-    const describe = { images: 'images', table: 'a table', text: 'text' } as const;
-    const learns = { images: 'images', table: 'tables', text: 'text' } as const;
+    const data =
+      r.data.dataset === 'table' ? 'table' : r.data.dataset === 'text' ? 'text' : r.data.dataset === 'events' ? 'events' : 'images';
+    const describe = { images: 'images', table: 'a table', text: 'text', events: 'event histories' } as const;
+    const learns = { images: 'images', table: 'tables', text: 'text', events: 'event histories' } as const;
     const wanted = MODALITY_DATA[METHODS.find((m) => m.name === r.method.name)!.modality];
     if (wanted !== data)
       ctx.addIssue({
@@ -240,7 +288,7 @@ export const recipeSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['encoder', 'type'],
-        message: `${r.encoder.type} reads ${reads === 'table' ? 'table rows' : reads}, but the data is ${describe[data]}`,
+        message: `${r.encoder.type} reads ${reads === 'table' ? 'table rows' : reads === 'events' ? 'event histories' : reads}, but the data is ${describe[data]}`,
       });
   });
 

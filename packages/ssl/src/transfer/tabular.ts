@@ -145,7 +145,8 @@ export function summarizeTabular<A extends string>(runs: TabularRun<A>[]): Tabul
   }));
 }
 
-const rowsOf = (m: FeatureMatrix, idx: number[]): FeatureMatrix => {
+/** Rows `idx` of a feature matrix, in that order. */
+export const rowsOf = (m: FeatureMatrix, idx: readonly number[]): FeatureMatrix => {
   const data = new Float32Array(idx.length * m.cols);
   idx.forEach((r, i) => data.set(m.data.subarray(r * m.cols, (r + 1) * m.cols), i * m.cols));
   return { rows: idx.length, cols: m.cols, data };
@@ -160,8 +161,7 @@ const fromTensor = (t: Tensor): FeatureMatrix => ({
   data: t.contiguous().float().data() as Float32Array,
 });
 
-/** Rows `idx` of x with labels `ys`, both kept (the caller frees them). */
-/** Rows `idx` of x with their labels, both kept. */
+/** Rows `idx` of x with their labels, both kept (the caller frees them). */
 export function selectRows(x: Tensor, idx: number[], ys: number[]): { x: Tensor; y: Tensor } {
   const i = longs(idx);
   const out = { x: torch.keep(x.indexSelect(0, i)), y: longs(ys) };
@@ -170,7 +170,7 @@ export function selectRows(x: Tensor, idx: number[], ys: number[]): { x: Tensor;
 }
 
 /** Columns side by side: [a | b]. */
-function besides(a: FeatureMatrix, b: FeatureMatrix): FeatureMatrix {
+export function besides(a: FeatureMatrix, b: FeatureMatrix): FeatureMatrix {
   const cols = a.cols + b.cols;
   const data = new Float32Array(a.rows * cols);
   for (let i = 0; i < a.rows; i++) {
@@ -249,7 +249,7 @@ export function fitRegularizedLinear(
 }
 
 /** Class probabilities [n * classes] from a booster (binary boosters give P(class 1)). */
-function boosterProbabilities(b: Booster, m: FeatureMatrix, classes: number): Float32Array {
+export function boosterProbabilities(b: Booster, m: FeatureMatrix, classes: number): Float32Array {
   const p = b.predict(m);
   if (classes !== 2) return p;
   const out = new Float32Array(m.rows * 2);

@@ -99,10 +99,16 @@ export async function similarCommand(argv: string[]): Promise<number> {
 }
 
 /** Embeddings as CSV: a header e0..eN, then one row per input, in the input's order. */
-export function writeEmbeddingsCsv(out: string, e: { rows: number; dim: number; data: Float32Array }): void {
-  const header = Array.from({ length: e.dim }, (_, j) => `e${j}`).join(',');
+export function writeEmbeddingsCsv(
+  out: string,
+  e: { rows: number; dim: number; data: Float32Array; ids?: { name: string; values: string[] } },
+): void {
+  const quote = (v: string): string => (/[",\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
+  const header = [...(e.ids ? [quote(e.ids.name)] : []), ...Array.from({ length: e.dim }, (_, j) => `e${j}`)].join(',');
   const lines = Array.from({ length: e.rows }, (_, i) =>
-    Array.from(e.data.subarray(i * e.dim, (i + 1) * e.dim), (v) => v.toPrecision(6)).join(','),
+    [...(e.ids ? [quote(e.ids.values[i]!)] : []), ...Array.from(e.data.subarray(i * e.dim, (i + 1) * e.dim), (v) => v.toPrecision(6))].join(
+      ',',
+    ),
   );
   writeFileSync(out, `${header}\n${lines.join('\n')}\n`);
 }

@@ -13,6 +13,8 @@ import {
   SEQUENCE_BUDGETS,
   runSequenceTransfer,
   eventDataFor,
+  embedEventFile,
+  describeHistories,
   type SequenceArm,
   textAsLabeledSets,
   runTextTransfer,
@@ -118,7 +120,7 @@ A table encoder is measured on its own rows (or --dataset: a benchmark table's n
 file with the same columns): alignment pairs a row with a copy a third of whose cells are
 swapped with other rows' values; kNN and linear figures are accuracy, which says little on a
 5% minority class (its AUROC comes from 'pretext eval').`,
-  embed: `Usage: pretext embed --encoder DIR (--table FILE [--object NAME] | --text PATH [--column C]) [--out FILE.csv] [--json]
+  embed: `Usage: pretext embed --encoder DIR (--table FILE [--object NAME] | --text PATH [--column C] | --events FILE --entity C --time C) [--out FILE.csv] [--json]
 
 Embeds a team's own rows with a table encoder (a run folder or a hub reference): the
 encoder's saved preprocessing reads the file (CSV, TSV, Parquet, ARFF or R data) with the
@@ -127,7 +129,9 @@ missing column is an error naming it. With a text encoder, --text reads document
 of .txt files, a CSV/TSV/JSONL/Parquet file's --column, or a benchmark corpus by name; each
 document is embedded whole (long ones as the mean of their token windows). Writes one row of
 embedding values per input row or document (columns e0..eN), in the input's order, to --out
-(default embeddings.csv).`,
+(default embeddings.csv). With an event-history encoder, --events reads one row per event
+(an entity id column, a time column and the encoder's event fields), groups and sorts them
+(what grouping fixed is printed) and writes one row per entity, its id first.`,
   report: `Usage: pretext report <run dir> [--no-compute] [--json]
 
 Writes RUN/report.html (one self-contained page: metric tables, training curves, the
@@ -438,6 +442,9 @@ export async function embedCommand(argv: string[]): Promise<number> {
       object: { type: 'string' },
       text: { type: 'string' },
       column: { type: 'string' },
+      events: { type: 'string' },
+      entity: { type: 'string' },
+      time: { type: 'string' },
       out: { type: 'string', default: 'embeddings.csv' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -447,9 +454,24 @@ export async function embedCommand(argv: string[]): Promise<number> {
     console.log(TRANSFER_HELP.embed);
     return 0;
   }
-  if (!values.encoder || (values.table === undefined) === (values.text === undefined))
-    throw new UsageError(`pretext embed needs --encoder DIR and one of --table FILE or --text PATH\n\n${TRANSFER_HELP.embed}`);
+  const inputs = [values.table, values.text, values.events].filter((v) => v !== undefined).length;
+  if (!values.encoder || inputs !== 1)
+    throw new UsageError(
+      `pretext embed needs --encoder DIR and one of --table FILE, --text PATH or --events FILE\n\n${TRANSFER_HELP.embed}`,
+    );
+  if (values.events !== undefined && (!values.entity || !values.time))
+    throw new UsageError(`pretext embed --events needs --entity COLUMN and --time COLUMN\n\n${TRANSFER_HELP.embed}`);
   const encoder = await resolveEncoderArg(values.encoder);
+  if (values.events !== undefined) {
+    const h = await embedEventFile(encoder, values.events, { entity: values.entity!, time: values.time!, object: values.object });
+    writeEmbeddingsCsv(values.out, { ...h, ids: { name: values.entity!, values: h.entities } });
+    if (values.json) console.log(JSON.stringify({ out: values.out, rows: h.rows, dim: h.dim }));
+    else {
+      process.stderr.write(`${describeHistories(h.histories)}\n`);
+      console.log(`${h.rows} entities embedded in ${h.dim} dimensions, written to ${values.out}`);
+    }
+    return 0;
+  }
   const e = values.text
     ? await embedTextCommand(encoder, values.text, values.column, values.out)
     : await embedTableFile(encoder, values.table!, { object: values.object }).then((t) => {

@@ -98,6 +98,7 @@ export {
   scoreSequenceEncoder,
   evaluateSequenceEncoder,
   embedHistories,
+  embedEventFile,
   eventDataFor,
   historiesAsLabeledSets,
 } from './modalities/sequence/run.js';

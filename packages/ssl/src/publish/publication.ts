@@ -9,6 +9,7 @@ import { readEncoderMeta, type EncoderMeta } from '../pipeline.js';
 export function modelCard(ref: string, meta: EncoderMeta, scores: Record<string, number | string>, o: { license?: string } = {}): string {
   if (meta.modality === 'tabular') return tableModelCard(ref, meta, scores, o);
   if (meta.modality === 'text') return textModelCard(ref, meta, scores, o);
+  if (meta.modality === 'sequence') return historyModelCard(ref, meta, scores, o);
   const { knn, linear } = numeric(scores);
   const dataset = meta.dataset.startsWith('image-folder:') ? 'image-folder' : meta.dataset;
   const metrics = [
@@ -86,9 +87,32 @@ function tableModelCard(ref: string, meta: EncoderMeta, scores: Record<string, n
   return `---\n${toYaml(front)}---\n\n# ${ref}\n\nA ${meta.encoder.type} table encoder (${meta.outDim}-dimensional features) pretrained with ${meta.method} on ${meta.dataset} by Pretext.${f.label ? ` Label column at pretraining: ${f.label.name} (${f.label.classes.join(', ')}), never an input.` : ''}\n\n| | |\n|---|---|\n| recipe | ${meta.recipe} |\n| training | ${meta.trainSteps} steps, ${(meta.trainSeconds / 60).toFixed(1)} min |\n| data fingerprint | ${meta.dataFingerprint} |\n${linear === undefined ? '' : `| linear probe ${metric === 'roc_auc' ? 'AUROC' : 'accuracy'} (test) | ${linear} |\n`}\n## Input columns\n\nThe preprocessing learned on the training rows ships in encoder.json and features.json; rows with the same columns are turned into the same inputs (unseen categories and missing values have their own slots).\n\n| column | type | preprocessing |\n|---|---|---|\n${columns.join('\n')}\n\nUse it with \`pretext pull ${ref}\`, then \`pretext embed --encoder <folder> --table rows.csv\`.\n`;
 }
 
+/** The card of an event-history encoder: its event schema, its score, how to embed histories. */
+function historyModelCard(ref: string, meta: EncoderMeta, scores: Record<string, number | string>, o: { license?: string }): string {
+  const e = meta.events!;
+  const dataset = meta.dataset.startsWith('events-file:') ? 'events-file' : meta.dataset;
+  const metric = scores.metric === 'auroc' ? 'roc_auc' : 'accuracy';
+  const linear = typeof scores.linear === 'number' ? Number(scores.linear.toFixed(4)) : undefined;
+  const front = frontMatter(ref, meta, o, {
+    tag: 'feature-extraction',
+    task: 'sequence-classification',
+    dataset,
+    metrics:
+      linear === undefined ? [] : [{ type: metric, name: `linear probe ${metric === 'roc_auc' ? 'AUROC' : 'accuracy'}`, value: linear }],
+  });
+  const fields = [
+    ...e.categorical.map(
+      (c) =>
+        `| ${c.name} | categorical | ${c.levels.length} levels (+ missing, unknown)${c.name === e.typeField ? '; the event type' : ''} |`,
+    ),
+    ...e.numeric.map((c) => `| ${c.name} | numeric | median/IQR${e.typeField ? ` per ${e.typeField}` : ''}, present flag |`),
+  ];
+  return `---\n${toYaml(front)}---\n\n# ${ref}\n\nA ${meta.encoder.type} event-history encoder (${meta.outDim}-dimensional features per entity) pretrained with ${meta.method} on ${meta.dataset} by Pretext.\n\n| | |\n|---|---|\n| recipe | ${meta.recipe} |\n| histories | the latest ${e.maxLength} events per entity; time in ${e.timeUnit} |\n| training | ${meta.trainSteps} steps, ${(meta.trainSeconds / 60).toFixed(1)} min |\n| data fingerprint | ${meta.dataFingerprint} |\n${linear === undefined ? '' : `| linear probe ${metric === 'roc_auc' ? 'AUROC' : 'accuracy'} (test) | ${linear} |\n`}\n## Event fields\n\nThe event preprocessing learned on the training entities ships in encoder.json and events.json; an event table with the same fields (one row per event: an entity id, a time, the fields) becomes the same inputs. Unseen categories have their own code.\n\n| field | type | preprocessing |\n|---|---|---|\n${fields.join('\n')}\n\nUse it with \`pretext pull ${ref}\`, then \`pretext embed --encoder <folder> --events events.csv --entity ID --time TIME\`.\n`;
+}
+
 /** Files of a run folder that a version publishes (weights, config, preprocessing, metrics, reports, plots). */
 export const PUBLISHED_FILES =
-  /^(encoder\.(safetensors|json)|features\.json|vocab\.model|mlm-head\.safetensors|metrics\.jsonl|scores\.json|recipe\.yaml|diagnostics\.json|transfer\.json|report\.(html|md)|[a-z-]+\.(png|svg))$/;
+  /^(encoder\.(safetensors|json)|features\.json|events\.json|vocab\.model|mlm-head\.safetensors|metrics\.jsonl|scores\.json|recipe\.yaml|diagnostics\.json|transfer\.json|report\.(html|md)|[a-z-]+\.(png|svg))$/;
 
 export interface Publication {
   /** The generated model card (also written to the run folder as card.md). */

@@ -5,7 +5,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import { describeHistories, labeledEntities, takeHistories, type Histories } from '@pretext/data';
+import {
+  describeHistories,
+  groupEvents,
+  labeledEntities,
+  readTableFile,
+  takeHistories,
+  type Histories,
+  type TableFileOptions,
+} from '@pretext/data';
 import * as torch from '@pretext/torch';
 import type { Tensor } from '@pretext/torch';
 import type { Recipe } from '../../recipe/schema.js';
@@ -56,6 +64,42 @@ export function embedHistories(encoderDir: string, h: Histories): Tensor {
     x.dispose();
     encoder.dispose();
   }
+}
+
+/**
+ * A team's own event table embedded under a pulled history encoder: the file is read with the
+ * encoder's categorical fields as categories, grouped by `entity` and sorted by `time`, cut to
+ * the encoder's length; one embedding per entity, in the order entities first appear.
+ */
+export async function embedEventFile(
+  encoderDir: string,
+  path: string,
+  o: { entity: string; time: string; cutoff?: number } & Omit<TableFileOptions, 'types'>,
+): Promise<{ rows: number; dim: number; data: Float32Array; entities: string[]; histories: Histories }> {
+  const meta = readEncoderMeta(encoderDir);
+  if (meta.modality !== 'sequence' || !meta.events)
+    throw new TypeError(`${encoderDir} holds an ${meta.modality ?? 'image'} encoder, not an event-history encoder`);
+  const s = meta.events;
+  const types = Object.fromEntries([
+    ...s.categorical.map((c) => [c.name, 'categorical' as const]),
+    ...s.numeric.map((c) => [c.name, 'numeric' as const]),
+  ]);
+  const table = await readTableFile(path, { ...o, types });
+  const h = groupEvents(
+    table,
+    { entity: o.entity, time: o.time, categorical: s.categorical.map((c) => c.name), numeric: s.numeric.map((c) => c.name) },
+    { maxLength: s.maxLength, cutoff: o.cutoff },
+  );
+  const e = embedHistories(encoderDir, h);
+  const out = {
+    rows: e.size(0),
+    dim: e.size(1),
+    data: (e.contiguous().data() as Float32Array).slice(),
+    entities: h.entities,
+    histories: h,
+  };
+  e.dispose();
+  return out;
 }
 
 /**

@@ -296,9 +296,15 @@ describe('methods', () => {
     for (const file of files) {
       const recipe = loadRecipe(join(dir, file));
       torch.manualSeed(0);
-      // Table and text encoders take their layout from the data (columns, vocabulary); small ones stand in here.
-      const data = recipe.data.dataset === 'table' ? 'tabular' : recipe.data.dataset === 'text' ? 'text' : 'image';
-      const layout = { image: {}, tabular: { continuous: 3, cardinalities: [4] }, text: TINY_TEXT }[data];
+      // Table, text and history encoders take their layout from the data (columns, vocabulary, event fields); small ones stand in here.
+      const kinds = { table: 'tabular', text: 'text', events: 'sequence' } as const;
+      const data = kinds[recipe.data.dataset as keyof typeof kinds] ?? 'image';
+      const layout = {
+        image: {},
+        tabular: { continuous: 3, cardinalities: [4] },
+        text: TINY_TEXT,
+        sequence: { cardinalities: [5], numeric: 1 },
+      }[data];
       const spec = { ...recipe.encoder, config: { ...recipe.encoder.config, ...layout } };
       const m = buildMethod(recipe.method.name, () => buildEncoder(spec as EncoderSpec), recipe.method.config);
       tidy(() => {
@@ -363,7 +369,7 @@ describe('encoders', () => {
     assert.throws(() => validateRecipe(withMethod({ name: 'simclr2' })), /^ {2}- method\.name: expected one of "simclr", "moco"/m);
     assert.throws(
       () => validateRecipe({ ...minimalRecipe, encoder: { type: 'vit' } }),
-      /^ {2}- encoder\.type: expected one of "small-cnn", "resnet18", "tabular-mlp", "ft-transformer", "text-transformer"$/m,
+      /^ {2}- encoder\.type: expected one of "small-cnn", "resnet18", "tabular-mlp", "ft-transformer", "text-transformer", "event-gru"$/m,
     );
     // Methods, encoders and data of different modalities are refused by field.
     assert.throws(() => validateRecipe(withMethod({ name: 'scarf' })), /method\.name: scarf learns from tables, but the data is images/);

@@ -136,6 +136,19 @@ describe('benchmark histories', () => {
     assert.equal(test.source, `${all.source}/test`);
   });
 
+  it('movielens: the earlier half of each user ratings, the label from the later half', () => {
+    const { all } = loadSequenceSet('movielens');
+    assert.equal(all.entities.length, 671);
+    assert.deepEqual(all.classes, ['drama', 'other']);
+    assert.equal(all.labels!.filter((y) => y === 0).length, 248);
+    // 100,004 ratings, each user's earlier half (rounded down) kept: 35,094 + 14,744 cut to 128.
+    assert.equal(all.report.events + all.report.cutEvents, 49_838);
+    assert.deepEqual(
+      all.categorical.map((c) => c.name),
+      ['genre', 'movie'],
+    );
+  });
+
   it('storms: the first 48 hours, wind and its derivatives dropped', () => {
     const { all } = loadSequenceSet('storms');
     assert.equal(all.entities.length, 512);

@@ -9,6 +9,11 @@
 //             whether the storm ever became a hurricane, from its first 48 hours of readings.
 //             Wind speed, status, category and the wind-force diameters are dropped (the
 //             label is computed from wind).
+//   movielens MovieLens small (GroupLens, via dslabs): each user's ratings in time order. The
+//             history is the earlier half of a user's ratings; the label, whether most of the
+//             later half are dramas, comes only from ratings after it. GroupLens's terms allow
+//             research use only and forbid redistribution: the data is fetched from Debian on
+//             the user's machine and never shipped or pushed.
 // Each comes with a fixed stratified fifth of its entities as the test split.
 import { debianFile, type DebianFetchOptions, type DebianFile } from '../debian.js';
 import { findColumn } from '../features.js';
@@ -39,6 +44,16 @@ const SURVIVAL_INDEX: DebianFile = {
   pkg: 'r-cran-survival',
   path: 'usr/lib/R/library/survival/data/Rdata.rdx',
   sha256: '11265b8ae52a2c61c49a12ce9de24c62684cbfeae0a0e689d9a64cd43f1ce799',
+};
+const DSLABS: DebianFile = {
+  pkg: 'r-cran-dslabs',
+  path: 'usr/lib/R/site-library/dslabs/data/Rdata.rdb',
+  sha256: '7f740c8802abcf5de56096417560b2d5be317c59f30d50c9d37548695952aa3b',
+};
+const DSLABS_INDEX: DebianFile = {
+  pkg: 'r-cran-dslabs',
+  path: 'usr/lib/R/site-library/dslabs/data/Rdata.rdx',
+  sha256: '97e59cc21906407fe85a369cd92a765ea050e69346d4043545471972bd02a6b3',
 };
 const DPLYR: DebianFile = {
   pkg: 'r-cran-dplyr',
@@ -78,6 +93,14 @@ export const SEQUENCE_SETS: Record<string, SequenceSet> = {
     },
     maxLength: 16,
     typeField: null,
+  },
+  movielens: {
+    name: 'movielens',
+    field: 'retail-like behaviour: MovieLens small, ratings per user (research-only terms, never redistributed)',
+    label: 'most of the later half of the ratings are dramas; the history is the earlier half',
+    drop: { title: 'free text, the movie id stands for it' },
+    maxLength: 128,
+    typeField: 'genre',
   },
 };
 
@@ -212,6 +235,80 @@ function storms(o: DebianFetchOptions): Histories {
   return attachLabels(h, labels, { entity: 'storm', label: 'hurricane' });
 }
 
+function movielens(o: DebianFetchOptions): Histories {
+  debianFile(DSLABS_INDEX, o, [DSLABS]);
+  const path = debianFile(DSLABS, o, [DSLABS_INDEX]);
+  const t = readRData(path, { object: 'movielens', drop: ['title'] });
+  const user = values(t, 'userId');
+  const stamp = values(t, 'timestamp');
+  const genres = levelsOf(t, 'genres');
+  const byUser = new Map<number, number[]>();
+  for (let i = 0; i < t.rows; i++) {
+    if (!byUser.has(user[i]!)) byUser.set(user[i]!, []);
+    byUser.get(user[i]!)!.push(i);
+  }
+  const isDrama = (i: number): boolean => genres.values[i]! >= 0 && genres.levels[genres.values[i]!]!.split('|').includes('Drama');
+  const early: number[] = [];
+  const ids: string[] = [];
+  const drama: number[] = [];
+  for (const [u, rows] of byUser) {
+    rows.sort((a, b) => stamp[a]! - stamp[b]! || a - b);
+    const half = Math.floor(rows.length / 2);
+    early.push(...rows.slice(0, half));
+    const later = rows.slice(half);
+    ids.push(String(u));
+    drama.push(later.filter(isDrama).length * 2 >= later.length ? 1 : 0);
+  }
+  const first = [...new Set(genres.levels.map((g) => g.split('|')[0]!))].sort();
+  const firstOf = Int32Array.from(genres.levels, (g) => first.indexOf(g.split('|')[0]!));
+  const movie = values(t, 'movieId');
+  const movies = [...new Set(early.map((i) => movie[i]!))].sort((a, b) => a - b);
+  const movieCode = new Map(movies.map((m, k) => [m, k]));
+  const events: Table = {
+    source: 'movielens (r-cran-dslabs, research-only terms)',
+    rows: early.length,
+    columns: [
+      numeric(
+        'user',
+        Float64Array.from(early, (i) => user[i]!),
+      ),
+      numeric(
+        'day',
+        Float64Array.from(early, (i) => stamp[i]! / 86_400),
+      ),
+      {
+        name: 'genre',
+        type: 'categorical',
+        values: Int32Array.from(early, (i) => (genres.values[i]! < 0 ? -1 : firstOf[genres.values[i]!]!)),
+        levels: first,
+      },
+      { name: 'movie', type: 'categorical', values: Int32Array.from(early, (i) => movieCode.get(movie[i]!)!), levels: movies.map(String) },
+      numeric(
+        'rating',
+        Float64Array.from(early, (i) => values(t, 'rating')[i]!),
+      ),
+      numeric(
+        'year',
+        Float64Array.from(early, (i) => values(t, 'year')[i]!),
+      ),
+    ],
+  };
+  const labels: Table = {
+    source: 'movielens (later ratings)',
+    rows: ids.length,
+    columns: [
+      { name: 'user', type: 'text', values: ids },
+      { name: 'drama', type: 'categorical', values: Int32Array.from(drama), levels: ['other', 'drama'] },
+    ],
+  };
+  const h = groupEvents(
+    events,
+    { entity: 'user', time: 'day', categorical: ['genre', 'movie'], numeric: ['rating', 'year'] },
+    { maxLength: SEQUENCE_SETS.movielens!.maxLength, entities: ids },
+  );
+  return attachLabels(h, labels, { entity: 'user', label: 'drama' });
+}
+
 /** A benchmark's histories with labels, fetched and verified, and its fixed test split. */
 export function loadSequenceSet(
   name: string,
@@ -219,6 +316,6 @@ export function loadSequenceSet(
 ): { set: SequenceSet; train: Histories; test: TestSplit<Histories>; all: Histories } {
   const set = SEQUENCE_SETS[name];
   if (!set) throw new RangeError(`unknown history set '${name}'; expected one of ${Object.keys(SEQUENCE_SETS).join(', ')}`);
-  const all = name === 'nafld' ? nafld(o) : storms(o);
+  const all = name === 'nafld' ? nafld(o) : name === 'storms' ? storms(o) : movielens(o);
   return { set, all, ...holdOutHistories(all) };
 }

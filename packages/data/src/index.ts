@@ -34,3 +34,4 @@ export { TfidfVectorizer, csrRows, type Csr, type TfidfOptions } from './text/tf
 export * from './events/histories.js';
 export * from './events/encode.js';
 export { loadSequenceSet, SEQUENCE_SETS, NAFLD_CUTOFF_DAY, STORM_HOURS, type SequenceSet } from './events/sequenceSets.js';
+export { R_BUNDLES, rBundleObject, type RBundle } from './rPackages.js';

@@ -4,6 +4,7 @@ import { debianFile, type DebianFetchOptions, type DebianFile } from './debian.j
 import { readArff } from './formats/arff.js';
 import { readRData } from './formats/rdata.js';
 import type { Table } from './table.js';
+import { R_BUNDLES } from './rPackages.js';
 
 export interface TabularSet {
   name: string;
@@ -47,16 +48,8 @@ export const TABULAR_SETS: Record<string, TabularSet> = {
   },
   'lending-club': {
     name: 'lending-club',
-    file: {
-      pkg: 'r-cran-modeldata',
-      path: 'usr/lib/R/site-library/modeldata/data/Rdata.rdb',
-      sha256: '2ecef5e8da0f782ae4e3f65d928fe769702accffd8981cc358a3097f6736f58f',
-    },
-    companion: {
-      pkg: 'r-cran-modeldata',
-      path: 'usr/lib/R/site-library/modeldata/data/Rdata.rdx',
-      sha256: 'c23e1be60f2730fb526ce158a307e154c91a953169fcb8e73350c4e032e14538',
-    },
+    file: R_BUNDLES.modeldata.data,
+    companion: R_BUNDLES.modeldata.index,
     format: 'rdata',
     object: 'lending_club',
     label: 'Class',
@@ -65,16 +58,8 @@ export const TABULAR_SETS: Record<string, TabularSet> = {
   },
   flchain: {
     name: 'flchain',
-    file: {
-      pkg: 'r-cran-survival',
-      path: 'usr/lib/R/library/survival/data/Rdata.rdb',
-      sha256: '2e74547bf2b9773c47411e26f7f2ad4efea118ba70579174192102f5d5b4e36d',
-    },
-    companion: {
-      pkg: 'r-cran-survival',
-      path: 'usr/lib/R/library/survival/data/Rdata.rdx',
-      sha256: '11265b8ae52a2c61c49a12ce9de24c62684cbfeae0a0e689d9a64cd43f1ce799',
-    },
+    file: R_BUNDLES.survival.data,
+    companion: R_BUNDLES.survival.index,
     format: 'rdata',
     object: 'flchain',
     label: 'death',

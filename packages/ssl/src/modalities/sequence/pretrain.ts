@@ -2,15 +2,14 @@
 // (never the test split), histories become one padded tensor [N, L, C], and the shared trainer
 // runs the method with the histories as their own view. The run folder holds what the other
 // runs hold plus events.json, the schema another team's histories are encoded by.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import * as torch from '@pretext/torch';
 import type { Tensor } from '@pretext/torch';
 import { encodeHistories, eventLayout, fitEvents, type EventSchema, type Histories } from '@pretext/data';
 import { buildEncoder, type EncoderSpec } from '../../encoders/encoder.js';
 import { buildMethod, type MethodName } from '../../methods/index.js';
 import { pretrain, type TrainConfig, type TrainResult } from '../../train/trainer.js';
-import type { EncoderMeta } from '../../pipeline.js';
+import { saveEncoderRun, type EncoderMeta } from '../../pipeline.js';
 import { fingerprint } from '../../data/fingerprint.js';
 import type { EventGruConfig } from './encoder.js';
 import { sequenceViews } from './views.js';
@@ -89,9 +88,7 @@ export async function pretrainSequence(
       trainSeconds: result.trainSeconds,
       createdAt: new Date().toISOString(),
     };
-    torch.safetensors.saveFile(join(o.outDir, 'encoder.safetensors'), method.backbone.stateDict(), { format: 'pt', pretext: meta.format });
-    writeFileSync(join(o.outDir, 'encoder.json'), `${JSON.stringify(meta, null, 2)}\n`);
-    writeFileSync(join(o.outDir, EVENTS_FILE), `${JSON.stringify(schema, null, 2)}\n`);
+    saveEncoderRun(o.outDir, method.backbone, meta, { [EVENTS_FILE]: schema });
     method.dispose();
     return { meta, result, schema };
   } finally {

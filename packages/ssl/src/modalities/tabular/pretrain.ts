@@ -2,15 +2,14 @@
 // split), rows become one float tensor, and the shared trainer runs the method with the
 // table's views. The run folder holds what the image runs hold plus features.json, so
 // evaluation, transfer reports, push and pull work on it unchanged.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import * as torch from '@pretext/torch';
 import type { Tensor } from '@pretext/torch';
 import { encodeFeatures, featureLayout, fitFeatures, type FeatureSchema, type FitOptions, type Table } from '@pretext/data';
 import { buildEncoder, type EncoderSpec } from '../../encoders/encoder.js';
 import { buildMethod, type MethodName } from '../../methods/index.js';
 import { pretrain, type TrainConfig, type TrainResult } from '../../train/trainer.js';
-import type { EncoderMeta } from '../../pipeline.js';
+import { saveEncoderRun, type EncoderMeta } from '../../pipeline.js';
 import { fingerprint } from '../../data/fingerprint.js';
 import { tabularViews } from './views.js';
 import type { FtTransformerConfig, TabularMlpConfig } from './encoders.js';
@@ -89,9 +88,7 @@ export async function pretrainTabular(
       trainSeconds: result.trainSeconds,
       createdAt: new Date().toISOString(),
     };
-    torch.safetensors.saveFile(join(o.outDir, 'encoder.safetensors'), method.backbone.stateDict(), { format: 'pt', pretext: meta.format });
-    writeFileSync(join(o.outDir, 'encoder.json'), `${JSON.stringify(meta, null, 2)}\n`);
-    writeFileSync(join(o.outDir, 'features.json'), `${JSON.stringify(schema, null, 2)}\n`);
+    saveEncoderRun(o.outDir, method.backbone, meta, { 'features.json': schema });
     method.dispose();
     return { meta, result, schema };
   } finally {

@@ -2,7 +2,7 @@
 // test split), documents become token windows, and the shared trainer runs the method with
 // text views. The run folder holds what the other runs hold plus vocab.model, SentencePiece's
 // own file, so the encoder and its vocabulary travel together.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '@pretext/torch';
 import { Vocabulary, type VocabularyOptions } from '@pretext/sentencepiece';
@@ -11,7 +11,7 @@ import type { EncoderSpec } from '../../encoders/encoder.js';
 import { buildEncoder } from '../../encoders/encoder.js';
 import { buildMethod, type MethodName } from '../../methods/index.js';
 import { pretrain, type TrainConfig, type TrainResult } from '../../train/trainer.js';
-import type { EncoderMeta } from '../../pipeline.js';
+import { saveEncoderRun, type EncoderMeta } from '../../pipeline.js';
 import { fingerprint } from '../../data/fingerprint.js';
 import type { TextTransformerConfig } from './encoder.js';
 import { tokenWindows, windowsTensor } from './tokens.js';
@@ -130,11 +130,10 @@ export async function pretrainText(o: TextPretrainOptions): Promise<{ meta: Enco
       trainSeconds: result.trainSeconds,
       createdAt: new Date().toISOString(),
     };
-    torch.safetensors.saveFile(join(o.outDir, 'encoder.safetensors'), method.backbone.stateDict(), { format: 'pt', pretext: meta.format });
+    saveEncoderRun(o.outDir, method.backbone, meta);
     // The MLM head travels too: fill-mask needs it (the encoder alone has no vocabulary output).
     const head = new Map([...method.stateDict()].filter(([k]) => k.startsWith('head.')));
     if (head.size) torch.safetensors.saveFile(join(o.outDir, MLM_HEAD_FILE), head, { format: 'pt' });
-    writeFileSync(join(o.outDir, 'encoder.json'), `${JSON.stringify(meta, null, 2)}\n`);
     method.dispose();
     return { meta, result, vocab };
   } finally {

@@ -30,13 +30,13 @@ import {
   pretrainFromRecipe,
   runSequenceTransfer,
   sequenceViews,
-  summarizeTabular,
   trainStep,
   SEQUENCE_ARMS,
   SEQUENCE_BUDGETS,
   type EventDataSpec,
   type SequenceArm,
 } from '@pretext/ssl';
+import { summaryLines } from './summary.js';
 import { alternateWithPyTorch, median } from './worker.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -81,20 +81,7 @@ if (!args['skip-transfer']) {
       onRun: (r) => bar.tick(1, `${r.labels} ${r.arm} ${r.value.toFixed(3)}`),
     });
     bar.finish();
-    for (const row of summarizeTabular(runs)) {
-      const mine = runs.filter((r) => r.labels === row.labels && r.arm === row.arm);
-      emit({
-        dataset: name,
-        budget: row.labels,
-        arm: row.arm,
-        metric: row.metric,
-        mean: Number(row.mean.toFixed(4)),
-        std: Number(row.std.toFixed(4)),
-        seeds: row.runs,
-        used: row.used,
-        seconds: Number((mine.reduce((a, r) => a + r.seconds, 0) / mine.length).toFixed(2)),
-      });
-    }
+    for (const line of summaryLines(name, runs)) emit(line);
   }
 }
 

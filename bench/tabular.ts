@@ -30,7 +30,6 @@ import {
   parseLabelBudget,
   pretrainTabular,
   runTabularTransfer,
-  summarizeTabular,
   tabularViews,
   trainStep,
   TABULAR_BUDGETS,
@@ -38,6 +37,7 @@ import {
   type TabularEncoderChoice,
   type TabularRun,
 } from '@pretext/ssl';
+import { summaryLines } from './summary.js';
 import { alternateWithPyTorch } from './worker.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -113,24 +113,12 @@ if (!args['skip-transfer']) {
       onRun: (r) => bar.tick(1, `${r.labels} ${r.arm}`),
     });
     bar.finish();
-    for (const row of summarizeTabular(runs)) {
-      const mine = runs.filter((r) => r.labels === row.labels && r.arm === row.arm);
-      const seconds = mine.reduce((a, r) => a + r.seconds, 0) / mine.length;
-      console.log(
-        JSON.stringify({
-          dataset: name,
-          ...(args.method === 'scarf' && args.encoder === 'tabular-mlp' ? {} : { method: args.method, encoder: args.encoder }),
-          budget: row.labels,
-          arm: row.arm,
-          metric: row.metric,
-          mean: Number(row.mean.toFixed(4)),
-          std: Number(row.std.toFixed(4)),
-          seeds: row.runs,
-          used: row.used,
-          seconds: Number(seconds.toFixed(2)),
-        }),
-      );
-    }
+    for (const line of summaryLines(
+      name,
+      runs,
+      args.method === 'scarf' && args.encoder === 'tabular-mlp' ? {} : { method: args.method, encoder: args.encoder },
+    ))
+      console.log(JSON.stringify(line));
   }
 }
 

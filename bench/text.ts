@@ -32,12 +32,12 @@ import {
   parseLabelBudget,
   pretrainFromRecipe,
   runTextTransfer,
-  summarizeTabular,
   textViews,
   trainStep,
   TEXT_BUDGETS,
   type TextDataSpec,
 } from '@pretext/ssl';
+import { summaryLines } from './summary.js';
 import { alternateWithPyTorch, median } from './worker.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -88,21 +88,7 @@ if (!args['skip-transfer']) {
       onCut: (n) => n > 0 && process.stderr.write(`${name}: ${n} documents longer than 4 windows are cut to 4 in the fine-tuned arms\n`),
     });
     bar.finish();
-    for (const row of summarizeTabular(runs)) {
-      const mine = runs.filter((r) => r.labels === row.labels && r.arm === row.arm);
-      emit({
-        dataset: name,
-        budget: row.labels,
-        arm: row.arm,
-        metric: row.metric,
-        mean: Number(row.mean.toFixed(4)),
-        std: Number(row.std.toFixed(4)),
-        seeds: row.runs,
-        used: row.used,
-        macroF1: Number((mine.reduce((a, r) => a + (r.macroF1 ?? 0), 0) / mine.length).toFixed(4)),
-        seconds: Number((mine.reduce((a, r) => a + r.seconds, 0) / mine.length).toFixed(2)),
-      });
-    }
+    for (const line of summaryLines(name, runs)) emit(line);
   }
 }
 

@@ -16,14 +16,12 @@ import {
   embedEventFile,
   describeHistories,
   type SequenceArm,
-  textAsLabeledSets,
+  measurementInputs,
   runTextTransfer,
   textDataFor,
   type TabularRun,
   type TextArm,
   embedTableFile,
-  corruptRows,
-  tableAsLabeledSets,
   tableDataFor,
   runTabularTransfer,
   summarizeTabular,
@@ -49,7 +47,6 @@ import {
   type TransferFile,
 } from '@pretext/ssl';
 import { ProgressBar } from '@pretext/data';
-import type { Generator, Tensor } from '@pretext/torch';
 import { UsageError } from './errors.js';
 import { resolveEncoderArg } from './hub.js';
 import { embedTextCommand, writeEmbeddingsCsv } from './text.js';
@@ -486,23 +483,13 @@ export async function embedCommand(argv: string[]): Promise<number> {
 
 /** `datasetArg` undefined: a table encoder's own rows, or fashion-mnist for an image encoder. */
 async function runDiagnostics(dir: string, datasetArg: string | undefined, o: { samples?: number; map: boolean; quiet: boolean }) {
-  // A table encoder: its rows as tensors; alignment pairs a row with a copy a third of whose
-  // cells are swapped (the tabular methods' corruption) instead of a crop.
-  // A text encoder: documents as up to 4 windows, the encoder wrapped to read them, and the
-  // document with 15% of its tokens corrupted (MLM's corruption) as the positive pair.
-  const modality = readEncoderMeta(dir).modality;
-  const table = modality === 'tabular';
-  const text = modality === 'text' ? await textAsLabeledSets(dir, 'pretext diagnose', datasetArg) : null;
-  const [train, test] = text
-    ? text.sets
-    : table
-      ? await tableAsLabeledSets(dir, 'pretext diagnose', datasetArg)
-      : await loadSplits(datasetFor(datasetArg ?? 'fashion-mnist', dir));
-  const loaded = text ? null : loadEncoder(dir);
-  const encoder = text ? text.encoder : loaded!.encoder;
+  // Tables, text and histories bring their own examples, encoder and positive pair; images use crops.
+  const own = await measurementInputs(dir, 'pretext diagnose', datasetArg);
+  const [train, test] = own ? own.sets : await loadSplits(datasetFor(datasetArg ?? 'fashion-mnist', dir));
+  const encoder = own ? own.encoder : loadEncoder(dir).encoder;
   const meta = readEncoderMeta(dir);
   if (!o.quiet) process.stderr.write('measuring alignment, uniformity, rank and accuracy...\n');
-  const augment = text ? text.corrupt : table ? (x: Tensor, g: Generator) => corruptRows(x, 0.3, g).x : undefined;
+  const augment = own?.corrupt;
   const d = diagnose(encoder, meta.inputNorm, test.images, { samples: o.samples, labeled: { train, test }, augment });
   writeFileSync(join(dir, 'diagnostics.json'), `${JSON.stringify({ dataset: datasetArg ?? meta.dataset, ...d }, null, 2)}\n`);
   if (o.map) {

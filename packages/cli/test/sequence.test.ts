@@ -110,6 +110,19 @@ train: { epochs: 6, batchSize: 32, optimizer: { name: adam, lr: 0.003 } }
     assert.ok(rows[1]!.mean > 0.9, `aggregates-logistic ${rows[1]!.mean}`);
     assert.ok(rows[0]!.mean > 0.7, `pretrained-linear ${rows[0]!.mean}`);
 
+    // diagnose reads the test entities, pairs two stretches of a history for alignment, and
+    // draws the embedding map; report puts the transfer table and curves on one page.
+    const diag = pretext('diagnose', '--encoder', run, '--json');
+    const d = JSON.parse(diag.stdout) as { alignment: number; effectiveRank: number; collapsed: boolean; linear: number };
+    assert.equal(diag.code, d.collapsed ? 3 : 0, diag.stderr);
+    assert.ok(Number.isFinite(d.alignment) && d.alignment >= 0, `alignment ${d.alignment}`);
+    assert.ok(d.effectiveRank > 1 && d.effectiveRank <= 32, `rank ${d.effectiveRank}`);
+    assert.ok(d.linear > 0.6, `linear accuracy ${d.linear}`);
+    assert.ok(existsSync(join(run, 'embedding-map.png')));
+    const rp = pretext('report', run);
+    assert.equal(rp.code, 0, rp.stderr);
+    assert.match(readFileSync(join(run, 'report.md'), 'utf8'), /\| 25% \| 40 \|/);
+
     const hub = await serveHub(join(dir, 'hub'), env);
     try {
       assert.equal(pretext('login', '--hub', hub.url, '--token', hub.token).code, 0);

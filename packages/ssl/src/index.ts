@@ -121,3 +121,4 @@ export {
   type SequenceRun,
   type SequenceTransferOptions,
 } from './transfer/sequence.js';
+export { measurementInputs, type MeasurementInputs } from './modalities/measure.js';

@@ -9,6 +9,7 @@ import type { Diagnostics } from '../transfer/diagnostics.js';
 import { TRANSFER_ARMS, type TransferRow } from '../transfer/protocol.js';
 import { TABULAR_ARMS, type TabularRow } from '../transfer/tabular.js';
 import { TEXT_ARMS, type TextArm } from '../transfer/text.js';
+import { SEQUENCE_ARMS, type SequenceArm } from '../transfer/sequence.js';
 import { lineChart, svgToPng, type Series } from './plot.js';
 
 export type TransferFile =
@@ -16,27 +17,38 @@ export type TransferFile =
   /** Tables: the metric is AUROC (binary) or accuracy (multi-class), as a fraction. */
   | { format: 'pretext-tabular-transfer/1'; encoder: string; dataset: string; metric?: string; seeds: number[]; rows: TabularRow[] }
   /** Text: accuracy on the test documents, as a fraction. */
-  | { format: 'pretext-text-transfer/1'; encoder: string; dataset: string; metric?: string; seeds: number[]; rows: TabularRow<TextArm>[] };
+  | { format: 'pretext-text-transfer/1'; encoder: string; dataset: string; metric?: string; seeds: number[]; rows: TabularRow<TextArm>[] }
+  /** Histories: AUROC (binary labels) or accuracy on the test entities, as a fraction. */
+  | {
+      format: 'pretext-sequence-transfer/1';
+      encoder: string;
+      dataset: string;
+      metric?: string;
+      seeds: number[];
+      rows: TabularRow<SequenceArm>[];
+    };
 
-type AnyRow = TransferRow | TabularRow | TabularRow<TextArm>;
+type AnyRow = TransferRow | TabularRow | TabularRow<TextArm> | TabularRow<SequenceArm>;
 
 const ARMS_OF_FORMAT: Record<TransferFile['format'], readonly string[]> = {
   'pretext-transfer/1': TRANSFER_ARMS,
   'pretext-tabular-transfer/1': TABULAR_ARMS,
   'pretext-text-transfer/1': TEXT_ARMS,
+  'pretext-sequence-transfer/1': SEQUENCE_ARMS,
 };
 const UNIT_OF_FORMAT: Record<TransferFile['format'], string> = {
   'pretext-transfer/1': 'images',
   'pretext-tabular-transfer/1': 'rows',
   'pretext-text-transfer/1': 'documents',
+  'pretext-sequence-transfer/1': 'entities',
 };
 
 /** The arms a transfer file holds, in the protocol's order. */
 const armsOf = (t: TransferFile): string[] => [...ARMS_OF_FORMAT[t.format]].filter((a) => (t.rows as AnyRow[]).some((r) => r.arm === a));
 /** What the transfer file's numbers are, for captions and axes. */
 const metricOf = (t: TransferFile): { name: string; percent: boolean; unit: string } =>
-  t.format === 'pretext-tabular-transfer/1' && t.metric === 'auroc'
-    ? { name: 'AUROC', percent: false, unit: 'rows' }
+  t.format !== 'pretext-transfer/1' && t.metric === 'auroc'
+    ? { name: 'AUROC', percent: false, unit: UNIT_OF_FORMAT[t.format] }
     : { name: 'accuracy', percent: true, unit: UNIT_OF_FORMAT[t.format] };
 const showValue = (t: TransferFile, v: number): string => (metricOf(t).percent ? (100 * v).toFixed(1) : v.toFixed(3));
 
@@ -193,7 +205,7 @@ export async function writeReport(dir: string): Promise<ReportFiles> {
     : c.scores.metric === 'auroc'
       ? [['linear probe AUROC', c.scores.linear === undefined ? '-' : c.scores.linear.toFixed(3)]]
       : [
-          ...(m.modality === 'tabular' || m.modality === 'text'
+          ...(m.modality !== undefined && m.modality !== 'image'
             ? []
             : ([['kNN accuracy (k=200)', pct(c.scores.knn)]] as [string, string][])),
           ['linear probe accuracy', pct(c.scores.linear)],

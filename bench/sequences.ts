@@ -1,4 +1,4 @@
-// Event-history benchmark: for each history set, CoLES pretrained on the training entities
+// Event-history benchmark: for each history set, CoLES (or --method mem) pretrained on the training entities
 // (labels unused) by its recipe in recipes/sequence/, then the label-efficiency protocol
 // against hand-made aggregates (counts per type, mean/last/min/max per numeric field, recency)
 // into logistic regression and into XGBoost, and aggregates plus the encoder's embeddings into
@@ -12,6 +12,7 @@
 //   npm run bench:sequences -- --datasets nafld --budgets 10%,100% --seeds 5
 //   npm run bench:sequences -- --reuse            transfer from runs already in bench/out/sequences
 //   npm run bench:sequences -- --skip-transfer    the speed case only
+//   npm run bench:sequences -- --datasets nafld --method mem   masked event modeling instead of CoLES
 //
 // The recipes are fixed before any score is seen. Test entities are read once per set.
 import { existsSync, readFileSync } from 'node:fs';
@@ -42,7 +43,9 @@ import { alternateWithPyTorch, median } from './worker.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: args } = parseArgs({
   options: {
-    datasets: { type: 'string', default: 'nafld,storms' },
+    datasets: { type: 'string', default: 'nafld,storms,movielens' },
+    /** The recipe family: recipes/sequence/METHOD-DATASET.yaml. */
+    method: { type: 'string', default: 'coles' },
     budgets: { type: 'string', default: SEQUENCE_BUDGETS.join(',') },
     seeds: { type: 'string', default: '5' },
     arms: { type: 'string', default: SEQUENCE_ARMS.join(',') },
@@ -62,7 +65,7 @@ if (!args['skip-transfer']) {
   const seeds = Array.from({ length: Number(args.seeds) }, (_, i) => i);
   const arms = args.arms.split(',') as SequenceArm[];
   for (const name of args.datasets.split(',')) {
-    const recipe = loadRecipe(join(here, '..', 'recipes', 'sequence', `coles-${name}.yaml`));
+    const recipe = loadRecipe(join(here, '..', 'recipes', 'sequence', `${args.method}-${name}.yaml`));
     const dir = join(args.out, recipe.name);
     if (!(args.reuse && existsSync(join(dir, 'encoder.json')))) {
       const run = await pretrainFromRecipe(recipe, { outDir: dir });
@@ -81,7 +84,7 @@ if (!args['skip-transfer']) {
       onRun: (r) => bar.tick(1, `${r.labels} ${r.arm} ${r.value.toFixed(3)}`),
     });
     bar.finish();
-    for (const line of summaryLines(name, runs)) emit(line);
+    for (const line of summaryLines(name, runs, args.method === 'coles' ? {} : { method: args.method })) emit(line);
   }
 }
 

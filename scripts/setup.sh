@@ -24,8 +24,9 @@ if [ "${1:-}" = "--test" ]; then
   # postgresql: a throw-away server the hub tests start to run its store on PostgreSQL.
   # python3-xgboost, python3-sklearn: the same XGBoost from Python, and scikit-learn's
   # logistic regression, to check that the tabular baselines give what they give;
-  # python3-sentencepiece: the same SentencePiece, to check that saved vocabularies load there.
-  packages+=(python3-torch python3-xgboost python3-sklearn python3-sentencepiece chromium postgresql)
+  # python3-sentencepiece: the same SentencePiece, to check that saved vocabularies load there;
+  # python3-onnx: ONNX's own checker for exported encoders.
+  packages+=(python3-torch python3-xgboost python3-sklearn python3-sentencepiece python3-onnx chromium postgresql)
 fi
 missing=()
 for p in "${packages[@]}"; do
@@ -52,7 +53,9 @@ lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
 stamp=node_modules/.pretext-lock
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
   say "npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  # onnxruntime-node ships its CPU binaries; its install script would also fetch GPU ones from
+  # api.nuget.org, which an offline machine cannot reach: keep the CPU binaries only.
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error
   echo "$lock_hash" > "$stamp"
 fi
 

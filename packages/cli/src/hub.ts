@@ -38,7 +38,9 @@ PRETEXT_HUB_URL and PRETEXT_HUB_TOKEN override the saved values.`,
 
 Publishes a pretraining run: encoder weights and config, metrics, scores, recipe, reports
 and plots when present, and a model card (Markdown with Hugging Face-style YAML front
-matter) generated from the run. Identical content is not uploaded twice; the same files
+matter) generated from the run. A fine-tuned classifier folder (pretext finetune) is
+published the same way, its lineage.baseModel naming the encoder version it came from when
+that encoder was pulled from or pushed to the hub. Identical content is not uploaded twice; the same files
 pushed again make no new version.`,
   pull: `Usage: pretext pull <team/name[@version|@alias]> [--out DIR] [--json]
 
@@ -100,7 +102,11 @@ export async function pushCommand(argv: string[]): Promise<number> {
   const { team, name } = parseModelRef(ref);
   if (values.visibility && !['private', 'internal', 'public'].includes(values.visibility))
     throw new UsageError(`--visibility must be private, internal or public`);
-  const pub = preparePublication(dir, `${team}/${name}`, { license: values.license, codeVersion: codeVersion() });
+  const pub = preparePublication(dir, `${team}/${name}`, {
+    license: values.license,
+    codeVersion: codeVersion(),
+    baseModel: baseModelOf(dir),
+  });
   const client = new HubClient(hubConfig());
   const entries = [];
   for (const f of pub.files) entries.push({ path: f, sha256: await sha256File(join(dir, f)), size: statSync(join(dir, f)).size });
@@ -125,6 +131,7 @@ export async function pushCommand(argv: string[]): Promise<number> {
     },
   );
   await client.call('PATCH', `/api/models/${team}/${name}`, pub.model);
+  writeFileSync(join(dir, PUSHED), `${JSON.stringify({ model: `${team}/${name}`, version: r.version.seq, digest: r.version.digest })}\n`);
   if (values.alias) await client.call('PUT', `/api/models/${team}/${name}/aliases/${values.alias}`, { version: `v${r.version.seq}` });
   const out = {
     model: `${team}/${name}`,
@@ -163,6 +170,28 @@ export async function pullModel(
     `${JSON.stringify({ model: `${r.team}/${r.name}`, version: got.seq, pulledAt: new Date().toISOString() })}\n`,
   );
   return { dir: got.dir, seq: got.seq, team: r.team, name: r.name };
+}
+
+/** Where a pushed folder records the version it became. */
+const PUSHED = 'pushed.json';
+
+/**
+ * For a fine-tuned classifier folder: the hub version its encoder was pulled from or pushed
+ * as ("team/name@vN"), or undefined when the encoder never met the hub.
+ */
+function baseModelOf(dir: string): string | undefined {
+  const path = join(dir, 'finetune.json');
+  if (!existsSync(path)) return undefined;
+  const encoder = (JSON.parse(readFileSync(path, 'utf8')) as { encoder?: string }).encoder;
+  if (!encoder) return undefined;
+  for (const file of [PULLED, PUSHED]) {
+    const p = join(encoder, file);
+    if (existsSync(p)) {
+      const v = JSON.parse(readFileSync(p, 'utf8')) as { model: string; version: number };
+      return `${v.model}@v${v.version}`;
+    }
+  }
+  return undefined;
 }
 
 /** The hub version a pulled folder holds, or null for a folder that was not pulled. */

@@ -18,8 +18,10 @@ import {
   type DataSpec,
   type Scores,
   LabelBudgetError,
+  OnnxExportError,
 } from '@pretext/ssl';
 import { UsageError } from './errors.js';
+import { EXPORT_HELP, exportCommand } from './export.js';
 import { TEXT_HELP, fillMaskCommand, similarCommand } from './text.js';
 import { TRANSFER_HELP, diagnoseCommand, embedCommand, finetuneCommand, reportCommand, transferReportCommand } from './transfer.js';
 import { HubCallError } from '@pretext/hub/client';
@@ -43,6 +45,7 @@ const HELP: Record<string, string> = {
   ...TRANSFER_HELP,
   ...TEXT_HELP,
   ...HUB_HELP,
+  ...EXPORT_HELP,
   main: `pretext: self-supervised pretraining for TypeScript teams
 
 Usage: pretext <command> [options]
@@ -58,6 +61,7 @@ Commands:
   similar                  nearest documents of a corpus to a query (text encoders)
   diagnose                 alignment, uniformity, rank, collapse check, embedding map
   report <run>             one HTML page (and Markdown) with a run's tables and plots
+  export <run> --format onnx  the encoder or a fine-tuned classifier as ONNX, checked by onnxruntime
   hub serve                run the hub (registry server); hub team|user|token for admin
   login                    save a hub address and token
   push <run> <team/name>   publish an encoder with its card, metrics and lineage
@@ -305,6 +309,8 @@ export async function main(argv: string[]): Promise<number> {
         return await similarCommand(rest);
       case 'report':
         return await reportCommand(rest);
+      case 'export':
+        return await exportCommand(rest);
       case 'hub':
         return await hubCommand(rest);
       case 'login':
@@ -337,6 +343,7 @@ export async function main(argv: string[]): Promise<number> {
       err instanceof DataFormatError ||
       err instanceof LabelBudgetError ||
       err instanceof HubCallError ||
+      err instanceof OnnxExportError ||
       (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
     ) {
       console.error(`pretext: ${(err as Error).message}`);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runPretext, serveHub } from './fixtures/cli.js';
+import { checkOnnxExport, runPretext, serveHub } from './fixtures/cli.js';
 
 /**
  * Clients who churn shop ever less often and mostly online; the others shop weekly in stores.
@@ -119,6 +119,8 @@ train: { epochs: 6, batchSize: 32, optimizer: { name: adam, lr: 0.003 } }
     assert.ok(d.effectiveRank > 1 && d.effectiveRank <= 32, `rank ${d.effectiveRank}`);
     assert.ok(d.linear > 0.6, `linear accuracy ${d.linear}`);
     assert.ok(existsSync(join(run, 'embedding-map.png')));
+    checkOnnxExport(env, run, 'event-gru', ['events.json']);
+
     const rp = pretext('report', run);
     assert.equal(rp.code, 0, rp.stderr);
     assert.match(readFileSync(join(run, 'report.md'), 'utf8'), /\| 25% \| 40 \|/);

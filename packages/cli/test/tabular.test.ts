@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runPretext, serveHub } from './fixtures/cli.js';
+import { checkOnnxExport, runPretext, serveHub } from './fixtures/cli.js';
 
 /** Transactions: amount and hour carry the fraud signal, merchant a little, id none. */
 function transactions(n: number, seed: number, merchants = ['grocery', 'fuel', 'travel', 'online']): string {
@@ -76,6 +76,8 @@ train: { epochs: 2, batchSize: 64, optimizer: { name: adamw, lr: 0.001 } }
       assert.equal(r.used, 40);
       assert.ok(r.mean > 0.6 && r.mean <= 1, `${r.arm} ${r.mean}`);
     }
+
+    checkOnnxExport(env, run, 'tabular-mlp', ['features.json']);
 
     const rp = pretext('report', run);
     assert.equal(rp.code, 0, rp.stderr);

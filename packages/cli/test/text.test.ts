@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runPretext, serveHub } from './fixtures/cli.js';
+import { checkOnnxExport, runPretext, serveHub } from './fixtures/cli.js';
 
 const TOPICS: Record<string, { who: string[]; what: string[]; how: string[] }> = {
   billing: {
@@ -122,6 +122,8 @@ train: { epochs: 4, batchSize: 32, optimizer: { name: adamw, lr: 0.002 } }
     assert.ok(Number.isFinite(d.alignment) && d.alignment >= 0, `alignment ${d.alignment}`);
     assert.ok(d.effectiveRank > 1 && d.effectiveRank <= 32, `rank ${d.effectiveRank}`);
     assert.ok(existsSync(join(run, 'embedding-map.png')));
+    checkOnnxExport(env, run, 'text-transformer', ['vocab.model']);
+
     const rp = pretext('report', run);
     assert.equal(rp.code, 0, rp.stderr);
     const md = readFileSync(join(run, 'report.md'), 'utf8');

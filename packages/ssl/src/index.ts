@@ -34,7 +34,12 @@ export * from './report/plot.js';
 export * from './report/embeddingMap.js';
 export * from './report/report.js';
 export { modelCard, preparePublication, PUBLISHED_FILES, type Publication } from './publish/publication.js';
+export { classifierCard, readClassifierMeta, CLASSIFIER_FILES } from './publish/classifier.js';
 export * from './transfer/finetuneRun.js';
+export { exportEncoderOnnx, randomOnnxInputs, type OnnxExport, type OnnxExportOptions, type OnnxFamily } from './export/onnx.js';
+export { exportOnnxFolder, readOnnxExport, PARITY_TOLERANCE, type OnnxFolderExport, type OnnxFolderOptions } from './export/folder.js';
+export { checkOnnxParity, onnxSession, type OnnxParity } from './export/parity.js';
+export { OnnxExportError, readOnnxSummary, OPSET } from './export/graph.js';
 export * from './modalities/tabular/encoders.js';
 export { corruptRows, tabularViews } from './modalities/tabular/views.js';
 export {

@@ -4,7 +4,7 @@
 import { nn, type Tensor } from '@pretext/torch';
 import type { Encoder } from './encoder.js';
 
-class BasicBlock extends nn.Module {
+export class BasicBlock extends nn.Module {
   readonly conv1: nn.Conv2d;
   readonly bn1: nn.BatchNorm2d;
   readonly conv2: nn.Conv2d;

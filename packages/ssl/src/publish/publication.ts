@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { readEncoderMeta, type EncoderMeta } from '../pipeline.js';
+import { prepareClassifierPublication } from './classifier.js';
 
 /** A Hugging Face-compatible model card for a pretraining run. */
 export function modelCard(ref: string, meta: EncoderMeta, scores: Record<string, number | string>, o: { license?: string } = {}): string {
@@ -125,8 +126,17 @@ export interface Publication {
   model: { method: string; modality: string; tags: string[] };
 }
 
-/** Prepares a run folder for publication as `ref` (team/name): writes card.md and lists what goes out. */
-export function preparePublication(dir: string, ref: string, o: { license?: string; codeVersion: string }): Publication {
+/**
+ * Prepares a run folder, or a fine-tuned classifier folder, for publication as `ref`
+ * (team/name): writes card.md and lists what goes out. `baseModel`: the hub version a
+ * classifier's encoder came from.
+ */
+export function preparePublication(
+  dir: string,
+  ref: string,
+  o: { license?: string; codeVersion: string; baseModel?: string },
+): Publication {
+  if (existsSync(join(dir, 'finetune.json'))) return prepareClassifierPublication(dir, ref, o);
   const meta = readEncoderMeta(dir);
   const scores = existsSync(join(dir, 'scores.json'))
     ? (JSON.parse(readFileSync(join(dir, 'scores.json'), 'utf8')) as Record<string, number | string>)

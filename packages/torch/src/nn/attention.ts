@@ -22,7 +22,7 @@ export class MultiheadAttention extends Module {
   readonly outProj: Linear;
   readonly headDim: number;
   private readonly dropout: number;
-  private readonly batchFirst: boolean;
+  readonly batchFirst: boolean;
 
   constructor(
     readonly embedDim: number,
@@ -104,7 +104,7 @@ export class TransformerEncoderLayer extends Module {
   private readonly drop: Dropout;
   private readonly drop1: Dropout;
   private readonly drop2: Dropout;
-  private readonly o: TransformerEncoderLayerOptions;
+  readonly o: TransformerEncoderLayerOptions;
 
   constructor(dModel: number, nhead: number, o: TransformerEncoderLayerOptions = {}) {
     super();

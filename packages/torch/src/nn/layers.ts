@@ -220,9 +220,21 @@ export class Embedding extends Module {
   }
 }
 
-/** A module with no parameters that applies a function. */
-class Lambda extends Module {
-  constructor(private readonly fn: (x: Tensor) => Tensor) {
+/** What a parameter-free layer computes, for code that reads a model as a graph (ONNX export). */
+export type LayerOp =
+  | { kind: 'relu' | 'silu' | 'sigmoid' | 'tanh' | 'identity' }
+  | { kind: 'gelu'; approximate: 'none' | 'tanh' }
+  | { kind: 'softmax'; dim: number }
+  | { kind: 'flatten'; startDim: number; endDim: number }
+  | { kind: 'maxPool' | 'avgPool'; dims: 1 | 2; kernelSize: number | number[]; options: F.PoolOptions }
+  | { kind: 'adaptiveAvgPool'; dims: 1 | 2; outputSize: number | number[] };
+
+/** A module with no parameters that applies a function, and says which (`op`). */
+export class Lambda extends Module {
+  constructor(
+    readonly op: LayerOp,
+    private readonly fn: (x: Tensor) => Tensor,
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {
@@ -232,72 +244,72 @@ class Lambda extends Module {
 
 export class ReLU extends Lambda {
   constructor() {
-    super((x) => x.relu());
+    super({ kind: 'relu' }, (x) => x.relu());
   }
 }
 export class GELU extends Lambda {
   constructor(approximate: 'none' | 'tanh' = 'none') {
-    super((x) => x.gelu(approximate));
+    super({ kind: 'gelu', approximate }, (x) => x.gelu(approximate));
   }
 }
 export class SiLU extends Lambda {
   constructor() {
-    super((x) => x.silu());
+    super({ kind: 'silu' }, (x) => x.silu());
   }
 }
 export class Sigmoid extends Lambda {
   constructor() {
-    super((x) => x.sigmoid());
+    super({ kind: 'sigmoid' }, (x) => x.sigmoid());
   }
 }
 export class Tanh extends Lambda {
   constructor() {
-    super((x) => x.tanh());
+    super({ kind: 'tanh' }, (x) => x.tanh());
   }
 }
 export class Softmax extends Lambda {
   constructor(dim: number) {
-    super((x) => x.softmax(dim));
+    super({ kind: 'softmax', dim }, (x) => x.softmax(dim));
   }
 }
 export class Identity extends Lambda {
   constructor() {
-    super((x) => x);
+    super({ kind: 'identity' }, (x) => x);
   }
 }
 export class Flatten extends Lambda {
   constructor(startDim = 1, endDim = -1) {
-    super((x) => x.flatten(startDim, endDim));
+    super({ kind: 'flatten', startDim, endDim }, (x) => x.flatten(startDim, endDim));
   }
 }
 export class MaxPool1d extends Lambda {
   constructor(kernelSize: number, o: F.PoolOptions = {}) {
-    super((x) => F.maxPool1d(x, kernelSize, o));
+    super({ kind: 'maxPool', dims: 1, kernelSize, options: o }, (x) => F.maxPool1d(x, kernelSize, o));
   }
 }
 export class MaxPool2d extends Lambda {
   constructor(kernelSize: number | number[], o: F.PoolOptions = {}) {
-    super((x) => F.maxPool2d(x, kernelSize, o));
+    super({ kind: 'maxPool', dims: 2, kernelSize, options: o }, (x) => F.maxPool2d(x, kernelSize, o));
   }
 }
 export class AvgPool1d extends Lambda {
   constructor(kernelSize: number, o: F.PoolOptions = {}) {
-    super((x) => F.avgPool1d(x, kernelSize, o));
+    super({ kind: 'avgPool', dims: 1, kernelSize, options: o }, (x) => F.avgPool1d(x, kernelSize, o));
   }
 }
 export class AvgPool2d extends Lambda {
   constructor(kernelSize: number | number[], o: F.PoolOptions = {}) {
-    super((x) => F.avgPool2d(x, kernelSize, o));
+    super({ kind: 'avgPool', dims: 2, kernelSize, options: o }, (x) => F.avgPool2d(x, kernelSize, o));
   }
 }
 export class AdaptiveAvgPool1d extends Lambda {
   constructor(outputSize: number) {
-    super((x) => F.adaptiveAvgPool1d(x, outputSize));
+    super({ kind: 'adaptiveAvgPool', dims: 1, outputSize }, (x) => F.adaptiveAvgPool1d(x, outputSize));
   }
 }
 export class AdaptiveAvgPool2d extends Lambda {
   constructor(outputSize: number | number[]) {
-    super((x) => F.adaptiveAvgPool2d(x, outputSize));
+    super({ kind: 'adaptiveAvgPool', dims: 2, outputSize }, (x) => F.adaptiveAvgPool2d(x, outputSize));
   }
 }
 

@@ -23,7 +23,7 @@ export interface GRUOptions {
 export class GRU extends Module {
   readonly numLayers: number;
   readonly bidirectional: boolean;
-  private readonly o: Required<GRUOptions>;
+  readonly o: Required<GRUOptions>;
 
   constructor(
     readonly inputSize: number,

@@ -1,0 +1,113 @@
+// pretext export and classifier publication, as a user runs them: an encoder and a fine-tuned
+// classifier exported to ONNX and checked, the classifier pushed with lineage.baseModel
+// naming its encoder's version, pulled by another team and exported from its hub reference.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readOnnxSummary } from '@pretext/ssl';
+import { runPretext, serveHub } from './fixtures/cli.js';
+
+const recipe = `
+name: tiny-export
+data: { dataset: fashion-mnist, limit: 512 }
+augment:
+  crop: {}
+encoder:
+  type: small-cnn
+  config: { width: 4, depth: 2, pool: flatten, readoutNorm: true }
+method:
+  name: simclr
+  config: { hiddenDim: 32, projDim: 16 }
+train:
+  epochs: 1
+  batchSize: 64
+  optimizer: { name: adamw, lr: 0.002 }
+evaluation: { linear: false }
+`;
+
+interface Exported {
+  kind: string;
+  family: string;
+  model: string;
+  outputs: { name: string; shape: (number | string)[] }[];
+  parity: { inputs: number; maxAbsDiff: number; probabilitiesMaxAbsDiff?: number };
+}
+
+describe('pretext export', () => {
+  it('exports an encoder and its fine-tuned classifier, and publishes the classifier with its base model', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-export-'));
+    const env = { XDG_CONFIG_HOME: join(dir, 'config'), PRETEXT_CACHE: join(dir, 'cache') };
+    const pretext = (...args: string[]): ReturnType<typeof runPretext> => runPretext(env, ...args);
+    writeFileSync(join(dir, 'r.yaml'), recipe);
+    const run = join(dir, 'run');
+    assert.equal(pretext('pretrain', join(dir, 'r.yaml'), '--out', run, '--json').code, 0);
+
+    const ex = pretext('export', run, '--format', 'onnx', '--json');
+    assert.equal(ex.code, 0, ex.stderr);
+    const e = JSON.parse(ex.stdout) as Exported;
+    assert.deepEqual([e.kind, e.family, e.model], ['encoder', 'small-cnn', join(run, 'onnx', 'model.onnx')]);
+    assert.deepEqual(e.outputs[0], { name: 'embedding', type: 'float32', shape: ['batch', 392] });
+    assert.ok(e.parity.inputs === 100 && e.parity.maxAbsDiff <= 1e-4, JSON.stringify(e.parity));
+    const human = pretext('export', run, '--out', join(dir, 'enc-onnx'), '--check', '10');
+    assert.equal(human.code, 0, human.stderr);
+    assert.match(human.stdout, /input {3}pixels float32 \[batch, 1, 28, 28\]/);
+    assert.match(human.stdout, /onnxruntime vs Pretext on 10 random inputs: max abs difference \d\.\d\de-\d+/);
+
+    assert.equal(pretext('export', run, '--format', 'tflite').code, 2);
+    const notRun = pretext('export', join(dir, 'config'));
+    assert.equal(notRun.code, 1);
+    assert.match(notRun.stderr, /neither a pretraining run|no encoder\.json/);
+
+    const clf = join(dir, 'clf');
+    const ft = pretext('finetune', '--encoder', run, '--labels', '10/class', '--mode', 'linear', '--out', clf, '--json');
+    assert.equal(ft.code, 0, ft.stderr);
+    const ce = pretext('export', clf, '--json');
+    assert.equal(ce.code, 0, ce.stderr);
+    const c = JSON.parse(ce.stdout) as Exported;
+    assert.equal(c.kind, 'classifier');
+    assert.deepEqual(
+      c.outputs.map((o) => [o.name, o.shape[1]]),
+      [
+        ['embedding', 392],
+        ['probabilities', 10],
+      ],
+    );
+    assert.ok(c.parity.probabilitiesMaxAbsDiff! <= 1e-4);
+    const meta = readOnnxSummary(readFileSync(c.model)).metadata;
+    assert.equal(JSON.parse(meta['pretext.classes']!)[1], 'Trouser');
+    assert.equal(meta['pretext.method'], 'simclr+finetune-linear');
+
+    const hub = await serveHub(join(dir, 'hub'), env);
+    try {
+      assert.equal(pretext('login', '--hub', hub.url, '--token', hub.token).code, 0);
+      assert.equal(pretext('hub', 'team', 'create', 'vision').code, 0);
+      assert.equal(pretext('push', run, 'vision/tiny', '--json').code, 0);
+      assert.deepEqual(JSON.parse(readFileSync(join(run, 'pushed.json'), 'utf8')).version, 1);
+      const pushed = pretext('push', clf, 'vision/tiny-classifier', '--json');
+      assert.equal(pushed.code, 0, pushed.stderr);
+      const card = readFileSync(join(clf, 'card.md'), 'utf8');
+      assert.match(card, /base_model: vision\/tiny@v1/);
+      assert.match(card, /pipeline_tag: image-classification/);
+      const version = (await (
+        await fetch(`${hub.url}/api/models/vision/tiny-classifier/versions/latest`, { headers: { authorization: `Bearer ${hub.token}` } })
+      ).json()) as { lineage: { baseModel: string; kind: string }; files: { path: string }[] };
+      assert.deepEqual([version.lineage.baseModel, version.lineage.kind], ['vision/tiny@v1', 'classifier']);
+      assert.deepEqual(
+        version.files.map((f) => f.path),
+        ['card.md', 'classifier.safetensors', 'finetune.json', 'metrics.jsonl', 'scores.json'],
+      );
+
+      // Another team pulls the classifier by reference and exports it: the hub version is in the graph.
+      const out = join(dir, 'theirs');
+      const fromHub = pretext('export', 'vision/tiny-classifier@v1', '--out', out, '--check', '20', '--json');
+      assert.equal(fromHub.code, 0, fromHub.stderr);
+      const theirs = readOnnxSummary(readFileSync(join(out, 'model.onnx'))).metadata;
+      assert.deepEqual([theirs['pretext.hub_model'], theirs['pretext.hub_version']], ['vision/tiny-classifier', '1']);
+      assert.ok(existsSync(join(out, 'export.json')));
+    } finally {
+      hub.server.kill('SIGTERM');
+    }
+  });
+});

@@ -22,6 +22,7 @@ import {
 } from '@pretext/ssl';
 import { UsageError } from './errors.js';
 import { EXPORT_HELP, exportCommand } from './export.js';
+import { SERVE_HELP, serveCommand } from './serve.js';
 import { TEXT_HELP, fillMaskCommand, similarCommand } from './text.js';
 import { TRANSFER_HELP, diagnoseCommand, embedCommand, finetuneCommand, reportCommand, transferReportCommand } from './transfer.js';
 import { HubCallError } from '@pretext/hub/client';
@@ -46,6 +47,7 @@ const HELP: Record<string, string> = {
   ...TEXT_HELP,
   ...HUB_HELP,
   ...EXPORT_HELP,
+  ...SERVE_HELP,
   main: `pretext: self-supervised pretraining for TypeScript teams
 
 Usage: pretext <command> [options]
@@ -62,6 +64,7 @@ Commands:
   diagnose                 alignment, uniformity, rank, collapse check, embedding map
   report <run>             one HTML page (and Markdown) with a run's tables and plots
   export <run> --format onnx  the encoder or a fine-tuned classifier as ONNX, checked by onnxruntime
+  serve <run>              an embedding / prediction service (HTTP JSON, micro-batching, metrics)
   hub serve                run the hub (registry server); hub team|user|token for admin
   login                    save a hub address and token
   push <run> <team/name>   publish an encoder with its card, metrics and lineage
@@ -311,6 +314,8 @@ export async function main(argv: string[]): Promise<number> {
         return await reportCommand(rest);
       case 'export':
         return await exportCommand(rest);
+      case 'serve':
+        return await serveCommand(rest);
       case 'hub':
         return await hubCommand(rest);
       case 'login':

@@ -7,7 +7,18 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readOnnxSummary } from '@pretext/ssl';
-import { runPretext, serveHub } from './fixtures/cli.js';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { postJson, runPretext, serveHub, servePretext } from './fixtures/cli.js';
+
+/** The curl line the README shows for pretext serve. */
+function readmeCurl(): string {
+  const readme = readFileSync(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8');
+  const line = readme.split('\n').find((l) => l.startsWith('curl -s http://127.0.0.1:8090/v1/embeddings'));
+  assert.ok(line, 'the README shows a curl line for the service');
+  return line;
+}
 
 const recipe = `
 name: tiny-export
@@ -60,6 +71,27 @@ describe('pretext export', () => {
     assert.equal(notRun.code, 1);
     assert.match(notRun.stderr, /neither a pretraining run|no encoder\.json/);
 
+    // The README's curl line against `pretext serve`, then a classifier's predictions.
+    const png = await sharp(Buffer.from(Uint8Array.from({ length: 784 }, (_, i) => (i * 13) % 256)), {
+      raw: { width: 28, height: 28, channels: 1 },
+    })
+      .png()
+      .toFile(join(dir, 'shoe.png'));
+    assert.equal(png.width, 28);
+    const curl = readmeCurl();
+    const served = await servePretext(env, run);
+    try {
+      const r = spawnSync('bash', ['-c', curl.replace('http://127.0.0.1:8090', served.url)], { cwd: dir, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const body = JSON.parse(r.stdout) as { dim: number; embeddings: number[][] };
+      assert.equal(body.dim, 392);
+      assert.ok(body.embeddings.length === 1 && body.embeddings[0]!.length === 392 && body.embeddings[0]!.every(Number.isFinite));
+    } finally {
+      const stopped = await served.stop();
+      assert.equal(stopped.code, 0);
+      assert.match(stopped.log, /SIGTERM: finishing requests in flight\nstopped/);
+    }
+
     const clf = join(dir, 'clf');
     const ft = pretext('finetune', '--encoder', run, '--labels', '10/class', '--mode', 'linear', '--out', clf, '--json');
     assert.equal(ft.code, 0, ft.stderr);
@@ -76,6 +108,21 @@ describe('pretext export', () => {
     );
     assert.ok(c.parity.probabilitiesMaxAbsDiff! <= 1e-4);
     const meta = readOnnxSummary(readFileSync(c.model)).metadata;
+    const clfServed = await servePretext(env, clf, '--runtime', 'onnxruntime');
+    try {
+      const image = readFileSync(join(dir, 'shoe.png')).toString('base64');
+      const p = await postJson<{ classes: string[]; predictions: { label: string; probabilities: number[] }[] }>(
+        `${clfServed.url}/v1/predict`,
+        { images: [image, image] },
+      );
+      assert.equal(p.status, 200);
+      assert.equal(p.body.classes.length, 10);
+      const [first] = p.body.predictions;
+      assert.ok(Math.abs(first!.probabilities.reduce((a, b) => a + b, 0) - 1) < 1e-5);
+      assert.equal(first!.label, p.body.classes[first!.probabilities.indexOf(Math.max(...first!.probabilities))]);
+    } finally {
+      await clfServed.stop();
+    }
     assert.equal(JSON.parse(meta['pretext.classes']!)[1], 'Trouser');
     assert.equal(meta['pretext.method'], 'simclr+finetune-linear');
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkOnnxExport, runPretext, serveHub } from './fixtures/cli.js';
+import { checkOnnxExport, postJson, runPretext, serveHub, servePretext } from './fixtures/cli.js';
 
 /**
  * Clients who churn shop ever less often and mostly online; the others shop weekly in stores.
@@ -120,6 +120,51 @@ train: { epochs: 6, batchSize: 32, optimizer: { name: adam, lr: 0.003 } }
     assert.ok(d.linear > 0.6, `linear accuracy ${d.linear}`);
     assert.ok(existsSync(join(run, 'embedding-map.png')));
     checkOnnxExport(env, run, 'event-gru', ['events.json']);
+
+    // The service embeds histories sent as JSON exactly as `pretext embed --events` does from a file.
+    writeFileSync(join(dir, 'two.csv'), 'client,day,merchant,amount\na,1,online,20\na,4,grocery,25\nb,2,store,70\n');
+    const embedded = pretext(
+      'embed',
+      '--encoder',
+      run,
+      '--events',
+      join(dir, 'two.csv'),
+      '--entity',
+      'client',
+      '--time',
+      'day',
+      '--out',
+      join(dir, 'two.csv.emb'),
+    );
+    assert.equal(embedded.code, 0, embedded.stderr);
+    const want = readFileSync(join(dir, 'two.csv.emb'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(',').slice(1).map(Number));
+    const served = await servePretext(env, run);
+    try {
+      const got = await postJson<{ embeddings: number[][] }>(`${served.url}/v1/embeddings`, {
+        histories: [
+          [
+            { time: 1, merchant: 'online', amount: 20 },
+            { time: 4, merchant: 'grocery', amount: 25 },
+          ],
+          [{ time: 2, merchant: 'store', amount: 70 }],
+          [],
+        ],
+      });
+      assert.equal(got.status, 200);
+      assert.equal(got.body.embeddings.length, 3, 'an empty history is embedded too');
+      for (const i of [0, 1])
+        got.body.embeddings[i]!.forEach((v, k) =>
+          assert.ok(Math.abs(v - want[i]![k]!) < 1e-4 * Math.max(1, Math.abs(v)), `history ${i}, feature ${k}`),
+        );
+      const bad = await postJson<{ field: string }>(`${served.url}/v1/embeddings`, { histories: [[{ merchant: 'online' }]] });
+      assert.deepEqual([bad.status, bad.body.field], [400, 'histories[0][0].time']);
+    } finally {
+      assert.equal((await served.stop()).code, 0);
+    }
 
     const rp = pretext('report', run);
     assert.equal(rp.code, 0, rp.stderr);

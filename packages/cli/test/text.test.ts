@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkOnnxExport, runPretext, serveHub } from './fixtures/cli.js';
+import { checkOnnxExport, postJson, runPretext, serveHub, servePretext } from './fixtures/cli.js';
 
 const TOPICS: Record<string, { who: string[]; what: string[]; how: string[] }> = {
   billing: {
@@ -124,6 +124,43 @@ train: { epochs: 4, batchSize: 32, optimizer: { name: adamw, lr: 0.002 } }
     assert.ok(existsSync(join(run, 'embedding-map.png')));
     checkOnnxExport(env, run, 'text-transformer', ['vocab.model']);
 
+    // The service embeds texts as `pretext embed --text` does, a long one as the mean of its windows.
+    const texts = [
+      'hello, the printer is jammed today. please help, thanks.',
+      Array(40).fill('my invoice was charged twice').join(' and '),
+    ];
+    writeFileSync(join(dir, 'texts.csv'), `text\n${texts.map((t) => `"${t}"`).join('\n')}\n`);
+    const embedded = pretext(
+      'embed',
+      '--encoder',
+      run,
+      '--text',
+      join(dir, 'texts.csv'),
+      '--column',
+      'text',
+      '--out',
+      join(dir, 'texts.emb'),
+    );
+    assert.equal(embedded.code, 0, embedded.stderr);
+    const want = readFileSync(join(dir, 'texts.emb'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(',').map(Number));
+    const served = await servePretext(env, run, '--runtime', 'onnxruntime');
+    try {
+      const got = await postJson<{ embeddings: number[][] }>(`${served.url}/v1/embeddings`, { texts });
+      assert.equal(got.status, 200);
+      for (const i of [0, 1])
+        got.body.embeddings[i]!.forEach((v, k) =>
+          assert.ok(Math.abs(v - want[i]![k]!) < 1e-4 * Math.max(1, Math.abs(v)), `text ${i}, feature ${k}`),
+        );
+      const bad = await postJson<{ field: string }>(`${served.url}/v1/embeddings`, { texts: ['fine', 42] });
+      assert.deepEqual([bad.status, bad.body.field], [400, 'texts[1]']);
+    } finally {
+      assert.equal((await served.stop()).code, 0);
+    }
+
     const rp = pretext('report', run);
     assert.equal(rp.code, 0, rp.stderr);
     const md = readFileSync(join(run, 'report.md'), 'utf8');
@@ -164,6 +201,8 @@ train: { epochs: 4, batchSize: 32, optimizer: { name: adamw, lr: 0.002 } }
       assert.deepEqual([result.labels, result.documents], ['10/class', 20]);
       assert.ok(result.testAccuracy > 0.8, `fine-tuned test accuracy ${result.testAccuracy}`);
       for (const f of ['classifier.safetensors', 'finetune.json', 'vocab.model']) assert.ok(existsSync(join(dir, 'clf', f)), f);
+      // The classifier reads whole documents (windows side by side) and exports with its vocabulary.
+      checkOnnxExport(env, join(dir, 'clf'), 'text-transformer', ['vocab.model']);
 
       const out = join(dir, 'emb.csv');
       const emb = theirs('embed', '--encoder', 'support/tickets-mlm', '--text', join(dir, 'their-tickets'), '--out', out, '--json');

@@ -75,14 +75,20 @@ function listImages(dir: string): string[] {
   return out.sort();
 }
 
-/** One file -> size*size*channels bytes (HWC). */
-export async function decodeImage(file: string, o: DecodeOptions): Promise<Buffer> {
-  let img = sharp(file, { failOn: 'error' }).rotate().resize(o.size, o.size, { fit: 'cover', position: 'centre' });
+/** One file (a path, or its bytes with a name for messages) -> size*size*channels bytes (HWC). */
+export async function decodeImage(
+  file: string | Uint8Array,
+  o: DecodeOptions,
+  name = typeof file === 'string' ? file : 'image',
+): Promise<Buffer> {
+  let img = sharp(file, { failOn: 'error', limitInputPixels: 1 << 26 })
+    .rotate()
+    .resize(o.size, o.size, { fit: 'cover', position: 'centre' });
   img = o.channels === 1 ? img.toColourspace('b-w') : img.removeAlpha().toColourspace('srgb');
   const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
   if (info.channels !== o.channels || data.length !== o.size * o.size * o.channels) {
     throw new DataFormatError(
-      `${file}: decoded to ${info.width}x${info.height}x${info.channels}, expected ${o.size}x${o.size}x${o.channels}`,
+      `${name}: decoded to ${info.width}x${info.height}x${info.channels}, expected ${o.size}x${o.size}x${o.channels}`,
     );
   }
   return data;

@@ -123,3 +123,32 @@ export function column(t: Table, name: string): Column {
   if (!c) throw new DataFormatError(`${t.source} has no column '${name}' (it has ${t.columns.map((x) => x.name).join(', ')})`);
   return c;
 }
+
+/**
+ * A table from JSON-like records (an API's rows by column name), typed as `types` says: only
+ * those columns are read, each cell through the same parsing as a text file's (null or a
+ * missing marker is a missing value). A record without one of the columns (unless
+ * `absentIsMissing`: events carry only their own fields), or a cell that is not a number,
+ * string or boolean, is an error naming the record and the column.
+ */
+export function tableFromRecords(
+  records: readonly Record<string, unknown>[],
+  types: Record<string, ColumnType>,
+  source: string,
+  o: { absentIsMissing?: boolean } = {},
+): Table {
+  const columns = Object.entries(types).map(([name, type]) => {
+    const cells = records.map((r, i) => {
+      if (!(name in r)) {
+        if (o.absentIsMissing) return null;
+        throw new DataFormatError(`${source}[${i}]: no column '${name}'`);
+      }
+      const v = r[name];
+      if (v === null) return null;
+      if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return String(v);
+      throw new DataFormatError(`${source}[${i}].${name}: a ${Array.isArray(v) ? 'list' : typeof v} is not a cell value`);
+    });
+    return buildColumn(name, type, cells, source);
+  });
+  return { source, rows: records.length, columns };
+}

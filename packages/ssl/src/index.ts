@@ -20,7 +20,7 @@ export {
   type TrainConfig,
   type TrainResult,
 } from './train/trainer.js';
-export { extractFeatures, toFloatImages, normalizeInput, imageStats, type InputNorm } from './eval/features.js';
+export { extractFeatures, encodeBatch, toFloatImages, normalizeInput, imageStats, type InputNorm } from './eval/features.js';
 export { knnAccuracy } from './eval/knn.js';
 export { linearProbe } from './eval/linear.js';
 export { recipeSchema, validateRecipe, loadRecipe, RecipeError, METHOD_NAMES, type Recipe } from './recipe/schema.js';

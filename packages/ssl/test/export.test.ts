@@ -13,6 +13,8 @@ import { nn } from '@pretext/torch';
 import {
   buildEncoder,
   checkOnnxParity,
+  DocumentEncoder,
+  TextTransformer,
   exportEncoderOnnx,
   exportOnnxFolder,
   onnxSession,
@@ -160,6 +162,19 @@ describe('ONNX export', () => {
     const probs = out.probabilities!.data as Float32Array;
     assert.ok(Math.abs(probs[0]! + probs[1]! + probs[2]! + probs[3]! - 1) < 1e-6, 'a row of probabilities sums to 1');
     await session.release();
+  });
+
+  it('exports a text classifier over whole documents: windows side by side, all-padding windows left out', async () => {
+    const spec = families[5]!.spec;
+    torch.manualSeed(3);
+    const docs = new DocumentEncoder(buildEncoder(spec) as TextTransformer, 3).eval();
+    const head = new nn.Linear(docs.outDim, 2);
+    const meta = encoderMeta({ encoder: spec, inputShape: [120], modality: 'text', outDim: docs.outDim });
+    const ex = exportEncoderOnnx(docs, meta, { head });
+    assert.deepEqual(ex.input.shape, ['batch', 120]);
+    const p = await checkOnnxParity(ex, docs, meta, { n: 100, head });
+    assert.ok(p.maxAbsDiff <= 1e-4 && p.probabilitiesMaxAbsDiff! <= 1e-4, JSON.stringify(p));
+    assert.ok(Number.isFinite(p.maxAbsDiff), 'no NaN from the all-padding windows');
   });
 
   it('refuses a module it has no writer for, naming it, and BatchNorm without running statistics', () => {

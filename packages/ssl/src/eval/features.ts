@@ -59,3 +59,18 @@ export function extractFeatures(encoder: Encoder, images: Tensor, norm: InputNor
     encoder.train(wasTraining);
   }
 }
+
+/**
+ * Features of one batch handed over as flat values and a shape (what a service collects from
+ * its requests): float inputs are normalized as in training, token ids go in as they are.
+ * Returns [N * outDim] row-major.
+ */
+export function encodeBatch(encoder: Encoder, norm: InputNorm, data: Float32Array | BigInt64Array, dims: number[]): Float32Array {
+  return torch.tidy(() =>
+    torch.noGrad(() => {
+      const x = torch.tensor(data).reshape(dims);
+      const input = data instanceof BigInt64Array ? x : normalizeInput(x, norm);
+      return (encoder.forward(input).contiguous().data() as Float32Array).slice();
+    }),
+  );
+}

@@ -12,6 +12,7 @@ import { SmallCnn } from '../encoders/smallCnn.js';
 import { BasicBlock, ResNet18 } from '../encoders/resnet.js';
 import { FeatureTokenizer, FtTransformer, TabularMlp } from '../modalities/tabular/encoders.js';
 import { TextTransformer } from '../modalities/text/encoder.js';
+import { DocumentEncoder } from '../modalities/text/document.js';
 import { EventGru } from '../modalities/sequence/encoder.js';
 import type { EncoderMeta } from '../pipeline.js';
 import { OnnxExportError, OnnxGraph, type ValueInfo } from './graph.js';
@@ -114,6 +115,30 @@ function textTransformer(c: ExportContext, m: TextTransformer, ids: string): str
   return g.op('Div', [sum, count], {}, 'mean_pool');
 }
 
+/**
+ * A text classifier's document encoder: [B, W * L] ids as W windows, each encoded; windows
+ * that are all padding (first token the pad id) are left out of the mean, as in Pretext.
+ */
+function documentEncoder(c: ExportContext, m: DocumentEncoder, ids: string): string {
+  const g = c.g;
+  const L = m.text.layout.maxLength;
+  const D = m.outDim;
+  if (!(m.text instanceof TextTransformer)) c.unsupported(m.text, 'a document encoder exports over the text transformer only');
+  const flat = g.op('Reshape', [ids, c.ints([-1, L], 'window_shape')], {}, 'windows');
+  const features = textTransformer(c, m.text, flat);
+  const first = g.op('Gather', [flat, c.index(0, 'first_token')], { axis: 1 });
+  const real = g.op('Not', [g.op('Equal', [first, c.ints([m.text.layout.padId], 'pad_id')])], {}, 'real_window');
+  // An all-padding window attends to nothing (NaN features); Where drops it before the mean.
+  const kept = g.op('Where', [g.op('Unsqueeze', [real, c.ints([1], 'axes')]), features, c.scalar(0)], {}, 'kept_windows');
+  const sum = g.op('ReduceSum', [g.op('Reshape', [kept, c.ints([-1, m.windows, D], 'doc_shape')]), c.ints([1], 'axes')], { keepdims: 0 });
+  const counts = g.op(
+    'ReduceSum',
+    [g.op('Reshape', [g.op('Cast', [real], { to: 1 }), c.ints([-1, m.windows], 'count_shape')]), c.ints([1], 'axes')],
+    { keepdims: 1 },
+  );
+  return g.op('Div', [sum, g.op('Max', [counts, c.scalar(1)])], {}, 'document');
+}
+
 function eventGru(c: ExportContext, m: EventGru, x: string): string {
   const g = c.g;
   const k = m.layout.cardinalities.length;
@@ -152,7 +177,9 @@ function inputFor(family: OnnxFamily, meta: EncoderMeta, encoder: Encoder): Valu
         shape: ['batch', (encoder as TabularMlp).layout.continuous + (encoder as TabularMlp).layout.cardinalities.length],
       };
     case 'text-transformer':
-      return { name: 'input_ids', type: 'int64', shape: ['batch', 'length'] };
+      return encoder instanceof DocumentEncoder
+        ? { name: 'input_ids', type: 'int64', shape: ['batch', encoder.windows * encoder.text.layout.maxLength] }
+        : { name: 'input_ids', type: 'int64', shape: ['batch', 'length'] };
     case 'event-gru':
       return { name: 'events', type: 'float32', shape: ['batch', 'events', (encoder as EventGru).channels] };
   }
@@ -195,6 +222,7 @@ export function exportEncoderOnnx(encoder: Encoder, meta: EncoderMeta, o: OnnxEx
     else if (encoder instanceof TabularMlp) features = tabularMlp(c, encoder, input.name);
     else if (encoder instanceof FtTransformer) features = ftTransformer(c, encoder, input.name);
     else if (encoder instanceof TextTransformer) features = textTransformer(c, encoder, input.name);
+    else if (encoder instanceof DocumentEncoder) features = documentEncoder(c, encoder, input.name);
     else if (encoder instanceof EventGru) features = eventGru(c, encoder, input.name);
     else throw new OnnxExportError(`cannot export encoder type '${family}' (${encoder.constructor.name}) to ONNX`);
     const outputs: ValueInfo[] = [{ name: 'embedding', type: 'float32', shape: ['batch', encoder.outDim] }];
@@ -277,21 +305,29 @@ export function randomOnnxInputs(
     return { data, dims: [n, F] };
   }
   if (family === 'text-transformer') {
-    const { layout } = encoder as TextTransformer;
-    const L = Math.min(layout.maxLength, 32);
-    const data = new BigInt64Array(n * L).fill(BigInt(layout.padId));
+    // A document encoder (text classifiers) reads W full windows per row; windows after the
+    // first may be all padding, as a short document's are.
+    const doc = encoder instanceof DocumentEncoder ? encoder : null;
+    const { layout } = doc ? doc.text : (encoder as TextTransformer);
+    const L = doc ? layout.maxLength : Math.min(layout.maxLength, 32);
+    const W = doc ? doc.windows : 1;
+    const data = new BigInt64Array(n * W * L).fill(BigInt(layout.padId));
     const special = new Set([layout.padId, layout.clsId, layout.sepId, layout.maskId]);
     for (let i = 0; i < n; i++) {
-      const len = 2 + Math.floor(rand() * (L - 1));
-      data[i * L] = BigInt(layout.clsId);
-      for (let t = 1; t < len - 1; t++) {
-        let id = Math.floor(rand() * layout.vocabSize);
-        while (special.has(id)) id = Math.floor(rand() * layout.vocabSize);
-        data[i * L + t] = BigInt(id);
+      const windows = 1 + Math.floor(rand() * W);
+      for (let w = 0; w < windows; w++) {
+        const at = (i * W + w) * L;
+        const len = 2 + Math.floor(rand() * (L - 1));
+        data[at] = BigInt(layout.clsId);
+        for (let t = 1; t < len - 1; t++) {
+          let id = Math.floor(rand() * layout.vocabSize);
+          while (special.has(id)) id = Math.floor(rand() * layout.vocabSize);
+          data[at + t] = BigInt(id);
+        }
+        data[at + len - 1] = BigInt(layout.sepId);
       }
-      data[i * L + len - 1] = BigInt(layout.sepId);
     }
-    return { data, dims: [n, L] };
+    return { data, dims: [n, W * L] };
   }
   const e = encoder as EventGru;
   const L = 24;

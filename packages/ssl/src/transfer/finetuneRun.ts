@@ -10,6 +10,8 @@ import type { InputNorm } from '../eval/features.js';
 import { loadEncoder, loadSplits } from '../pipeline.js';
 import type { DataSpec } from '../data/sources.js';
 import { Classifier, finetune, type FinetuneMode, type FinetuneResult } from './finetune.js';
+import { DocumentEncoder } from '../modalities/text/document.js';
+import type { TextEncoder } from '../modalities/text/encoder.js';
 import { budgetName, labelSubset, type LabelBudget } from './labels.js';
 import { numClassesOf, selectLabeled } from './protocol.js';
 
@@ -109,7 +111,7 @@ export function saveClassifier<M extends ClassifierMeta>(outDir: string, r: Fine
   return meta;
 }
 
-/** A fine-tuned classifier folder as a model in eval mode: normalized images [B, C, H, W] -> logits [B, classes]. */
+/** A fine-tuned classifier folder as a model in eval mode: normalized images [B, C, H, W] (or documents [B, windows * length]) -> logits [B, classes]. */
 export function loadClassifier(dir: string): { classifier: Classifier; meta: ClassifierMeta } {
   let meta: ClassifierMeta;
   try {
@@ -119,7 +121,10 @@ export function loadClassifier(dir: string): { classifier: Classifier; meta: Cla
   }
   if (meta.format !== 'pretext-classifier/1' || !meta.encoderSpec || !(meta.numClasses > 0))
     throw new DataFormatError(`${join(dir, 'finetune.json')}: not a pretext-classifier/1 description`);
-  const classifier = new Classifier(buildEncoder(meta.encoderSpec), meta.numClasses);
+  // Text classifiers read whole documents: up to `windows` token windows side by side.
+  const windows = (meta as { windows?: number }).windows;
+  const base = buildEncoder(meta.encoderSpec);
+  const classifier = new Classifier(windows ? new DocumentEncoder(base as TextEncoder, windows) : base, meta.numClasses);
   const { tensors } = torch.safetensors.loadFile(join(dir, 'classifier.safetensors'));
   classifier.loadStateDict(tensors);
   for (const t of tensors.values()) t.dispose();

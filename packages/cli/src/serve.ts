@@ -16,13 +16,15 @@ Serves the encoder (or fine-tuned classifier) over HTTP:
                        (the field of the model's modality) -> {"embeddings": [[...], ...]}
   POST /v1/predict     classifiers: the same body -> class probabilities and labels
   GET  /healthz, /readyz, /metrics (Prometheus), /openapi.json
-Concurrent requests share forward passes (up to --max-batch items, waiting at most
---max-wait-ms); when --max-queue items wait, requests get 503 with Retry-After. SIGTERM or
+Concurrent requests share forward passes of up to --max-batch items: when the model is idle a
+pass starts at once (or after --max-wait-ms, for fuller batches), and requests that arrive
+during a pass form the next one. When --max-queue items wait, requests get 503 with
+Retry-After. SIGTERM or
 Ctrl-C stops taking requests and finishes those in flight. --runtime onnxruntime runs the
 graph pretext export writes, checked against Pretext at start-up.
 
 Options (defaults): --port 8090, --host 127.0.0.1, --runtime libtorch, --max-batch 32,
---max-wait-ms 5, --max-queue 1024, --max-inputs 256 per request, --body-limit-mb 16`,
+--max-wait-ms 0, --max-queue 1024, --max-inputs 256 per request, --body-limit-mb 16`,
 };
 
 const positiveInt = (v: string, name: string): number => {
@@ -40,7 +42,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       host: { type: 'string', default: '127.0.0.1' },
       runtime: { type: 'string', default: 'libtorch' },
       'max-batch': { type: 'string', default: '32' },
-      'max-wait-ms': { type: 'string', default: '5' },
+      'max-wait-ms': { type: 'string', default: '0' },
       'max-queue': { type: 'string', default: '1024' },
       'max-inputs': { type: 'string', default: '256' },
       'body-limit-mb': { type: 'string', default: '16' },

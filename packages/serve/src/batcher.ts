@@ -1,5 +1,7 @@
-// Dynamic micro-batching: items from concurrent requests wait at most `maxWaitMs` to share a
-// forward pass of up to `maxBatch` items, one pass at a time. The queue is bounded in items;
+// Dynamic micro-batching: one forward pass at a time over up to `maxBatch` items. When the
+// model is idle a pass starts at once (or after `maxWaitMs`, to let a fuller batch gather);
+// items that arrive while a pass runs form the next one, so batches grow with the load and
+// a lone request never waits for company. The queue is bounded in items;
 // a request that would overflow it is refused at once (the service answers 503 with
 // Retry-After) instead of waiting without bound. With batching off, each request's items
 // run on their own, in arrival order.
@@ -70,7 +72,7 @@ export class MicroBatcher {
 
   private schedule(): void {
     if (this.running || this.queue.length === 0) return;
-    if (!this.o.batching || this.queued >= this.o.maxBatch) {
+    if (!this.o.batching || this.queued >= this.o.maxBatch || this.o.maxWaitMs <= 0) {
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
       void this.pass();

@@ -40,7 +40,11 @@ const error = {
   type: 'object',
   properties: { statusCode: { type: 'integer' }, error: { type: 'string' }, field: { type: 'string' } },
 } as const;
-const matrix = { type: 'array', items: { type: 'array', items: { type: 'number' } } } as const;
+const matrix = {
+  type: 'array',
+  description: "one per input: numbers, or with encoding 'base64' the float32 values (little-endian) in base64",
+  items: { anyOf: [{ type: 'array', items: { type: 'number' } }, { type: 'string' }] },
+} as const;
 
 /** The body schema of the model's modality: one list field, each entry in the shape it takes. */
 function inputSchema(m: ServedModel, maxInputs: number): Record<string, unknown> {
@@ -60,7 +64,10 @@ function inputSchema(m: ServedModel, maxInputs: number): Record<string, unknown>
     type: 'object',
     required: [field],
     additionalProperties: false,
-    properties: { [field]: { type: 'array', minItems: 1, maxItems: maxInputs, items: entry } },
+    properties: {
+      [field]: { type: 'array', minItems: 1, maxItems: maxInputs, items: entry },
+      encoding: { type: 'string', enum: ['float', 'base64'], description: 'embeddings as numbers (default) or as base64 float32, 4x smaller' },
+    },
   };
 }
 
@@ -96,7 +103,7 @@ export async function createEmbeddingService(model: ServedModel, o: ServeOptions
   });
   const batcher = new MicroBatcher((items) => model.embed(items), {
     maxBatch: o.maxBatch ?? 32,
-    maxWaitMs: o.maxWaitMs ?? 5,
+    maxWaitMs: o.maxWaitMs ?? 0,
     maxQueue: o.maxQueue ?? 1024,
     batching: o.batching ?? true,
     onBatch: (size, seconds) => {
@@ -162,8 +169,8 @@ export async function createEmbeddingService(model: ServedModel, o: ServeOptions
     (req, reply) => void reply.status(404).send({ statusCode: 404, error: `no route ${req.method} ${req.url.split('?')[0]}` }),
   );
 
-  const embed = async (body: Record<string, unknown[]>): Promise<Float32Array[]> => {
-    const prepared = await read(body[INPUT_FIELD[model.modality]]!);
+  const embed = async (body: Record<string, unknown>): Promise<Float32Array[]> => {
+    const prepared = await read(body[INPUT_FIELD[model.modality]] as unknown[]);
     return prepared.pool(await batcher.submit(prepared.items));
   };
   const body = inputSchema(model, maxInputs);
@@ -179,7 +186,7 @@ export async function createEmbeddingService(model: ServedModel, o: ServeOptions
     (_req, reply) => (closing ? reply.status(503).send({ statusCode: 503, error: 'shutting down' }) : reply.send({ status: 'ready' })),
   );
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
-  app.post<{ Body: Record<string, unknown[]> }>(
+  app.post<{ Body: Record<string, unknown> }>(
     '/v1/embeddings',
     {
       schema: {
@@ -189,10 +196,15 @@ export async function createEmbeddingService(model: ServedModel, o: ServeOptions
     },
     async (req) => {
       const e = await embed(req.body);
-      return { model: model.family, dim: model.outDim, embeddings: e.map((r) => Array.from(r)) };
+      const base64 = req.body.encoding === 'base64';
+      return {
+        model: model.family,
+        dim: model.outDim,
+        embeddings: e.map((r) => (base64 ? Buffer.from(r.buffer, r.byteOffset, r.byteLength).toString('base64') : Array.from(r))),
+      };
     },
   );
-  app.post<{ Body: Record<string, unknown[]> }>(
+  app.post<{ Body: Record<string, unknown> }>(
     '/v1/predict',
     {
       schema: {

@@ -42,6 +42,12 @@ describe('micro-batcher', () => {
     assert.deepEqual(passes, [4, 2], 'six items in passes of at most four');
   });
 
+  it('with no wait starts a pass as soon as the model is idle; what arrives meanwhile forms the next', async () => {
+    const { b, passes } = doubling({ maxWaitMs: 0 }, 20);
+    await Promise.all([b.submit([item(1), item(2)]), b.submit([item(3)]), b.submit([item(4), item(5), item(6)])]);
+    assert.deepEqual(passes, [2, 4]);
+  });
+
   it('without batching runs each request alone', async () => {
     const { b, passes } = doubling({ batching: false });
     await Promise.all([b.submit([item(1), item(2)]), b.submit([item(3)]), b.submit([item(4)])]);
@@ -120,6 +126,13 @@ describe('embedding service', () => {
           for (let k = 0; k < got.dim; k++)
             assert.ok(Math.abs(got.embeddings[i]![k]! - want[i * got.dim + k]!) < 1e-4, `input ${i}, feature ${k}`);
         assert.deepEqual(got.embeddings[2], got.embeddings[1], 'the PNG decodes to the same pixels');
+        const packed = await s.app.inject(post('/v1/embeddings', { images: pixels.slice(0, 1), encoding: 'base64' }));
+        const b64 = packed.json<{ embeddings: string[] }>().embeddings[0]!;
+        const bytes32 = Buffer.from(b64, 'base64');
+        const unpacked = new Float32Array(bytes32.buffer.slice(bytes32.byteOffset, bytes32.byteOffset + bytes32.length));
+        assert.equal(unpacked.length, got.dim);
+        // (a batch of one here, of three before: the engine may sum in another order)
+        unpacked.forEach((v, k) => assert.ok(Math.abs(v - got.embeddings[0]![k]!) < 1e-5, `base64 value ${k}: ${v}`));
       } finally {
         await s.close();
       }

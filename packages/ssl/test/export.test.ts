@@ -14,6 +14,8 @@ import {
   buildEncoder,
   checkOnnxParity,
   DocumentEncoder,
+  EXAMPLE_ENCODERS,
+  buildExampleEncoder,
   TextTransformer,
   exportEncoderOnnx,
   exportOnnxFolder,
@@ -37,76 +39,9 @@ function onnxChecker(path: string): { ok: boolean; out: string } {
   return { ok: r.status === 0 && r.stdout.trim() === 'ok', out: r.stdout + r.stderr };
 }
 
-const families: { name: string; spec: EncoderSpec; shape: number[]; modality: EncoderMeta['modality'] }[] = [
-  {
-    name: 'small CNN, standardized readout',
-    spec: { type: 'small-cnn', config: { width: 8, depth: 2, readoutNorm: true } },
-    shape: [1, 28, 28],
-    modality: 'image',
-  },
-  {
-    name: 'small CNN, flattened, 3 channels',
-    spec: { type: 'small-cnn', config: { inChannels: 3, inputSize: 16, width: 4, depth: 2, pool: 'flatten' } },
-    shape: [3, 16, 16],
-    modality: 'image',
-  },
-  { name: 'ResNet-18', spec: { type: 'resnet18', config: { widthMultiplier: 0.125 } }, shape: [1, 28, 28], modality: 'image' },
-  {
-    name: 'tabular MLP',
-    spec: { type: 'tabular-mlp', config: { continuous: 5, cardinalities: [3, 7], hidden: [32, 16] } },
-    shape: [7],
-    modality: 'tabular',
-  },
-  {
-    name: 'FT-Transformer',
-    spec: { type: 'ft-transformer', config: { continuous: 4, cardinalities: [5], dModel: 16, heads: 4, layers: 2 } },
-    shape: [5],
-    modality: 'tabular',
-  },
-  {
-    name: 'text transformer, mean pooling',
-    spec: {
-      type: 'text-transformer',
-      config: { vocabSize: 300, padId: 0, clsId: 1, sepId: 2, maskId: 3, maxLength: 40, dModel: 32, layers: 2, heads: 4 },
-    },
-    shape: [40],
-    modality: 'text',
-  },
-  {
-    name: 'text transformer, [CLS] pooling',
-    spec: {
-      type: 'text-transformer',
-      config: { vocabSize: 200, padId: 3, clsId: 1, sepId: 2, maskId: 0, maxLength: 20, dModel: 16, layers: 1, heads: 2, pooling: 'cls' },
-    },
-    shape: [20],
-    modality: 'text',
-  },
-  {
-    name: 'event GRU, 2 layers',
-    spec: { type: 'event-gru', config: { cardinalities: [6, 9], numeric: 2, embedDim: 4, hidden: 24, layers: 2 } },
-    shape: [24, 9],
-    modality: 'sequence',
-  },
-];
+const families = EXAMPLE_ENCODERS.map((e) => ({ ...e, shape: e.inputShape }));
 
-/** An encoder with trained-looking BatchNorm statistics (not the initial 0 and 1). */
-function encoderFor(spec: EncoderSpec, shape: number[]): ReturnType<typeof buildEncoder> {
-  torch.manualSeed(7);
-  const e = buildEncoder(spec);
-  if (spec.type === 'small-cnn' || spec.type === 'resnet18') {
-    e.train();
-    torch.noGrad(() => {
-      for (let i = 0; i < 3; i++)
-        e.forward(
-          torch
-            .rand([8, ...shape])
-            .mul(2)
-            .add(0.5),
-        ).dispose();
-    });
-  }
-  return e.eval();
-}
+const encoderFor = (spec: EncoderSpec, shape: number[]) => buildExampleEncoder({ spec, inputShape: shape });
 
 describe('ONNX export', () => {
   for (const f of families) {

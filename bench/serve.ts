@@ -50,7 +50,13 @@ if (!args['skip-parity']) {
     const encoder = buildExampleEncoder(e);
     const meta = exampleMeta(e, encoder.outDim);
     const p = await checkOnnxParity(exportEncoderOnnx(encoder, meta), encoder, meta, { n: 100 });
-    emit({ case: 'export-parity', family: e.spec.type, name: e.name, max_abs_diff: Number(p.maxAbsDiff.toExponential(3)), inputs: p.inputs });
+    emit({
+      case: 'export-parity',
+      family: e.spec.type,
+      name: e.name,
+      max_abs_diff: Number(p.maxAbsDiff.toExponential(3)),
+      inputs: p.inputs,
+    });
     encoder.dispose();
   }
 }
@@ -86,7 +92,9 @@ writeFileSync(join(dir, 'encoder.json'), JSON.stringify(exampleMeta(example, enc
   await session.release();
 }
 
-const png = await sharp(Buffer.from(Uint8Array.from({ length: 784 }, (_, i) => (i * 29) % 256)), { raw: { width: 28, height: 28, channels: 1 } })
+const png = await sharp(Buffer.from(Uint8Array.from({ length: 784 }, (_, i) => (i * 29) % 256)), {
+  raw: { width: 28, height: 28, channels: 1 },
+})
   .png()
   .toBuffer();
 const body = JSON.stringify({ images: [png.toString('base64')] });
@@ -108,7 +116,15 @@ async function startService(extra: string[]): Promise<{ url: string; server: Chi
 const load = (url: string, clients: number, seconds: number): Promise<autocannon.Result> =>
   new Promise((resolve, reject) =>
     autocannon(
-      { url: `${url}/v1/embeddings`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: clients, duration: seconds, timeout: 30 },
+      {
+        url: `${url}/v1/embeddings`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        connections: clients,
+        duration: seconds,
+        timeout: 30,
+      },
       (err, r) => (err ? reject(err) : resolve(r)),
     ),
   );
@@ -126,7 +142,16 @@ for (const runtime of ['libtorch', 'onnxruntime'] as const)
         const r = await load(url, clients, Number(args.seconds));
         const errors = r.errors + r.timeouts + r.non2xx;
         rps[`${runtime}/${batching}/${clients}`] = r.requests.average;
-        emit({ case: 'serve', runtime, clients, batching, rps: Math.round(r.requests.average), p50_ms: r.latency.p50, p99_ms: r.latency.p99, errors });
+        emit({
+          case: 'serve',
+          runtime,
+          clients,
+          batching,
+          rps: Math.round(r.requests.average),
+          p50_ms: r.latency.p50,
+          p99_ms: r.latency.p99,
+          errors,
+        });
       }
     } finally {
       server.kill('SIGTERM');

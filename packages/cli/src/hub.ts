@@ -15,7 +15,7 @@ import {
   type HubConfig,
   type ModelRef,
 } from '@pretext/hub/client';
-import { preparePublication, ProgressBar } from '@pretext/ssl';
+import { preparePublication, prepareTryIt, ProgressBar } from '@pretext/ssl';
 import { UsageError } from './errors.js';
 
 export const HUB_HELP: Record<string, string> = {
@@ -34,7 +34,7 @@ export const HUB_HELP: Record<string, string> = {
 Checks the token against the hub and saves both in ~/.config/pretext/hub.json (mode 600).
 PRETEXT_HUB_URL and PRETEXT_HUB_TOKEN override the saved values.`,
   push: `Usage: pretext push <run dir> <team/name> [--alias NAME] [--visibility private|internal|public]
-                    [--license ID] [--json]
+                    [--license ID] [--no-try-it] [--json]
 
 Publishes a pretraining run: encoder weights and config, metrics, scores, recipe, reports
 and plots when present, and a model card (Markdown with Hugging Face-style YAML front
@@ -92,6 +92,7 @@ export async function pushCommand(argv: string[]): Promise<number> {
       alias: { type: 'string' },
       visibility: { type: 'string' },
       license: { type: 'string' },
+      'no-try-it': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -102,6 +103,15 @@ export async function pushCommand(argv: string[]): Promise<number> {
   const { team, name } = parseModelRef(ref);
   if (values.visibility && !['private', 'internal', 'public'].includes(values.visibility))
     throw new UsageError(`--visibility must be private, internal or public`);
+  if (!values['no-try-it'] && !existsSync(join(dir, 'finetune.json'))) {
+    // Image encoders publish an ONNX export and a gallery, so their hub page can run them in the browser.
+    try {
+      const added = await prepareTryIt(dir);
+      if (added.length && !values.json) console.error(`for the hub page's try-it panel: ${added.join(', ')}`);
+    } catch (err) {
+      console.error(`pretext push: no try-it panel for this version (${(err as Error).message.split('\n')[0]})`);
+    }
+  }
   const pub = preparePublication(dir, `${team}/${name}`, {
     license: values.license,
     codeVersion: codeVersion(),

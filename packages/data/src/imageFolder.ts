@@ -123,3 +123,14 @@ export async function decodeImageBytes(files: readonly string[], o: DecodeOption
   }
   return hwc;
 }
+
+/** One image's bytes laid out [C, H, W] (C = 1 or 3) as a PNG (gallery thumbnails). */
+export function pngFromPixels(chw: Uint8Array, shape: number[]): Promise<Buffer> {
+  const [C, H, W] = shape as [number, number, number];
+  if (chw.length !== C * H * W) throw new DataFormatError(`pngFromPixels: ${chw.length} bytes for a ${C}x${H}x${W} image`);
+  const hwc = new Uint8Array(chw.length);
+  for (let c = 0; c < C; c++) for (let p = 0; p < H * W; p++) hwc[p * C + c] = chw[c * H * W + p]!;
+  return sharp(hwc, { raw: { width: W, height: H, channels: C as 1 | 3 } })
+    .png()
+    .toBuffer();
+}

@@ -5,12 +5,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import helmet from 'helmet';
 
-/** The Content-Security-Policy of the hub's pages: scripts and styles from the hub only, nothing inline, no framing. */
+/**
+ * The Content-Security-Policy of the hub's pages: scripts and styles from the hub only, nothing
+ * inline, no framing. 'wasm-unsafe-eval' lets the page compile WebAssembly (the try-it panel's
+ * onnxruntime-web) without allowing eval or inline script.
+ */
 const CSP = {
   useDefaults: false,
   directives: {
     defaultSrc: ["'self'"],
-    scriptSrc: ["'self'"],
+    scriptSrc: ["'self'", "'wasm-unsafe-eval'"],
     styleSrc: ["'self'"],
     imgSrc: ["'self'", 'blob:', 'data:'],
     connectSrc: ["'self'"],

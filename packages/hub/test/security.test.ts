@@ -238,7 +238,7 @@ for (const engine of ['sqlite', 'postgres'] as const)
       ]) {
         const r = await h.call('GET', url);
         const csp = String(r.headers['content-security-policy']);
-        assert.match(csp, /script-src 'self'(;|$)/, url);
+        assert.match(csp, /script-src 'self' 'wasm-unsafe-eval'(;|$)/, url);
         assert.match(csp, /frame-ancestors 'none'/, url);
         assert.match(csp, /object-src 'none'/, url);
         assert.equal(r.headers['x-content-type-options'], 'nosniff', url);

@@ -66,7 +66,11 @@ function inputSchema(m: ServedModel, maxInputs: number): Record<string, unknown>
     additionalProperties: false,
     properties: {
       [field]: { type: 'array', minItems: 1, maxItems: maxInputs, items: entry },
-      encoding: { type: 'string', enum: ['float', 'base64'], description: 'embeddings as numbers (default) or as base64 float32, 4x smaller' },
+      encoding: {
+        type: 'string',
+        enum: ['float', 'base64'],
+        description: 'embeddings as numbers (default) or as base64 float32, 4x smaller',
+      },
     },
   };
 }

@@ -35,6 +35,7 @@ export * from './report/embeddingMap.js';
 export * from './report/report.js';
 export { modelCard, preparePublication, PUBLISHED_FILES, type Publication } from './publish/publication.js';
 export { classifierCard, readClassifierMeta, CLASSIFIER_FILES } from './publish/classifier.js';
+export { prepareTryIt, type Gallery } from './publish/tryIt.js';
 export * from './transfer/finetuneRun.js';
 export { exportEncoderOnnx, randomOnnxInputs, type OnnxExport, type OnnxExportOptions, type OnnxFamily } from './export/onnx.js';
 export { exportOnnxFolder, readOnnxExport, PARITY_TOLERANCE, type OnnxFolderExport, type OnnxFolderOptions } from './export/folder.js';

@@ -22,7 +22,6 @@ import {
   onnxSession,
   OnnxExportError,
   readOnnxSummary,
-  type EncoderMeta,
   type EncoderSpec,
 } from '../src/index.js';
 import { encoderMeta } from './fixtures/runFolder.js';

@@ -12,7 +12,12 @@ export interface ExampleEncoder {
 }
 
 export const EXAMPLE_ENCODERS: readonly ExampleEncoder[] = [
-  { name: 'small CNN, standardized readout', spec: { type: 'small-cnn', config: { width: 8, depth: 2, readoutNorm: true } }, inputShape: [1, 28, 28], modality: 'image' },
+  {
+    name: 'small CNN, standardized readout',
+    spec: { type: 'small-cnn', config: { width: 8, depth: 2, readoutNorm: true } },
+    inputShape: [1, 28, 28],
+    modality: 'image',
+  },
   {
     name: 'small CNN, flattened, 3 channels',
     spec: { type: 'small-cnn', config: { inChannels: 3, inputSize: 16, width: 4, depth: 2, pool: 'flatten' } },
@@ -20,17 +25,33 @@ export const EXAMPLE_ENCODERS: readonly ExampleEncoder[] = [
     modality: 'image',
   },
   { name: 'ResNet-18', spec: { type: 'resnet18', config: { widthMultiplier: 0.125 } }, inputShape: [1, 28, 28], modality: 'image' },
-  { name: 'tabular MLP', spec: { type: 'tabular-mlp', config: { continuous: 5, cardinalities: [3, 7], hidden: [32, 16] } }, inputShape: [7], modality: 'tabular' },
-  { name: 'FT-Transformer', spec: { type: 'ft-transformer', config: { continuous: 4, cardinalities: [5], dModel: 16, heads: 4, layers: 2 } }, inputShape: [5], modality: 'tabular' },
+  {
+    name: 'tabular MLP',
+    spec: { type: 'tabular-mlp', config: { continuous: 5, cardinalities: [3, 7], hidden: [32, 16] } },
+    inputShape: [7],
+    modality: 'tabular',
+  },
+  {
+    name: 'FT-Transformer',
+    spec: { type: 'ft-transformer', config: { continuous: 4, cardinalities: [5], dModel: 16, heads: 4, layers: 2 } },
+    inputShape: [5],
+    modality: 'tabular',
+  },
   {
     name: 'text transformer, mean pooling',
-    spec: { type: 'text-transformer', config: { vocabSize: 300, padId: 0, clsId: 1, sepId: 2, maskId: 3, maxLength: 40, dModel: 32, layers: 2, heads: 4 } },
+    spec: {
+      type: 'text-transformer',
+      config: { vocabSize: 300, padId: 0, clsId: 1, sepId: 2, maskId: 3, maxLength: 40, dModel: 32, layers: 2, heads: 4 },
+    },
     inputShape: [40],
     modality: 'text',
   },
   {
     name: 'text transformer, [CLS] pooling',
-    spec: { type: 'text-transformer', config: { vocabSize: 200, padId: 3, clsId: 1, sepId: 2, maskId: 0, maxLength: 20, dModel: 16, layers: 1, heads: 2, pooling: 'cls' } },
+    spec: {
+      type: 'text-transformer',
+      config: { vocabSize: 200, padId: 3, clsId: 1, sepId: 2, maskId: 0, maxLength: 20, dModel: 16, layers: 1, heads: 2, pooling: 'cls' },
+    },
     inputShape: [20],
     modality: 'text',
   },

@@ -113,7 +113,7 @@ function historyModelCard(ref: string, meta: EncoderMeta, scores: Record<string,
 
 /** Files of a run folder that a version publishes (weights, config, preprocessing, metrics, reports, plots). */
 export const PUBLISHED_FILES =
-  /^(encoder\.(safetensors|json)|features\.json|events\.json|vocab\.model|mlm-head\.safetensors|metrics\.jsonl|scores\.json|recipe\.yaml|diagnostics\.json|transfer\.json|report\.(html|md)|[a-z-]+\.(png|svg))$/;
+  /^(encoder\.(safetensors|json)|features\.json|events\.json|vocab\.model|mlm-head\.safetensors|model\.onnx|gallery\.json|metrics\.jsonl|scores\.json|recipe\.yaml|diagnostics\.json|transfer\.json|report\.(html|md)|[a-z-]+\.(png|svg))$/;
 
 export interface Publication {
   /** The generated model card (also written to the run folder as card.md). */

@@ -1,0 +1,106 @@
+// The hub page's try-it panel, end to end: an image encoder pushed with its ONNX export and
+// gallery, opened in headless Chromium; the page runs the encoder with onnxruntime-web on an
+// image it was never shown, and the nearest gallery image it names is the one Pretext
+// computes. No request leaves the page once the image is chosen.
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { chromium, type Browser } from 'playwright-core';
+import * as torch from '@pretext/torch';
+import { readFashionMnist } from '@pretext/data';
+import { extractFeatures, loadEncoder, type Gallery } from '@pretext/ssl';
+import { runPretext, serveHub } from './fixtures/cli.js';
+
+const recipe = `
+name: tiny-tryit
+data: { dataset: fashion-mnist, limit: 512 }
+augment:
+  crop: {}
+encoder:
+  type: small-cnn
+  config: { width: 4, depth: 2, pool: flatten, readoutNorm: true }
+method:
+  name: simclr
+  config: { hiddenDim: 32, projDim: 16 }
+train:
+  epochs: 1
+  batchSize: 64
+  optimizer: { name: adamw, lr: 0.002 }
+evaluation: { linear: false }
+`;
+
+describe('try an encoder in the browser', () => {
+  let browser: Browser | undefined;
+  after(async () => browser?.close());
+
+  it('embeds a chosen image in the page and shows the nearest gallery image Pretext computes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-tryit-'));
+    const env = { XDG_CONFIG_HOME: join(dir, 'config'), PRETEXT_CACHE: join(dir, 'cache') };
+    const pretext = (...args: string[]): ReturnType<typeof runPretext> => runPretext(env, ...args);
+    writeFileSync(join(dir, 'r.yaml'), recipe);
+    const run = join(dir, 'run');
+    assert.equal(pretext('pretrain', join(dir, 'r.yaml'), '--out', run, '--json').code, 0);
+
+    // A test image the gallery (training images) cannot hold, as a PNG, and Pretext's answer.
+    const test = await readFashionMnist('test');
+    const pixels = test.images.slice(7 * 784, 8 * 784);
+    await sharp(Buffer.from(pixels), { raw: { width: 28, height: 28, channels: 1 } })
+      .png()
+      .toFile(join(dir, 'probe.png'));
+    const hub = await serveHub(join(dir, 'hub'), env);
+    try {
+      assert.equal(pretext('login', '--hub', hub.url, '--token', hub.token).code, 0);
+      assert.equal(pretext('hub', 'team', 'create', 'vision').code, 0);
+      const pushed = pretext('push', run, 'vision/tiny', '--visibility', 'public');
+      assert.equal(pushed.code, 0, pushed.stderr);
+      assert.match(pushed.stderr, /try-it panel: model\.onnx, gallery\.json/);
+      const gallery = JSON.parse(readFileSync(join(run, 'gallery.json'), 'utf8')) as Gallery;
+      assert.equal(gallery.items.length, 48);
+      assert.equal(new Set(gallery.items.map((i) => i.label)).size, 10, 'the gallery spans the classes');
+
+      const { encoder, meta } = loadEncoder(run);
+      const e = torch.tidy(
+        () => extractFeatures(encoder, torch.tensor(pixels, { shape: [1, 28, 28] }), meta.inputNorm).data() as Float32Array,
+      );
+      const cos = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+        let ab = 0;
+        let aa = 0;
+        let bb = 0;
+        for (let k = 0; k < a.length; k++) [ab, aa, bb] = [ab + a[k]! * b[k]!, aa + a[k]! ** 2, bb + b[k]! ** 2];
+        return ab / Math.sqrt(aa * bb);
+      };
+      const sims = gallery.items.map((it) => cos(e, it.embedding));
+      const best = sims.indexOf(Math.max(...sims));
+
+      browser = await chromium.launch({
+        executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+      });
+      const page = await browser.newPage();
+      const violations: string[] = [];
+      page.on('console', (m) => m.type() === 'error' && violations.push(m.text()));
+      await page.goto(`${hub.url}/#/m/vision/tiny`);
+      await page.getByTestId('tryit-status').filter({ hasText: 'ready: 48 gallery images' }).waitFor({ timeout: 60_000 });
+      const requests: string[] = [];
+      page.on('request', (r) => requests.push(`${r.method()} ${r.url()}`));
+      await page.getByLabel('try an image').setInputFiles(join(dir, 'probe.png'));
+      await page.getByTestId('tryit-neighbours').waitFor({ timeout: 30_000 });
+      const shown = await page
+        .locator('[data-testid=tryit-neighbours] li')
+        .evaluateAll((lis) => lis.map((li) => [Number(li.getAttribute('data-index')), li.textContent ?? '']));
+      assert.equal(shown.length, 5);
+      assert.equal(shown[0]![0], best, `page ${JSON.stringify(shown[0])}, Pretext ${best} (${sims[best]})`);
+      assert.match(String(shown[0]![1]), new RegExp(`${gallery.items[best]!.label!.replace('/', '\\/')}\\s*${sims[best]!.toFixed(3)}`));
+      assert.deepEqual(requests, [], 'the image is embedded in the page: nothing is sent');
+      assert.deepEqual(
+        violations.filter((v) => /Content Security Policy|Refused/.test(v)),
+        [],
+      );
+    } finally {
+      hub.server.kill('SIGTERM');
+    }
+  });
+});

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { runPretext, serveHub } from './fixtures/cli.js';
+import { runPretext, serveHub, tinyImageRecipe } from './fixtures/cli.js';
 
 const pretext = (...args: string[]): { code: number; stdout: string; stderr: string } => runPretext(cliEnv, ...args);
 
@@ -13,24 +13,7 @@ const pick = (o: Record<string, unknown>, ...keys: string[]): Record<string, unk
 /** Extra environment for the CLI under test (hub config and cache folders). */
 const cliEnv: Record<string, string> = {};
 
-const tinyRecipe = `
-name: tiny
-data: { dataset: fashion-mnist, limit: 512 }
-augment:
-  crop: {}
-  jitter: {}
-encoder:
-  type: small-cnn
-  config: { width: 4, depth: 2, pool: flatten }
-method:
-  name: simclr
-  config: { hiddenDim: 32, projDim: 16 }
-train:
-  epochs: 1
-  batchSize: 64
-  optimizer: { name: adamw, lr: 0.002 }
-evaluation: { linear: false }
-`;
+const tinyRecipe = tinyImageRecipe('tiny', '{ width: 4, depth: 2, pool: flatten }', '  crop: {}\n  jitter: {}');
 
 /** The tiny recipe on an image folder of 16x16 RGB images, batches of 16. */
 function folderRecipe(data: string, extra = ''): string {

@@ -10,7 +10,7 @@ import { readOnnxSummary } from '@pretext/ssl';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { postJson, runPretext, serveHub, servePretext } from './fixtures/cli.js';
+import { postJson, runPretext, serveHub, servePretext, tinyImageRecipe } from './fixtures/cli.js';
 
 /** The curl line the README shows for pretext serve. */
 function readmeCurl(): string {
@@ -20,23 +20,7 @@ function readmeCurl(): string {
   return line;
 }
 
-const recipe = `
-name: tiny-export
-data: { dataset: fashion-mnist, limit: 512 }
-augment:
-  crop: {}
-encoder:
-  type: small-cnn
-  config: { width: 4, depth: 2, pool: flatten, readoutNorm: true }
-method:
-  name: simclr
-  config: { hiddenDim: 32, projDim: 16 }
-train:
-  epochs: 1
-  batchSize: 64
-  optimizer: { name: adamw, lr: 0.002 }
-evaluation: { linear: false }
-`;
+const recipe = tinyImageRecipe('tiny-export', '{ width: 4, depth: 2, pool: flatten, readoutNorm: true }');
 
 interface Exported {
   kind: string;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkOnnxExport, postJson, runPretext, serveHub, servePretext } from './fixtures/cli.js';
+import { checkOnnxExport, checkServedEmbeddings, embeddingsCsv, runPretext, serveHub } from './fixtures/cli.js';
 
 /**
  * Clients who churn shop ever less often and mostly online; the others shop weekly in stores.
@@ -137,14 +137,8 @@ train: { epochs: 6, batchSize: 32, optimizer: { name: adam, lr: 0.003 } }
       join(dir, 'two.csv.emb'),
     );
     assert.equal(embedded.code, 0, embedded.stderr);
-    const want = readFileSync(join(dir, 'two.csv.emb'), 'utf8')
-      .trim()
-      .split('\n')
-      .slice(1)
-      .map((l) => l.split(',').slice(1).map(Number));
-    const served = await servePretext(env, run);
-    try {
-      const got = await postJson<{ embeddings: number[][] }>(`${served.url}/v1/embeddings`, {
+    const got = await checkServedEmbeddings(env, [run], {
+      body: {
         histories: [
           [
             { time: 1, merchant: 'online', amount: 20 },
@@ -153,18 +147,12 @@ train: { epochs: 6, batchSize: 32, optimizer: { name: adam, lr: 0.003 } }
           [{ time: 2, merchant: 'store', amount: 70 }],
           [],
         ],
-      });
-      assert.equal(got.status, 200);
-      assert.equal(got.body.embeddings.length, 3, 'an empty history is embedded too');
-      for (const i of [0, 1])
-        got.body.embeddings[i]!.forEach((v, k) =>
-          assert.ok(Math.abs(v - want[i]![k]!) < 1e-4 * Math.max(1, Math.abs(v)), `history ${i}, feature ${k}`),
-        );
-      const bad = await postJson<{ field: string }>(`${served.url}/v1/embeddings`, { histories: [[{ merchant: 'online' }]] });
-      assert.deepEqual([bad.status, bad.body.field], [400, 'histories[0][0].time']);
-    } finally {
-      assert.equal((await served.stop()).code, 0);
-    }
+      },
+      want: embeddingsCsv(join(dir, 'two.csv.emb'), true),
+      bad: { histories: [[{ merchant: 'online' }]] },
+      badField: 'histories[0][0].time',
+    });
+    assert.equal(got.length, 3, 'an empty history is embedded too');
 
     const rp = pretext('report', run);
     assert.equal(rp.code, 0, rp.stderr);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkOnnxExport, postJson, runPretext, serveHub, servePretext } from './fixtures/cli.js';
+import { checkOnnxExport, checkServedEmbeddings, embeddingsCsv, runPretext, serveHub } from './fixtures/cli.js';
 
 const TOPICS: Record<string, { who: string[]; what: string[]; how: string[] }> = {
   billing: {
@@ -142,24 +142,12 @@ train: { epochs: 4, batchSize: 32, optimizer: { name: adamw, lr: 0.002 } }
       join(dir, 'texts.emb'),
     );
     assert.equal(embedded.code, 0, embedded.stderr);
-    const want = readFileSync(join(dir, 'texts.emb'), 'utf8')
-      .trim()
-      .split('\n')
-      .slice(1)
-      .map((l) => l.split(',').map(Number));
-    const served = await servePretext(env, run, '--runtime', 'onnxruntime');
-    try {
-      const got = await postJson<{ embeddings: number[][] }>(`${served.url}/v1/embeddings`, { texts });
-      assert.equal(got.status, 200);
-      for (const i of [0, 1])
-        got.body.embeddings[i]!.forEach((v, k) =>
-          assert.ok(Math.abs(v - want[i]![k]!) < 1e-4 * Math.max(1, Math.abs(v)), `text ${i}, feature ${k}`),
-        );
-      const bad = await postJson<{ field: string }>(`${served.url}/v1/embeddings`, { texts: ['fine', 42] });
-      assert.deepEqual([bad.status, bad.body.field], [400, 'texts[1]']);
-    } finally {
-      assert.equal((await served.stop()).code, 0);
-    }
+    await checkServedEmbeddings(env, [run, '--runtime', 'onnxruntime'], {
+      body: { texts },
+      want: embeddingsCsv(join(dir, 'texts.emb'), false),
+      bad: { texts: ['fine', 42] },
+      badField: 'texts[1]',
+    });
 
     const rp = pretext('report', run);
     assert.equal(rp.code, 0, rp.stderr);

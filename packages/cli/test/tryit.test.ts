@@ -12,25 +12,9 @@ import { chromium, type Browser } from 'playwright-core';
 import * as torch from '@pretext/torch';
 import { readFashionMnist } from '@pretext/data';
 import { extractFeatures, loadEncoder, type Gallery } from '@pretext/ssl';
-import { runPretext, serveHub } from './fixtures/cli.js';
+import { runPretext, serveHub, tinyImageRecipe } from './fixtures/cli.js';
 
-const recipe = `
-name: tiny-tryit
-data: { dataset: fashion-mnist, limit: 512 }
-augment:
-  crop: {}
-encoder:
-  type: small-cnn
-  config: { width: 4, depth: 2, pool: flatten, readoutNorm: true }
-method:
-  name: simclr
-  config: { hiddenDim: 32, projDim: 16 }
-train:
-  epochs: 1
-  batchSize: 64
-  optimizer: { name: adamw, lr: 0.002 }
-evaluation: { linear: false }
-`;
+const recipe = tinyImageRecipe('tiny-tryit', '{ width: 4, depth: 2, pool: flatten, readoutNorm: true }');
 
 describe('try an encoder in the browser', () => {
   let browser: Browser | undefined;

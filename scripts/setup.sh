@@ -16,7 +16,7 @@ if ! command -v node >/dev/null 2>&1 || [ "$(node -p 'process.versions.node.spli
   exit 1
 fi
 
-packages=(libtorch-dev libopenblas0-pthread libxgboost-dev libsentencepiece-dev dataset-fashion-mnist g++ make python3)
+packages=(libtorch-dev libopenblas0-pthread libxgboost-dev libsentencepiece-dev libgloo-dev dataset-fashion-mnist g++ make python3)
 if [ "${1:-}" = "--test" ]; then
   # python3-torch: PyTorch for the safetensors interop test and the benchmarks, never a
   # runtime dependency.

@@ -561,6 +561,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   for (const ScalarEntry& e : kScalar)
     exports.Set(e.name, Napi::Function::New(env, CallScalar, e.name, reinterpret_cast<void*>(e.fn)));
   initDispatch(env, exports);
+  initDistributed(env, exports);
   return exports;
 }
 

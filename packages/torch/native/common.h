@@ -36,6 +36,8 @@ struct ArgError : std::runtime_error {
 };
 
 void initDispatch(Napi::Env env, Napi::Object exports);
+// distributed.*: c10d's Gloo process group and its collectives (distributed.cc).
+void initDistributed(Napi::Env env, Napi::Object exports);
 
 }  // namespace pretext
 

@@ -12,6 +12,7 @@ export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * as safetensors from './safetensors.js';
 export * as linalg from './linalg.js';
+export * as distributed from './distributed.js';
 export { blasLibrary, ompWaitPolicyDefaulted, mallocTuned };
 
 /** Threads libtorch uses inside one op (intra-op parallelism). */

@@ -10,6 +10,31 @@ export type Handle = number;
 /** A random generator handle (opaque). */
 export type GeneratorHandle = object;
 
+/** c10d's Gloo process group (native/distributed.cc); collectives return a work id to wait on. */
+export interface NativeDistributed {
+  init(o: {
+    store: 'tcp' | 'file';
+    host?: string;
+    port?: number;
+    path?: string;
+    rank: number;
+    size: number;
+    timeoutMs: number;
+    interface?: string;
+    deviceHost?: string;
+  }): void;
+  allreduce(tensors: Handle[], op: 'sum' | 'min' | 'max' | 'product'): number;
+  broadcast(tensors: Handle[], root: number): number;
+  allgather(outputs: Handle[], input: Handle): number;
+  barrier(): number;
+  wait(work: number): void;
+  isCompleted(work: number): boolean;
+  storeSet(key: string, value: string): void;
+  storeGet(key: string): string;
+  destroy(): void;
+  info(): { initialized: boolean; rank?: number; size?: number };
+}
+
 export interface NativeBinding {
   fromBuffer(data: ArrayBufferView, dtype: number, shape: number[], requiresGrad?: boolean): Handle;
   toBuffer(h: Handle): ArrayBuffer;
@@ -51,6 +76,7 @@ export interface NativeBinding {
   opLookup(name: string): number;
   opCall(id: number, ...args: unknown[]): unknown;
   opSchema(id: number): string;
+  distributed: NativeDistributed;
 }
 
 /**

@@ -1,5 +1,7 @@
 // The `pretext` command. It wires the packages together and holds no ML logic of its own.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import {
@@ -19,9 +21,12 @@ import {
   type Scores,
   LabelBudgetError,
   OnnxExportError,
+  joinDataParallel,
+  leaveDataParallel,
 } from '@pretext/ssl';
 import { UsageError } from './errors.js';
 import { EXPORT_HELP, exportCommand } from './export.js';
+import { launchRanks, WORKER_FLAG } from './launch.js';
 import { SERVE_HELP, serveCommand } from './serve.js';
 import { TEXT_HELP, fillMaskCommand, similarCommand } from './text.js';
 import { TRANSFER_HELP, diagnoseCommand, embedCommand, finetuneCommand, reportCommand, transferReportCommand } from './transfer.js';
@@ -41,6 +46,9 @@ import {
   savedEvalsPath,
   type EvalResult,
 } from './hub.js';
+
+/** This command's entry script, which the data-parallel launcher runs once per rank. */
+const BIN = fileURLToPath(new URL('../bin/pretext.js', import.meta.url));
 
 const HELP: Record<string, string> = {
   ...TRANSFER_HELP,
@@ -73,6 +81,7 @@ Commands:
 
 Run 'pretext <command> --help' for a command's options.`,
   pretrain: `Usage: pretext pretrain <recipe.yaml> [--out DIR] [--resume] [--epochs N] [--max-steps N] [--json]
+                         [--nproc N [--nnodes M --node-rank R --master HOST:PORT]]
 
 Trains the recipe's encoder with its self-supervised method and writes, in the run folder:
 encoder.safetensors, encoder.json (rebuilds the module), metrics.jsonl, scores.json,
@@ -83,6 +92,11 @@ Options:
   --resume         continue from the run folder's last checkpoint
   --epochs N       override the recipe's epochs
   --max-steps N    stop after N optimizer steps
+  --nproc N        data-parallel: N ranks on this machine (c10d + Gloo), each on its shard of
+                   every epoch with batchSize / ranks examples a step, gradients averaged;
+                   rank 0 writes the run folder
+  --nnodes M, --node-rank R, --master HOST:PORT
+                   join a run across M machines (rank 0 hosts the store at HOST:PORT)
   --json           print the result as one JSON object
   --help           this text`,
   eval: `Usage: pretext eval --encoder DIR|team/name[@version] [--dataset DATA] [--push [--fresh]] [--json]
@@ -129,6 +143,10 @@ async function pretrainCommand(argv: string[]): Promise<number> {
       epochs: { type: 'string' },
       'max-steps': { type: 'string' },
       json: { type: 'boolean', default: false },
+      nproc: { type: 'string' },
+      nnodes: { type: 'string', default: '1' },
+      'node-rank': { type: 'string', default: '0' },
+      master: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -136,6 +154,21 @@ async function pretrainCommand(argv: string[]): Promise<number> {
     console.log(HELP.pretrain);
     return 0;
   }
+  if ((values.nproc !== undefined || values.nnodes !== '1') && process.env[WORKER_FLAG] !== '1') {
+    // The launcher: the same command once per rank, without the launch options.
+    const rest = argv.filter(
+      (a, i) =>
+        !['--nproc', '--nnodes', '--node-rank', '--master'].includes(a) &&
+        !['--nproc', '--nnodes', '--node-rank', '--master'].includes(argv[i - 1] ?? ''),
+    );
+    return launchRanks(BIN, ['pretrain', ...rest], {
+      nproc: Number(values.nproc ?? '1'),
+      nnodes: Number(values.nnodes),
+      nodeRank: Number(values['node-rank']),
+      master: values.master,
+    });
+  }
+  const worker = process.env[WORKER_FLAG] === '1' ? joinDataParallel() : null;
   if (positionals.length !== 1) {
     console.error(`pretext pretrain needs exactly one recipe file\n\n${HELP.pretrain}`);
     return 2;
@@ -143,8 +176,12 @@ async function pretrainCommand(argv: string[]): Promise<number> {
   const recipe = loadRecipe(positionals[0]!);
   if (values.epochs !== undefined) recipe.train.epochs = Number(values.epochs);
   if (values['max-steps'] !== undefined) recipe.train.maxSteps = Number(values['max-steps']);
-  const outDir = values.out ?? join('runs', recipe.name);
-  const run = await pretrainFromRecipe(recipe, { outDir, resume: values.resume, quiet: values.json });
+  // Ranks other than 0 train their share into a scratch folder; rank 0's run folder is the run.
+  const outDir =
+    worker && worker.rank !== 0 ? mkdtempSync(join(tmpdir(), `pretext-rank${worker.rank}-`)) : (values.out ?? join('runs', recipe.name));
+  const run = await pretrainFromRecipe(recipe, { outDir, resume: values.resume, quiet: values.json }).finally(
+    () => worker && leaveDataParallel(),
+  );
   if (values.json) {
     console.log(
       JSON.stringify({

@@ -129,3 +129,5 @@ export {
   type SequenceTransferOptions,
 } from './transfer/sequence.js';
 export { measurementInputs, type MeasurementInputs } from './modalities/measure.js';
+
+export { joinDataParallel, leaveDataParallel } from './train/dataParallel.js';

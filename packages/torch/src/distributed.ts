@@ -17,7 +17,7 @@ export interface InitOptions {
   worldSize?: number;
   /** Seconds every collective (and the rendezvous) may take (default 60). */
   timeoutSeconds?: number;
-  /** Network interface Gloo binds to (e.g. eth1), or the hostname/address to bind (default: this host's address, else loopback). */
+  /** Network interface Gloo binds to (e.g. eth1; default GLOO_SOCKET_IFNAME as in PyTorch), or the hostname/address to bind (default: this host's address, else loopback). */
   interface?: string;
   hostname?: string;
 }
@@ -55,7 +55,7 @@ export function init(o: InitOptions = {}): { rank: number; worldSize: number; lo
       rank,
       size: worldSize,
       timeoutMs: Math.round(timeoutSeconds * 1000),
-      ...(o.interface ? { interface: o.interface } : {}),
+      ...((o.interface ?? process.env.GLOO_SOCKET_IFNAME) ? { interface: o.interface ?? process.env.GLOO_SOCKET_IFNAME } : {}),
       ...(o.hostname ? { deviceHost: o.hostname } : {}),
     });
   } catch (err) {

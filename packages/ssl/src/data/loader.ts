@@ -84,7 +84,8 @@ export class BatchLoader {
    * belongs to the caller. Leaving the loop early frees the batches fetched ahead.
    */
   async *epoch(order: Tensor, start = 0): AsyncGenerator<Tensor> {
-    const end = this.batchesPerEpoch;
+    // A data-parallel rank's order is its shard of the permutation: as many batches as it fills.
+    const end = Math.min(this.batchesPerEpoch, Math.floor(order.size(0) / this.batchSize));
     const pending: Promise<Tensor>[] = [];
     let requested = start;
     const request = (): void => {

@@ -117,6 +117,29 @@ export interface StepOutcome {
   std: number;
 }
 
+/** A loss averaged over the data-parallel ranks. */
+function globalLoss(loss: Tensor): number {
+  return torch.tidy(() => {
+    const g = loss.detach().clone();
+    torch.distributed.allReduce(g, 'avg');
+    return g.item();
+  });
+}
+
+/** Rank `rank`'s share of an epoch's permutation: every world-th index, the tail that does not divide dropped (kept). */
+function shardOrder(order: Tensor, rank: number, world: number): Tensor {
+  const m = Math.floor(order.size(0) / world);
+  return torch.keep(
+    torch.tidy(() =>
+      order
+        .narrow(0, 0, m * world)
+        .view(m, world)
+        .select(1, rank)
+        .contiguous(),
+    ),
+  );
+}
+
 /**
  * One optimizer step on a batch of images (freed here): views, normalization, the method's
  * loss, backward, clipping, update. A non-finite loss skips the update and is returned.
@@ -127,9 +150,12 @@ export function trainStep(ctx: StepContext, batch: Tensor, measureSpread = false
     batch.dispose();
     ctx.optimizer.zeroGrad();
     const r = ctx.method.step(vs);
-    const loss = r.loss.item();
+    const dist = torch.distributed.isInitialized();
+    // Data-parallel: every rank sees the mean loss, so all skip a non-finite step together.
+    const loss = dist ? globalLoss(r.loss) : r.loss.item();
     if (!Number.isFinite(loss)) return { loss, logs: r.logs, std: NaN };
     r.loss.backward();
+    if (dist) torch.distributed.allReduceGradients(ctx.method.trainableParameters());
     if (ctx.gradClip) torch.optim.clipGradNorm(ctx.method.trainableParameters(), ctx.gradClip);
     ctx.optimizer.step();
     return { loss, logs: r.logs, std: measureSpread ? embeddingStd(r.embedding) : NaN };
@@ -142,19 +168,26 @@ export async function pretrain(o: TrainOptions): Promise<TrainResult> {
   mkdirSync(o.outDir, { recursive: true });
   const ckptDir = join(o.outDir, 'checkpoint');
   const metricsPath = join(o.outDir, 'metrics.jsonl');
+  // Data-parallel (torch.distributed initialized): each rank takes its shard of every epoch's
+  // permutation and batchSize / ranks examples a step; gradients are averaged in trainStep, so
+  // a step sees the recipe's batch size in all.
+  const dist = torch.distributed.isInitialized() ? { rank: torch.distributed.rank(), world: torch.distributed.worldSize() } : null;
+  if (dist && c.batchSize % dist.world !== 0) throw new RangeError(`batch size ${c.batchSize} does not divide among ${dist.world} ranks`);
   const loader = new BatchLoader(o.images instanceof torch.Tensor ? new TensorSource(o.images) : o.images, {
-    batchSize: c.batchSize,
+    batchSize: dist ? c.batchSize / dist.world : c.batchSize,
     prefetch: o.prefetch,
   });
   const n = loader.source.length;
-  const stepsPerEpoch = loader.batchesPerEpoch;
+  const stepsPerEpoch = Math.floor(n / c.batchSize);
   if (stepsPerEpoch < 1) throw new RangeError(`batch size ${c.batchSize} is larger than the ${n} training images`);
   const totalSteps = Math.min(c.epochs * stepsPerEpoch, c.maxSteps ?? Infinity);
 
   torch.manualSeed(c.seed);
   const loaderGen = new torch.Generator(c.seed + 1);
-  const augGen = new torch.Generator(c.seed + 2);
+  const augGen = new torch.Generator(c.seed + 2 + (dist ? 1000 * dist.rank : 0));
   method.train();
+  // Every rank starts from rank 0's weights.
+  if (dist) torch.distributed.broadcastModule(method);
   const opt = buildOptimizer(c.optimizer, method);
   const sched = buildSchedule(c.schedule, opt, totalSteps, stepsPerEpoch);
   let pos: Position = { step: 0, epoch: 0, batch: 0, trainSeconds: 0 };
@@ -221,8 +254,13 @@ export async function pretrain(o: TrainOptions): Promise<TrainResult> {
 
   while (pos.step < totalSteps) {
     loaderGen.setState(epochGenState);
-    const order = loader.permutation(loaderGen);
-    const bar = o.quiet ? null : new ProgressBar({ total: stepsPerEpoch, label: `epoch ${pos.epoch + 1}/${c.epochs}`, unit: 'steps' });
+    const full = loader.permutation(loaderGen);
+    const order = dist ? shardOrder(full, dist.rank, dist.world) : full;
+    if (dist) full.dispose();
+    const bar =
+      o.quiet || (dist && dist.rank !== 0)
+        ? null
+        : new ProgressBar({ total: stepsPerEpoch, label: `epoch ${pos.epoch + 1}/${c.epochs}`, unit: 'steps' });
     if (bar) bar.tick(pos.batch);
     const epochStart = performance.now();
     let epochSamples = 0;

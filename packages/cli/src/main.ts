@@ -156,6 +156,9 @@ async function pretrainCommand(argv: string[]): Promise<number> {
   }
   if ((values.nproc !== undefined || values.nnodes !== '1') && process.env[WORKER_FLAG] !== '1') {
     // The launcher: the same command once per rank, without the launch options.
+    const world = Number(values.nproc ?? '1') * Number(values.nnodes);
+    const batch = positionals[0] ? loadRecipe(positionals[0]).train.batchSize : 0;
+    if (world > 0 && batch % world !== 0) throw new UsageError(`batch size ${batch} does not divide among ${world} ranks`);
     const rest = argv.filter(
       (a, i) =>
         !['--nproc', '--nnodes', '--node-rank', '--master'].includes(a) &&

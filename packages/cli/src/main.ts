@@ -26,6 +26,7 @@ import {
 } from '@pretext/ssl';
 import { UsageError } from './errors.js';
 import { EXPORT_HELP, exportCommand } from './export.js';
+import { FEDERATE_HELP, federateCommand } from './federate.js';
 import { launchRanks, WORKER_FLAG } from './launch.js';
 import { SERVE_HELP, serveCommand } from './serve.js';
 import { TEXT_HELP, fillMaskCommand, similarCommand } from './text.js';
@@ -56,6 +57,7 @@ const HELP: Record<string, string> = {
   ...HUB_HELP,
   ...EXPORT_HELP,
   ...SERVE_HELP,
+  ...FEDERATE_HELP,
   main: `pretext: self-supervised pretraining for TypeScript teams
 
 Usage: pretext <command> [options]
@@ -73,6 +75,7 @@ Commands:
   report <run>             one HTML page (and Markdown) with a run's tables and plots
   export <run> --format onnx  the encoder or a fine-tuned classifier as ONNX, checked by onnxruntime
   serve <run>              an embedding / prediction service (HTTP JSON, micro-batching, metrics)
+  federate simulate        federated pretraining by simulated sites (partitions, strategies)
   hub serve                run the hub (registry server); hub team|user|token for admin
   login                    save a hub address and token
   push <run> <team/name>   publish an encoder with its card, metrics and lineage
@@ -356,6 +359,8 @@ export async function main(argv: string[]): Promise<number> {
         return await exportCommand(rest);
       case 'serve':
         return await serveCommand(rest);
+      case 'federate':
+        return await federateCommand(rest);
       case 'hub':
         return await hubCommand(rest);
       case 'login':

@@ -8,6 +8,7 @@ export { parseIdx, readIdx, type IdxArray } from './formats/idx.js';
 export * from './fashionMnist.js';
 export * from './imageFolder.js';
 export * from './splits.js';
+export * from './partition.js';
 export * from './table.js';
 export { readCsv, parseCsv, type CsvOptions } from './formats/csv.js';
 export { readArff, parseArff } from './formats/arff.js';

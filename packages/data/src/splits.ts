@@ -5,7 +5,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 /** splitmix32: a small, well-mixed 32-bit generator, the same on every machine. */
-function splitmix32(seed: number): () => number {
+export function splitmix32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x9e3779b9) >>> 0;

@@ -131,3 +131,15 @@ export {
 export { measurementInputs, type MeasurementInputs } from './modalities/measure.js';
 
 export { joinDataParallel, leaveDataParallel } from './train/dataParallel.js';
+export { simulateFederation, type SimulateOptions, type FederatedRun } from './federated/simulate.js';
+export type { FederatedProvenance } from './federated/provenance.js';
+export {
+  buildStrategy,
+  sharedKeys,
+  STRATEGY_NAMES,
+  StrategyError,
+  type Strategy,
+  type StrategyName,
+  type Share,
+} from './federated/strategy.js';
+export { FederatedSite, readWeights, writeWeights } from './federated/site.js';

@@ -33,6 +33,7 @@ import {
   type FeatureSchema,
 } from '@pretext/data';
 import type { EventDataSpec } from './modalities/sequence/source.js';
+import type { FederatedProvenance } from './federated/provenance.js';
 import type { BatchSource, FileSource } from './data/loader.js';
 import { extractFeatures, toFloatImages, type InputNorm } from './eval/features.js';
 import { knnAccuracy } from './eval/knn.js';
@@ -73,6 +74,8 @@ export interface EncoderMeta {
   recipe: string;
   /** The run whose encoder this one started from (text: SimCSE on an MLM encoder). */
   initializedFrom?: string;
+  /** Trained by a federation of sites: who took part, the partition, strategy, rounds and bytes. */
+  federated?: FederatedProvenance;
   dataset: string;
   dataFingerprint: string;
   trainSteps: number;

@@ -46,6 +46,9 @@ export class BYOL extends SSLMethod {
     const loss = byolLoss(p1, t2!).add(byolLoss(p2, t1!)).div(2);
     return { loss, logs: {}, embedding: z1 };
   }
+  override keepsLocal(key: string): boolean {
+    return key.startsWith('target.');
+  }
   override afterStep(progress: number): void {
     emaUpdate(this.target, this.online, cosineMomentum(this.config.momentum ?? 0.99, progress));
   }

@@ -27,6 +27,14 @@ export abstract class SSLMethod extends nn.Module {
   /** Called after each optimizer step with the fraction of training done (EMA updates). */
   afterStep(_progress: number): void {}
 
+  /**
+   * State a federated site never shares, whatever the strategy: momentum targets (an EMA of the
+   * site's own online network) and memory queues (the site's own negatives).
+   */
+  keepsLocal(_key: string): boolean {
+    return false;
+  }
+
   /** What the optimizer updates (momentum networks are excluded). */
   trainableParameters(): Tensor[] {
     return this.parameters().filter((p) => p.requiresGrad);

@@ -57,6 +57,9 @@ export class MoCo extends SSLMethod {
     torch.noGrad(() => this.queuePtr.fill_(this.queue.position));
     return { loss: l1.loss.add(l2.loss).div(2), logs: { key_accuracy: (l1.accuracy + l2.accuracy) / 2 }, embedding: q1 };
   }
+  override keepsLocal(key: string): boolean {
+    return key.startsWith('target.') || key === 'queue' || key === 'queue_ptr';
+  }
   override afterStep(): void {
     emaUpdate(this.target, this.online, this.config.momentum ?? 0.99);
   }

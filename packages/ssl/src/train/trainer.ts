@@ -108,6 +108,8 @@ export type StepContext = Views & {
   optimizer: { zeroGrad(): void; step(): void };
   generator: torch.Generator;
   gradClip?: number;
+  /** Runs between backward and the update, e.g. a federated site's proximal term on the gradients. */
+  beforeUpdate?: () => void;
 };
 
 export interface StepOutcome {
@@ -156,6 +158,7 @@ export function trainStep(ctx: StepContext, batch: Tensor, measureSpread = false
     if (!Number.isFinite(loss)) return { loss, logs: r.logs, std: NaN };
     r.loss.backward();
     if (dist) torch.distributed.allReduceGradients(ctx.method.trainableParameters());
+    ctx.beforeUpdate?.();
     if (ctx.gradClip) torch.optim.clipGradNorm(ctx.method.trainableParameters(), ctx.gradClip);
     ctx.optimizer.step();
     return { loss, logs: r.logs, std: measureSpread ? embeddingStd(r.embedding) : NaN };

@@ -1,0 +1,148 @@
+// Federated pretraining against centralized training and against sites trained alone, one JSON
+// line per case:
+//   {"case","dataset","sites","alpha","strategy","secagg","linear","knn","val_knn","bytes_per_round","rounds","seconds"}
+//     case: centralized | alone | federated
+//   {"case":"summary","alpha","best_strategy","linear_gap_points","gap_closure"}
+//     the best strategy chosen by validation kNN (never by the test split); gap to centralized in
+//     linear-probe points; gap closure = (federated - alone) / (centralized - alone).
+// Every arm sees the same sample passes: centralized E epochs = R rounds x local epochs at the sites.
+//
+//   npm run bench:federated                               the issue's protocol: default SimCLR
+//                                                         recipe, 15 epochs, 8 sites, alpha 0.1 and 1.0
+//   npm run bench:federated -- --epochs 3 --local-epochs 0.5 --strategies fedavg,fedema
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildStrategy, loadRecipe, runPretrain, simulateFederation } from '@pretext/ssl';
+
+const { values: args } = parseArgs({
+  options: {
+    recipe: { type: 'string', default: 'recipes/simclr.yaml' },
+    epochs: { type: 'string' },
+    'local-epochs': { type: 'string', default: '1' },
+    sites: { type: 'string', default: '8' },
+    alphas: { type: 'string', default: '0.1,1.0' },
+    strategies: { type: 'string', default: 'fedavg,fedprox,fedyogi,fedema' },
+    skip: { type: 'string', default: '' },
+    out: { type: 'string', default: 'bench/out/federated-runs' },
+  },
+});
+const emit = (o: object): void => console.log(JSON.stringify(o));
+const recipe = loadRecipe(args.recipe);
+if (args.epochs) recipe.train = { ...recipe.train, epochs: Number(args.epochs) };
+const localEpochs = Number(args['local-epochs']);
+const rounds = Math.round(recipe.train.epochs / localEpochs);
+const sites = Number(args.sites);
+const skip = new Set(args.skip.split(',').filter(Boolean));
+mkdirSync(args.out, { recursive: true });
+const dataset = recipe.data.dataset;
+const folder = (name: string): string => {
+  const dir = join(args.out, name);
+  rmSync(dir, { recursive: true, force: true });
+  return dir;
+};
+
+let central: number | null = null;
+if (!skip.has('centralized')) {
+  const t0 = performance.now();
+  const run = await runPretrain(
+    { ...recipe, evaluation: { ...recipe.evaluation, knnEveryEpoch: false } },
+    { outDir: folder('centralized'), quiet: true },
+  );
+  central = run.scores.linear!;
+  emit({
+    case: 'centralized',
+    dataset,
+    sites: 1,
+    alpha: null,
+    strategy: null,
+    secagg: false,
+    linear: run.scores.linear,
+    knn: run.scores.knn,
+    epochs: recipe.train.epochs,
+    bytes_per_round: 0,
+    rounds: 0,
+    seconds: (performance.now() - t0) / 1000,
+  });
+}
+
+for (const alpha of args.alphas.split(',').map(Number)) {
+  const partition = `dirichlet:${alpha}`;
+  let alone: number | null = null;
+  if (!skip.has('alone')) {
+    const t0 = performance.now();
+    const run = await simulateFederation({
+      recipe,
+      outDir: folder(`alone-${alpha}`),
+      sites,
+      partition,
+      strategy: buildStrategy('fedavg'),
+      rounds,
+      localEpochs,
+      alone: true,
+      quiet: true,
+    });
+    alone = run.scores.linear!;
+    emit({
+      case: 'alone',
+      dataset,
+      sites,
+      alpha,
+      strategy: 'alone',
+      secagg: false,
+      linear: run.scores.linear,
+      knn: run.scores.knn,
+      val_knn: run.validation.knn,
+      per_site_linear: run.perSite!.map((s) => s.linear),
+      bytes_per_round: 0,
+      rounds,
+      seconds: (performance.now() - t0) / 1000,
+    });
+  }
+  const results: { strategy: string; linear: number; valKnn: number }[] = [];
+  for (const name of args.strategies.split(',')) {
+    const t0 = performance.now();
+    const run = await simulateFederation({
+      recipe,
+      outDir: folder(`${name}-${alpha}`),
+      sites,
+      partition,
+      strategy: buildStrategy(name),
+      rounds,
+      localEpochs,
+      quiet: true,
+    });
+    const p = run.provenance.perRound;
+    results.push({ strategy: name, linear: run.scores.linear!, valKnn: run.validation.knn });
+    emit({
+      case: 'federated',
+      dataset,
+      sites,
+      alpha,
+      strategy: name,
+      share: run.provenance.strategy.share,
+      secagg: false,
+      linear: run.scores.linear,
+      knn: run.scores.knn,
+      val_knn: run.validation.knn,
+      bytes_per_round: p.reduce((a, r) => a + r.bytesIn + r.bytesOut, 0) / p.length,
+      rounds,
+      local_epochs: localEpochs,
+      seconds: (performance.now() - t0) / 1000,
+    });
+  }
+  if (results.length > 0) {
+    const best = results.reduce((a, b) => (b.valKnn > a.valKnn ? b : a));
+    emit({
+      case: 'summary',
+      dataset,
+      sites,
+      alpha,
+      best_strategy: best.strategy,
+      chosen_by: 'validation kNN',
+      linear: best.linear,
+      linear_gap_points: central === null ? null : 100 * (central - best.linear),
+      gap_closure: central === null || alone === null ? null : (best.linear - alone) / (central - alone),
+    });
+  }
+}

@@ -1,0 +1,146 @@
+// `pretext federate`: federated pretraining. `simulate` runs a federation's sites in this process
+// through the hub's coordinator.
+import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { buildStrategy, loadRecipe, simulateFederation, StrategyError, STRATEGY_NAMES, type Share } from '@pretext/ssl';
+import { PartitionError } from '@pretext/data';
+import { UsageError } from './errors.js';
+
+export const FEDERATE_HELP: Record<string, string> = {
+  federate: `Usage: pretext federate simulate <recipe.yaml> --sites N --partition SPEC [--strategy NAME]
+                 [--rounds R] [--local-epochs E] [--min-sites K] [--drop-rate P] [--alone]
+                 [--server-lr X] [--prox-mu X] [--ema-tau X] [--trim-beta X] [--share encoder|all]
+                 [--partition-seed S] [--out DIR] [--json]
+
+Federated pretraining of the recipe's encoder by N simulated sites in this process, through the
+same coordinator a hub runs: each round every site starts from the global weights, trains on
+its own examples only, and sends the difference in what the strategy shares; the coordinator
+checks and combines the updates and moves the global weights. The run folder is an encoder run
+(eval, transfer-report, report, push work on it) with federation.json (sites, partition counts
+per class, strategy, bytes per round), partition.json, metrics.jsonl and federation.svg.
+
+  --partition SPEC   iid | dirichlet:ALPHA (label skew; 0.1 strong, 1.0 mild) | shards:K |
+                     quantity:ALPHA (site sizes skewed, classes mixed)
+  --strategy NAME    ${STRATEGY_NAMES.join(' | ')} (default fedavg)
+                     fedavg: example-weighted mean; fedprox: plus mu*(w - global) on each site's
+                     gradients; fedadam/fedyogi: server optimizers (Reddi et al. 2021, --server-lr,
+                     default 0.01); median, trimmed-mean: robust to a few bad sites (they see each
+                     update, so they cannot run under secure aggregation); fedema: the encoder only
+                     is shared and each site blends it in by its divergence (FedEMA)
+  --share WHAT       encoder: only the backbone leaves a site (projector/predictor stay local);
+                     all: the whole online network (default; fedema: encoder). Momentum targets
+                     and MoCo's queue always stay local.
+  --rounds R         default: the recipe's epochs / local epochs (the same sample passes as
+                     centralized training)
+  --local-epochs E   passes over a site's own examples per round (default 1; fractions allowed)
+  --min-sites K      updates a round needs once its timeout passed (default: all sites)
+  --drop-rate P      each round each site dies mid-round with chance P (its update never comes)
+  --alone            each site trains alone on its own examples (the baseline), scored one by one
+  --out DIR          run folder (default runs/<recipe name>-federated)`,
+};
+
+const num = (v: string | undefined, name: string): number | undefined => {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (!Number.isFinite(x) || x < 0) throw new UsageError(`--${name} must be a non-negative number, got '${v}'`);
+  return x;
+};
+
+export async function federateCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h') return (void console.log(FEDERATE_HELP.federate), sub === undefined ? 2 : 0);
+  if (sub !== 'simulate') throw new UsageError(`unknown federate command '${sub}': pretext federate simulate <recipe.yaml> ...`);
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      sites: { type: 'string' },
+      partition: { type: 'string' },
+      strategy: { type: 'string', default: 'fedavg' },
+      rounds: { type: 'string' },
+      'local-epochs': { type: 'string', default: '1' },
+      'min-sites': { type: 'string' },
+      'drop-rate': { type: 'string' },
+      alone: { type: 'boolean', default: false },
+      'server-lr': { type: 'string' },
+      'prox-mu': { type: 'string' },
+      'ema-tau': { type: 'string' },
+      'trim-beta': { type: 'string' },
+      share: { type: 'string' },
+      'partition-seed': { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) return (void console.log(FEDERATE_HELP.federate), 0);
+  if (positionals.length !== 1) throw new UsageError('federate simulate takes one recipe file');
+  const sites = Number(values.sites);
+  if (!Number.isInteger(sites) || sites < 1) throw new UsageError('--sites N (a whole number, at least 1) is required');
+  if (!values.partition) throw new UsageError('--partition is required: iid, dirichlet:ALPHA, shards:K or quantity:ALPHA');
+  if (values.share !== undefined && values.share !== 'encoder' && values.share !== 'all')
+    throw new UsageError(`--share is encoder or all, got '${values.share}'`);
+  const recipe = loadRecipe(positionals[0]!);
+  const localEpochs = num(values['local-epochs'], 'local-epochs')!;
+  if (!(localEpochs > 0)) throw new UsageError('--local-epochs must be positive');
+  const rounds = values.rounds !== undefined ? Number(values.rounds) : Math.max(1, Math.round(recipe.train.epochs / localEpochs));
+  if (!Number.isInteger(rounds) || rounds < 1) throw new UsageError(`--rounds must be a whole number, at least 1, got '${values.rounds}'`);
+  const minSites = values['min-sites'] === undefined ? undefined : Number(values['min-sites']);
+  if (minSites !== undefined && (!Number.isInteger(minSites) || minSites < 1 || minSites > sites))
+    throw new UsageError(`--min-sites must be between 1 and ${sites}`);
+  try {
+    const strategy = buildStrategy(values.strategy, {
+      share: values.share as Share | undefined,
+      serverLr: num(values['server-lr'], 'server-lr'),
+      proxMu: num(values['prox-mu'], 'prox-mu'),
+      emaTau: num(values['ema-tau'], 'ema-tau'),
+      trimBeta: num(values['trim-beta'], 'trim-beta'),
+    });
+    const outDir = values.out ?? join('runs', `${recipe.name}-${values.alone ? 'alone' : 'federated'}`);
+    const run = await simulateFederation({
+      recipe,
+      outDir,
+      sites,
+      partition: values.partition,
+      partitionSeed: values['partition-seed'] === undefined ? undefined : Number(values['partition-seed']),
+      strategy,
+      rounds,
+      localEpochs,
+      minSites,
+      dropRate: num(values['drop-rate'], 'drop-rate'),
+      alone: values.alone,
+    });
+    const p = run.provenance;
+    if (values.json) {
+      console.log(
+        JSON.stringify({
+          outDir,
+          strategy: p.strategy.name,
+          partition: p.partition,
+          rounds: p.rounds,
+          validation: run.validation,
+          ...run.scores,
+          perRound: p.perRound,
+          perSite: run.perSite,
+        }),
+      );
+      return 0;
+    }
+    console.log(
+      `\n${p.sites.length} sites (${p.partition.spec}, seed ${p.partition.seed}): ${p.sites.map((s) => `${s.name} ${s.examples}`).join(', ')}`,
+    );
+    const mb = p.perRound.reduce((a, r) => a + r.bytesIn + r.bytesOut, 0) / 1e6;
+    console.log(
+      `${p.rounds} rounds of ${p.localEpochs} local epoch(s), ${p.strategy.name}, sharing ${p.strategy.share}: ${mb.toFixed(1)} MB exchanged in all`,
+    );
+    const pct = (v: number | undefined): string => (v === undefined ? '-' : `${(100 * v).toFixed(2)}%`);
+    console.log(
+      `validation kNN ${pct(run.validation.knn)}; test: kNN ${pct(run.scores.knn)}, linear probe ${pct(run.scores.linear)}${values.alone ? ' (mean over sites)' : ''}`,
+    );
+    console.log(`run folder: ${outDir}`);
+    return 0;
+  } catch (e) {
+    if (e instanceof StrategyError || e instanceof PartitionError) throw new UsageError(e.message);
+    throw e;
+  }
+}

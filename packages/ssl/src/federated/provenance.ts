@@ -1,0 +1,18 @@
+// How a federated encoder was made, as encoder.json (`federated`) and federation.json record it.
+import type { Strategy } from './strategy.js';
+
+/** What a federated encoder records of how it was made (encoder.json `federated`, federation.json). */
+export interface FederatedProvenance {
+  mode: 'simulated' | 'hub';
+  sites: { name: string; examples: number; classCounts: number[] }[];
+  partition: { spec: string; seed: number };
+  rounds: number;
+  localEpochs: number;
+  minSites: number;
+  strategy: Omit<Strategy, 'name'> & { name: string };
+  secureAggregation: boolean;
+  /** Per round: bytes the sites sent, bytes the hub sent back, sites that took part, mean local loss. */
+  perRound: { round: number; bytesIn: number; bytesOut: number; sites: number; loss: number; valKnn?: number }[];
+  /** Record-level DP epsilon per site at delta 1e-5 (null: no DP-SGD). */
+  epsilon: Record<string, number> | null;
+}

@@ -1,0 +1,300 @@
+// `pretext federate simulate`: a federation's sites in one process, run through the hub's own
+// coordinator (the same checks, combination and server optimizer as a hub-hosted federation),
+// for research and tests. Every round the sites start from the global weights, train locally,
+// and send only the difference in what their strategy shares; the run folder is a normal
+// encoder run (eval, transfer-report, push work on it) plus federation.json with its provenance.
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import * as torch from '@pretext/torch';
+import type { Tensor } from '@pretext/torch';
+import {
+  duringSelection,
+  parsePartition,
+  partitionExamples,
+  ProgressBar,
+  splitmix32,
+  TestSplit,
+  type Partition,
+  type PartitionSpec,
+} from '@pretext/data';
+import { Coordinator, type RoundRecord } from '@pretext/hub/client';
+import { hasTestSplit, inputNormFor, inputShapeOf, loadImageSet, type DataSpec, type LabeledSet } from '../data/sources.js';
+import { buildEncoder, type EncoderSpec } from '../encoders/encoder.js';
+import { buildMethod } from '../methods/index.js';
+import type { SSLMethod } from '../methods/method.js';
+import { buildAugment } from '../recipe/augment.js';
+import type { Recipe } from '../recipe/schema.js';
+import { imageViews } from '../train/trainer.js';
+import { lineChart } from '../report/plot.js';
+import { fingerprint } from '../data/fingerprint.js';
+import { encoderForData, saveEncoderRun, scoreEncoder, validationSplit, type EncoderMeta, type Scores } from '../pipeline.js';
+import { FederatedSite, readWeights, writeWeights } from './site.js';
+import type { FederatedProvenance } from './provenance.js';
+import { bufferKeys, sharedKeys, type Strategy } from './strategy.js';
+
+export interface SimulateOptions {
+  recipe: Recipe;
+  outDir: string;
+  sites: number;
+  partition: string | PartitionSpec;
+  /** The partition's seed (default: the recipe's). */
+  partitionSeed?: number;
+  strategy: Strategy;
+  rounds: number;
+  localEpochs: number;
+  /** Updates a round needs when a site drops out (default: all sites). */
+  minSites?: number;
+  /** Chance that a site dies mid-round in a given round (its update never arrives). */
+  dropRate?: number;
+  /** Each site trains alone on its own examples (the baseline a federation must beat); no rounds are combined. */
+  alone?: boolean;
+  quiet?: boolean;
+}
+
+export interface FederatedRun {
+  outDir: string;
+  provenance: FederatedProvenance;
+  /** kNN on the validation split carved from the training images (for choices between runs). */
+  validation: { knn: number };
+  /** The test split's final score (each encoder scored once; `alone`: the mean over sites). */
+  scores: Scores;
+  /** `alone`: every site's own scores. */
+  perSite?: (Scores & { site: string; valKnn: number })[];
+  testReads: string[];
+}
+
+const ROUND_TIMEOUT_MS = 60_000;
+
+function describePartition(p: Partition): FederatedProvenance['sites'] {
+  return p.sites.map((s, i) => ({ name: s.name, examples: s.indices.length, classCounts: p.counts[i]! }));
+}
+
+/** The validation kNN of an encoder, as a model-selection step (the test split is sealed meanwhile). */
+function validationKnn(
+  method: SSLMethod,
+  norm: Parameters<typeof scoreEncoder>[1],
+  curve: { train: LabeledSet; validation: LabeledSet },
+): number {
+  return duringSelection('validation kNN of a federated encoder', () => {
+    const knn = scoreEncoder(method.backbone, norm, curve.train, curve.validation, { knn: true, linear: false }).knn!;
+    method.train();
+    return knn;
+  });
+}
+
+export async function simulateFederation(o: SimulateOptions): Promise<FederatedRun> {
+  const { recipe } = o;
+  if (recipe.data.dataset === 'table' || recipe.data.dataset === 'text' || recipe.data.dataset === 'events')
+    throw new TypeError(`federated simulation reads images for now; recipe ${recipe.name} trains on ${recipe.data.dataset}`);
+  if (!(o.localEpochs > 0)) throw new RangeError(`local epochs must be positive, got ${o.localEpochs}`);
+  if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new RangeError(`a federation runs at least one round, got ${o.rounds}`);
+  const dropRate = o.dropRate ?? 0;
+  if (!(dropRate >= 0 && dropRate < 1)) throw new RangeError(`a drop rate is in [0, 1), got ${dropRate}`);
+  const data = recipe.data as DataSpec;
+  mkdirSync(o.outDir, { recursive: true });
+  writeFileSync(join(o.outDir, 'recipe.yaml'), toYaml(recipe));
+  const full = await loadImageSet(data, 'train', { quiet: o.quiet });
+  if (!full.labels) throw new TypeError(`${full.source} has no labels: a federated benchmark partitions and scores by class`);
+  const limit = Math.min(data.limit ?? Infinity, full.images.size(0));
+  const train: LabeledSet = {
+    ...full,
+    images: torch.keep(full.images.narrow(0, 0, limit)),
+    labels: torch.keep(full.labels.narrow(0, 0, limit)),
+  } as LabeledSet;
+  const labels = Int32Array.from(train.labels.data() as BigInt64Array, Number);
+  const spec = typeof o.partition === 'string' ? parsePartition(o.partition) : o.partition;
+  const partition = partitionExamples(spec, { sites: o.sites, seed: o.partitionSeed ?? recipe.seed, labels, minPerSite: 2 });
+  writeFileSync(
+    join(o.outDir, 'partition.json'),
+    `${JSON.stringify({ spec: partition.spec, seed: partition.seed, sites: describePartition(partition) }, null, 2)}\n`,
+  );
+  const norm = await inputNormFor(data, train);
+  // Scoring follows the centralized protocol: the kNN bank and the probe see the whole labeled
+  // training split (a `limit` only shortens pretraining), the curve its carved validation part.
+  const scoring = full as LabeledSet;
+  const curve = validationSplit(scoring);
+  const encoderSpec = encoderForData(recipe.encoder as EncoderSpec, data);
+  const makeMethod = (): SSLMethod => {
+    // Every copy starts from the same initialization: the server's and each site's.
+    torch.manualSeed(recipe.seed);
+    return buildMethod(recipe.method.name, () => buildEncoder(encoderSpec), recipe.method.config);
+  };
+  const server = makeMethod();
+  const keys = sharedKeys(server, o.strategy.share);
+  const plain = bufferKeys(server, keys);
+  const makeViews = imageViews(buildAugment(recipe.augment), norm);
+  const trainConfig = { ...recipe.train, seed: recipe.seed };
+  const sites = partition.sites.map(
+    (s, i) =>
+      new FederatedSite({
+        name: s.name,
+        examples: torch.keep(torch.tidy(() => train.images.indexSelect(0, torch.tensor(BigInt64Array.from(s.indices, (x) => BigInt(x)))))),
+        method: makeMethod(),
+        makeViews,
+        train: trainConfig,
+        rounds: o.rounds,
+        localEpochs: o.localEpochs,
+        strategy: o.strategy,
+        shared: keys,
+        seed: recipe.seed + 7919 * (i + 1),
+      }),
+  );
+  const coordinator = new Coordinator(
+    {
+      sites: sites.map((s) => s.name),
+      rounds: o.rounds,
+      minSites: o.minSites ?? sites.length,
+      roundTimeoutMs: ROUND_TIMEOUT_MS,
+      aggregation: o.strategy.aggregation,
+      optimizer: o.strategy.optimizer,
+    },
+    readWeights(server, keys),
+    plain,
+    0,
+  );
+  const metricsPath = join(o.outDir, 'metrics.jsonl');
+  const log = (r: Record<string, unknown>): void => appendFileSync(metricsPath, `${JSON.stringify(r)}\n`);
+  const drops = splitmix32(recipe.seed ^ 0xd709);
+  const perRound: FederatedProvenance['perRound'] = [];
+  const started = performance.now();
+  const stepsPerRound = sites.reduce((a, s) => a + s.stepsPerRound, 0);
+  let clock = 0;
+  for (let r = 0; r < o.rounds; r++) {
+    const bar = o.quiet ? null : new ProgressBar({ total: stepsPerRound, label: `round ${r + 1}/${o.rounds}`, unit: 'steps' });
+    const global = coordinator.global;
+    const losses: number[] = [];
+    for (const site of sites) {
+      if (!o.alone) site.receive(global);
+      const { update, loss } = await site.train(r, o.alone ? null : global, () => bar?.tick(1, site.name));
+      losses.push(loss);
+      const dead = !o.alone && dropRate > 0 && drops() / 0x1_0000_0000 < dropRate;
+      if (update && !dead) coordinator.submit(update, r);
+    }
+    const loss = losses.reduce((a, b) => a + b, 0) / losses.length;
+    let record: RoundRecord | null = null;
+    if (!o.alone) {
+      record = coordinator.closeIfReady(clock) ?? coordinator.closeIfReady((clock += ROUND_TIMEOUT_MS));
+      if (!record)
+        throw new Error(
+          `round ${r + 1}: only ${coordinator.submitted.length} of ${sites.length} sites submitted, below the quorum of ${coordinator.plan.minSites}`,
+        );
+    }
+    const entry = {
+      round: r + 1,
+      bytesIn: record?.bytesIn ?? 0,
+      bytesOut: record?.bytesOut ?? 0,
+      sites: record?.sites.length ?? sites.length,
+      loss,
+    };
+    perRound.push(entry);
+    log({ ...entry, seconds: (performance.now() - started) / 1000 });
+    bar?.finish(
+      `loss ${loss.toFixed(3)}  ${record ? `${record.sites.length}/${sites.length} sites, ${(record.bytesIn / 1e6).toFixed(1)} MB in` : 'alone'}`,
+    );
+  }
+  const trainSeconds = (performance.now() - started) / 1000;
+  const provenance: FederatedProvenance = {
+    mode: 'simulated',
+    sites: describePartition(partition),
+    partition: { spec: partition.spec, seed: partition.seed },
+    rounds: o.rounds,
+    localEpochs: o.localEpochs,
+    minSites: coordinator.plan.minSites,
+    strategy: { ...o.strategy, name: o.alone ? 'alone' : o.strategy.name },
+    secureAggregation: false,
+    perRound,
+    epsilon: null,
+  };
+  const meta = (method: SSLMethod, extra: Partial<EncoderMeta> = {}): EncoderMeta => ({
+    format: 'pretext-encoder/1',
+    modality: 'image',
+    encoder: encoderSpec,
+    outDim: method.backbone.outDim,
+    inputNorm: norm,
+    inputShape: inputShapeOf(data),
+    method: recipe.method.name,
+    recipe: recipe.name,
+    dataset: data.dataset === 'fashion-mnist' ? data.dataset : `image-folder:${data.path}`,
+    dataFingerprint: fingerprint(train.images),
+    trainSteps: o.rounds * stepsPerRound,
+    trainSeconds,
+    createdAt: new Date().toISOString(),
+    federated: provenance,
+    ...extra,
+  });
+  const test = hasTestSplit(data)
+    ? new TestSplit(
+        `${data.dataset === 'fashion-mnist' ? 'fashion-mnist' : data.path}/test`,
+        async () => loadImageSet(data, 'test') as Promise<LabeledSet>,
+      )
+    : null;
+  const finalScore = async (method: SSLMethod, purpose: string): Promise<Scores> => {
+    if (!test) return {};
+    const held = await test.forFinalScore(purpose);
+    const s = scoreEncoder(method.backbone, norm, scoring, held, recipe.evaluation);
+    held.images.dispose();
+    held.labels.dispose();
+    return s;
+  };
+  let run: FederatedRun;
+  if (o.alone) {
+    const perSite: NonNullable<FederatedRun['perSite']> = [];
+    for (const site of sites) {
+      const valKnn = validationKnn(site.method, norm, curve);
+      const dir = join(o.outDir, 'sites', site.name);
+      mkdirSync(dir, { recursive: true });
+      saveEncoderRun(dir, site.method.backbone, meta(site.method));
+      perSite.push({ site: site.name, valKnn, ...(await finalScore(site.method, `the final score of ${site.name} trained alone`)) });
+    }
+    const mean = (f: (s: (typeof perSite)[number]) => number | undefined): number =>
+      perSite.reduce((a, s) => a + (f(s) ?? NaN), 0) / perSite.length;
+    run = {
+      outDir: o.outDir,
+      provenance,
+      validation: { knn: mean((s) => s.valKnn) },
+      scores: test ? { knn: mean((s) => s.knn), linear: mean((s) => s.linear) } : {},
+      perSite,
+      testReads: test?.openings ?? [],
+    };
+  } else {
+    writeWeights(server, coordinator.global);
+    server.eval();
+    const valKnn = validationKnn(server, norm, curve);
+    saveEncoderRun(o.outDir, server.backbone, meta(server));
+    run = {
+      outDir: o.outDir,
+      provenance,
+      validation: { knn: valKnn },
+      scores: await finalScore(server, 'the final score of the federated encoder'),
+      testReads: [],
+    };
+    run.testReads = test?.openings ?? [];
+  }
+  writeFileSync(join(o.outDir, 'federation.json'), `${JSON.stringify(provenance, null, 2)}\n`);
+  writeFileSync(
+    join(o.outDir, 'federation.svg'),
+    lineChart([{ name: 'mean local loss', points: perRound.map((r) => [r.round, r.loss] as [number, number]) }], {
+      title: `${provenance.strategy.name}, ${o.sites} sites, ${partition.spec}: mean local loss by round`,
+      xLabel: 'round',
+      yLabel: 'loss',
+    }),
+  );
+  writeFileSync(
+    join(o.outDir, 'scores.json'),
+    `${JSON.stringify({ dataset: data.dataset, split: 'test', ...run.scores, validation_knn: run.validation.knn, ...(run.perSite ? { perSite: run.perSite } : {}) }, null, 2)}\n`,
+  );
+  for (const s of sites) s.dispose();
+  for (const t of [
+    train.images,
+    train.labels,
+    scoring.images,
+    scoring.labels,
+    curve.train.images,
+    curve.train.labels,
+    curve.validation.images,
+    curve.validation.labels,
+  ] as Tensor[])
+    t.dispose();
+  return run;
+}

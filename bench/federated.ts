@@ -10,6 +10,7 @@
 //   npm run bench:federated                               the issue's protocol: default SimCLR
 //                                                         recipe, 15 epochs, 8 sites, alpha 0.1 and 1.0
 //   npm run bench:federated -- --epochs 3 --local-epochs 0.5 --strategies fedavg,fedema
+//   npm run bench:federated -- --skip centralized,alone --strategies fedavg --secagg 4 --drop-rate 0.125 --min-sites 7
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,6 +25,10 @@ const { values: args } = parseArgs({
     alphas: { type: 'string', default: '0.1,1.0' },
     strategies: { type: 'string', default: 'fedavg,fedprox,fedyogi,fedema' },
     skip: { type: 'string', default: '' },
+    // Also run each strategy with secure aggregation (clip range), and with sites dying mid-round.
+    secagg: { type: 'string' },
+    'drop-rate': { type: 'string' },
+    'min-sites': { type: 'string' },
     out: { type: 'string', default: 'bench/out/federated-runs' },
   },
 });
@@ -100,37 +105,44 @@ for (const alpha of args.alphas.split(',').map(Number)) {
     });
   }
   const results: { strategy: string; linear: number; valKnn: number }[] = [];
-  for (const name of args.strategies.split(',')) {
-    const t0 = performance.now();
-    const run = await simulateFederation({
-      recipe,
-      outDir: folder(`${name}-${alpha}`),
-      sites,
-      partition,
-      strategy: buildStrategy(name),
-      rounds,
-      localEpochs,
-      quiet: true,
-    });
-    const p = run.provenance.perRound;
-    results.push({ strategy: name, linear: run.scores.linear!, valKnn: run.validation.knn });
-    emit({
-      case: 'federated',
-      dataset,
-      sites,
-      alpha,
-      strategy: name,
-      share: run.provenance.strategy.share,
-      secagg: false,
-      linear: run.scores.linear,
-      knn: run.scores.knn,
-      val_knn: run.validation.knn,
-      bytes_per_round: p.reduce((a, r) => a + r.bytesIn + r.bytesOut, 0) / p.length,
-      rounds,
-      local_epochs: localEpochs,
-      seconds: (performance.now() - t0) / 1000,
-    });
-  }
+  const variants = args.secagg ? [false, true] : [false];
+  for (const name of args.strategies.split(','))
+    for (const secure of variants) {
+      const t0 = performance.now();
+      const run = await simulateFederation({
+        recipe,
+        outDir: folder(`${name}${secure ? '-secagg' : ''}-${alpha}`),
+        sites,
+        partition,
+        strategy: buildStrategy(name),
+        rounds,
+        localEpochs,
+        secureAggregation: secure ? { clip: Number(args.secagg) } : undefined,
+        dropRate: args['drop-rate'] ? Number(args['drop-rate']) : undefined,
+        minSites: args['min-sites'] ? Number(args['min-sites']) : undefined,
+        quiet: true,
+      });
+      const p = run.provenance.perRound;
+      if (!secure) results.push({ strategy: name, linear: run.scores.linear!, valKnn: run.validation.knn });
+      emit({
+        case: 'federated',
+        dataset,
+        sites,
+        alpha,
+        strategy: name,
+        share: run.provenance.strategy.share,
+        secagg: secure,
+        clipped_coordinates: run.provenance.secureAggregation ? run.provenance.secureAggregation.clippedCoordinates : undefined,
+        sites_per_round: p.map((r) => r.sites),
+        linear: run.scores.linear,
+        knn: run.scores.knn,
+        val_knn: run.validation.knn,
+        bytes_per_round: p.reduce((a, r) => a + r.bytesIn + r.bytesOut, 0) / p.length,
+        rounds,
+        local_epochs: localEpochs,
+        seconds: (performance.now() - t0) / 1000,
+      });
+    }
   if (results.length > 0) {
     const best = results.reduce((a, b) => (b.valKnn > a.valKnn ? b : a));
     emit({

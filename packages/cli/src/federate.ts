@@ -4,13 +4,14 @@ import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { buildStrategy, loadRecipe, simulateFederation, StrategyError, STRATEGY_NAMES, type Share } from '@pretext/ssl';
 import { PartitionError } from '@pretext/data';
+import { SecureAggregationError } from '@pretext/hub/client';
 import { UsageError } from './errors.js';
 
 export const FEDERATE_HELP: Record<string, string> = {
   federate: `Usage: pretext federate simulate <recipe.yaml> --sites N --partition SPEC [--strategy NAME]
                  [--rounds R] [--local-epochs E] [--min-sites K] [--drop-rate P] [--alone]
                  [--server-lr X] [--prox-mu X] [--ema-tau X] [--trim-beta X] [--share encoder|all]
-                 [--partition-seed S] [--out DIR] [--json]
+                 [--secure-aggregation [--clip X]] [--partition-seed S] [--out DIR] [--json]
 
 Federated pretraining of the recipe's encoder by N simulated sites in this process, through the
 same coordinator a hub runs: each round every site starts from the global weights, trains on
@@ -36,6 +37,11 @@ per class, strategy, bytes per round), partition.json, metrics.jsonl and federat
   --min-sites K      updates a round needs once its timeout passed (default: all sites)
   --drop-rate P      each round each site dies mid-round with chance P (its update never comes)
   --alone            each site trains alone on its own examples (the baseline), scored one by one
+  --secure-aggregation
+                     sites clip each coordinate of their weighted update to [-X, X] (--clip,
+                     default 4), quantize and mask it (pairwise X25519 masks, Shamir-shared keys);
+                     the coordinator sees only the sum, and sites that die after sharing their
+                     keys are unmasked by the others. Needs 3 sites or more and the mean.
   --out DIR          run folder (default runs/<recipe name>-federated)`,
 };
 
@@ -62,6 +68,8 @@ export async function federateCommand(argv: string[]): Promise<number> {
       'min-sites': { type: 'string' },
       'drop-rate': { type: 'string' },
       alone: { type: 'boolean', default: false },
+      'secure-aggregation': { type: 'boolean', default: false },
+      clip: { type: 'string', default: '4' },
       'server-lr': { type: 'string' },
       'prox-mu': { type: 'string' },
       'ema-tau': { type: 'string' },
@@ -109,6 +117,7 @@ export async function federateCommand(argv: string[]): Promise<number> {
       minSites,
       dropRate: num(values['drop-rate'], 'drop-rate'),
       alone: values.alone,
+      secureAggregation: values['secure-aggregation'] ? { clip: num(values.clip, 'clip')! } : undefined,
     });
     const p = run.provenance;
     if (values.json) {
@@ -140,7 +149,7 @@ export async function federateCommand(argv: string[]): Promise<number> {
     console.log(`run folder: ${outDir}`);
     return 0;
   } catch (e) {
-    if (e instanceof StrategyError || e instanceof PartitionError) throw new UsageError(e.message);
+    if (e instanceof StrategyError || e instanceof PartitionError || e instanceof SecureAggregationError) throw new UsageError(e.message);
     throw e;
   }
 }

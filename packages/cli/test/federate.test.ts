@@ -69,6 +69,8 @@ describe('pretext federate simulate', () => {
       [['--sites', '3', '--partition', 'iid', '--min-sites', '4'], /--min-sites must be between 1 and 3/],
       [['--partition', 'iid'], /--sites N/],
       [['--sites', '3', '--partition', 'iid', '--prox-mu', '0.1'], /proximal term belongs to fedprox/],
+      [['--sites', '3', '--partition', 'iid', '--strategy', 'median', '--secure-aggregation'], /cannot run under secure aggregation/],
+      [['--sites', '2', '--partition', 'iid', '--secure-aggregation'], /at least 3 sites/],
     ];
     for (const [args, message] of cases) {
       const r = runPretext({}, 'federate', 'simulate', recipe, ...args);

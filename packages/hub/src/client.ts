@@ -18,6 +18,7 @@ export type { EvalInput, VersionFile } from './types.js';
 export * from './federation/aggregate.js';
 export * from './federation/coordinator.js';
 export * from './federation/tensors.js';
+export * from './federation/secagg.js';
 
 export interface HubConfig {
   url: string;

@@ -254,6 +254,42 @@ describe('simulateFederation', () => {
     assert.ok(run.provenance.perRound.every((r) => r.bytesIn === (r.bytesOut / 4) * r.sites));
   });
 
+  it('secure aggregation gives the plain mean up to quantization, and finishes rounds with a site gone', async () => {
+    const base = {
+      recipe: { ...recipe, evaluation: { ...recipe.evaluation, linear: false } },
+      sites: 4,
+      partition: 'dirichlet:1',
+      strategy: buildStrategy('fedavg'),
+      rounds: 1,
+      localEpochs: 1,
+      quiet: true,
+    };
+    await simulateFederation({ ...base, outDir: join(dir, 'plain') });
+    const secure = await simulateFederation({ ...base, outDir: join(dir, 'secure'), secureAggregation: { clip: 4 } });
+    assert.deepEqual(secure.provenance.secureAggregation, { clip: 4, clippedCoordinates: 0 });
+    const a = loadEncoder(join(dir, 'plain')).encoder.stateDict();
+    const b = loadEncoder(join(dir, 'secure')).encoder.stateDict();
+    let worst = 0;
+    for (const [k, t] of a)
+      if (t.dtype === 'float32')
+        worst = Math.max(
+          worst,
+          torch.tidy(() => t.sub(b.get(k)!).abs().max().item()),
+        );
+    assert.ok(worst < 1e-5, `max |secure - plain| = ${worst}`);
+    const dropped = await simulateFederation({
+      ...base,
+      outDir: join(dir, 'secure-drop'),
+      rounds: 3,
+      localEpochs: 0.5,
+      minSites: 3,
+      dropRate: 0.25,
+      secureAggregation: { clip: 4 },
+    });
+    const counts = dropped.provenance.perRound.map((r) => r.sites);
+    assert.ok(counts.some((c) => c < 4) && counts.every((c) => c >= 3), `sites per round: ${counts}`);
+  });
+
   it('sites trained alone: one encoder per site, each scored, and their mean', async () => {
     const run = await simulateFederation({
       recipe,

@@ -24,6 +24,11 @@ export interface FederationPlan {
   optimizer: ServerOptimizerSpec;
   /** Updates with a larger L2 norm are refused (none when absent). */
   maxUpdateNorm?: number;
+  /**
+   * Secure aggregation (secagg.ts): the hub sees only masked inputs and their sum, so it cannot
+   * check one update's values, and only the mean can combine them.
+   */
+  secureAggregation?: { clip: number };
 }
 
 export interface RoundRecord {
@@ -83,6 +88,8 @@ export class Coordinator {
     if (!Number.isInteger(plan.minSites) || plan.minSites < 1 || plan.minSites > plan.sites.length)
       throw new RangeError(`minSites must be between 1 and ${plan.sites.length}, got ${plan.minSites}`);
     if (!Number.isInteger(plan.rounds) || plan.rounds < 1) throw new RangeError(`a federation runs at least one round, got ${plan.rounds}`);
+    if (plan.secureAggregation && plan.aggregation.kind !== 'mean')
+      throw new RangeError(`${plan.aggregation.kind} must see each update, so it cannot run under secure aggregation; use the mean`);
     this.optimizer = new ServerOptimizer(plan.optimizer);
     this.openedAt = now;
   }
@@ -103,6 +110,8 @@ export class Coordinator {
     if (this.done) throw new FederationRejected(`the federation has finished its ${this.plan.rounds} rounds`, 'finished');
     if (round !== this.round)
       throw new FederationRejected(`${update.site} submitted for round ${round + 1}, but round ${this.round + 1} is open`, 'wrong-round');
+    if (this.plan.secureAggregation)
+      throw new FederationRejected('this federation runs secure aggregation: it takes masked inputs, never a plain update', 'bad-update');
     if (this.pending.has(update.site))
       throw new FederationRejected(`${update.site} already submitted for round ${round + 1}; an update counts once`, 'replay');
     try {
@@ -123,24 +132,59 @@ export class Coordinator {
   /** Closes the round if it is ready: the combined update moves the global weights and the next round opens. */
   closeIfReady(now = Date.now()): RoundRecord | null {
     if (!this.ready(now)) return null;
+    if (this.plan.secureAggregation) throw new RangeError('under secure aggregation a round closes with the unmasked mean (closeWithMean)');
     const entries = [...this.pending.values()];
     const updates = entries.map((e) => e.update);
     const combined = combineUpdates(updates, this.plan.aggregation);
-    this.global = this.optimizer.step(this.global, combined, this.plainKeys);
-    const record: RoundRecord = {
-      round: this.round + 1,
+    return this.advance(combined, {
       sites: updates.map((u) => u.site),
       examples: updates.reduce((a, u) => a + u.examples, 0),
       bytesIn: entries.reduce((a, e) => a + e.bytes, 0),
-      bytesOut: weightsBytes(this.global) * this.plan.sites.length,
       norms: Object.fromEntries(updates.map((u) => [u.site, updateNorm(u.delta)])),
       closedBy: this.pending.size === this.plan.sites.length ? 'all' : 'timeout',
-      seconds: (now - this.openedAt) / 1000,
+      now,
+    });
+  }
+
+  /**
+   * Closes a securely aggregated round with the mean update the unmasking gave: no update was
+   * seen alone, so none is checked or recorded here (norms stay empty).
+   */
+  closeWithMean(mean: Weights, o: { sites: string[]; examples: number; bytesIn: number; now?: number }): RoundRecord {
+    if (!this.plan.secureAggregation) throw new RangeError('closeWithMean is for rounds under secure aggregation');
+    if (this.done) throw new FederationRejected(`the federation has finished its ${this.plan.rounds} rounds`, 'finished');
+    const now = o.now ?? Date.now();
+    if (o.sites.length < this.plan.minSites) throw new RangeError(`${o.sites.length} sites is below the quorum of ${this.plan.minSites}`);
+    checkUpdate({ site: 'the unmasked sum', examples: Math.max(1, o.examples), delta: mean }, this.global);
+    return this.advance(mean, { ...o, norms: {}, closedBy: o.sites.length === this.plan.sites.length ? 'all' : 'timeout', now });
+  }
+
+  private advance(
+    combined: Weights,
+    o: {
+      sites: string[];
+      examples: number;
+      bytesIn: number;
+      norms: Record<string, number>;
+      closedBy: RoundRecord['closedBy'];
+      now: number;
+    },
+  ): RoundRecord {
+    this.global = this.optimizer.step(this.global, combined, this.plainKeys);
+    const record: RoundRecord = {
+      round: this.round + 1,
+      sites: o.sites,
+      examples: o.examples,
+      bytesIn: o.bytesIn,
+      bytesOut: weightsBytes(this.global) * this.plan.sites.length,
+      norms: o.norms,
+      closedBy: o.closedBy,
+      seconds: (o.now - this.openedAt) / 1000,
     };
     this.history.push(record);
     this.pending = new Map();
     this.round++;
-    this.openedAt = now;
+    this.openedAt = o.now;
     return record;
   }
 

@@ -10,7 +10,8 @@ export interface FederatedProvenance {
   localEpochs: number;
   minSites: number;
   strategy: Omit<Strategy, 'name'> & { name: string };
-  secureAggregation: boolean;
+  /** Secure aggregation's clip range and how many coordinates it clipped over the run, or false. */
+  secureAggregation: false | { clip: number; clippedCoordinates: number };
   /** Per round: bytes the sites sent, bytes the hub sent back, sites that took part, mean local loss. */
   perRound: { round: number; bytesIn: number; bytesOut: number; sites: number; loss: number; valKnn?: number }[];
   /** Record-level DP epsilon per site at delta 1e-5 (null: no DP-SGD). */

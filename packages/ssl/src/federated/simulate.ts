@@ -18,7 +18,17 @@ import {
   type Partition,
   type PartitionSpec,
 } from '@pretext/data';
-import { Coordinator, type RoundRecord } from '@pretext/hub/client';
+import {
+  Coordinator,
+  flattenWeights,
+  SecAggServer,
+  SecAggSite,
+  secAggParams,
+  unflattenWeights,
+  type RoundRecord,
+  type SiteUpdate,
+  type Weights,
+} from '@pretext/hub/client';
 import { hasTestSplit, inputNormFor, inputShapeOf, loadImageSet, type DataSpec, type LabeledSet } from '../data/sources.js';
 import { buildEncoder, type EncoderSpec } from '../encoders/encoder.js';
 import { buildMethod } from '../methods/index.js';
@@ -31,7 +41,7 @@ import { fingerprint } from '../data/fingerprint.js';
 import { encoderForData, saveEncoderRun, scoreEncoder, validationSplit, type EncoderMeta, type Scores } from '../pipeline.js';
 import { FederatedSite, readWeights, writeWeights } from './site.js';
 import type { FederatedProvenance } from './provenance.js';
-import { bufferKeys, sharedKeys, type Strategy } from './strategy.js';
+import { bufferKeys, sharedKeys, StrategyError, type Strategy } from './strategy.js';
 
 export interface SimulateOptions {
   recipe: Recipe;
@@ -49,6 +59,11 @@ export interface SimulateOptions {
   dropRate?: number;
   /** Each site trains alone on its own examples (the baseline a federation must beat); no rounds are combined. */
   alone?: boolean;
+  /**
+   * Secure aggregation: sites clip each coordinate of their weighted update to [-clip, clip],
+   * quantize and mask it; the coordinator sees only the unmasked sum.
+   */
+  secureAggregation?: { clip: number };
   quiet?: boolean;
 }
 
@@ -89,6 +104,13 @@ export async function simulateFederation(o: SimulateOptions): Promise<FederatedR
     throw new TypeError(`federated simulation reads images for now; recipe ${recipe.name} trains on ${recipe.data.dataset}`);
   if (!(o.localEpochs > 0)) throw new RangeError(`local epochs must be positive, got ${o.localEpochs}`);
   if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new RangeError(`a federation runs at least one round, got ${o.rounds}`);
+  if (o.secureAggregation) {
+    if (o.strategy.aggregation.kind !== 'mean')
+      throw new StrategyError(
+        `${o.strategy.name} must see each update, so it cannot run under secure aggregation; use a strategy that takes the mean`,
+      );
+    secAggParams(o.sites, o.secureAggregation.clip, 'check');
+  }
   const dropRate = o.dropRate ?? 0;
   if (!(dropRate >= 0 && dropRate < 1)) throw new RangeError(`a drop rate is in [0, 1), got ${dropRate}`);
   const data = recipe.data as DataSpec;
@@ -148,6 +170,7 @@ export async function simulateFederation(o: SimulateOptions): Promise<FederatedR
       roundTimeoutMs: ROUND_TIMEOUT_MS,
       aggregation: o.strategy.aggregation,
       optimizer: o.strategy.optimizer,
+      secureAggregation: o.secureAggregation,
     },
     readWeights(server, keys),
     plain,
@@ -160,20 +183,33 @@ export async function simulateFederation(o: SimulateOptions): Promise<FederatedR
   const started = performance.now();
   const stepsPerRound = sites.reduce((a, s) => a + s.stepsPerRound, 0);
   let clock = 0;
+  let clipped = 0;
   for (let r = 0; r < o.rounds; r++) {
     const bar = o.quiet ? null : new ProgressBar({ total: stepsPerRound, label: `round ${r + 1}/${o.rounds}`, unit: 'steps' });
     const global = coordinator.global;
     const losses: number[] = [];
+    const secure =
+      o.secureAggregation && !o.alone ? await secureRound(sites, o.secureAggregation.clip, `${recipe.name}#${r + 1}`, keys, global) : null;
+    const arrived: SiteUpdate[] = [];
     for (const site of sites) {
       if (!o.alone) site.receive(global);
       const { update, loss } = await site.train(r, o.alone ? null : global, () => bar?.tick(1, site.name));
       losses.push(loss);
       const dead = !o.alone && dropRate > 0 && drops() / 0x1_0000_0000 < dropRate;
-      if (update && !dead) coordinator.submit(update, r);
+      if (!update || dead) continue;
+      if (secure) arrived.push(update);
+      else coordinator.submit(update, r);
     }
     const loss = losses.reduce((a, b) => a + b, 0) / losses.length;
     let record: RoundRecord | null = null;
-    if (!o.alone) {
+    if (secure) {
+      // Weights relative to the largest possible round at one site keep every weighted update in the clip range.
+      const cap = Math.max(...sites.map((s) => s.stepsPerRound * s.batchSize));
+      const out = await secure.aggregate(arrived, cap);
+      clipped += out.clipped;
+      if (out.survivors.length < sites.length) clock += ROUND_TIMEOUT_MS;
+      record = coordinator.closeWithMean(out.mean, { sites: out.survivors, examples: out.examples, bytesIn: out.bytesIn, now: clock });
+    } else if (!o.alone) {
       record = coordinator.closeIfReady(clock) ?? coordinator.closeIfReady((clock += ROUND_TIMEOUT_MS));
       if (!record)
         throw new Error(
@@ -202,7 +238,7 @@ export async function simulateFederation(o: SimulateOptions): Promise<FederatedR
     localEpochs: o.localEpochs,
     minSites: coordinator.plan.minSites,
     strategy: { ...o.strategy, name: o.alone ? 'alone' : o.strategy.name },
-    secureAggregation: false,
+    secureAggregation: o.secureAggregation && !o.alone ? { clip: o.secureAggregation.clip, clippedCoordinates: clipped } : false,
     perRound,
     epsilon: null,
   };
@@ -297,4 +333,53 @@ export async function simulateFederation(o: SimulateOptions): Promise<FederatedR
   ] as Tensor[])
     t.dispose();
   return run;
+}
+
+/**
+ * One securely aggregated round among simulated sites: keys advertised and shares sealed before
+ * training (as a site would at the round's start); after training, each arriving update is
+ * masked and summed, and the sites that died are unmasked from the survivors' shares.
+ */
+async function secureRound(
+  sites: FederatedSite[],
+  clip: number,
+  context: string,
+  keys: string[],
+  global: Weights,
+): Promise<{
+  aggregate(
+    arrived: SiteUpdate[],
+    cap: number,
+  ): Promise<{ mean: Weights; survivors: string[]; examples: number; bytesIn: number; clipped: number }>;
+}> {
+  const params = secAggParams(sites.length, clip, context);
+  const length = keys.reduce((a, k) => a + global.get(k)!.length, 0);
+  const server = new SecAggServer(
+    sites.map((s) => s.name),
+    params,
+    length,
+  );
+  const agents = new Map(sites.map((s) => [s.name, new SecAggSite(s.name, params)]));
+  for (const a of agents.values()) server.advertise(a.advertise());
+  const roster = server.roster();
+  for (const a of agents.values()) server.relayShares(a.site, await a.shareKeys(roster));
+  for (const a of agents.values()) a.receiveShares(server.deliveries(a.site));
+  return {
+    async aggregate(arrived, cap) {
+      let clipped = 0;
+      for (const u of arrived) {
+        const weight = Math.min(1, u.examples / cap);
+        const m = agents.get(u.site)!.maskedInput(flattenWeights(u.delta, keys), weight);
+        clipped += m.clipped;
+        server.submitMasked(u.site, m.masked, weight);
+      }
+      const req = server.unmaskRequest();
+      const out = await server.finish(req.survivors.map((s) => agents.get(s)!.unmask(req)));
+      const mean = unflattenWeights(
+        out.sum.map((v) => v / out.weight),
+        new Map(keys.map((k) => [k, global.get(k)!])),
+      );
+      return { mean, survivors: out.survivors, examples: arrived.reduce((a, u) => a + u.examples, 0), bytesIn: server.bytesIn, clipped };
+    },
+  };
 }

@@ -211,6 +211,29 @@ export function validationSplit(train: LabeledSet): { train: LabeledSet; validat
   return { train: pick(t, 'training part'), validation: pick(v, 'validation part') };
 }
 
+/** encoder.json of an image encoder trained by `recipe`. */
+export function imageEncoderMeta(
+  recipe: Recipe,
+  spec: EncoderSpec,
+  outDim: number,
+  norm: InputNorm,
+  run: Pick<EncoderMeta, 'dataFingerprint' | 'trainSteps' | 'trainSeconds' | 'federated'>,
+): EncoderMeta {
+  const data = recipe.data as DataSpec;
+  return {
+    format: 'pretext-encoder/1',
+    encoder: spec,
+    outDim,
+    inputNorm: norm,
+    inputShape: inputShapeOf(data),
+    method: recipe.method.name,
+    recipe: recipe.name,
+    dataset: data.dataset === 'fashion-mnist' ? data.dataset : `image-folder:${data.path}`,
+    ...run,
+    createdAt: new Date().toISOString(),
+  };
+}
+
 export async function runPretrain(recipe: Recipe, o: { outDir: string; resume?: boolean; quiet?: boolean }): Promise<PretrainRun> {
   if (recipe.data.dataset === 'table')
     throw new TypeError(`recipe ${recipe.name} trains on a table: run it with pretrainFromRecipe (or runTablePretrain)`);
@@ -254,20 +277,11 @@ export async function runPretrain(recipe: Recipe, o: { outDir: string; resume?: 
           }))
       : undefined,
   });
-  const meta: EncoderMeta = {
-    format: 'pretext-encoder/1',
-    encoder: spec,
-    outDim: method.backbone.outDim,
-    inputNorm: norm,
-    inputShape: inputShapeOf(data),
-    method: recipe.method.name,
-    recipe: recipe.name,
-    dataset: data.dataset === 'fashion-mnist' ? data.dataset : `image-folder:${data.path}`,
+  const meta = imageEncoderMeta(recipe, spec, method.backbone.outDim, norm, {
     dataFingerprint: images instanceof torch.Tensor ? fingerprint(images) : fileListFingerprint(images as FileSource),
     trainSteps: result.step,
     trainSeconds: result.trainSeconds,
-    createdAt: new Date().toISOString(),
-  };
+  });
   saveEncoderRun(o.outDir, method.backbone, meta);
   if (curve) for (const set of [curve.train, curve.validation]) for (const t of [set.images, set.labels]) t.dispose();
   // The final score: the only time a run reads its test split.

@@ -29,7 +29,7 @@ import {
   type SiteUpdate,
   type Weights,
 } from '@pretext/hub/client';
-import { hasTestSplit, inputNormFor, inputShapeOf, loadImageSet, type DataSpec, type LabeledSet } from '../data/sources.js';
+import { hasTestSplit, inputNormFor, loadImageSet, type DataSpec, type LabeledSet } from '../data/sources.js';
 import { buildEncoder, type EncoderSpec } from '../encoders/encoder.js';
 import { buildMethod } from '../methods/index.js';
 import type { SSLMethod } from '../methods/method.js';
@@ -38,7 +38,15 @@ import type { Recipe } from '../recipe/schema.js';
 import { imageViews } from '../train/trainer.js';
 import { lineChart } from '../report/plot.js';
 import { fingerprint } from '../data/fingerprint.js';
-import { encoderForData, saveEncoderRun, scoreEncoder, validationSplit, type EncoderMeta, type Scores } from '../pipeline.js';
+import {
+  encoderForData,
+  imageEncoderMeta,
+  saveEncoderRun,
+  scoreEncoder,
+  validationSplit,
+  type EncoderMeta,
+  type Scores,
+} from '../pipeline.js';
 import { FederatedSite, readWeights, writeWeights } from './site.js';
 import type { FederatedProvenance } from './provenance.js';
 import { bufferKeys, sharedKeys, StrategyError, type Strategy } from './strategy.js';
@@ -242,23 +250,13 @@ export async function simulateFederation(o: SimulateOptions): Promise<FederatedR
     perRound,
     epsilon: null,
   };
-  const meta = (method: SSLMethod, extra: Partial<EncoderMeta> = {}): EncoderMeta => ({
-    format: 'pretext-encoder/1',
-    modality: 'image',
-    encoder: encoderSpec,
-    outDim: method.backbone.outDim,
-    inputNorm: norm,
-    inputShape: inputShapeOf(data),
-    method: recipe.method.name,
-    recipe: recipe.name,
-    dataset: data.dataset === 'fashion-mnist' ? data.dataset : `image-folder:${data.path}`,
-    dataFingerprint: fingerprint(train.images),
-    trainSteps: o.rounds * stepsPerRound,
-    trainSeconds,
-    createdAt: new Date().toISOString(),
-    federated: provenance,
-    ...extra,
-  });
+  const meta = (method: SSLMethod): EncoderMeta =>
+    imageEncoderMeta(recipe, encoderSpec, method.backbone.outDim, norm, {
+      dataFingerprint: fingerprint(train.images),
+      trainSteps: o.rounds * stepsPerRound,
+      trainSeconds,
+      federated: provenance,
+    });
   const test = hasTestSplit(data)
     ? new TestSplit(
         `${data.dataset === 'fashion-mnist' ? 'fashion-mnist' : data.path}/test`,

@@ -205,7 +205,7 @@ describe('simulateFederation', () => {
   it('runs rounds through the coordinator and writes an encoder run with its provenance, scored once on the test split', async () => {
     const out = join(dir, 'fed');
     const run = await simulateFederation({
-      recipe,
+      recipe: { ...recipe, evaluation: { ...recipe.evaluation, knnEveryEpoch: true } },
       outDir: out,
       sites: 4,
       partition: 'dirichlet:0.5',
@@ -215,6 +215,9 @@ describe('simulateFederation', () => {
       quiet: true,
     });
     const p = run.provenance;
+    assert.ok(p.perRound.every((r) => r.valKnn! > 0.3 && r.valKnn! <= 1));
+    assert.equal(p.perRound[1]!.valKnn, run.validation.knn, "the last round's point is the final validation kNN");
+    assert.ok(existsSync(join(out, 'federation-knn.svg')));
     assert.equal(p.sites.length, 4);
     assert.equal(
       p.sites.reduce((a, s) => a + s.examples, 0),

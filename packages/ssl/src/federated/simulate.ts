@@ -224,12 +224,19 @@ export async function simulateFederation(o: SimulateOptions): Promise<FederatedR
           `round ${r + 1}: only ${coordinator.submitted.length} of ${sites.length} sites submitted, below the quorum of ${coordinator.plan.minSites}`,
         );
     }
+    // The recipe's per-epoch curve becomes a per-round one: the global encoder's validation kNN.
+    let valKnn: number | undefined;
+    if (recipe.evaluation.knnEveryEpoch && !o.alone) {
+      writeWeights(server, coordinator.global);
+      valKnn = validationKnn(server, norm, curve);
+    }
     const entry = {
       round: r + 1,
       bytesIn: record?.bytesIn ?? 0,
       bytesOut: record?.bytesOut ?? 0,
       sites: record?.sites.length ?? sites.length,
       loss,
+      ...(valKnn === undefined ? {} : { valKnn }),
     };
     perRound.push(entry);
     log({ ...entry, seconds: (performance.now() - started) / 1000 });
@@ -314,6 +321,16 @@ export async function simulateFederation(o: SimulateOptions): Promise<FederatedR
       yLabel: 'loss',
     }),
   );
+  if (perRound.some((r) => r.valKnn !== undefined))
+    writeFileSync(
+      join(o.outDir, 'federation-knn.svg'),
+      lineChart([{ name: 'validation kNN', points: perRound.map((r) => [r.round, r.valKnn!] as [number, number]) }], {
+        title: `${provenance.strategy.name}, ${o.sites} sites, ${partition.spec}: the global encoder's validation kNN by round`,
+        xLabel: 'round',
+        yLabel: 'kNN accuracy',
+        percent: true,
+      }),
+    );
   writeFileSync(
     join(o.outDir, 'scores.json'),
     `${JSON.stringify({ dataset: data.dataset, split: 'test', ...run.scores, validation_knn: run.validation.knn, ...(run.perSite ? { perSite: run.perSite } : {}) }, null, 2)}\n`,

@@ -10,7 +10,7 @@
 //   npm run bench:federated                               the protocol: default SimCLR
 //                                                         recipe, 15 epochs, 8 sites, alpha 0.1 and 1.0
 //   npm run bench:federated -- --epochs 3 --local-epochs 0.5 --strategies fedavg,fedema
-//   npm run bench:federated -- --skip centralized,alone --strategies fedavg --secagg 4 --drop-rate 0.125 --min-sites 7
+//   npm run bench:federated -- --skip centralized,alone --strategies fedavg --secagg 4 --drop-per-round 1 --min-sites 7
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -28,6 +28,7 @@ const { values: args } = parseArgs({
     // Also run each strategy with secure aggregation (clip range), and with sites dying mid-round.
     secagg: { type: 'string' },
     'drop-rate': { type: 'string' },
+    'drop-per-round': { type: 'string' },
     'min-sites': { type: 'string' },
     out: { type: 'string', default: 'bench/out/federated-runs' },
   },
@@ -119,6 +120,7 @@ for (const alpha of args.alphas.split(',').map(Number)) {
         localEpochs,
         secureAggregation: secure ? { clip: Number(args.secagg) } : undefined,
         dropRate: args['drop-rate'] ? Number(args['drop-rate']) : undefined,
+        dropPerRound: args['drop-per-round'] ? Number(args['drop-per-round']) : undefined,
         minSites: args['min-sites'] ? Number(args['min-sites']) : undefined,
         quiet: true,
       });

@@ -9,7 +9,7 @@ import { UsageError } from './errors.js';
 
 export const FEDERATE_HELP: Record<string, string> = {
   federate: `Usage: pretext federate simulate <recipe.yaml> --sites N --partition SPEC [--strategy NAME]
-                 [--rounds R] [--local-epochs E] [--min-sites K] [--drop-rate P] [--alone]
+                 [--rounds R] [--local-epochs E] [--min-sites K] [--drop-rate P | --drop-per-round N] [--alone]
                  [--server-lr X] [--prox-mu X] [--ema-tau X] [--trim-beta X] [--share encoder|all]
                  [--secure-aggregation [--clip X]] [--partition-seed S] [--out DIR] [--json]
 
@@ -36,6 +36,7 @@ per class, strategy, bytes per round), partition.json, metrics.jsonl and federat
   --local-epochs E   passes over a site's own examples per round (default 1; fractions allowed)
   --min-sites K      updates a round needs once its timeout passed (default: all sites)
   --drop-rate P      each round each site dies mid-round with chance P (its update never comes)
+  --drop-per-round N exactly N sites, drawn each round, die mid-round
   --alone            each site trains alone on its own examples (the baseline), scored one by one
   --secure-aggregation
                      sites clip each coordinate of their weighted update to [-X, X] (--clip,
@@ -67,6 +68,7 @@ export async function federateCommand(argv: string[]): Promise<number> {
       'local-epochs': { type: 'string', default: '1' },
       'min-sites': { type: 'string' },
       'drop-rate': { type: 'string' },
+      'drop-per-round': { type: 'string' },
       alone: { type: 'boolean', default: false },
       'secure-aggregation': { type: 'boolean', default: false },
       clip: { type: 'string', default: '4' },
@@ -116,6 +118,7 @@ export async function federateCommand(argv: string[]): Promise<number> {
       localEpochs,
       minSites,
       dropRate: num(values['drop-rate'], 'drop-rate'),
+      dropPerRound: num(values['drop-per-round'], 'drop-per-round'),
       alone: values.alone,
       secureAggregation: values['secure-aggregation'] ? { clip: num(values.clip, 'clip')! } : undefined,
     });

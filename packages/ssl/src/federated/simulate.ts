@@ -13,6 +13,7 @@ import {
   parsePartition,
   partitionExamples,
   ProgressBar,
+  seededPermutation,
   splitmix32,
   TestSplit,
   type Partition,
@@ -65,6 +66,8 @@ export interface SimulateOptions {
   minSites?: number;
   /** Chance that a site dies mid-round in a given round (its update never arrives). */
   dropRate?: number;
+  /** Exactly this many sites, drawn afresh each round, die mid-round (after sharing keys, before their update). */
+  dropPerRound?: number;
   /** Each site trains alone on its own examples (the baseline a federation must beat); no rounds are combined. */
   alone?: boolean;
   /**
@@ -121,6 +124,9 @@ export async function simulateFederation(o: SimulateOptions): Promise<FederatedR
   }
   const dropRate = o.dropRate ?? 0;
   if (!(dropRate >= 0 && dropRate < 1)) throw new RangeError(`a drop rate is in [0, 1), got ${dropRate}`);
+  const dropPerRound = o.dropPerRound ?? 0;
+  if (!Number.isInteger(dropPerRound) || dropPerRound < 0 || dropPerRound >= o.sites)
+    throw new RangeError(`sites dropped per round must be a whole number below ${o.sites}, got ${dropPerRound}`);
   const data = recipe.data as DataSpec;
   mkdirSync(o.outDir, { recursive: true });
   writeFileSync(join(o.outDir, 'recipe.yaml'), toYaml(recipe));
@@ -199,11 +205,12 @@ export async function simulateFederation(o: SimulateOptions): Promise<FederatedR
     const secure =
       o.secureAggregation && !o.alone ? await secureRound(sites, o.secureAggregation.clip, `${recipe.name}#${r + 1}`, keys, global) : null;
     const arrived: SiteUpdate[] = [];
-    for (const site of sites) {
+    const doomed = new Set(dropPerRound > 0 && !o.alone ? seededPermutation(sites.length, drops()).subarray(0, dropPerRound) : []);
+    for (const [i, site] of sites.entries()) {
       if (!o.alone) site.receive(global);
       const { update, loss } = await site.train(r, o.alone ? null : global, () => bar?.tick(1, site.name));
       losses.push(loss);
-      const dead = !o.alone && dropRate > 0 && drops() / 0x1_0000_0000 < dropRate;
+      const dead = doomed.has(i) || (!o.alone && dropRate > 0 && drops() / 0x1_0000_0000 < dropRate);
       if (!update || dead) continue;
       if (secure) arrived.push(update);
       else coordinator.submit(update, r);

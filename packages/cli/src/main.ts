@@ -27,6 +27,7 @@ import {
 import { UsageError } from './errors.js';
 import { EXPORT_HELP, exportCommand } from './export.js';
 import { FEDERATE_HELP, federateCommand } from './federate.js';
+import { IMAGE_TEXT_HELP, imageTextCommand, searchCommand, zeroShotCommand } from './imageText.js';
 import { launchRanks, WORKER_FLAG } from './launch.js';
 import { SERVE_HELP, serveCommand } from './serve.js';
 import { TEXT_HELP, fillMaskCommand, similarCommand } from './text.js';
@@ -58,6 +59,7 @@ const HELP: Record<string, string> = {
   ...EXPORT_HELP,
   ...SERVE_HELP,
   ...FEDERATE_HELP,
+  ...IMAGE_TEXT_HELP,
   main: `pretext: self-supervised pretraining for TypeScript teams
 
 Usage: pretext <command> [options]
@@ -76,6 +78,9 @@ Commands:
   export <run> --format onnx  the encoder or a fine-tuned classifier as ONNX, checked by onnxruntime
   serve <run>              an embedding / prediction service (HTTP JSON, micro-batching, metrics)
   federate simulate        federated pretraining by simulated sites (partitions, strategies)
+  image-text train         CLIP / SigLIP / LiT on (image, caption) pairs
+  zero-shot                classify images into classes named on the command line
+  search "<sentence>"      the images nearest a sentence (image-text models)
   hub serve                run the hub (registry server); hub team|user|token for admin
   login                    save a hub address and token
   push <run> <team/name>   publish an encoder with its card, metrics and lineage
@@ -361,6 +366,12 @@ export async function main(argv: string[]): Promise<number> {
         return await serveCommand(rest);
       case 'federate':
         return await federateCommand(rest);
+      case 'image-text':
+        return await imageTextCommand(rest);
+      case 'zero-shot':
+        return await zeroShotCommand(rest);
+      case 'search':
+        return await searchCommand(rest);
       case 'hub':
         return await hubCommand(rest);
       case 'login':

@@ -36,3 +36,5 @@ export * from './events/histories.js';
 export * from './events/encode.js';
 export { loadSequenceSet, SEQUENCE_SETS, NAFLD_CUTOFF_DAY, STORM_HOURS, type SequenceSet } from './events/sequenceSets.js';
 export { R_BUNDLES, rBundleObject, type RBundle } from './rPackages.js';
+export * from './imageText/pairs.js';
+export * from './imageText/iconPairs.js';

@@ -143,3 +143,7 @@ export {
   type Share,
 } from './federated/strategy.js';
 export { FederatedSite, readWeights, writeWeights } from './federated/site.js';
+export { clipLoss, siglipLoss, MAX_LOGIT_SCALE } from './losses/imageText.js';
+export { ImageTextModel, type PairLoss, type ImageTextConfig } from './modalities/imageText/model.js';
+export { zeroShot, retrieval, classEmbeddings, type ZeroShotResult, type RetrievalResult } from './modalities/imageText/evaluate.js';
+export * from './modalities/imageText/run.js';

@@ -103,7 +103,7 @@ export async function pushCommand(argv: string[]): Promise<number> {
   const { team, name } = parseModelRef(ref);
   if (values.visibility && !['private', 'internal', 'public'].includes(values.visibility))
     throw new UsageError(`--visibility must be private, internal or public`);
-  if (!values['no-try-it'] && !existsSync(join(dir, 'finetune.json'))) {
+  if (!values['no-try-it'] && !existsSync(join(dir, 'finetune.json')) && !existsSync(join(dir, 'image-text.json'))) {
     // Image encoders publish an ONNX export and a gallery, so their hub page can run them in the browser.
     try {
       const added = await prepareTryIt(dir);
@@ -226,7 +226,7 @@ export async function pullCommand(argv: string[]): Promise<number> {
 
 /** An --encoder argument: a run folder, or a hub reference pulled into the cache first. */
 export async function resolveEncoderArg(arg: string): Promise<string> {
-  if (existsSync(join(arg, 'encoder.json'))) return arg;
+  if (existsSync(join(arg, 'encoder.json')) || existsSync(join(arg, 'image-text.json'))) return arg;
   if (!/^[a-z0-9][a-z0-9._-]*\/[a-z0-9][a-z0-9._-]*(@[A-Za-z0-9._-]+)?$/.test(arg)) return arg;
   const cache = join(process.env.PRETEXT_CACHE ?? join(homedir(), '.cache', 'pretext'), 'hub', arg.replace('@', '/'));
   return (await pullModel(arg, cache, true)).dir;

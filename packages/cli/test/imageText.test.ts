@@ -3,11 +3,11 @@
 // classes and sentence given on the command line.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { runPretext } from './fixtures/cli.js';
+import { runPretext, serveHub } from './fixtures/cli.js';
 
 const COLOURS: Record<string, [number, number, number]> = { red: [230, 30, 30], green: [30, 200, 40], blue: [40, 40, 230] };
 
@@ -82,6 +82,38 @@ describe('pretext image-text / zero-shot / search', () => {
     assert.equal(found.results.length, 2);
     assert.match(found.results[0]!.image, /blue\.png$/);
     assert.ok(found.results[0]!.similarity > found.results[1]!.similarity);
+  });
+
+  it('pushes both towers and the vocabulary as one hub model, which another team pulls by name for zero-shot', async () => {
+    const env = { XDG_CONFIG_HOME: join(dir, 'config'), PRETEXT_CACHE: join(dir, 'cache') };
+    const hub = await serveHub(join(dir, 'hub'), env);
+    try {
+      assert.equal(runPretext(env, 'login', '--hub', hub.url, '--token', hub.token).code, 0);
+      assert.equal(runPretext(env, 'hub', 'team', 'create', 'design').code, 0);
+      const pushed = runPretext(env, 'push', join(dir, 'model'), 'design/colours', '--json');
+      assert.equal(pushed.code, 0, pushed.stderr);
+      const card = readFileSync(join(dir, 'model', 'card.md'), 'utf8');
+      assert.match(card, /pipeline_tag: zero-shot-image-classification/);
+      assert.match(card, /\| image tower \| small-cnn, RGB 32x32 input; trained from scratch with the text tower \|/);
+      const other = { XDG_CONFIG_HOME: join(dir, 'config2'), PRETEXT_CACHE: join(dir, 'cache2') };
+      assert.equal(runPretext(other, 'login', '--hub', hub.url, '--token', hub.token).code, 0);
+      const z = runPretext(
+        other,
+        'zero-shot',
+        '--encoder',
+        'design/colours',
+        '--classes',
+        'blue,red,green',
+        join(dir, 'query', 'red.png'),
+        '--json',
+      );
+      assert.equal(z.code, 0, z.stderr);
+      assert.equal((JSON.parse(z.stdout) as { prediction: string }[])[0]!.prediction, 'red');
+      for (const f of ['model.safetensors', 'vocab.model', 'image-text.json', 'card.md'])
+        assert.ok(existsSync(join(dir, 'cache2', 'hub', 'design', 'colours', f)), f);
+    } finally {
+      hub.server.kill();
+    }
   });
 
   it('refuses what it cannot do, with the reason', () => {

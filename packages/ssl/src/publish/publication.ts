@@ -5,6 +5,7 @@ import { basename, join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { readEncoderMeta, type EncoderMeta } from '../pipeline.js';
 import { prepareClassifierPublication } from './classifier.js';
+import { prepareImageTextPublication } from './imageText.js';
 
 /** A Hugging Face-compatible model card for a pretraining run. */
 export function modelCard(ref: string, meta: EncoderMeta, scores: Record<string, number | string>, o: { license?: string } = {}): string {
@@ -137,6 +138,7 @@ export function preparePublication(
   o: { license?: string; codeVersion: string; baseModel?: string },
 ): Publication {
   if (existsSync(join(dir, 'finetune.json'))) return prepareClassifierPublication(dir, ref, o);
+  if (existsSync(join(dir, 'image-text.json'))) return prepareImageTextPublication(dir, ref, o);
   const meta = readEncoderMeta(dir);
   const scores = existsSync(join(dir, 'scores.json'))
     ? (JSON.parse(readFileSync(join(dir, 'scores.json'), 'utf8')) as Record<string, number | string>)

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { exportOnnxFolder, PARITY_TOLERANCE } from '@pretext/ssl';
+import { exportImageTextOnnx, exportOnnxFolder, PARITY_TOLERANCE } from '@pretext/ssl';
 import { UsageError } from './errors.js';
 import { pulledVersion, resolveEncoderArg } from './hub.js';
 
@@ -17,6 +17,9 @@ method, data fingerprint and hub version in metadata_props) into DIR (default <r
   features.json / events.json / the SentencePiece model
                 the preprocessing that turns raw rows, histories or text into the inputs
   export.json   inputs, outputs, sidecars and the parity check
+An image-text model (image-text.json) is written as two graphs, image.onnx (pixels) and
+text.onnx (token ids), each ending in its projection and L2 normalization, so the dot product
+of their outputs is the model's similarity; vocab.model and image-text.json beside them.
 Before anything is written, onnxruntime runs the graph on N random inputs (default 100) and
 its outputs must match Pretext's within ${PARITY_TOLERANCE} (max abs); otherwise nothing is written.
 
@@ -47,6 +50,16 @@ export async function exportCommand(argv: string[]): Promise<number> {
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`--check must be a positive integer, got '${values.check}'`);
   const arg = positionals[0]!;
   const dir = existsSync(join(arg, 'finetune.json')) ? arg : await resolveEncoderArg(arg);
+  if (existsSync(join(dir, 'image-text.json'))) {
+    const r = await exportImageTextOnnx(dir, { outDir: values.out, checkInputs: n });
+    if (values.json) console.log(JSON.stringify(r));
+    else
+      for (const [tower, t] of Object.entries(r.towers))
+        console.log(
+          `exported the ${tower} tower to ${t.model} (${(t.bytes / 1e6).toFixed(2)} MB, ${t.nodes} nodes); onnxruntime vs Pretext on ${t.parity.inputs} random inputs: max abs difference ${t.parity.maxAbsDiff.toExponential(2)}`,
+        );
+    return 0;
+  }
   const pulled = pulledVersion(dir);
   const r = await exportOnnxFolder(dir, {
     outDir: values.out,

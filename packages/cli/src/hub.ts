@@ -15,7 +15,7 @@ import {
   type HubConfig,
   type ModelRef,
 } from '@pretext/hub/client';
-import { preparePublication, prepareTryIt, ProgressBar } from '@pretext/ssl';
+import { prepareImageTextSearch, preparePublication, prepareTryIt, ProgressBar } from '@pretext/ssl';
 import { UsageError } from './errors.js';
 
 export const HUB_HELP: Record<string, string> = {
@@ -40,7 +40,12 @@ Publishes a pretraining run: encoder weights and config, metrics, scores, recipe
 and plots when present, and a model card (Markdown with Hugging Face-style YAML front
 matter) generated from the run. A fine-tuned classifier folder (pretext finetune) is
 published the same way, its lineage.baseModel naming the encoder version it came from when
-that encoder was pulled from or pushed to the hub. Identical content is not uploaded twice; the same files
+that encoder was pulled from or pushed to the hub. An image-text model (pretext image-text
+train) is published as one model: both towers, the vocabulary and image-text.json.
+Unless --no-try-it, an image encoder adds its ONNX export and a gallery of training images
+(the model page embeds a visitor's image in the browser and shows the nearest ones), and an
+image-text model adds its text tower as ONNX beside its gallery (the page finds the gallery
+images nearest a typed sentence). Identical content is not uploaded twice; the same files
 pushed again make no new version.`,
   pull: `Usage: pretext pull <team/name[@version|@alias]> [--out DIR] [--json]
 
@@ -110,6 +115,15 @@ export async function pushCommand(argv: string[]): Promise<number> {
       if (added.length && !values.json) console.error(`for the hub page's try-it panel: ${added.join(', ')}`);
     } catch (err) {
       console.error(`pretext push: no try-it panel for this version (${(err as Error).message.split('\n')[0]})`);
+    }
+  }
+  if (!values['no-try-it'] && existsSync(join(dir, 'image-text.json'))) {
+    // Image-text runs with a gallery publish their text tower as ONNX: the page searches the gallery by a sentence.
+    try {
+      const added = await prepareImageTextSearch(dir);
+      if (added.length && !values.json) console.error(`for the hub page's sentence search: ${added.join(', ')}`);
+    } catch (err) {
+      console.error(`pretext push: no sentence search for this version (${(err as Error).message.split('\n')[0]})`);
     }
   }
   const pub = preparePublication(dir, `${team}/${name}`, {

@@ -18,6 +18,7 @@ import {
   loadImageText,
   readImageTextPairs,
   trainImageText,
+  writeImageTextGallery,
   PROMPT_TEMPLATES,
   type ImageTextPairs,
 } from '@pretext/ssl';
@@ -104,8 +105,11 @@ export async function imageTextCommand(argv: string[]): Promise<number> {
     lr: positive(values.lr, '--lr'),
     seed: Number(values.seed),
   });
+  // The model page searches these by a sentence once the model is pushed.
+  const gallery = await writeImageTextGallery(values.out, t, train, { seed: Number(values.seed) });
+  t.model.dispose();
   console.log(
-    `trained on ${t.meta.trainPairs} pairs in ${(t.meta.trainSeconds / 60).toFixed(1)} min (${t.meta.trainSteps} steps, final loss ${t.result.lastLoss.toFixed(3)}); ${t.captionsCut} caption(s) longer than ${t.meta.length} tokens were cut; model in ${values.out}`,
+    `trained on ${t.meta.trainPairs} pairs in ${(t.meta.trainSeconds / 60).toFixed(1)} min (${t.meta.trainSteps} steps, final loss ${t.result.lastLoss.toFixed(3)}); ${t.captionsCut} caption(s) longer than ${t.meta.length} tokens were cut; model and a gallery of ${gallery.items.length} training images in ${values.out}`,
   );
   return 0;
 }

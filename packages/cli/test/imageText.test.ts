@@ -63,7 +63,8 @@ describe('pretext image-text / zero-shot / search', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /1 line\(s\) skipped:\n {2}- line 122: img\/nowhere\.png: image not found/);
     assert.match(r.stdout, /trained on 120 pairs/);
-    for (const f of ['model.safetensors', 'vocab.model', 'image-text.json']) assert.ok(existsSync(join(model, f)), f);
+    for (const f of ['model.safetensors', 'vocab.model', 'image-text.json', 'gallery.json']) assert.ok(existsSync(join(model, f)), f);
+    assert.match(r.stdout, /a gallery of 64 training images/);
 
     const z = runPretext({}, 'zero-shot', '--encoder', model, '--classes', 'red,green,blue', join(dir, 'query'), '--json');
     assert.equal(z.code, 0, z.stderr);
@@ -109,8 +110,9 @@ describe('pretext image-text / zero-shot / search', () => {
       );
       assert.equal(z.code, 0, z.stderr);
       assert.equal((JSON.parse(z.stdout) as { prediction: string }[])[0]!.prediction, 'red');
-      for (const f of ['model.safetensors', 'vocab.model', 'image-text.json', 'card.md'])
+      for (const f of ['model.safetensors', 'vocab.model', 'image-text.json', 'card.md', 'text.onnx', 'gallery.json'])
         assert.ok(existsSync(join(dir, 'cache2', 'hub', 'design', 'colours', f)), f);
+      assert.ok(existsSync(join(dir, 'model', 'text.onnx')), 'the push wrote the text tower for the page');
     } finally {
       hub.server.kill();
     }

@@ -41,6 +41,8 @@ export { exportEncoderOnnx, randomOnnxInputs, type OnnxExport, type OnnxExportOp
 export { exportOnnxFolder, readOnnxExport, PARITY_TOLERANCE, type OnnxFolderExport, type OnnxFolderOptions } from './export/folder.js';
 export { checkOnnxParity, onnxSession, type OnnxParity } from './export/parity.js';
 export { OnnxExportError, readOnnxSummary, OPSET } from './export/graph.js';
+export { exportImageTextOnnx, exportImageTextTower, type ImageTextOnnxExport, type ImageTextTower } from './export/imageText.js';
+export { prepareImageTextSearch, writeImageTextGallery } from './publish/imageText.js';
 export { EXAMPLE_ENCODERS, buildExampleEncoder, exampleMeta, type ExampleEncoder } from './export/examples.js';
 export * from './modalities/tabular/encoders.js';
 export { corruptRows, tabularViews } from './modalities/tabular/views.js';

@@ -3,7 +3,6 @@
 // their probabilities; modules without a writer refused by name, and no file left behind.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,18 +24,7 @@ import {
   type EncoderSpec,
 } from '../src/index.js';
 import { encoderMeta } from './fixtures/runFolder.js';
-
-/** ONNX's checker (Debian's python3-onnx) with full shape inference: prints 'ok' or raises. */
-function onnxChecker(path: string): { ok: boolean; out: string } {
-  const r = spawnSync(
-    '/usr/bin/python3',
-    ['-c', 'import onnx,sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True); print("ok")', path],
-    {
-      encoding: 'utf8',
-    },
-  );
-  return { ok: r.status === 0 && r.stdout.trim() === 'ok', out: r.stdout + r.stderr };
-}
+import { onnxChecker } from './fixtures/onnxChecker.js';
 
 const families = EXAMPLE_ENCODERS.map((e) => ({ ...e, shape: e.inputShape }));
 

@@ -4,12 +4,20 @@
 // to the same embeddings.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
 import * as torch from '@pretext/torch';
 import {
   buildEncoder,
+  captionIds,
+  exportImageTextOnnx,
+  onnxSession,
+  pixelsToImages,
+  prepareImageTextSearch,
+  readOnnxSummary,
+  writeImageTextGallery,
   clipLoss,
   embedCaptions,
   embedPairImages,
@@ -21,7 +29,9 @@ import {
   MAX_LOGIT_SCALE,
   type EncoderSpec,
   type ImageTextPairs,
+  type Gallery,
 } from '../src/index.js';
+import { onnxChecker } from './fixtures/onnxChecker.js';
 
 const dirs: string[] = [];
 after(() => {
@@ -260,5 +270,67 @@ describe('trainImageText', () => {
     // Reloaded, the locked model reads pixels through the tower exactly as trained.
     const loaded = loadImageText(dir);
     close(embedPairImages(loaded, test.images, test.size).sub(zi).abs().max().item(), 0, 1e-5);
+  });
+
+  it('exports both towers as ONNX whose dot products are the model similarities, and a gallery the page searches', async () => {
+    const dir = tmp();
+    const t = await trainImageText({
+      train,
+      loss: 'clip',
+      outDir: dir,
+      imageSize: 8,
+      text: textCfg,
+      embedDim: 16,
+      vocabSize: 64,
+      length: 8,
+      epochs: 2,
+      batchSize: 32,
+      quiet: true,
+    });
+    const out = join(dir, 'onnx');
+    const r = await exportImageTextOnnx(dir, { outDir: out, checkInputs: 50 });
+    for (const tower of ['image', 'text'] as const) {
+      const check = onnxChecker(r.towers[tower].model);
+      assert.ok(check.ok, check.out);
+      assert.ok(r.towers[tower].parity.maxAbsDiff <= 1e-4, `${tower}: ${r.towers[tower].parity.maxAbsDiff}`);
+      assert.equal(readOnnxSummary(readFileSync(r.towers[tower].model)).metadata['pretext.image_text_tower'], tower);
+    }
+    // The similarity of held-out images and captions, from the two graphs and from Pretext.
+    const pixels = torch.tidy(() => pixelsToImages(test.images, test.size, 8).data() as Float32Array);
+    const { ids } = captionIds(t.vocab, test.captions, 8);
+    const imageSession = await onnxSession(readFileSync(r.towers.image.model));
+    const textSession = await onnxSession(readFileSync(r.towers.text.model));
+    const zi = (await imageSession.run({ pixels: new ort.Tensor('float32', pixels, [64, 3, 8, 8]) })).embedding!.data as Float32Array;
+    const zt = (await textSession.run({ input_ids: new ort.Tensor('int64', ids.data() as BigInt64Array, [64, 8]) })).embedding!
+      .data as Float32Array;
+    const ours = torch.tidy(
+      () => embedPairImages(t, test.images, test.size).matmul(embedCaptions(t, test.captions).t()).data() as Float32Array,
+    );
+    let worst = 0;
+    for (let i = 0; i < 64; i++)
+      for (let j = 0; j < 64; j++) {
+        let dot = 0;
+        for (let k = 0; k < 16; k++) dot += zi[i * 16 + k]! * zt[j * 16 + k]!;
+        worst = Math.max(worst, Math.abs(dot - ours[i * 64 + j]!));
+      }
+    assert.ok(worst <= 1e-4, `similarity differs by ${worst}`);
+    ids.dispose();
+    await imageSession.release();
+    await textSession.release();
+
+    // The gallery: spread over the four colours, captions as labels, image embeddings as Pretext gives them.
+    const gallery: Gallery = await writeImageTextGallery(dir, t, train, { n: 12 });
+    assert.equal(gallery.items.length, 12);
+    assert.deepEqual(gallery.inputShape, [3, 8, 8]);
+    assert.equal(new Set(gallery.items.map((i) => i.label)).size, 4);
+    const all = torch.tidy(() => embedPairImages(t, train.images, 8).data() as Float32Array);
+    for (const item of gallery.items) {
+      const at = train.captions.findIndex(
+        (c, i) => c === item.label && item.embedding.every((v, k) => Math.abs(v - all[i * 16 + k]!) < 1e-5),
+      );
+      assert.ok(at >= 0, `gallery item '${item.label}' is a training pair with its own embedding`);
+    }
+    assert.deepEqual(await prepareImageTextSearch(dir), ['text.onnx', 'gallery.json']);
+    assert.equal(readOnnxSummary(readFileSync(join(dir, 'text.onnx'))).metadata['pretext.image_text_tower'], 'text');
   });
 });

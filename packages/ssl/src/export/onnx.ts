@@ -29,6 +29,11 @@ export interface OnnxExportOptions {
   classes?: string[];
   /** Extra metadata_props (e.g. the hub version the encoder was pulled from). */
   metadata?: Record<string, string>;
+  /**
+   * An image-text tower: the encoder's features projected into the shared space and
+   * L2-normalized. `keys`: the state-dict prefixes of the encoder and the projection.
+   */
+  projection?: { linear: nn.Linear; keys: [string, string] };
 }
 
 export interface OnnxExport {
@@ -212,7 +217,12 @@ export function exportEncoderOnnx(encoder: Encoder, meta: EncoderMeta, o: OnnxEx
             ['encoder', encoder],
             ['head', o.head],
           ]
-        : [['', encoder]],
+        : o.projection
+          ? [
+              [o.projection.keys[0], encoder],
+              [o.projection.keys[1], o.projection.linear],
+            ]
+          : [['', encoder]],
     );
     const input = inputFor(family, meta, encoder);
     g.fresh(input.name);
@@ -225,7 +235,15 @@ export function exportEncoderOnnx(encoder: Encoder, meta: EncoderMeta, o: OnnxEx
     else if (encoder instanceof DocumentEncoder) features = documentEncoder(c, encoder, input.name);
     else if (encoder instanceof EventGru) features = eventGru(c, encoder, input.name);
     else throw new OnnxExportError(`cannot export encoder type '${family}' (${encoder.constructor.name}) to ONNX`);
-    const outputs: ValueInfo[] = [{ name: 'embedding', type: 'float32', shape: ['batch', encoder.outDim] }];
+    let outDim = encoder.outDim;
+    if (o.projection) {
+      // torch's normalize: x / max(|x|, 1e-12).
+      const z = exportModule(c, o.projection.linear, features, 2).out;
+      const norm = g.op('Max', [g.op('ReduceL2', [z], { axes: [1], keepdims: 1 }), c.scalar(1e-12, 'norm_eps')]);
+      features = g.op('Div', [z, norm], {}, 'normalized_embedding');
+      outDim = o.projection.linear.outFeatures;
+    }
+    const outputs: ValueInfo[] = [{ name: 'embedding', type: 'float32', shape: ['batch', outDim] }];
     g.opNamed('Identity', [features], 'embedding');
     if (o.head) {
       const logits = exportModule(c, o.head, 'embedding', 2).out;
@@ -240,7 +258,7 @@ export function exportEncoderOnnx(encoder: Encoder, meta: EncoderMeta, o: OnnxEx
       'pretext.dataset': meta.dataset,
       'pretext.data_fingerprint': meta.dataFingerprint,
       'pretext.created_at': meta.createdAt,
-      'pretext.out_dim': String(encoder.outDim),
+      'pretext.out_dim': String(outDim),
       'pretext.input': `${input.name}: ${inputDoc(family)}`,
       ...(meta.modality === 'image' || meta.modality === undefined ? { 'pretext.input_norm': JSON.stringify(meta.inputNorm) } : {}),
       ...(o.classes ? { 'pretext.classes': JSON.stringify(o.classes) } : {}),

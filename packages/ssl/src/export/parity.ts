@@ -32,12 +32,15 @@ function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-/** `n` random inputs (valid for the encoder's family) through onnxruntime and through Pretext, in batches of 25. */
+/**
+ * `n` random inputs (valid for the encoder's family) through onnxruntime and through Pretext, in
+ * batches of 25; `forward` replaces the encoder's own (an image-text tower with its projection).
+ */
 export async function checkOnnxParity(
   exported: OnnxExport,
   encoder: Encoder,
   meta: EncoderMeta,
-  o: { n?: number; seed?: number; head?: nn.Linear } = {},
+  o: { n?: number; seed?: number; head?: nn.Linear; forward?: (x: torch.Tensor) => torch.Tensor } = {},
 ): Promise<OnnxParity> {
   const session = await onnxSession(exported.bytes);
   const n = o.n ?? 100;
@@ -55,7 +58,7 @@ export async function checkOnnxParity(
           const raw = torch.tensor(data).reshape(dims);
           // Image graphs take pixels in [0, 1] and normalize inside; Pretext's encoder takes normalized input.
           const x = dims.length === 4 ? normalizeInput(raw, meta.inputNorm) : raw;
-          const features = encoder.forward(x);
+          const features = o.forward ? o.forward(x) : encoder.forward(x);
           const probs = o.head ? o.head.forward(features).softmax(-1) : null;
           return { features: features.data() as Float32Array, probs: probs ? (probs.data() as Float32Array) : null };
         }),

@@ -13,13 +13,14 @@ import { exportOnnxFolder } from '../export/folder.js';
 
 export interface Gallery {
   format: 'pretext-gallery/1';
-  /** [C, H, W] of the images and of the model's input. */
+  /** [C, H, W] of the images (and of an image encoder's input). */
   inputShape: number[];
+  /** label: the class (image encoders) or the caption (image-text models). */
   items: { label: string | null; png: string; embedding: number[] }[];
 }
 
 /** The gallery's images: up to `n`, spread over the classes in turn, a fixed seeded choice. */
-function pickGallery(labels: Int32Array | null, total: number, n: number, seed: number): number[] {
+export function pickGallery(labels: Int32Array | null, total: number, n: number, seed: number): number[] {
   let s = seed >>> 0 || 1;
   const order = Array.from({ length: total }, (_, i) => i);
   for (let i = total - 1; i > 0; i--) {

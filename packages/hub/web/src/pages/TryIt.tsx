@@ -3,17 +3,8 @@
 // gallery by cosine similarity. The image never leaves the browser.
 import { useEffect, useState } from 'react';
 import type { InferenceSession } from 'onnxruntime-web';
-import { fileText, fileUrl, type Model, type Version } from '../api.js';
-
-interface Gallery {
-  inputShape: number[];
-  items: { label: string | null; png: string; embedding: number[] }[];
-}
-
-interface Neighbour {
-  index: number;
-  similarity: number;
-}
+import type { Model, Version } from '../api.js';
+import { loadModelAndGallery, nearest, Neighbours, onnxRuntime, type Gallery, type Neighbour } from '../gallery.js';
 
 /** The pixels of `file` as the model reads them: [C, H, W] in [0, 1], cropped to cover and resized, grey or RGB. */
 async function pixelsOf(file: Blob, [C, H, W]: number[]): Promise<Float32Array> {
@@ -35,15 +26,6 @@ async function pixelsOf(file: Blob, [C, H, W]: number[]): Promise<Float32Array> 
   return out;
 }
 
-function nearest(e: Float32Array, gallery: Gallery, k: number): Neighbour[] {
-  const norm = (v: ArrayLike<number>): number => Math.sqrt(Array.from(v).reduce((a, x) => a + x * x, 0)) || 1;
-  const ne = norm(e);
-  return gallery.items
-    .map((it, index) => ({ index, similarity: it.embedding.reduce((a, x, j) => a + x * e[j]!, 0) / (ne * norm(it.embedding)) }))
-    .sort((a, b) => b.similarity - a.similarity)
-    .slice(0, k);
-}
-
 export function TryIt({ model, version }: { model: Model; version: Version }) {
   const [state, setState] = useState<{ session: InferenceSession; gallery: Gallery; input: string } | null>(null);
   const [status, setStatus] = useState('loading the model…');
@@ -53,15 +35,7 @@ export function TryIt({ model, version }: { model: Model; version: Version }) {
     setState(null);
     setResult(null);
     (async () => {
-      const ort = await import('onnxruntime-web/wasm');
-      // One thread, no worker: the page is not cross-origin isolated, and the hub's CSP allows no blob scripts.
-      ort.env.wasm.numThreads = 1;
-      ort.env.wasm.proxy = false;
-      const [bytes, gallery] = await Promise.all([
-        fetch(fileUrl(model, version, 'model.onnx'), { credentials: 'same-origin' }).then((r) => r.arrayBuffer()),
-        fileText(model, version, 'gallery.json').then((t) => JSON.parse(t ?? 'null') as Gallery),
-      ]);
-      const session = await ort.InferenceSession.create(new Uint8Array(bytes), { executionProviders: ['wasm'] });
+      const { session, gallery } = await loadModelAndGallery(model, version, 'model.onnx');
       if (!cancelled) {
         setState({ session, gallery, input: session.inputNames[0]! });
         setStatus(`ready: ${gallery.items.length} gallery images`);
@@ -76,7 +50,7 @@ export function TryIt({ model, version }: { model: Model; version: Version }) {
     if (!state) return;
     setStatus('embedding…');
     try {
-      const ort = await import('onnxruntime-web/wasm');
+      const ort = await onnxRuntime();
       const shape = state.gallery.inputShape;
       const x = new ort.Tensor('float32', await pixelsOf(file, shape), [1, ...shape]);
       const out = await state.session.run({ [state.input]: x });
@@ -105,21 +79,7 @@ export function TryIt({ model, version }: { model: Model; version: Version }) {
         />
       </label>
       <p data-testid="tryit-status">{status}</p>
-      {result && state && (
-        <ol className="neighbours" data-testid="tryit-neighbours">
-          {result.map((n) => (
-            <li key={n.index} data-index={n.index}>
-              <img
-                src={`data:image/png;base64,${state.gallery.items[n.index]!.png}`}
-                alt={state.gallery.items[n.index]!.label ?? `gallery image ${n.index}`}
-                width={56}
-                height={56}
-              />
-              <span>{state.gallery.items[n.index]!.label ?? '-'}</span> <span className="muted">{n.similarity.toFixed(3)}</span>
-            </li>
-          ))}
-        </ol>
-      )}
+      {result && state && <Neighbours result={result} gallery={state.gallery} testId="tryit-neighbours" size={56} />}
     </div>
   );
 }

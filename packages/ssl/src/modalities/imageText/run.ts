@@ -42,6 +42,9 @@ export interface ImageTextMeta {
   createdAt: string;
 }
 
+/** The method a run's card, lineage and exports name: LiT when the image tower was locked, else the loss. */
+export const imageTextMethod = (m: ImageTextMeta): string => (m.lockedImageFrom ? `lit-${m.loss}` : m.loss);
+
 export interface ImageTextTrainOptions {
   train: ImageTextPairs;
   loss: PairLoss;

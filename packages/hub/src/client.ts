@@ -186,16 +186,23 @@ export class HubClient {
       } as RequestInit,
       false,
     );
-    if (!res.ok) {
-      const text = await res.text();
-      let message = text;
-      try {
-        message = (JSON.parse(text) as { error?: string }).error ?? text;
-      } catch {
-        // not JSON: keep the text
-      }
-      throw new HubCallError(`upload of ${basename(path)}: ${res.status} ${message}`, res.status);
-    }
+    if (!res.ok) throw new HubCallError(`upload of ${basename(path)}: ${res.status} ${errorText(await res.text())}`, res.status);
+  }
+
+  /** Sends or fetches raw bytes (a federation's weights and updates); a failure carries the hub's message. */
+  async bytes(method: 'GET' | 'PUT', path: string, body?: Uint8Array): Promise<{ status: number; bytes: Buffer; headers: Headers }> {
+    const res = await this.fetchRetrying(
+      `${this.cfg.url}${path}`,
+      {
+        method,
+        headers: this.headers(body ? { 'content-type': 'application/octet-stream' } : {}),
+        ...(body ? { body: body as unknown as BodyInit } : {}),
+      },
+      true,
+    );
+    const bytes = Buffer.from(await res.arrayBuffer());
+    if (!res.ok) throw new HubCallError(`${method} ${path}: ${res.status} ${errorText(bytes.toString('utf8'))}`, res.status);
+    return { status: res.status, bytes, headers: res.headers };
   }
 
   /** Downloads into `dest`, resuming from `dest.part`; verifies sha256 before the rename. */
@@ -263,5 +270,14 @@ export class HubClient {
       );
     }
     return { dir: out, seq: v.seq, files: v.files };
+  }
+}
+
+/** The hub's error message from a response body (JSON `{error}`), else the text itself. */
+function errorText(text: string): string {
+  try {
+    return (JSON.parse(text) as { error?: string }).error ?? text;
+  } catch {
+    return text;
   }
 }

@@ -221,6 +221,16 @@ const MIGRATIONS: string[] = [
    CREATE INDEX sessions_token ON sessions (token_id);
    ALTER TABLE evals ADD COLUMN idempotency_key TEXT;
    CREATE UNIQUE INDEX evals_idempotency ON evals (user_id, idempotency_key)`,
+  // Hosted federations: the plan and recipe, the current round and its history, the invited
+  // site teams, and the updates in for the open round (their bytes are files beside the
+  // federation's global weights).
+  `CREATE TABLE federations (id {{id}}, team_id BIGINT NOT NULL REFERENCES teams(id), name TEXT NOT NULL, plan TEXT NOT NULL,
+     recipe TEXT NOT NULL, status TEXT NOT NULL, round INTEGER NOT NULL, history TEXT NOT NULL, created_by BIGINT NOT NULL,
+     created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (team_id, name));
+   CREATE TABLE federation_sites (federation_id BIGINT NOT NULL REFERENCES federations(id), team_id BIGINT NOT NULL REFERENCES teams(id),
+     PRIMARY KEY (federation_id, team_id));
+   CREATE TABLE federation_updates (federation_id BIGINT NOT NULL REFERENCES federations(id), round INTEGER NOT NULL, site TEXT NOT NULL,
+     examples BIGINT NOT NULL, bytes BIGINT NOT NULL, file TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (federation_id, round, site))`,
 ];
 
 export async function migrate(db: Db): Promise<number> {

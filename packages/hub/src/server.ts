@@ -17,6 +17,7 @@ import { BlobError, BlobStore } from './blobs.js';
 import { migrate, openDb, type Db } from './db.js';
 import { accountRoutes, clearSessionCookie, csrfValid, SESSION_COOKIE } from './routes/accounts.js';
 import { artifactRoutes } from './routes/artifacts.js';
+import { federationRoutes } from './routes/federations.js';
 import { modelRoutes } from './routes/models.js';
 import { responses } from './routes/schemas.js';
 import { HubError, Store, type Actor } from './store/index.js';
@@ -40,6 +41,8 @@ export interface HubOptions {
   logLevel?: string | false;
   /** Where log lines go (default stdout). */
   logStream?: NodeJS.WritableStream;
+  /** How often rounds past their timeout are closed (default 2 s). */
+  federationTickMs?: number;
   /** The built web UI (default packages/hub/web/dist). */
   webDir?: string;
 }
@@ -73,7 +76,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
   mkdirSync(o.dataDir, { recursive: true });
   const db = openDb(o.database ?? `sqlite:${join(o.dataDir, 'hub.db')}`);
   await migrate(db);
-  const store = new Store(db);
+  const store = new Store(db, join(o.dataDir, 'federations'));
   const blobs = new BlobStore(join(o.dataDir, 'blobs'));
   const graceMs = o.unreferencedGraceMs ?? 3600_000;
   /** Blobs no version uses, last uploaded (or written) more than `graceMs` ago, go; so do stale partial uploads and ended sessions. */
@@ -189,6 +192,7 @@ export async function createHub(o: HubOptions): Promise<Hub> {
     maxBlobBytes: o.maxBlobBytes ?? 2 * 1024 ** 3,
     maxUnreferencedBytes: o.maxUnreferencedBytes ?? 10 * 1024 ** 3,
   });
+  federationRoutes(app, store);
 
   // The web UI (built by `npm run build:web`), at /.
   const web = o.webDir ?? fileURLToPath(new URL('../web/dist', import.meta.url));
@@ -208,7 +212,14 @@ export async function createHub(o: HubOptions): Promise<Hub> {
   const timer =
     interval > 0 ? setInterval(() => void sweep(graceMs).catch((err: Error) => app.log.error({ err }, 'sweep failed')), interval) : null;
   timer?.unref();
+  // Rounds whose timeout passed close even when no site is asking.
+  const rounds = setInterval(
+    () => void store.federations.tick().catch((err: Error) => app.log.error({ err }, 'closing federation rounds failed')),
+    o.federationTickMs ?? 2000,
+  );
+  rounds.unref();
   app.addHook('onClose', async () => {
+    clearInterval(rounds);
     if (timer) clearInterval(timer);
     await db.close();
   });

@@ -5,6 +5,7 @@
 // same answer (status, headers and body, up to the name asked for).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { encodeWeights } from '../src/federation/tensors.js';
 import { databaseFor, freshHub, sha, stopPostgres, type Reply } from './fixtures/hub.js';
 
 const ACTORS = [
@@ -133,6 +134,24 @@ for (const engine of ['sqlite', 'postgres'] as const)
     });
 
     const evalBody = { task: 't', dataset: 'd', metric: 'accuracy', value: 0.5, protocol: 'linear', labelBudget: '1%' };
+    // Federations: vision owns them, partner is invited as a site (fraud is not in them).
+    const fedBody = (sites: string[]) => ({
+      sites,
+      rounds: 2,
+      localEpochs: 1,
+      strategy: { name: 'fedavg', share: 'all', aggregation: { kind: 'mean' }, optimizer: { name: 'sgd', lr: 1 } },
+      recipe: 'name: matrix\n',
+    });
+    const initial = encodeWeights(new Map([['w', Float32Array.of(0.5, -0.5)]]));
+    const octet = { 'content-type': 'application/octet-stream' };
+    /** A fresh federation vision/fed-N made by vera, with its initial weights and started as asked. */
+    const federation = async (c: Cell, o: { weights: boolean; start: boolean; sites?: string[] }): Promise<string> => {
+      const url = `/api/federations/vision/fed-${c.n}`;
+      assert.equal((await h.call('POST', url, tokens.admin, fedBody(o.sites ?? ['partner']))).status, 201);
+      if (o.weights) assert.equal((await h.call('PUT', `${url}/weights`, tokens.admin, initial, octet)).status, 201);
+      if (o.start) assert.equal((await h.call('POST', `${url}/control`, tokens.admin, { action: 'start' })).status, 200);
+      return url;
+    };
     //                    anon           exp  rev  read           write          admin          other          granted        hubAdmin       hubAdminRead
     const ROWS: Row[] = [
       {
@@ -332,6 +351,61 @@ for (const engine of ['sqlite', 'postgres'] as const)
         route: 'GET /api/tasks',
         req: () => ({ method: 'GET', url: '/api/tasks' }),
         expect: e(200, 401, 401, 200, 200, 200, 200, 200, 200, 200),
+      },
+      {
+        route: 'GET /api/federations',
+        req: () => ({ method: 'GET', url: '/api/federations' }),
+        expect: e(401, 401, 401, 200, 200, 200, 200, 200, 200, 200),
+      },
+      {
+        route: 'POST /api/federations/:team/:name',
+        what: "writers of the owner team create; a site team's member cannot create for the owner",
+        req: (c) => ({ method: 'POST', url: `/api/federations/vision/new-fed-${c.n}`, body: fedBody(['partner']) }),
+        expect: e(401, 401, 401, 403, 201, 201, 403, 403, 201, 403),
+      },
+      {
+        route: 'GET /api/federations/:team/:name',
+        what: 'the owner team, site teams and hub admins see it; anyone else is told it does not exist',
+        req: async (c) => ({ method: 'GET', url: await federation(c, { weights: true, start: true }) }),
+        expect: e(404, 401, 401, 200, 200, 200, 404, 200, 200, 200),
+      },
+      {
+        route: 'PUT /api/federations/:team/:name/weights',
+        what: "the initial weights: the owner team's writers, before the start",
+        req: async (c) => ({
+          method: 'PUT',
+          url: `${await federation(c, { weights: false, start: false })}/weights`,
+          body: initial,
+          headers: octet,
+        }),
+        expect: e(404, 401, 401, 403, 201, 201, 404, 403, 201, 403),
+      },
+      {
+        route: 'GET /api/federations/:team/:name/weights',
+        what: 'the global weights: every member of the federation',
+        req: async (c) => ({ method: 'GET', url: `${await federation(c, { weights: true, start: true })}/weights` }),
+        expect: e(404, 401, 401, 200, 200, 200, 404, 200, 200, 200),
+      },
+      {
+        route: 'POST /api/federations/:team/:name/control',
+        what: "start, pause, resume, stop: the owner team's writers only",
+        req: async (c) => ({
+          method: 'POST',
+          url: `${await federation(c, { weights: true, start: false })}/control`,
+          body: { action: 'start' },
+        }),
+        expect: e(404, 401, 401, 403, 200, 200, 404, 403, 200, 403),
+      },
+      {
+        route: 'PUT /api/federations/:team/:name/rounds/:round/updates/:site',
+        what: "partner's slot: only partner's writers, not the owner team, not a hub admin",
+        req: async (c) => ({
+          method: 'PUT',
+          url: `${await federation(c, { weights: true, start: true, sites: ['partner', 'vision'] })}/rounds/1/updates/partner`,
+          body: encodeWeights(new Map([['w', Float32Array.of(0.1, 0.1)]]), { examples: '8' }),
+          headers: octet,
+        }),
+        expect: e(404, 401, 401, 403, 403, 403, 404, 201, 403, 403),
       },
     ];
 

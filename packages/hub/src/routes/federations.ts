@@ -1,0 +1,131 @@
+// Hosted federations: the owner team creates one, uploads the initial weights and starts it;
+// each invited site pulls the global weights, trains at home and puts its update into its own
+// slot of the open round. Weights travel as float32 safetensors (application/octet-stream).
+import type { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { HubError, type FederationInput, type Store } from '../store/index.js';
+import { modelParams, name, responses } from './schemas.js';
+
+/** Largest initial-weights file (the updates are held to the size of the global weights). */
+const MAX_WEIGHTS_BYTES = 1024 ** 3;
+
+async function readBody(body: Readable, max: number, contentType: string | undefined): Promise<Buffer> {
+  if (contentType !== 'application/octet-stream') throw new HubError('send weights as application/octet-stream', 400);
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of body) {
+    n += (chunk as Buffer).length;
+    if (n > max) {
+      body.destroy();
+      throw new HubError(`the body is larger than the ${max} bytes allowed here`, 413);
+    }
+    parts.push(chunk as Buffer);
+  }
+  return Buffer.concat(parts);
+}
+
+const aggregation = {
+  type: 'object',
+  required: ['kind'],
+  properties: { kind: { type: 'string', enum: ['mean', 'median', 'trimmed-mean'] }, beta: { type: 'number', minimum: 0, maximum: 0.49 } },
+  additionalProperties: false,
+} as const;
+const optimizer = {
+  type: 'object',
+  required: ['name', 'lr'],
+  properties: {
+    name: { type: 'string', enum: ['sgd', 'adam', 'yogi'] },
+    lr: { type: 'number', exclusiveMinimum: 0, maximum: 100 },
+    beta1: { type: 'number', minimum: 0, exclusiveMaximum: 1 },
+    beta2: { type: 'number', minimum: 0, exclusiveMaximum: 1 },
+    tau: { type: 'number', exclusiveMinimum: 0 },
+  },
+  additionalProperties: false,
+} as const;
+const federationBody = {
+  type: 'object',
+  required: ['sites', 'rounds', 'localEpochs', 'strategy', 'recipe'],
+  properties: {
+    sites: { type: 'array', minItems: 1, maxItems: 100, items: name },
+    rounds: { type: 'integer', minimum: 1, maximum: 100_000 },
+    localEpochs: { type: 'number', exclusiveMinimum: 0, maximum: 1000 },
+    minSites: { type: 'integer', minimum: 1, maximum: 100 },
+    roundTimeoutS: { type: 'number', exclusiveMinimum: 0, maximum: 7 * 86400 },
+    maxUpdateNorm: { type: 'number', exclusiveMinimum: 0 },
+    strategy: {
+      type: 'object',
+      required: ['name', 'share', 'aggregation', 'optimizer'],
+      properties: {
+        name: { type: 'string', minLength: 1, maxLength: 64 },
+        share: { type: 'string', enum: ['encoder', 'all'] },
+        aggregation,
+        optimizer,
+        proxMu: { type: 'number', minimum: 0 },
+        emaTau: { type: ['number', 'null'] },
+      },
+      additionalProperties: false,
+    },
+    plainKeys: { type: 'array', maxItems: 10_000, items: { type: 'string', minLength: 1, maxLength: 256 } },
+    recipe: { type: 'string', minLength: 1, maxLength: 200_000 },
+  },
+  additionalProperties: false,
+} as const;
+const controlBody = {
+  type: 'object',
+  required: ['action'],
+  properties: { action: { type: 'string', enum: ['start', 'pause', 'resume', 'stop'] } },
+  additionalProperties: false,
+} as const;
+const updateParams = {
+  type: 'object',
+  required: ['team', 'name', 'round', 'site'],
+  properties: { team: name, name, round: { type: 'integer', minimum: 1 }, site: name },
+  additionalProperties: false,
+} as const;
+
+export function federationRoutes(app: FastifyInstance, store: Store): void {
+  const { federations } = store;
+  app.get('/api/federations', { schema: { response: responses({ 200: 'array' }, [403]) } }, (req) => federations.list(req.actor));
+  app.post<{ Params: { team: string; name: string }; Body: FederationInput }>(
+    '/api/federations/:team/:name',
+    { schema: { params: modelParams, body: federationBody, response: responses({ 201: 'object' }, [403, 404, 409, 413]) } },
+    async (req, reply) => reply.status(201).send(await federations.create(req.actor, req.params.team, req.params.name, req.body)),
+  );
+  app.get<{ Params: { team: string; name: string } }>(
+    '/api/federations/:team/:name',
+    { schema: { params: modelParams, response: responses({ 200: 'object' }, [403, 404]) } },
+    (req) => federations.get(req.actor, req.params.team, req.params.name),
+  );
+  app.put<{ Params: { team: string; name: string }; Body: Readable }>(
+    '/api/federations/:team/:name/weights',
+    { schema: { params: modelParams, response: responses({ 201: 'object' }, [403, 404, 409, 413]) } },
+    async (req, reply) => {
+      await federations.assertOwner(req.actor, req.params.team, req.params.name);
+      const bytes = await readBody(req.body, MAX_WEIGHTS_BYTES, req.headers['content-type']);
+      return reply.status(201).send(await federations.setInitialWeights(req.actor, req.params.team, req.params.name, bytes));
+    },
+  );
+  app.get<{ Params: { team: string; name: string } }>(
+    '/api/federations/:team/:name/weights',
+    { schema: { params: modelParams, response: responses({ 200: 'bytes' }, [403, 404]) } },
+    async (req, reply) => {
+      const w = await federations.weights(req.actor, req.params.team, req.params.name);
+      return reply.type('application/octet-stream').header('x-pretext-round', String(w.round)).send(w.bytes);
+    },
+  );
+  app.post<{ Params: { team: string; name: string }; Body: { action: 'start' | 'pause' | 'resume' | 'stop' } }>(
+    '/api/federations/:team/:name/control',
+    { schema: { params: modelParams, body: controlBody, response: responses({ 200: 'object' }, [403, 404, 409]) } },
+    (req) => federations.control(req.actor, req.params.team, req.params.name, req.body.action),
+  );
+  app.put<{ Params: { team: string; name: string; round: number; site: string }; Body: Readable }>(
+    '/api/federations/:team/:name/rounds/:round/updates/:site',
+    { schema: { params: updateParams, response: responses({ 201: 'object' }, [403, 404, 409, 413]) } },
+    async (req, reply) => {
+      const { team, name: fed, round, site } = req.params;
+      const max = await federations.maxUpdateBytes(req.actor, team, fed);
+      const bytes = await readBody(req.body, max, req.headers['content-type']);
+      return reply.status(201).send(await federations.submit(req.actor, team, fed, round, site, bytes));
+    },
+  );
+}

@@ -1,0 +1,495 @@
+// Hub-hosted federations: who may see and steer one, the coordinator behind it, and what it
+// keeps on disk so a restarted hub resumes at the last completed round. A federation belongs to
+// its owner team (only its writers create, start, pause and stop it); invited site teams submit
+// one update per round, each only for its own slot. Anyone else, hub admins aside, is told the
+// federation does not exist. Global weights and pending updates live as float32 safetensors
+// under <dataDir>/federations/<id>/, written to a temporary name, synced and renamed; the
+// database says which round is current, so a crash between the two leaves the older round in
+// force and the round closes again from the same updates.
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { NAME } from '../auth.js';
+import type { Db, Row } from '../db.js';
+import {
+  Coordinator,
+  FederationRejected,
+  type CoordinatorState,
+  type FederationPlan,
+  type RejectReason,
+  type RoundRecord,
+} from '../federation/coordinator.js';
+import type { Aggregation, ServerOptimizerSpec, Weights } from '../federation/aggregate.js';
+import { decodeWeights, encodeWeights, TensorFileError } from '../federation/tensors.js';
+import { audit, HubError, need, NAME_RULE, now, num, requireScope, type Actor } from './access.js';
+
+export type FederationStatus = 'created' | 'running' | 'paused' | 'stopped' | 'finished';
+
+/** What the owner decides when creating a federation (the hub runs the server side of `strategy`). */
+export interface FederationInput {
+  sites: string[];
+  rounds: number;
+  localEpochs: number;
+  minSites?: number;
+  roundTimeoutS?: number;
+  maxUpdateNorm?: number;
+  strategy: {
+    name: string;
+    share: string;
+    aggregation: Aggregation;
+    optimizer: ServerOptimizerSpec;
+    proxMu?: number;
+    emaTau?: number | null;
+  };
+  /** Shared keys that are running statistics: averaged as they are, never by the server optimizer. */
+  plainKeys?: string[];
+  /** The recipe every site trains (YAML); each site reads its own data. */
+  recipe: string;
+}
+
+export interface FederationInfo {
+  team: string;
+  name: string;
+  status: FederationStatus;
+  sites: string[];
+  rounds: number;
+  localEpochs: number;
+  minSites: number;
+  roundTimeoutS: number;
+  maxUpdateNorm: number | null;
+  strategy: FederationInput['strategy'];
+  recipe: string;
+  /** Rounds completed; the open round is round + 1. */
+  round: number;
+  /** Sites whose update for the open round is in. */
+  submitted: string[];
+  hasWeights: boolean;
+  history: RoundRecord[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+type FederationRow = Row & {
+  id: number;
+  team_id: number;
+  team: string;
+  name: string;
+  plan: string;
+  recipe: string;
+  status: FederationStatus;
+  round: number;
+  history: string;
+  created_at: string;
+  updated_at: string;
+};
+
+interface StoredPlan {
+  sites: string[];
+  rounds: number;
+  localEpochs: number;
+  minSites: number;
+  roundTimeoutS: number;
+  maxUpdateNorm: number | null;
+  strategy: FederationInput['strategy'];
+  plainKeys: string[];
+}
+
+const REJECT_STATUS: Record<RejectReason, number> = {
+  'not-a-site': 403,
+  'wrong-round': 409,
+  replay: 409,
+  finished: 409,
+  'bad-update': 400,
+};
+
+/** A file written whole or not at all: a temporary name, fsync, rename. */
+function writeAtomic(path: string, bytes: Uint8Array): void {
+  const part = `${path}.part`;
+  const fd = openSync(part, 'w');
+  try {
+    writeSync(fd, bytes);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(part, path);
+}
+
+/** One promise chain per federation: its rounds change one request at a time. */
+class Serial {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(fn, fn);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+interface Live {
+  coordinator: Coordinator;
+  shapes: Map<string, number[]>;
+  /** Bytes of the global weights file: the size an update may not exceed by much. */
+  weightBytes: number;
+}
+
+export class Federations {
+  private readonly live = new Map<number, Live>();
+  private readonly serial = new Map<number, Serial>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly dir: string,
+  ) {}
+
+  private folder(id: number): string {
+    return join(this.dir, String(id));
+  }
+
+  private lane(id: number): Serial {
+    let s = this.serial.get(id);
+    if (!s) this.serial.set(id, (s = new Serial()));
+    return s;
+  }
+
+  /** The federation row when `actor` is in it (owner team, a site team or a hub admin); otherwise 404, as for one that does not exist. */
+  private async row(actor: Actor | null, team: string, name: string): Promise<FederationRow & { siteIds: number[] }> {
+    const f = await this.db.one<FederationRow>(
+      'SELECT f.*, t.name AS team FROM federations f JOIN teams t ON t.id = f.team_id WHERE t.name = ? AND f.name = ?',
+      [team, name],
+    );
+    const siteIds = f
+      ? (await this.db.all<{ team_id: number }>('SELECT team_id FROM federation_sites WHERE federation_id = ?', [f.id])).map((r) =>
+          num(r.team_id),
+        )
+      : [];
+    const member = !!actor && (actor.isAdmin || actor.teams.has(num(f?.team_id)) || siteIds.some((s) => actor.teams.has(s)));
+    need(f && member, 404, `no federation '${team}/${name}'`);
+    return { ...f, siteIds };
+  }
+
+  private plan(f: FederationRow): StoredPlan {
+    return JSON.parse(f.plan) as StoredPlan;
+  }
+
+  private coordinatorPlan(p: StoredPlan): FederationPlan {
+    return {
+      sites: p.sites,
+      rounds: p.rounds,
+      minSites: p.minSites,
+      roundTimeoutMs: p.roundTimeoutS * 1000,
+      aggregation: p.strategy.aggregation,
+      optimizer: p.strategy.optimizer,
+      ...(p.maxUpdateNorm === null ? {} : { maxUpdateNorm: p.maxUpdateNorm }),
+    };
+  }
+
+  private statePath(id: number, round: number): string {
+    return join(this.folder(id), `state-${round}.safetensors`);
+  }
+
+  private writeState(id: number, round: number, global: Weights, optimizer: Weights, shapes: Map<string, number[]>): number {
+    mkdirSync(this.folder(id), { recursive: true });
+    const all: Weights = new Map(global);
+    for (const [k, v] of optimizer) all.set(`optimizer.${k}`, v);
+    const bytes = encodeWeights(all, { round: String(round) }, shapes);
+    writeAtomic(this.statePath(id, round), bytes);
+    return bytes.length;
+  }
+
+  /** The coordinator of a started federation, from memory or rebuilt from the last completed round and the updates in for the open one. */
+  private async coordinator(f: FederationRow): Promise<Live> {
+    const cached = this.live.get(num(f.id));
+    if (cached && cached.coordinator.round === num(f.round)) return cached;
+    const p = this.plan(f);
+    const path = this.statePath(num(f.id), num(f.round));
+    need(existsSync(path), 409, `federation '${f.team}/${f.name}' has no global weights for round ${num(f.round)}`);
+    const { weights, shapes } = decodeWeights(readFileSync(path));
+    const global: Weights = new Map();
+    const optimizer: Weights = new Map();
+    for (const [k, v] of weights) {
+      if (k.startsWith('optimizer.')) optimizer.set(k.slice('optimizer.'.length), v);
+      else global.set(k, v);
+    }
+    const state: CoordinatorState = { round: num(f.round), history: JSON.parse(f.history) as RoundRecord[], global, optimizer };
+    const coordinator = Coordinator.restore(this.coordinatorPlan(p), state, new Set(p.plainKeys));
+    const pending = await this.db.all<{ site: string; examples: number; bytes: number; file: string }>(
+      'SELECT site, examples, bytes, file FROM federation_updates WHERE federation_id = ? AND round = ? ORDER BY created_at, site',
+      [f.id, f.round],
+    );
+    for (const u of pending) {
+      const { weights: delta } = decodeWeights(readFileSync(join(this.folder(num(f.id)), u.file)));
+      coordinator.submit({ site: u.site, examples: num(u.examples), delta }, num(f.round), num(u.bytes));
+    }
+    let weightBytes = 0;
+    for (const v of global.values()) weightBytes += v.byteLength;
+    const live = { coordinator, shapes, weightBytes };
+    this.live.set(num(f.id), live);
+    return live;
+  }
+
+  async create(actor: Actor | null, team: string, name: string, o: FederationInput): Promise<FederationInfo> {
+    need(NAME.test(name), 400, `federation name '${name}' is not valid (${NAME_RULE})`);
+    need(o.sites.length > 0, 400, 'a federation needs at least one site');
+    need(new Set(o.sites).size === o.sites.length, 400, 'a site is listed twice');
+    const minSites = o.minSites ?? o.sites.length;
+    need(Number.isInteger(minSites) && minSites >= 1 && minSites <= o.sites.length, 400, `minSites must be between 1 and ${o.sites.length}`);
+    const agg = o.strategy.aggregation;
+    need(
+      agg.kind === 'mean' || agg.kind === 'median' || (agg.kind === 'trimmed-mean' && agg.beta >= 0 && agg.beta < 0.5),
+      400,
+      'strategy.aggregation must be mean, median, or trimmed-mean with beta in [0, 0.5)',
+    );
+    const a = await this.db.tx(async (db) => {
+      const t = await db.one<{ id: number }>('SELECT id FROM teams WHERE name = ?', [team]);
+      need(t, 404, `no team '${team}'`);
+      const a = requireScope(actor, 'write');
+      need(a.isAdmin || a.teams.has(num(t.id)), 403, `only members of team '${team}' may create its federations`);
+      need(!(await db.one('SELECT id FROM federations WHERE team_id = ? AND name = ?', [t.id, name])), 409, `federation '${team}/${name}' exists`);
+      const siteIds: number[] = [];
+      for (const s of o.sites) {
+        const st = await db.one<{ id: number }>('SELECT id FROM teams WHERE name = ?', [s]);
+        need(st, 404, `no team '${s}' to invite as a site`);
+        siteIds.push(num(st.id));
+      }
+      const plan: StoredPlan = {
+        sites: o.sites,
+        rounds: o.rounds,
+        localEpochs: o.localEpochs,
+        minSites,
+        roundTimeoutS: o.roundTimeoutS ?? 600,
+        maxUpdateNorm: o.maxUpdateNorm ?? null,
+        strategy: o.strategy,
+        plainKeys: o.plainKeys ?? [],
+      };
+      const row = await db.one<{ id: number }>(
+        'INSERT INTO federations (team_id, name, plan, recipe, status, round, history, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id',
+        [t.id, name, JSON.stringify(plan), o.recipe, 'created', 0, '[]', a.userId, now(), now()],
+      );
+      for (const s of siteIds) await db.run('INSERT INTO federation_sites (federation_id, team_id) VALUES (?, ?)', [row!.id, s]);
+      await audit(db, a, 'federation.create', `${team}/${name}`, { sites: o.sites, rounds: o.rounds, strategy: o.strategy.name });
+      return a;
+    });
+    return this.describe(await this.row(a, team, name));
+  }
+
+  private async describe(f: FederationRow): Promise<FederationInfo> {
+    const p = this.plan(f);
+    const submitted = await this.db.all<{ site: string }>(
+      'SELECT site FROM federation_updates WHERE federation_id = ? AND round = ? ORDER BY created_at, site',
+      [f.id, f.round],
+    );
+    return {
+      team: f.team,
+      name: f.name,
+      status: f.status,
+      sites: p.sites,
+      rounds: p.rounds,
+      localEpochs: p.localEpochs,
+      minSites: p.minSites,
+      roundTimeoutS: p.roundTimeoutS,
+      maxUpdateNorm: p.maxUpdateNorm,
+      strategy: p.strategy,
+      recipe: f.recipe,
+      round: num(f.round),
+      submitted: submitted.map((s) => s.site),
+      hasWeights: existsSync(this.statePath(num(f.id), 0)),
+      history: JSON.parse(f.history) as RoundRecord[],
+      createdAt: f.created_at,
+      updatedAt: f.updated_at,
+    };
+  }
+
+  async list(actor: Actor | null): Promise<FederationInfo[]> {
+    const a = requireScope(actor, 'read');
+    const teams = [...a.teams.keys()];
+    const list = teams.length ? teams.map(() => '?').join(', ') : 'NULL';
+    const rows = await this.db.all<FederationRow>(
+      `SELECT f.*, t.name AS team FROM federations f JOIN teams t ON t.id = f.team_id
+       WHERE ${a.isAdmin ? '1 = 1' : `(f.team_id IN (${list}) OR EXISTS (SELECT 1 FROM federation_sites s WHERE s.federation_id = f.id AND s.team_id IN (${list})))`}
+       ORDER BY t.name, f.name`,
+      a.isAdmin ? [] : [...teams, ...teams],
+    );
+    return Promise.all(rows.map((r) => this.describe(r)));
+  }
+
+  /** The federation as its members see it; a running round that is ready closes first. */
+  async get(actor: Actor | null, team: string, name: string): Promise<FederationInfo> {
+    const f = await this.row(actor, team, name);
+    await this.lane(num(f.id)).run(() => this.closeIfReady(num(f.id)));
+    return this.describe(await this.row(actor, team, name));
+  }
+
+  /** Only the owner team's writers (or a hub admin) steer a federation; a site team sees it but may not. */
+  private owner(actor: Actor | null, f: FederationRow & { siteIds: number[] }): Actor {
+    const a = requireScope(actor, 'write');
+    need(a.isAdmin || a.teams.has(num(f.team_id)), 403, `only members of team '${f.team}' may steer federation '${f.team}/${f.name}'`);
+    return a;
+  }
+
+  /** Refuses, before any byte is read, an initial-weights upload the actor may not make. */
+  async assertOwner(actor: Actor | null, team: string, name: string): Promise<void> {
+    this.owner(actor, await this.row(actor, team, name));
+  }
+
+  /** The owner's initial global weights (before the federation starts). */
+  async setInitialWeights(actor: Actor | null, team: string, name: string, bytes: Buffer): Promise<{ tensors: number; bytes: number }> {
+    const f = await this.row(actor, team, name);
+    const a = this.owner(actor, f);
+    need(f.status === 'created', 409, `federation '${team}/${name}' has started: its initial weights are fixed`);
+    let decoded: ReturnType<typeof decodeWeights>;
+    try {
+      decoded = decodeWeights(bytes);
+    } catch (e) {
+      throw new HubError(`the initial weights are not a float32 safetensors file: ${(e as TensorFileError).message}`, 400);
+    }
+    need(decoded.weights.size > 0, 400, 'the initial weights hold no tensor');
+    for (const [k, v] of decoded.weights) need(v.every(Number.isFinite), 400, `initial weight '${k}' has a non-finite value`);
+    const p = this.plan(f);
+    for (const k of p.plainKeys) need(decoded.weights.has(k), 400, `plainKeys names '${k}', which the weights lack`);
+    return this.lane(num(f.id)).run(async () => {
+      this.writeState(num(f.id), 0, decoded.weights, new Map(), decoded.shapes);
+      this.live.delete(num(f.id));
+      await audit(this.db, a, 'federation.weights', `${team}/${name}`, { tensors: decoded.weights.size, bytes: bytes.length });
+      return { tensors: decoded.weights.size, bytes: bytes.length };
+    });
+  }
+
+  /** start (needs initial weights), pause, resume or stop; a stopped or finished federation stays so. */
+  async control(actor: Actor | null, team: string, name: string, action: 'start' | 'pause' | 'resume' | 'stop'): Promise<FederationInfo> {
+    const f = await this.row(actor, team, name);
+    const a = this.owner(actor, f);
+    const from = f.status;
+    const next: FederationStatus | null =
+      action === 'start' && from === 'created'
+        ? 'running'
+        : action === 'pause' && from === 'running'
+          ? 'paused'
+          : action === 'resume' && from === 'paused'
+            ? 'running'
+            : action === 'stop' && (from === 'created' || from === 'running' || from === 'paused')
+              ? 'stopped'
+              : null;
+    need(next, 409, `cannot ${action} federation '${team}/${name}': it is ${from}`);
+    if (action === 'start') need(existsSync(this.statePath(num(f.id), 0)), 409, `federation '${team}/${name}' has no initial weights yet`);
+    await this.lane(num(f.id)).run(async () => {
+      await this.db.run('UPDATE federations SET status = ?, updated_at = ? WHERE id = ?', [next, now(), f.id]);
+      await audit(this.db, a, `federation.${action}`, `${team}/${name}`, { from, to: next });
+    });
+    return this.describe(await this.row(actor, team, name));
+  }
+
+  /** The global weights of the open round (after the initial ones: the last completed round's). */
+  async weights(actor: Actor | null, team: string, name: string): Promise<{ bytes: Buffer; round: number }> {
+    const f = await this.row(actor, team, name);
+    need(existsSync(this.statePath(num(f.id), num(f.round))), 404, `federation '${team}/${name}' has no weights yet`);
+    return this.lane(num(f.id)).run(async () => {
+      await this.closeIfReady(num(f.id));
+      const g = await this.db.one<FederationRow>('SELECT f.*, ? AS team FROM federations f WHERE f.id = ?', [team, f.id]);
+      const path = this.statePath(num(f.id), num(g!.round));
+      const { weights, shapes, metadata } = decodeWeights(readFileSync(path));
+      const global: Weights = new Map([...weights].filter(([k]) => !k.startsWith('optimizer.')));
+      return { bytes: encodeWeights(global, { ...metadata, federation: `${team}/${name}` }, shapes), round: num(g!.round) };
+    });
+  }
+
+  /** Largest update accepted: the global weights plus room for a header. */
+  async maxUpdateBytes(actor: Actor | null, team: string, name: string): Promise<number> {
+    const f = await this.row(actor, team, name);
+    const path = this.statePath(num(f.id), num(f.round));
+    if (!existsSync(path)) return 1024 * 1024;
+    return readFileSync(path).length + 1024 * 1024;
+  }
+
+  /** A site's update for `round` (1-based, the open round), into its own slot only. */
+  async submit(
+    actor: Actor | null,
+    team: string,
+    name: string,
+    round: number,
+    site: string,
+    bytes: Buffer,
+  ): Promise<{ round: number; site: string; accepted: true; closed: RoundRecord | null }> {
+    const f = await this.row(actor, team, name);
+    const a = requireScope(actor, 'write');
+    const slot = await this.db.one<{ id: number }>('SELECT id FROM teams WHERE name = ?', [site]);
+    need(slot && f.siteIds.includes(num(slot.id)), 403, `'${site}' is not a site of federation '${team}/${name}'`);
+    need(a.teams.has(num(slot.id)), 403, `only members of site team '${site}' submit its updates`);
+    need(f.status === 'running', 409, `federation '${team}/${name}' is ${f.status}, not running`);
+    let decoded: ReturnType<typeof decodeWeights>;
+    try {
+      decoded = decodeWeights(bytes);
+    } catch (e) {
+      throw new HubError(`the update is not a float32 safetensors file: ${(e as TensorFileError).message}`, 400);
+    }
+    const examples = Number(decoded.metadata.examples);
+    need(Number.isInteger(examples) && examples > 0, 400, "the update's metadata must give 'examples', a positive whole number");
+    const id = num(f.id);
+    return this.lane(id).run(async () => {
+      await this.closeIfReady(id);
+      const g = await this.db.one<FederationRow>('SELECT f.*, ? AS team FROM federations f WHERE f.id = ?', [team, id]);
+      const live = await this.coordinator(g!);
+      try {
+        live.coordinator.submit({ site, examples, delta: decoded.weights }, round - 1, bytes.length);
+      } catch (e) {
+        if (e instanceof FederationRejected) throw new HubError(e.message, REJECT_STATUS[e.reason]);
+        throw e;
+      }
+      const file = `update-${round - 1}-${site}.safetensors`;
+      try {
+        writeAtomic(join(this.folder(id), file), bytes);
+        await this.db.run(
+          'INSERT INTO federation_updates (federation_id, round, site, examples, bytes, file, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          [id, round - 1, site, examples, bytes.length, file, now()],
+        );
+      } catch (e) {
+        // What is not on disk must not count: the next request rebuilds the round from disk.
+        this.live.delete(id);
+        throw e;
+      }
+      await audit(this.db, a, 'federation.update', `${team}/${name}`, { round, site, examples, bytes: bytes.length });
+      const closed = await this.closeIfReady(id);
+      return { round, site, accepted: true as const, closed };
+    });
+  }
+
+  /** Closes the open round of a running federation if it is ready (all in, or the timeout passed with a quorum); call inside the federation's lane. */
+  private async closeIfReady(id: number): Promise<RoundRecord | null> {
+    const f = await this.db.one<FederationRow>('SELECT f.*, t.name AS team FROM federations f JOIN teams t ON t.id = f.team_id WHERE f.id = ?', [
+      id,
+    ]);
+    if (!f || f.status !== 'running') return null;
+    const live = await this.coordinator(f);
+    const record = live.coordinator.closeIfReady();
+    if (!record) return null;
+    const c = live.coordinator;
+    try {
+      this.writeState(id, c.round, c.global, c.state().optimizer, live.shapes);
+      await this.db.tx(async (db) => {
+        await db.run('UPDATE federations SET round = ?, history = ?, status = ?, updated_at = ? WHERE id = ?', [
+          c.round,
+          JSON.stringify(c.history),
+          c.done ? 'finished' : 'running',
+          now(),
+          id,
+        ]);
+        await db.run('DELETE FROM federation_updates WHERE federation_id = ? AND round < ?', [id, c.round]);
+        await audit(db, null, 'federation.round', `${f.team}/${f.name}`, { round: record.round, sites: record.sites, closedBy: record.closedBy });
+      });
+    } catch (e) {
+      this.live.delete(id);
+      throw e;
+    }
+    // Updates of closed rounds and states older than the previous round are no longer needed.
+    for (const file of readdirSync(this.folder(id))) {
+      const u = /^update-(\d+)-/.exec(file);
+      const s = /^state-(\d+)\.safetensors$/.exec(file);
+      if ((u && Number(u[1]) < c.round) || (s && Number(s[1]) < c.round - 1 && Number(s[1]) !== 0)) rmSync(join(this.folder(id), file), { force: true });
+    }
+    return record;
+  }
+
+  /** Closes every running federation's round whose timeout has passed (the hub calls this on a timer). */
+  async tick(): Promise<void> {
+    const rows = await this.db.all<{ id: number }>("SELECT id FROM federations WHERE status = 'running'");
+    for (const r of rows) await this.lane(num(r.id)).run(() => this.closeIfReady(num(r.id)));
+  }
+}

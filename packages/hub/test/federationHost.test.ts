@@ -1,0 +1,184 @@
+// A federation hosted by the hub, through its routes: rounds that close when every site is in
+// or when the timeout passes with a quorum, the threats the issue names (another site's slot,
+// a replayed or late update, a NaN or oversized update, a non-member reading), and a hub
+// restarted mid-round that resumes with the updates already in.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeWeights, encodeWeights } from '../src/federation/tensors.js';
+import { freshHub, type Reply } from './fixtures/hub.js';
+
+const octet = { 'content-type': 'application/octet-stream' };
+const plan = (o: Record<string, unknown> = {}) => ({
+  sites: ['north', 'south'],
+  rounds: 2,
+  localEpochs: 1,
+  strategy: { name: 'fedavg', share: 'all', aggregation: { kind: 'mean' }, optimizer: { name: 'sgd', lr: 1 } },
+  plainKeys: ['bn.mean'],
+  recipe: 'name: hosted\nseed: 0\n',
+  ...o,
+});
+const initial = () =>
+  encodeWeights(
+    new Map([
+      ['w', Float32Array.of(1, 2, 3, 4)],
+      ['bn.mean', Float32Array.of(0)],
+    ]),
+    {},
+    new Map([['w', [2, 2]]]),
+  );
+const update = (w: number[], bn: number, examples: number) =>
+  encodeWeights(
+    new Map([
+      ['w', Float32Array.from(w)],
+      ['bn.mean', Float32Array.of(bn)],
+    ]),
+    { examples: String(examples) },
+    new Map(w.length === 4 ? [['w', [2, 2]]] : []),
+  );
+
+describe('a hub-hosted federation', () => {
+  let h: Awaited<ReturnType<typeof freshHub>>;
+  const t: Record<string, string> = {};
+  const ok = async (r: Promise<Reply>, status = 201): Promise<Reply> => {
+    const x = await r;
+    assert.equal(x.status, status, x.body);
+    return x;
+  };
+
+  before(async () => {
+    h = await freshHub({ logLevel: false, federationTickMs: 50 });
+    const root = h.hub.adminToken!;
+    for (const u of ['owner', 'nadia', 'sam', 'eve']) await ok(h.call('POST', '/api/users', root, { name: u }));
+    for (const [u, team] of [
+      ['owner', 'lab'],
+      ['nadia', 'north'],
+      ['sam', 'south'],
+      ['eve', 'outsiders'],
+    ] as const) {
+      t[u] = (await ok(h.call('POST', '/api/tokens', root, { name: u, scope: 'admin', user: u }))).json!.token as string;
+      await ok(h.call('POST', '/api/teams', t[u], { name: team }));
+    }
+  });
+  after(async () => h.hub.app.close());
+
+  const submit = (who: string, fed: string, round: number, site: string, body: Buffer) =>
+    h.call('PUT', `/api/federations/lab/${fed}/rounds/${round}/updates/${site}`, t[who], body, octet);
+
+  it('closes a round when every site is in: the global weights move by the example-weighted mean', async () => {
+    await ok(h.call('POST', '/api/federations/lab/f1', t.owner, plan()));
+    // Not started without weights, and no update before the start.
+    assert.equal((await h.call('POST', '/api/federations/lab/f1/control', t.owner, { action: 'start' })).status, 409);
+    await ok(h.call('PUT', '/api/federations/lab/f1/weights', t.owner, initial(), octet));
+    assert.equal((await submit('nadia', 'f1', 1, 'north', update([0, 0, 0, 0], 0, 1))).status, 409);
+    await ok(h.call('POST', '/api/federations/lab/f1/control', t.owner, { action: 'start' }), 200);
+    // Initial weights are fixed once started.
+    assert.equal((await h.call('PUT', '/api/federations/lab/f1/weights', t.owner, initial(), octet)).status, 409);
+
+    const first = await ok(submit('nadia', 'f1', 1, 'north', update([1, 1, 1, 1], 2, 30)));
+    assert.equal(first.json!.closed, null);
+    const info = (await ok(h.call('GET', '/api/federations/lab/f1', t.sam), 200)).json!;
+    assert.deepEqual(info.submitted, ['north']);
+    assert.equal(info.round, 0);
+    const second = await ok(submit('sam', 'f1', 1, 'south', update([-1, 3, 1, 1], 6, 10)));
+    const closed = second.json!.closed as { round: number; sites: string[]; examples: number; closedBy: string };
+    assert.deepEqual([closed.round, closed.sites, closed.examples, closed.closedBy], [1, ['north', 'south'], 40, 'all']);
+    const g = await ok(h.call('GET', '/api/federations/lab/f1/weights', t.nadia), 200);
+    assert.equal(g.headers['x-pretext-round'], '1');
+    const { weights, shapes } = decodeWeights(g.raw);
+    // (30 * [1,1,1,1] + 10 * [-1,3,1,1]) / 40 = [0.5, 1.5, 1, 1], added to [1,2,3,4]; running statistics likewise.
+    assert.deepEqual([...weights.get('w')!], [1.5, 3.5, 4, 5]);
+    assert.deepEqual([...weights.get('bn.mean')!], [3]);
+    assert.deepEqual(shapes.get('w'), [2, 2]);
+  });
+
+  it('refuses another site slot, a stale or repeated round, NaN and oversized updates, and keeps the round going', async () => {
+    // f1 is in round 2 now.
+    const r = (x: Promise<Reply>) => x.then((y) => `${y.status} ${String(y.json?.error ?? '')}`);
+    assert.match(await r(submit('nadia', 'f1', 2, 'south', update([0, 0, 0, 0], 0, 1))), /^403 only members of site team 'south'/);
+    assert.match(await r(submit('nadia', 'f1', 2, 'outsiders', update([0, 0, 0, 0], 0, 1))), /^403 'outsiders' is not a site/);
+    assert.match(await r(submit('nadia', 'f1', 1, 'north', update([0, 0, 0, 0], 0, 1))), /^409 .*round 1, but round 2 is open/);
+    assert.match(await r(submit('nadia', 'f1', 2, 'north', update([NaN, 0, 0, 0], 0, 1))), /^400 .*'w' holds NaN/);
+    assert.match(await r(submit('nadia', 'f1', 2, 'north', update([0, 0, 0], 0, 1))), /^400 /);
+    assert.match(await r(submit('nadia', 'f1', 2, 'north', Buffer.alloc(3 * 1024 * 1024))), /^413 /);
+    assert.match(await r(submit('nadia', 'f1', 2, 'north', update([0, 0, 0, 0], 0, 0))), /^400 .*examples/);
+    await ok(submit('nadia', 'f1', 2, 'north', update([0, 0, 0, 0], 0, 5)));
+    assert.match(await r(submit('nadia', 'f1', 2, 'north', update([0, 0, 0, 0], 0, 5))), /^409 .*already submitted/);
+    const info = (await ok(h.call('GET', '/api/federations/lab/f1', t.owner), 200)).json!;
+    assert.deepEqual(info.submitted, ['north']);
+    // The last round closes the federation; nothing is taken after it.
+    const last = await ok(submit('sam', 'f1', 2, 'south', update([0, 0, 0, 0], 0, 5)));
+    assert.equal((last.json!.closed as { round: number }).round, 2);
+    assert.equal((await ok(h.call('GET', '/api/federations/lab/f1', t.owner), 200)).json!.status, 'finished');
+    assert.equal((await submit('sam', 'f1', 3, 'south', update([0, 0, 0, 0], 0, 5))).status, 409);
+  });
+
+  it('answers a non-member exactly as for a federation that does not exist', async () => {
+    const seen = await h.call('GET', '/api/federations/lab/f1', t.eve);
+    const missing = await h.call('GET', '/api/federations/lab/nothing-here', t.eve);
+    assert.equal(seen.status, 404);
+    assert.equal(seen.body.replace('f1', 'nothing-here'), missing.body);
+    assert.equal((await h.call('GET', '/api/federations/lab/f1/weights', t.eve)).status, 404);
+    const list = (await ok(h.call('GET', '/api/federations', t.eve), 200)).json!;
+    assert.deepEqual(list, []);
+    assert.deepEqual(
+      ((await ok(h.call('GET', '/api/federations', t.sam), 200)).json! as { name: string }[]).map((f) => f.name),
+      ['f1'],
+    );
+  });
+
+  it('closes a round after its timeout once a quorum is in, with no site asking', async () => {
+    await ok(h.call('POST', '/api/federations/lab/f2', t.owner, plan({ minSites: 1, roundTimeoutS: 0.2 })));
+    await ok(h.call('PUT', '/api/federations/lab/f2/weights', t.owner, initial(), octet));
+    await ok(h.call('POST', '/api/federations/lab/f2/control', t.owner, { action: 'start' }), 200);
+    await ok(submit('sam', 'f2', 1, 'south', update([1, 1, 1, 1], 0, 4)));
+    let round = 0;
+    for (let i = 0; i < 40 && round === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const row = await h.hub.db.one<{ round: number }>("SELECT round FROM federations WHERE name = 'f2'");
+      round = Number(row!.round);
+    }
+    assert.equal(round, 1);
+    const info = (await ok(h.call('GET', '/api/federations/lab/f2', t.owner), 200)).json!;
+    assert.equal((info.history as { closedBy: string }[])[0]!.closedBy, 'timeout');
+    // A paused federation takes no update; resumed, it does.
+    await ok(h.call('POST', '/api/federations/lab/f2/control', t.owner, { action: 'pause' }), 200);
+    assert.equal((await submit('sam', 'f2', 2, 'south', update([1, 1, 1, 1], 0, 4))).status, 409);
+    assert.equal((await h.call('POST', '/api/federations/lab/f2/control', t.nadia, { action: 'resume' })).status, 403);
+    await ok(h.call('POST', '/api/federations/lab/f2/control', t.owner, { action: 'resume' }), 200);
+    await ok(submit('sam', 'f2', 2, 'south', update([1, 1, 1, 1], 0, 4)));
+  });
+
+  it('resumes after a restart with the updates already in, to the same weights as without one', async () => {
+    for (const fed of ['steady', 'restarted']) {
+      await ok(h.call('POST', `/api/federations/lab/${fed}`, t.owner, plan({ rounds: 1 })));
+      await ok(h.call('PUT', `/api/federations/lab/${fed}/weights`, t.owner, initial(), octet));
+      await ok(h.call('POST', `/api/federations/lab/${fed}/control`, t.owner, { action: 'start' }), 200);
+      await ok(submit('nadia', fed, 1, 'north', update([0.25, 0, 0, 1], 1, 3)));
+    }
+    await ok(submit('sam', 'steady', 1, 'south', update([1, 1, -1, 0], 2, 1)));
+    // The hub goes down with north's update in for 'restarted', and comes back on the same folder.
+    const dataDir = h.dir;
+    await h.hub.app.close();
+    h = await freshHub({ logLevel: false, dataDir, federationTickMs: 50 });
+    const info = (await ok(h.call('GET', '/api/federations/lab/restarted', t.owner), 200)).json!;
+    assert.deepEqual([info.status, info.round, info.submitted], ['running', 0, ['north']]);
+    assert.equal((await submit('nadia', 'restarted', 1, 'north', update([0.25, 0, 0, 1], 1, 3))).status, 409);
+    await ok(submit('sam', 'restarted', 1, 'south', update([1, 1, -1, 0], 2, 1)));
+    const a = decodeWeights((await ok(h.call('GET', '/api/federations/lab/steady/weights', t.owner), 200)).raw).weights;
+    const b = decodeWeights((await ok(h.call('GET', '/api/federations/lab/restarted/weights', t.owner), 200)).raw).weights;
+    assert.deepEqual([...b.get('w')!], [...a.get('w')!]);
+    assert.deepEqual([...a.get('w')!], [1 + (0.75 + 1) / 4, 2 + 0.25, 3 - 0.25, 4 + 0.75]);
+    // Closed rounds leave no update behind, in the database or on disk.
+    const left = await h.hub.db.all(
+      "SELECT u.file FROM federation_updates u JOIN federations f ON f.id = u.federation_id WHERE f.name IN ('steady', 'restarted')",
+    );
+    assert.deepEqual(left, []);
+    const fid = await h.hub.db.one<{ id: number }>("SELECT id FROM federations WHERE name = 'restarted'");
+    assert.deepEqual(
+      readdirSync(join(dataDir, 'federations', String(fid!.id))).filter((f) => f.startsWith('update-')),
+      [],
+    );
+  });
+});

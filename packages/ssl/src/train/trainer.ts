@@ -2,7 +2,7 @@
 // method never touches it. Checkpoints hold everything a run needs to continue exactly:
 // weights and buffers, optimizer state, schedule, every random generator, and the position
 // inside the epoch.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, appendFileSync } from 'node:fs';
+import { mkdirSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '@pretext/torch';
 import type { Tensor } from '@pretext/torch';
@@ -12,6 +12,7 @@ import { normalizeInput, toFloatImages, type InputNorm } from '../eval/features.
 import { BatchLoader, TensorSource, type BatchSource } from '../data/loader.js';
 import type { SSLMethod } from '../methods/method.js';
 import { buildOptimizer, buildSchedule, type OptimizerConfig, type ScheduleConfig } from './optim.js';
+import { hasTrainingState, readTrainingState, writeTrainingState } from './state.js';
 
 export interface TrainConfig {
   epochs: number;
@@ -98,10 +99,6 @@ export function embeddingStd(z: Tensor): number {
 
 const COLLAPSE_THRESHOLD = 0.1;
 
-function writeJsonAtomic(path: string, value: unknown): void {
-  writeFileSync(`${path}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
-  renameSync(`${path}.tmp`, path);
-}
 
 export type StepContext = Views & {
   method: SSLMethod;
@@ -198,57 +195,28 @@ export async function pretrain(o: TrainOptions): Promise<TrainResult> {
   // the epoch's permutation after a resume.
   let epochGenState = torch.keep(loaderGen.getState());
 
-  if (o.resume && existsSync(join(ckptDir, 'state.json'))) {
-    const meta = JSON.parse(readFileSync(join(ckptDir, 'state.json'), 'utf8')) as {
-      position: Position;
-      optimizer: { paramGroups: never[]; scalars: Record<string, Record<string, number>> };
-      schedule: { stepCount: number; baseLrs: number[] };
-    };
-    const { tensors } = torch.safetensors.loadFile(join(ckptDir, 'state.safetensors'));
-    const take = (prefix: string): Map<string, Tensor> =>
-      new Map([...tensors].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
-    method.loadStateDict(take('model.'));
-    const state: Record<number, Record<string, Tensor | number>> = {};
-    for (const [key, v] of take('optim.')) {
-      const [i, name] = key.split('.', 2) as [string, string];
-      (state[Number(i)] ??= {})[name] = v;
-    }
-    for (const [i, scalars] of Object.entries(meta.optimizer.scalars)) Object.assign((state[Number(i)] ??= {}), scalars);
-    opt.loadStateDict({ state, paramGroups: meta.optimizer.paramGroups });
-    sched.loadStateDict(meta.schedule);
-    torch.setRngState(tensors.get('rng.default')!);
-    augGen.setState(tensors.get('rng.augment')!);
-    loaderGen.setState(tensors.get('rng.loader')!);
+  const parts = { method, optimizer: opt, schedule: sched };
+  if (o.resume && hasTrainingState(ckptDir)) {
+    const { rng, extra } = readTrainingState<{ position: Position }>(ckptDir, parts);
+    torch.setRngState(rng.get('default')!);
+    augGen.setState(rng.get('augment')!);
+    loaderGen.setState(rng.get('loader')!);
     epochGenState.dispose();
-    epochGenState = torch.keep(tensors.get('rng.loader')!.clone());
-    pos = meta.position;
-    for (const t of tensors.values()) t.dispose();
+    epochGenState = rng.get('loader')!;
+    rng.get('default')!.dispose();
+    rng.get('augment')!.dispose();
+    pos = extra.position;
   }
 
-  const saveCheckpoint = (): void => {
-    mkdirSync(ckptDir, { recursive: true });
-    torch.tidy(() => {
-      const sd = opt.stateDict();
-      const tensors = new Map<string, Tensor>();
-      for (const [k, v] of method.stateDict()) tensors.set(`model.${k}`, v);
-      const scalars: Record<string, Record<string, number>> = {};
-      for (const [i, s] of Object.entries(sd.state)) {
-        for (const [name, v] of Object.entries(s)) {
-          if (v instanceof torch.Tensor) tensors.set(`optim.${i}.${name}`, v);
-          else (scalars[i] ??= {})[name] = v;
-        }
-      }
-      tensors.set('rng.default', torch.getRngState());
-      tensors.set('rng.augment', augGen.getState());
-      tensors.set('rng.loader', epochGenState);
-      torch.safetensors.saveFile(join(ckptDir, 'state.safetensors'), tensors, { format: 'pretext-checkpoint' });
-      writeJsonAtomic(join(ckptDir, 'state.json'), {
-        position: pos,
-        optimizer: { paramGroups: sd.paramGroups, scalars },
-        schedule: sched.stateDict(),
-      });
-    });
-  };
+  const saveCheckpoint = (): void =>
+    torch.tidy(() =>
+      writeTrainingState(
+        ckptDir,
+        parts,
+        { default: torch.getRngState(), augment: augGen.getState(), loader: epochGenState },
+        { position: pos },
+      ),
+    );
 
   const log = (record: Record<string, unknown>): void => appendFileSync(metricsPath, `${JSON.stringify(record)}\n`);
   let lastLoss = NaN;
@@ -274,7 +242,7 @@ export async function pretrain(o: TrainOptions): Promise<TrainResult> {
       const result = trainStep({ method, optimizer: opt, makeViews, generator: augGen, gradClip: c.gradClip }, batch, measure);
       if (!Number.isFinite(result.loss)) {
         order.dispose();
-        const kept = existsSync(join(ckptDir, 'state.json'))
+        const kept = hasTrainingState(ckptDir)
           ? `the last good checkpoint is kept in ${ckptDir}`
           : 'no checkpoint was written yet';
         throw new TrainingDiverged(

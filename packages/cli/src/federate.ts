@@ -6,6 +6,7 @@ import { buildStrategy, loadRecipe, simulateFederation, StrategyError, STRATEGY_
 import { PartitionError } from '@pretext/data';
 import { SecureAggregationError } from '@pretext/hub/client';
 import { UsageError } from './errors.js';
+import { FEDERATE_HUB_HELP, federateHubCommand } from './federateHub.js';
 
 export const FEDERATE_HELP: Record<string, string> = {
   federate: `Usage: pretext federate simulate <recipe.yaml> --sites N --partition SPEC [--strategy NAME]
@@ -43,7 +44,9 @@ per class, strategy, bytes per round), partition.json, metrics.jsonl and federat
                      default 4), quantize and mask it (pairwise X25519 masks, Shamir-shared keys);
                      the coordinator sees only the sum, and sites that die after sharing their
                      keys are unmasked by the others. Needs 3 sites or more and the mean.
-  --out DIR          run folder (default runs/<recipe name>-federated)`,
+  --out DIR          run folder (default runs/<recipe name>-federated)
+
+${FEDERATE_HUB_HELP}`,
 };
 
 const num = (v: string | undefined, name: string): number | undefined => {
@@ -56,7 +59,17 @@ const num = (v: string | undefined, name: string): number | undefined => {
 export async function federateCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === undefined || sub === '--help' || sub === '-h') return (void console.log(FEDERATE_HELP.federate), sub === undefined ? 2 : 0);
-  if (sub !== 'simulate') throw new UsageError(`unknown federate command '${sub}': pretext federate simulate <recipe.yaml> ...`);
+  if (sub !== 'simulate') {
+    let hosted: number | null;
+    try {
+      hosted = await federateHubCommand(sub, rest);
+    } catch (e) {
+      if (e instanceof StrategyError || e instanceof PartitionError) throw new UsageError(e.message);
+      throw e;
+    }
+    if (hosted !== null) return hosted;
+    throw new UsageError(`unknown federate command '${sub}': simulate, host, join, status, start, pause, resume, stop or save`);
+  }
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,

@@ -145,6 +145,15 @@ export {
   type Share,
 } from './federated/strategy.js';
 export { FederatedSite, readWeights, writeWeights } from './federated/site.js';
+export {
+  hostFederation,
+  joinFederation,
+  saveHostedEncoder,
+  type FederationRef,
+  type HostedFederation,
+  type JoinOptions,
+  type JoinResult,
+} from './federated/hosted.js';
 export { clipLoss, siglipLoss, MAX_LOGIT_SCALE } from './losses/imageText.js';
 export { ImageTextModel, type PairLoss, type ImageTextConfig } from './modalities/imageText/model.js';
 export { zeroShot, retrieval, classEmbeddings, type ZeroShotResult, type RetrievalResult } from './modalities/imageText/evaluate.js';

@@ -231,7 +231,11 @@ export class Federations {
     need(o.sites.length > 0, 400, 'a federation needs at least one site');
     need(new Set(o.sites).size === o.sites.length, 400, 'a site is listed twice');
     const minSites = o.minSites ?? o.sites.length;
-    need(Number.isInteger(minSites) && minSites >= 1 && minSites <= o.sites.length, 400, `minSites must be between 1 and ${o.sites.length}`);
+    need(
+      Number.isInteger(minSites) && minSites >= 1 && minSites <= o.sites.length,
+      400,
+      `minSites must be between 1 and ${o.sites.length}`,
+    );
     const agg = o.strategy.aggregation;
     need(
       agg.kind === 'mean' || agg.kind === 'median' || (agg.kind === 'trimmed-mean' && agg.beta >= 0 && agg.beta < 0.5),
@@ -243,7 +247,11 @@ export class Federations {
       need(t, 404, `no team '${team}'`);
       const a = requireScope(actor, 'write');
       need(a.isAdmin || a.teams.has(num(t.id)), 403, `only members of team '${team}' may create its federations`);
-      need(!(await db.one('SELECT id FROM federations WHERE team_id = ? AND name = ?', [t.id, name])), 409, `federation '${team}/${name}' exists`);
+      need(
+        !(await db.one('SELECT id FROM federations WHERE team_id = ? AND name = ?', [t.id, name])),
+        409,
+        `federation '${team}/${name}' exists`,
+      );
       const siteIds: number[] = [];
       for (const s of o.sites) {
         const st = await db.one<{ id: number }>('SELECT id FROM teams WHERE name = ?', [s]);
@@ -453,9 +461,10 @@ export class Federations {
 
   /** Closes the open round of a running federation if it is ready (all in, or the timeout passed with a quorum); call inside the federation's lane. */
   private async closeIfReady(id: number): Promise<RoundRecord | null> {
-    const f = await this.db.one<FederationRow>('SELECT f.*, t.name AS team FROM federations f JOIN teams t ON t.id = f.team_id WHERE f.id = ?', [
-      id,
-    ]);
+    const f = await this.db.one<FederationRow>(
+      'SELECT f.*, t.name AS team FROM federations f JOIN teams t ON t.id = f.team_id WHERE f.id = ?',
+      [id],
+    );
     if (!f || f.status !== 'running') return null;
     const live = await this.coordinator(f);
     const record = live.coordinator.closeIfReady();
@@ -472,7 +481,11 @@ export class Federations {
           id,
         ]);
         await db.run('DELETE FROM federation_updates WHERE federation_id = ? AND round < ?', [id, c.round]);
-        await audit(db, null, 'federation.round', `${f.team}/${f.name}`, { round: record.round, sites: record.sites, closedBy: record.closedBy });
+        await audit(db, null, 'federation.round', `${f.team}/${f.name}`, {
+          round: record.round,
+          sites: record.sites,
+          closedBy: record.closedBy,
+        });
       });
     } catch (e) {
       this.live.delete(id);
@@ -482,7 +495,8 @@ export class Federations {
     for (const file of readdirSync(this.folder(id))) {
       const u = /^update-(\d+)-/.exec(file);
       const s = /^state-(\d+)\.safetensors$/.exec(file);
-      if ((u && Number(u[1]) < c.round) || (s && Number(s[1]) < c.round - 1 && Number(s[1]) !== 0)) rmSync(join(this.folder(id), file), { force: true });
+      if ((u && Number(u[1]) < c.round) || (s && Number(s[1]) < c.round - 1 && Number(s[1]) !== 0))
+        rmSync(join(this.folder(id), file), { force: true });
     }
     return record;
   }

@@ -8,6 +8,7 @@ import { BatchLoader, TensorSource } from '../data/loader.js';
 import type { SSLMethod } from '../methods/method.js';
 import { buildOptimizer, buildSchedule } from '../train/optim.js';
 import { TrainingDiverged, trainStep, type TrainConfig, type ViewMaker } from '../train/trainer.js';
+import { readTrainingState, writeTrainingState } from '../train/state.js';
 import type { Strategy } from './strategy.js';
 
 export interface SiteOptions {
@@ -55,6 +56,9 @@ export class FederatedSite {
   private readonly loaderGen: torch.Generator;
   private order: Tensor | null = null;
   private batches: AsyncGenerator<Tensor> | null = null;
+  /** The loader generator's state before the current pass's permutation, and the batches taken from it. */
+  private passState: Tensor | null = null;
+  private consumed = 0;
   private stepsDone = 0;
   /** FedEMA's lambda, set at the first round the site has diverged from the global encoder. */
   private emaLambda: number | null = null;
@@ -126,15 +130,69 @@ export class FederatedSite {
   private async nextBatch(): Promise<Tensor> {
     for (;;) {
       if (!this.batches) {
+        this.passState?.dispose();
+        this.passState = torch.keep(this.loaderGen.getState());
         this.order = this.loader.permutation(this.loaderGen);
         this.batches = this.loader.epoch(this.order);
+        this.consumed = 0;
       }
       const next = await this.batches.next();
-      if (!next.done) return next.value;
+      if (!next.done) {
+        this.consumed++;
+        return next.value;
+      }
       this.order?.dispose();
       this.order = null;
       this.batches = null;
     }
+  }
+
+  /**
+   * Writes everything the site carries between rounds (the method with what stays local, the
+   * optimizer, the schedule, generators, the position in its pass over its examples) so a
+   * restarted site trains its next round exactly as if it had never stopped.
+   */
+  save(dir: string): void {
+    torch.tidy(() =>
+      writeTrainingState(
+        dir,
+        { method: this.o.method, optimizer: this.optimizer, schedule: this.schedule },
+        {
+          default: torch.getRngState(),
+          augment: this.augGen.getState(),
+          loader: this.batches ? this.passState! : this.loaderGen.getState(),
+        },
+        { site: this.name, stepsDone: this.stepsDone, emaLambda: this.emaLambda, consumed: this.batches ? this.consumed : null },
+      ),
+    );
+  }
+
+  /** Takes back what `save` wrote (the same site, recipe and examples). */
+  load(dir: string): void {
+    const { rng, extra } = readTrainingState<{ site: string; stepsDone: number; emaLambda: number | null; consumed: number | null }>(dir, {
+      method: this.o.method,
+      optimizer: this.optimizer,
+      schedule: this.schedule,
+    });
+    if (extra.site !== this.name) throw new RangeError(`the state in ${dir} belongs to site ${extra.site}, not ${this.name}`);
+    torch.setRngState(rng.get('default')!);
+    this.augGen.setState(rng.get('augment')!);
+    this.loaderGen.setState(rng.get('loader')!);
+    rng.get('default')!.dispose();
+    rng.get('augment')!.dispose();
+    this.stepsDone = extra.stepsDone;
+    this.emaLambda = extra.emaLambda;
+    this.order?.dispose();
+    this.passState?.dispose();
+    this.passState = rng.get('loader')!;
+    if (extra.consumed === null) {
+      this.order = null;
+      this.batches = null;
+      return;
+    }
+    this.order = this.loader.permutation(this.loaderGen);
+    this.batches = this.loader.epoch(this.order, extra.consumed);
+    this.consumed = extra.consumed;
   }
 
   /**
@@ -199,6 +257,7 @@ export class FederatedSite {
   dispose(): void {
     this.disposeAnchor();
     this.order?.dispose();
+    this.passState?.dispose();
     this.o.examples.dispose();
   }
 }

@@ -1,0 +1,158 @@
+// `pretext federate host | join | status | start | pause | resume | stop | save`: federations
+// hosted by a hub. The owner hosts (the recipe's initial weights go to the hub), each site joins
+// from its own machine and dials out to the hub, and the owner saves the global encoder as a run
+// folder once the rounds are done.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  buildStrategy,
+  hostFederation,
+  joinFederation,
+  loadRecipe,
+  saveHostedEncoder,
+  type HostedFederation,
+  type Share,
+} from '@pretext/ssl';
+import { HubClient, parseModelRef } from '@pretext/hub/client';
+import { UsageError } from './errors.js';
+import { hubConfig } from './hub.js';
+
+export const FEDERATE_HUB_HELP = `Usage: pretext federate host <team/name> <recipe.yaml> --sites A,B,... [--strategy NAME]
+                 [--rounds R] [--local-epochs E] [--min-sites K] [--round-timeout S] [--share encoder|all]
+                 [--server-lr X] [--prox-mu X] [--ema-tau X] [--trim-beta X] [--no-start]
+       pretext federate join <team/name> --site TEAM [--data recipe.yaml | --shard SPEC:I/N]
+                 [--state DIR] [--poll S]
+       pretext federate status|start|pause|resume|stop <team/name> [--json]
+       pretext federate save <team/name> --out DIR
+
+A federation on the hub you are logged in to (pretext login). 'host' creates it in your team
+with the recipe's initial weights and the invited site teams, and starts it. Each site runs
+'join' on its own machine: it dials out to the hub (no inbound port), trains every round on its
+own examples and sends only its update; killed and restarted with the same --state folder
+(default .pretext-federation/<team>-<name>-<site>), it goes on at the open round. --data takes
+the site's own recipe (its data section); --shard SPEC:I/N trains on part I of N of the
+federation recipe's data (e.g. dirichlet:0.1:0/8), for trying a federation out on a benchmark.
+Only writers of the owner team host, start, pause, resume or stop; only a site team's writers
+submit for that site. 'save' writes the global encoder as a run folder (eval, push read it).`;
+
+const positiveNumber = (v: string | undefined, name: string): number | undefined => {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (!Number.isFinite(x) || x <= 0) throw new UsageError(`--${name} must be a positive number, got '${v}'`);
+  return x;
+};
+
+function describe(f: HostedFederation): string {
+  const lines = [
+    `${f.team}/${f.name}: ${f.status}, round ${Math.min(f.round + 1, f.rounds)} of ${f.rounds}${f.status === 'finished' ? ' (done)' : ''}`,
+    `sites: ${f.sites.join(', ')} (a round needs ${f.minSites} once ${f.roundTimeoutS} s have passed)`,
+    `strategy: ${f.strategy.name}, sharing ${f.strategy.share}; ${f.localEpochs} local epoch(s) per round`,
+  ];
+  if (f.status === 'running') lines.push(`in for the open round: ${f.submitted.length ? f.submitted.join(', ') : 'none yet'}`);
+  for (const r of f.history)
+    lines.push(
+      `  round ${r.round}: ${r.sites.join(', ')} (${r.closedBy}), ${(r.bytesIn / 1e6).toFixed(1)} MB in, ${r.seconds.toFixed(0)} s`,
+    );
+  return lines.join('\n');
+}
+
+/** The hosted subcommands; returns null for a subcommand that is not one of them. */
+export async function federateHubCommand(sub: string, argv: string[]): Promise<number | null> {
+  if (!['host', 'join', 'status', 'start', 'pause', 'resume', 'stop', 'save'].includes(sub)) return null;
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      sites: { type: 'string' },
+      strategy: { type: 'string', default: 'fedavg' },
+      rounds: { type: 'string' },
+      'local-epochs': { type: 'string', default: '1' },
+      'min-sites': { type: 'string' },
+      'round-timeout': { type: 'string', default: '600' },
+      share: { type: 'string' },
+      'server-lr': { type: 'string' },
+      'prox-mu': { type: 'string' },
+      'ema-tau': { type: 'string' },
+      'trim-beta': { type: 'string' },
+      'no-start': { type: 'boolean', default: false },
+      site: { type: 'string' },
+      data: { type: 'string' },
+      shard: { type: 'string' },
+      state: { type: 'string' },
+      poll: { type: 'string', default: '2' },
+      out: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) return (void console.log(FEDERATE_HUB_HELP), 0);
+  if (!positionals[0]) throw new UsageError(`pretext federate ${sub} needs <team/name>\n\n${FEDERATE_HUB_HELP}`);
+  const ref = parseModelRef(positionals[0]);
+  const client = new HubClient(hubConfig());
+  const show = (f: HostedFederation): number => (void console.log(values.json ? JSON.stringify(f) : describe(f)), 0);
+  const at = `/api/federations/${ref.team}/${ref.name}`;
+
+  if (sub === 'host') {
+    if (!positionals[1]) throw new UsageError('pretext federate host <team/name> <recipe.yaml> --sites A,B');
+    if (!values.sites) throw new UsageError('--sites A,B,... (the invited site teams) is required');
+    if (values.share !== undefined && values.share !== 'encoder' && values.share !== 'all')
+      throw new UsageError(`--share is encoder or all, got '${values.share}'`);
+    const recipe = loadRecipe(positionals[1]);
+    const localEpochs = positiveNumber(values['local-epochs'], 'local-epochs')!;
+    const rounds = values.rounds !== undefined ? Number(values.rounds) : Math.max(1, Math.round(recipe.train.epochs / localEpochs));
+    if (!Number.isInteger(rounds) || rounds < 1)
+      throw new UsageError(`--rounds must be a whole number, at least 1, got '${values.rounds}'`);
+    const sites = values.sites.split(',').map((s) => s.trim());
+    const minSites = values['min-sites'] === undefined ? undefined : Number(values['min-sites']);
+    const strategy = buildStrategy(values.strategy, {
+      share: values.share as Share | undefined,
+      serverLr: positiveNumber(values['server-lr'], 'server-lr'),
+      proxMu: positiveNumber(values['prox-mu'], 'prox-mu'),
+      emaTau: positiveNumber(values['ema-tau'], 'ema-tau'),
+      trimBeta: positiveNumber(values['trim-beta'], 'trim-beta'),
+    });
+    const f = await hostFederation(
+      client,
+      ref,
+      readFileSync(positionals[1], 'utf8'),
+      { sites, rounds, localEpochs, minSites, roundTimeoutS: positiveNumber(values['round-timeout'], 'round-timeout') },
+      strategy,
+      { start: !values['no-start'] },
+    );
+    return show(f);
+  }
+  if (sub === 'join') {
+    if (!values.site) throw new UsageError('--site TEAM (the site team this machine submits for) is required');
+    let shard: { spec: string; index: number; of: number } | undefined;
+    if (values.shard) {
+      const m = /^(.+):(\d+)\/(\d+)$/.exec(values.shard);
+      if (!m) throw new UsageError(`--shard is SPEC:I/N (e.g. dirichlet:0.1:0/8), got '${values.shard}'`);
+      shard = { spec: m[1]!, index: Number(m[2]), of: Number(m[3]) };
+    }
+    if (shard && values.data) throw new UsageError('--data and --shard are alternatives: give one');
+    const r = await joinFederation({
+      client,
+      federation: ref,
+      site: values.site,
+      data: values.data ? (loadRecipe(values.data).data as Parameters<typeof joinFederation>[0]['data']) : undefined,
+      shard,
+      stateDir: values.state ?? join('.pretext-federation', `${ref.team}-${ref.name}-${values.site}`),
+      pollMs: positiveNumber(values.poll, 'poll')! * 1000,
+    });
+    console.log(
+      values.json
+        ? JSON.stringify(r)
+        : `${values.site}: federation ${r.status}; updates in rounds ${r.submitted.join(', ') || 'none'}${r.missed.length ? `, missed ${r.missed.join(', ')}` : ''}`,
+    );
+    return 0;
+  }
+  if (sub === 'status') return show(await client.call<HostedFederation>('GET', at));
+  if (sub === 'save') {
+    if (!values.out) throw new UsageError('pretext federate save <team/name> --out DIR');
+    const { info, outDir } = await saveHostedEncoder(client, ref, values.out);
+    console.log(`${ref.team}/${ref.name} (${info.status}, ${info.round} of ${info.rounds} rounds): encoder saved in ${outDir}`);
+    return 0;
+  }
+  return show(await client.call<HostedFederation>('POST', `${at}/control`, { action: sub }));
+}

@@ -1,0 +1,226 @@
+// A federation hosted by a real hub with two real site processes, as the issue asks: one run
+// without faults, and a twin run in which a site is killed with SIGKILL mid-round and restarted,
+// and the hub itself is killed and restarted; both must end at the same global weights (same
+// seed). Then the owner saves the global encoder as a run folder the other commands read.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodeWeights } from '@pretext/hub/client';
+import { bin, runPretext, tinyImageRecipe } from './fixtures/cli.js';
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+
+/** `pretext hub serve` on a fixed port; resolves once it listens (and with the admin token on a new hub). */
+function startHub(dataDir: string, port: number): Promise<{ server: ChildProcess; token: string | null }> {
+  const server = spawn(process.execPath, [bin, 'hub', 'serve', '--data', dataDir, '--port', String(port)]);
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const seen = (d: Buffer): void => {
+      out += d.toString();
+      if (/Server listening at/.test(out)) resolve({ server, token: /(ptx_[A-Za-z0-9_-]+)/.exec(out)?.[1] ?? null });
+    };
+    server.stdout.on('data', seen);
+    server.stderr.on('data', seen);
+    server.on('exit', (code) => reject(new Error(`hub exited ${code}: ${out}`)));
+  });
+}
+
+interface Agent {
+  proc: ChildProcess;
+  done: Promise<{ code: number | null; signal: string | null; out: string }>;
+}
+
+function join_(env: Record<string, string>, ...args: string[]): Agent {
+  const proc = spawn(process.execPath, [bin, 'federate', 'join', ...args], { env: { ...process.env, ...env } });
+  let out = '';
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  return { proc, done: new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal, out }))) };
+}
+
+describe('pretext federate host / join against pretext hub serve', () => {
+  let dir: string;
+  let port: number;
+  let hub: ChildProcess;
+  let url: string;
+  const env: Record<string, Record<string, string>> = {};
+
+  const api = async (token: string, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
+    const r = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const json = (await r.json()) as Record<string, unknown>;
+    assert.ok(r.ok, `${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pretext-hosted-'));
+    port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    const started = await startHub(join(dir, 'hub'), port);
+    hub = started.server;
+    const root = started.token!;
+    for (const [user, team] of [
+      ['olga', 'lab'],
+      ['nina', 'north'],
+      ['sven', 'south'],
+    ] as const) {
+      await api(root, 'POST', '/api/users', { name: user });
+      const token = (await api(root, 'POST', '/api/tokens', { name: user, scope: 'admin', user })).token as string;
+      await api(token, 'POST', '/api/teams', { name: team });
+      env[team] = { PRETEXT_HUB_URL: url, PRETEXT_HUB_TOKEN: token };
+    }
+    writeFileSync(
+      join(dir, 'recipe.yaml'),
+      tinyImageRecipe('hosted', '{ width: 8, depth: 2, readoutNorm: true }').replace('limit: 512', 'limit: 2048'),
+    );
+  });
+  after(() => {
+    hub.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const host = (name: string): void => {
+    const r = runPretext(
+      env.lab!,
+      'federate',
+      'host',
+      `lab/${name}`,
+      join(dir, 'recipe.yaml'),
+      '--sites',
+      'north,south',
+      '--rounds',
+      '3',
+      '--local-epochs',
+      '2',
+      '--json',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const f = JSON.parse(r.stdout) as { status: string; sites: string[]; rounds: number };
+    assert.deepEqual([f.status, f.sites, f.rounds], ['running', ['north', 'south'], 3]);
+  };
+  const site = (name: string, team: 'north' | 'south'): Agent =>
+    join_(
+      env[team]!,
+      `lab/${name}`,
+      '--site',
+      team,
+      '--shard',
+      `dirichlet:0.5:${team === 'north' ? 0 : 1}/2`,
+      '--state',
+      join(dir, `${name}-${team}`),
+      '--poll',
+      '0.1',
+    );
+  const globalWeights = async (name: string): Promise<Map<string, Float32Array>> => {
+    const r = await fetch(`${url}/api/federations/lab/${name}/weights`, {
+      headers: { authorization: `Bearer ${env.lab!.PRETEXT_HUB_TOKEN}` },
+    });
+    assert.equal(r.status, 200);
+    return decodeWeights(new Uint8Array(await r.arrayBuffer())).weights;
+  };
+  const status = async (name: string) =>
+    (await api(env.lab!.PRETEXT_HUB_TOKEN!, 'GET', `/api/federations/lab/${name}`)) as {
+      status: string;
+      round: number;
+      history: { sites: string[] }[];
+    };
+
+  it('two sites finish a federation; a site killed mid-round and a killed hub, both restarted, end at the same weights', async () => {
+    host('calm');
+    const calm = [site('calm', 'north'), site('calm', 'south')];
+    for (const a of calm) {
+      const r = await a.done;
+      assert.equal(r.code, 0, r.out);
+      assert.match(r.out, /federation finished; updates in rounds 1, 2, 3/);
+    }
+    const fault = await status('calm');
+    assert.equal(fault.status, 'finished');
+    assert.ok(fault.history.every((r) => r.sites.length === 2));
+
+    host('stormy');
+    const north = site('stormy', 'north');
+    const south = site('stormy', 'south');
+    // Once round 1 has closed the sites are training round 2: kill south there, then the hub.
+    for (let i = 0; i < 600 && (await status('stormy')).round < 1; i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 150));
+    south.proc.kill('SIGKILL');
+    assert.equal((await south.done).signal, 'SIGKILL');
+    // Killed mid-round: south's update for round 2 never reached the hub.
+    const killed = (await status('stormy')) as unknown as { round: number; submitted: string[] };
+    assert.equal(killed.round, 1);
+    assert.ok(!killed.submitted.includes('south'), JSON.stringify(killed));
+    hub.kill('SIGKILL');
+    await new Promise((r) => hub.on('exit', r));
+    hub = (await startHub(join(dir, 'hub'), port)).server;
+    const south2 = site('stormy', 'south');
+    for (const a of [north, south2]) {
+      const r = await a.done;
+      assert.equal(r.code, 0, r.out);
+    }
+    const stormy = await status('stormy');
+    assert.equal(stormy.status, 'finished');
+    assert.deepEqual(
+      stormy.history.map((r) => [...r.sites].sort()),
+      [
+        ['north', 'south'],
+        ['north', 'south'],
+        ['north', 'south'],
+      ],
+    );
+    const a = await globalWeights('calm');
+    const b = await globalWeights('stormy');
+    assert.deepEqual([...b.keys()], [...a.keys()]);
+    let maxDiff = 0;
+    for (const [k, v] of a) {
+      const w = b.get(k)!;
+      for (let i = 0; i < v.length; i++) maxDiff = Math.max(maxDiff, Math.abs(v[i]! - w[i]!));
+    }
+    assert.ok(maxDiff <= 1e-6, `the faulty run differs from the calm one by ${maxDiff}`);
+    // The weights moved: they are not the initial ones.
+    assert.ok(stormy.history.length === 3);
+  });
+
+  it('saves the global encoder as a run the other commands read, and refuses a site it was not invited as', async () => {
+    const out = join(dir, 'saved');
+    const r = runPretext(env.lab!, 'federate', 'save', 'lab/calm', '--out', out);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(existsSync(join(out, 'encoder.json')));
+    const meta = JSON.parse(readFileSync(join(out, 'encoder.json'), 'utf8')) as {
+      federated: { mode: string; rounds: number; sites: { name: string }[] };
+    };
+    assert.deepEqual([meta.federated.mode, meta.federated.rounds, meta.federated.sites.map((s) => s.name)], ['hub', 3, ['north', 'south']]);
+    const d = runPretext({}, 'diagnose', '--encoder', out, '--json');
+    assert.equal(d.code, 0, d.stderr);
+    const wrong = runPretext(
+      env.north!,
+      'federate',
+      'join',
+      'lab/calm',
+      '--site',
+      'east',
+      '--shard',
+      'iid:0/2',
+      '--state',
+      join(dir, 'east'),
+    );
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.stderr, /'east' is not a site of lab\/calm/);
+    const outsider = runPretext({ ...env.north!, PRETEXT_HUB_TOKEN: env.north!.PRETEXT_HUB_TOKEN! }, 'federate', 'stop', 'lab/calm');
+    assert.notEqual(outsider.code, 0);
+    assert.match(outsider.stderr, /only members of team 'lab' may steer/);
+  });
+});

@@ -1,0 +1,309 @@
+// Federations hosted by a hub: the owner puts the recipe's initial weights on the hub and starts
+// the federation; each site runs `join`, which dials out to the hub (no inbound port at the
+// site), pulls the global weights of the open round, trains on its own examples and puts back
+// only its update. A site keeps its state (what stays local, optimizer, generators, where it is
+// in its examples) on its own disk after every round, so a site that is killed and restarted
+// trains the open round exactly as it would have, and an update it already sent is not counted
+// twice (the hub refuses a second one for the round).
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parse as parseYaml } from 'yaml';
+import * as torch from '@pretext/torch';
+import { parsePartition, partitionExamples, ProgressBar } from '@pretext/data';
+import { decodeWeights, encodeWeights, HubCallError, type HubClient, type RoundRecord, type Weights } from '@pretext/hub/client';
+import { inputNormFor, loadImageSet, type DataSpec, type LabeledSet } from '../data/sources.js';
+import { buildEncoder, type EncoderSpec } from '../encoders/encoder.js';
+import { buildMethod } from '../methods/index.js';
+import type { SSLMethod } from '../methods/method.js';
+import { buildAugment } from '../recipe/augment.js';
+import { validateRecipe, type Recipe } from '../recipe/schema.js';
+import { imageViews } from '../train/trainer.js';
+import { hasTrainingState, writeJsonAtomic } from '../train/state.js';
+import { encoderForData, imageEncoderMeta, saveEncoderRun } from '../pipeline.js';
+import { FederatedSite, readWeights, writeWeights } from './site.js';
+import type { FederatedProvenance } from './provenance.js';
+import { bufferKeys, buildStrategy, sharedKeys, type Strategy } from './strategy.js';
+
+export interface FederationRef {
+  team: string;
+  name: string;
+}
+
+/** What a hub answers about a federation (its members' view). */
+export interface HostedFederation {
+  team: string;
+  name: string;
+  status: 'created' | 'running' | 'paused' | 'stopped' | 'finished';
+  sites: string[];
+  rounds: number;
+  localEpochs: number;
+  minSites: number;
+  roundTimeoutS: number;
+  strategy: { name: string; share: string; proxMu?: number; emaTau?: number | null };
+  recipe: string;
+  round: number;
+  submitted: string[];
+  history: RoundRecord[];
+}
+
+const path = (f: FederationRef): string => `/api/federations/${f.team}/${f.name}`;
+
+function imageRecipe(recipe: Recipe): DataSpec {
+  const d = recipe.data;
+  if (d.dataset === 'table' || d.dataset === 'text' || d.dataset === 'events')
+    throw new TypeError(`hosted federations train image encoders for now; recipe ${recipe.name} reads ${d.dataset}`);
+  return d as DataSpec;
+}
+
+/** The method every party builds from the recipe: the same seed gives the same initial weights everywhere. */
+function recipeMethod(recipe: Recipe): SSLMethod {
+  const spec = encoderForData(recipe.encoder as EncoderSpec, imageRecipe(recipe));
+  torch.manualSeed(recipe.seed);
+  return buildMethod(recipe.method.name, () => buildEncoder(spec), recipe.method.config);
+}
+
+function shapesOf(method: SSLMethod, keys: Iterable<string>): Map<string, number[]> {
+  const sd = method.stateDict();
+  return new Map([...keys].map((k) => [k, sd.get(k)!.shape]));
+}
+
+/** The owner's side: creates the federation on the hub with the recipe's initial weights, and starts it unless told not to. */
+export async function hostFederation(
+  client: HubClient,
+  ref: FederationRef,
+  recipeText: string,
+  plan: { sites: string[]; rounds: number; localEpochs: number; minSites?: number; roundTimeoutS?: number; maxUpdateNorm?: number },
+  strategy: Strategy,
+  o: { start?: boolean } = {},
+): Promise<HostedFederation> {
+  const recipe = validateRecipe(parseYaml(recipeText), 'the federation recipe');
+  const method = recipeMethod(recipe);
+  const keys = sharedKeys(method, strategy.share);
+  const weights = readWeights(method, keys);
+  await client.call('POST', path(ref), {
+    ...plan,
+    strategy: {
+      name: strategy.name,
+      share: strategy.share,
+      aggregation: strategy.aggregation,
+      optimizer: strategy.optimizer,
+      proxMu: strategy.proxMu,
+      emaTau: strategy.emaTau,
+    },
+    plainKeys: [...bufferKeys(method, keys)],
+    recipe: recipeText,
+  });
+  await client.bytes('PUT', `${path(ref)}/weights`, encodeWeights(weights, { recipe: recipe.name }, shapesOf(method, keys)));
+  if (o.start !== false) await client.call('POST', `${path(ref)}/control`, { action: 'start' });
+  return client.call<HostedFederation>('GET', path(ref));
+}
+
+export interface JoinOptions {
+  client: HubClient;
+  federation: FederationRef;
+  /** The site team this agent submits for. */
+  site: string;
+  /** The site's own data (its recipe's `data`); default: the federation recipe's. */
+  data?: DataSpec;
+  /** Train on part `index` of `of` of the data, split by `spec` with the recipe's seed (benchmarks and tests). */
+  shard?: { spec: string; index: number; of: number };
+  /** Where the site keeps its state between rounds and restarts. */
+  stateDir: string;
+  /** How often to ask the hub while waiting (default 2 s). */
+  pollMs?: number;
+  /** How long the hub may stay unreachable before the site gives up (default 30 minutes). */
+  patienceMs?: number;
+  quiet?: boolean;
+}
+
+export interface JoinResult {
+  status: HostedFederation['status'];
+  /** Rounds this site's updates went into (1-based, as the hub numbers them). */
+  submitted: number[];
+  /** Rounds that closed before this site's update arrived. */
+  missed: number[];
+}
+
+/** Stable per-site seed offset, so two sites never draw the same batches. */
+function siteSeed(name: string): number {
+  let h = 0x811c9dc5;
+  for (const c of Buffer.from(name)) h = Math.imul(h ^ c, 0x01000193) >>> 0;
+  return h % 1_000_003;
+}
+
+async function siteExamples(
+  recipe: Recipe,
+  o: JoinOptions,
+): Promise<{ images: torch.Tensor; norm: Awaited<ReturnType<typeof inputNormFor>> }> {
+  const data = o.data ?? imageRecipe(recipe);
+  const set = await loadImageSet(data, 'train', { quiet: o.quiet });
+  const limit = Math.min(data.limit ?? Infinity, set.images.size(0));
+  let indices = Array.from({ length: limit }, (_, i) => i);
+  if (o.shard) {
+    if (!set.labels) throw new TypeError(`${set.source} has no labels to split by ${o.shard.spec}`);
+    const labels = Int32Array.from((set.labels.narrow(0, 0, limit).data() as BigInt64Array).subarray(0, limit), Number);
+    const p = partitionExamples(parsePartition(o.shard.spec), { sites: o.shard.of, seed: recipe.seed, labels, minPerSite: 2 });
+    indices = [...p.sites[o.shard.index]!.indices];
+  }
+  const images = torch.keep(torch.tidy(() => set.images.indexSelect(0, torch.tensor(BigInt64Array.from(indices, (x) => BigInt(x))))));
+  const norm = await inputNormFor(data, set as LabeledSet);
+  set.images.dispose();
+  set.labels?.dispose();
+  return { images, norm };
+}
+
+/**
+ * Calls the hub until it answers: a hub that is down or restarting (no connection, or a 502/503
+ * from a proxy in front of it) is waited for, up to `patienceMs` in a row; any other answer,
+ * error or not, is returned or thrown.
+ */
+async function patiently<T>(call: () => Promise<T>, o: { pollMs: number; patienceMs: number; log: (s: string) => void }): Promise<T> {
+  const since = Date.now();
+  let told = false;
+  for (;;) {
+    try {
+      return await call();
+    } catch (e) {
+      const down = e instanceof HubCallError && (e.status === 0 || e.status === 502 || e.status === 503);
+      if (!down || Date.now() - since > o.patienceMs) throw e;
+      if (!told) o.log(`the hub is unreachable (${e.message}); waiting for it`);
+      told = true;
+      await sleep(o.pollMs);
+    }
+  }
+}
+
+/** A site's side: trains every round of the federation it can, until the federation finishes or is stopped. */
+export async function joinFederation(o: JoinOptions): Promise<JoinResult> {
+  const { client } = o;
+  const pollMs = o.pollMs ?? 2000;
+  let info = await client.call<HostedFederation>('GET', path(o.federation));
+  if (!info.sites.includes(o.site))
+    throw new RangeError(`'${o.site}' is not a site of ${o.federation.team}/${o.federation.name} (sites: ${info.sites.join(', ')})`);
+  if (o.shard && !(Number.isInteger(o.shard.index) && o.shard.index >= 0 && o.shard.index < o.shard.of))
+    throw new RangeError(`shard ${o.shard.index} of ${o.shard.of} does not exist`);
+  const recipe = validateRecipe(parseYaml(info.recipe), `the recipe of ${o.federation.team}/${o.federation.name}`);
+  const strategy = buildStrategy(info.strategy.name, {
+    share: info.strategy.share as Strategy['share'],
+    ...(info.strategy.name === 'fedprox' ? { proxMu: info.strategy.proxMu } : {}),
+    ...(info.strategy.name === 'fedema' && info.strategy.emaTau != null ? { emaTau: info.strategy.emaTau } : {}),
+  });
+  const { images, norm } = await siteExamples(recipe, o);
+  const method = recipeMethod(recipe);
+  const keys = sharedKeys(method, strategy.share);
+  const site = new FederatedSite({
+    name: o.site,
+    examples: images,
+    method,
+    makeViews: imageViews(buildAugment(recipe.augment), norm),
+    train: { ...recipe.train, seed: recipe.seed },
+    rounds: info.rounds,
+    localEpochs: info.localEpochs,
+    strategy,
+    shared: keys,
+    seed: recipe.seed + siteSeed(o.site),
+  });
+  const shapes = shapesOf(method, keys);
+  const stateDir = join(o.stateDir, 'site');
+  const progressPath = join(o.stateDir, 'join.json');
+  mkdirSync(o.stateDir, { recursive: true });
+  const fed = `${o.federation.team}/${o.federation.name}`;
+  const progress: { federation: string; site: string; submitted: number[]; missed: number[]; trained: number } = existsSync(progressPath)
+    ? (JSON.parse(readFileSync(progressPath, 'utf8')) as typeof progress)
+    : { federation: fed, site: o.site, submitted: [], missed: [], trained: 0 };
+  if (progress.federation !== fed || progress.site !== o.site)
+    throw new RangeError(`${o.stateDir} holds the state of site ${progress.site} in ${progress.federation}; use another --state folder`);
+  if (hasTrainingState(stateDir)) site.load(stateDir);
+  const log = (s: string): void => void (o.quiet ? undefined : console.error(s));
+  const wait = { pollMs, patienceMs: o.patienceMs ?? 30 * 60_000, log };
+  try {
+    for (;;) {
+      info = await patiently(() => client.call<HostedFederation>('GET', path(o.federation)), wait);
+      if (info.status === 'finished' || info.status === 'stopped') break;
+      const open = info.round + 1;
+      if (info.status !== 'running' || progress.trained >= open) {
+        await sleep(pollMs);
+        continue;
+      }
+      const got = await patiently(() => client.bytes('GET', `${path(o.federation)}/weights`), wait);
+      if (Number(got.headers.get('x-pretext-round')) !== info.round) continue;
+      const global: Weights = decodeWeights(got.bytes).weights;
+      site.receive(global);
+      const bar = o.quiet
+        ? null
+        : new ProgressBar({ total: site.stepsPerRound, label: `${o.site} round ${open}/${info.rounds}`, unit: 'steps' });
+      const { update, loss } = await site.train(info.round, global, () => bar?.tick(1));
+      bar?.finish(`loss ${loss.toFixed(3)}`);
+      const body = encodeWeights(update!.delta, { examples: String(update!.examples), site: o.site, round: String(open) }, shapes);
+      try {
+        // Sent again, the same bytes, until the hub answers: training twice would not give them back.
+        await patiently(() => client.bytes('PUT', `${path(o.federation)}/rounds/${open}/updates/${o.site}`, body), wait);
+        progress.submitted.push(open);
+      } catch (e) {
+        // Sent before a restart (the hub has it), or the round closed without this site.
+        if (!(e instanceof HubCallError && e.status === 409)) throw e;
+        if (/already submitted/.test(e.message)) progress.submitted.push(open);
+        else progress.missed.push(open);
+        log(`${o.site}: round ${open}: ${e.message}`);
+      }
+      progress.trained = open;
+      site.save(stateDir);
+      writeJsonAtomic(progressPath, progress);
+    }
+  } finally {
+    site.dispose();
+  }
+  return { status: info.status, submitted: progress.submitted, missed: progress.missed };
+}
+
+/**
+ * The federation's global encoder as an ordinary run folder (eval, transfer-report, push read
+ * it), with its provenance from the hub: sites as team names, rounds and who took part in each,
+ * bytes per round. Sites do not disclose their examples, so per-site counts are not known here.
+ */
+export async function saveHostedEncoder(
+  client: HubClient,
+  ref: FederationRef,
+  outDir: string,
+): Promise<{ info: HostedFederation; outDir: string }> {
+  const info = await client.call<HostedFederation>('GET', path(ref));
+  const recipe = validateRecipe(parseYaml(info.recipe), `the recipe of ${ref.team}/${ref.name}`);
+  const data = imageRecipe(recipe);
+  const { weights } = decodeWeights((await client.bytes('GET', `${path(ref)}/weights`)).bytes);
+  const method = recipeMethod(recipe);
+  writeWeights(method, weights);
+  method.eval();
+  const strategy = buildStrategy(info.strategy.name, { share: info.strategy.share as Strategy['share'] });
+  const provenance: FederatedProvenance = {
+    mode: 'hub',
+    sites: info.sites.map((name) => ({ name, examples: 0, classCounts: [] })),
+    partition: { spec: 'each site its own data', seed: recipe.seed },
+    rounds: info.round,
+    localEpochs: info.localEpochs,
+    minSites: info.minSites,
+    strategy: { ...strategy, name: info.strategy.name },
+    secureAggregation: false,
+    perRound: info.history.map((r) => ({ round: r.round, bytesIn: r.bytesIn, bytesOut: r.bytesOut, sites: r.sites.length, loss: NaN })),
+    epsilon: null,
+  };
+  mkdirSync(outDir, { recursive: true });
+  const spec = encoderForData(recipe.encoder as EncoderSpec, data);
+  // The input normalization is the recipe data's (fixed for Fashion-MNIST; measured on the owner's copy otherwise).
+  const set = await loadImageSet(data, 'train', { quiet: true });
+  const norm = await inputNormFor(data, set);
+  set.images.dispose();
+  set.labels?.dispose();
+  saveEncoderRun(
+    outDir,
+    method.backbone,
+    imageEncoderMeta(recipe, spec, method.backbone.outDim, norm, {
+      dataFingerprint: `federation ${ref.team}/${ref.name} round ${info.round}`,
+      trainSteps: 0,
+      trainSeconds: 0,
+      federated: provenance,
+    }),
+  );
+  writeJsonAtomic(join(outDir, 'federation.json'), { federation: `${ref.team}/${ref.name}`, status: info.status, ...provenance });
+  return { info, outDir };
+}

@@ -2,11 +2,11 @@
 // through the hub's coordinator.
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
-import { buildStrategy, loadRecipe, simulateFederation, StrategyError, STRATEGY_NAMES, type Share } from '@pretext/ssl';
+import { loadRecipe, simulateFederation, StrategyError, STRATEGY_NAMES } from '@pretext/ssl';
 import { PartitionError } from '@pretext/data';
 import { SecureAggregationError } from '@pretext/hub/client';
 import { UsageError } from './errors.js';
-import { FEDERATE_HUB_HELP, federateHubCommand } from './federateHub.js';
+import { FEDERATE_HUB_HELP, federateHubCommand, roundsAndStrategy } from './federateHub.js';
 
 export const FEDERATE_HELP: Record<string, string> = {
   federate: `Usage: pretext federate simulate <recipe.yaml> --sites N --partition SPEC [--strategy NAME]
@@ -101,24 +101,12 @@ export async function federateCommand(argv: string[]): Promise<number> {
   const sites = Number(values.sites);
   if (!Number.isInteger(sites) || sites < 1) throw new UsageError('--sites N (a whole number, at least 1) is required');
   if (!values.partition) throw new UsageError('--partition is required: iid, dirichlet:ALPHA, shards:K or quantity:ALPHA');
-  if (values.share !== undefined && values.share !== 'encoder' && values.share !== 'all')
-    throw new UsageError(`--share is encoder or all, got '${values.share}'`);
   const recipe = loadRecipe(positionals[0]!);
-  const localEpochs = num(values['local-epochs'], 'local-epochs')!;
-  if (!(localEpochs > 0)) throw new UsageError('--local-epochs must be positive');
-  const rounds = values.rounds !== undefined ? Number(values.rounds) : Math.max(1, Math.round(recipe.train.epochs / localEpochs));
-  if (!Number.isInteger(rounds) || rounds < 1) throw new UsageError(`--rounds must be a whole number, at least 1, got '${values.rounds}'`);
   const minSites = values['min-sites'] === undefined ? undefined : Number(values['min-sites']);
   if (minSites !== undefined && (!Number.isInteger(minSites) || minSites < 1 || minSites > sites))
     throw new UsageError(`--min-sites must be between 1 and ${sites}`);
   try {
-    const strategy = buildStrategy(values.strategy, {
-      share: values.share as Share | undefined,
-      serverLr: num(values['server-lr'], 'server-lr'),
-      proxMu: num(values['prox-mu'], 'prox-mu'),
-      emaTau: num(values['ema-tau'], 'ema-tau'),
-      trimBeta: num(values['trim-beta'], 'trim-beta'),
-    });
+    const { localEpochs, rounds, strategy } = roundsAndStrategy(values, recipe);
     const outDir = values.out ?? join('runs', `${recipe.name}-${values.alone ? 'alone' : 'federated'}`);
     const run = await simulateFederation({
       recipe,

@@ -12,7 +12,9 @@ import {
   loadRecipe,
   saveHostedEncoder,
   type HostedFederation,
+  type Recipe,
   type Share,
+  type Strategy,
 } from '@pretext/ssl';
 import { HubClient, parseModelRef } from '@pretext/hub/client';
 import { UsageError } from './errors.js';
@@ -57,6 +59,27 @@ function describe(f: HostedFederation): string {
   return lines.join('\n');
 }
 
+/** What simulate and host read alike: local epochs, rounds (default: the recipe's epochs / local epochs) and the strategy. */
+export function roundsAndStrategy(
+  values: { rounds?: string; 'local-epochs'?: string; strategy?: string; share?: string } & Record<string, unknown>,
+  recipe: Recipe,
+): { localEpochs: number; rounds: number; strategy: Strategy } {
+  if (values.share !== undefined && values.share !== 'encoder' && values.share !== 'all')
+    throw new UsageError(`--share is encoder or all, got '${values.share}'`);
+  const localEpochs = positiveNumber(values['local-epochs'], 'local-epochs') ?? 1;
+  const rounds = values.rounds !== undefined ? Number(values.rounds) : Math.max(1, Math.round(recipe.train.epochs / localEpochs));
+  if (!Number.isInteger(rounds) || rounds < 1) throw new UsageError(`--rounds must be a whole number, at least 1, got '${values.rounds}'`);
+  const opt = (k: string): number | undefined => positiveNumber(values[k] as string | undefined, k);
+  const strategy = buildStrategy(values.strategy ?? 'fedavg', {
+    share: values.share as Share | undefined,
+    serverLr: opt('server-lr'),
+    proxMu: opt('prox-mu'),
+    emaTau: opt('ema-tau'),
+    trimBeta: opt('trim-beta'),
+  });
+  return { localEpochs, rounds, strategy };
+}
+
 /** The hosted subcommands; returns null for a subcommand that is not one of them. */
 export async function federateHubCommand(sub: string, argv: string[]): Promise<number | null> {
   if (!['host', 'join', 'status', 'start', 'pause', 'resume', 'stop', 'save'].includes(sub)) return null;
@@ -96,22 +119,10 @@ export async function federateHubCommand(sub: string, argv: string[]): Promise<n
   if (sub === 'host') {
     if (!positionals[1]) throw new UsageError('pretext federate host <team/name> <recipe.yaml> --sites A,B');
     if (!values.sites) throw new UsageError('--sites A,B,... (the invited site teams) is required');
-    if (values.share !== undefined && values.share !== 'encoder' && values.share !== 'all')
-      throw new UsageError(`--share is encoder or all, got '${values.share}'`);
     const recipe = loadRecipe(positionals[1]);
-    const localEpochs = positiveNumber(values['local-epochs'], 'local-epochs')!;
-    const rounds = values.rounds !== undefined ? Number(values.rounds) : Math.max(1, Math.round(recipe.train.epochs / localEpochs));
-    if (!Number.isInteger(rounds) || rounds < 1)
-      throw new UsageError(`--rounds must be a whole number, at least 1, got '${values.rounds}'`);
+    const { localEpochs, rounds, strategy } = roundsAndStrategy(values, recipe);
     const sites = values.sites.split(',').map((s) => s.trim());
     const minSites = values['min-sites'] === undefined ? undefined : Number(values['min-sites']);
-    const strategy = buildStrategy(values.strategy, {
-      share: values.share as Share | undefined,
-      serverLr: positiveNumber(values['server-lr'], 'server-lr'),
-      proxMu: positiveNumber(values['prox-mu'], 'prox-mu'),
-      emaTau: positiveNumber(values['ema-tau'], 'ema-tau'),
-      trimBeta: positiveNumber(values['trim-beta'], 'trim-beta'),
-    });
     const f = await hostFederation(
       client,
       ref,

@@ -46,10 +46,8 @@ export interface FederationInput {
   recipe: string;
 }
 
-export interface FederationInfo {
-  team: string;
-  name: string;
-  status: FederationStatus;
+/** The plan as stored: what the owner gave, with the defaults filled in. */
+interface StoredPlan {
   sites: string[];
   rounds: number;
   localEpochs: number;
@@ -57,6 +55,13 @@ export interface FederationInfo {
   roundTimeoutS: number;
   maxUpdateNorm: number | null;
   strategy: FederationInput['strategy'];
+  plainKeys: string[];
+}
+
+export interface FederationInfo extends Omit<StoredPlan, 'plainKeys'> {
+  team: string;
+  name: string;
+  status: FederationStatus;
   recipe: string;
   /** Rounds completed; the open round is round + 1. */
   round: number;
@@ -81,17 +86,6 @@ type FederationRow = Row & {
   created_at: string;
   updated_at: string;
 };
-
-interface StoredPlan {
-  sites: string[];
-  rounds: number;
-  localEpochs: number;
-  minSites: number;
-  roundTimeoutS: number;
-  maxUpdateNorm: number | null;
-  strategy: FederationInput['strategy'];
-  plainKeys: string[];
-}
 
 const REJECT_STATUS: Record<RejectReason, number> = {
   'not-a-site': 403,

@@ -6,6 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeWeights } from '../src/federation/tensors.js';
+import { SecAggSite, secAggParams } from '../src/federation/secagg.js';
 import { databaseFor, freshHub, sha, stopPostgres, type Reply } from './fixtures/hub.js';
 
 const ACTORS = [
@@ -135,8 +136,9 @@ for (const engine of ['sqlite', 'postgres'] as const)
 
     const evalBody = { task: 't', dataset: 'd', metric: 'accuracy', value: 0.5, protocol: 'linear', labelBudget: '1%' };
     // Federations: vision owns them, partner is invited as a site (fraud is not in them).
-    const fedBody = (sites: string[]) => ({
+    const fedBody = (sites: string[], secure = false) => ({
       sites,
+      ...(secure ? { secureAggregation: { clip: 4 }, minSites: 2 } : {}),
       rounds: 2,
       localEpochs: 1,
       strategy: { name: 'fedavg', share: 'all', aggregation: { kind: 'mean' }, optimizer: { name: 'sgd', lr: 1 } },
@@ -145,9 +147,9 @@ for (const engine of ['sqlite', 'postgres'] as const)
     const initial = encodeWeights(new Map([['w', Float32Array.of(0.5, -0.5)]]));
     const octet = { 'content-type': 'application/octet-stream' };
     /** A fresh federation vision/fed-N made by vera, with its initial weights and started as asked. */
-    const federation = async (c: Cell, o: { weights: boolean; start: boolean; sites?: string[] }): Promise<string> => {
+    const federation = async (c: Cell, o: { weights: boolean; start: boolean; sites?: string[]; secure?: boolean }): Promise<string> => {
       const url = `/api/federations/vision/fed-${c.n}`;
-      assert.equal((await h.call('POST', url, tokens.admin, fedBody(o.sites ?? ['partner']))).status, 201);
+      assert.equal((await h.call('POST', url, tokens.admin, fedBody(o.sites ?? ['partner'], o.secure))).status, 201);
       if (o.weights) assert.equal((await h.call('PUT', `${url}/weights`, tokens.admin, initial, octet)).status, 201);
       if (o.start) assert.equal((await h.call('POST', `${url}/control`, tokens.admin, { action: 'start' })).status, 200);
       return url;
@@ -406,6 +408,45 @@ for (const engine of ['sqlite', 'postgres'] as const)
           headers: octet,
         }),
         expect: e(404, 401, 401, 403, 403, 403, 404, 201, 403, 403),
+      },
+      {
+        route: 'GET /api/federations/:team/:name/secure/:site',
+        what: "partner's view of a secure round: only partner's writers",
+        req: async (c) => ({
+          method: 'GET',
+          url: `${await federation(c, { weights: true, start: true, secure: true, sites: ['partner', 'vision', 'nobody'] })}/secure/partner`,
+        }),
+        expect: e(404, 401, 401, 403, 403, 403, 404, 200, 403, 403),
+      },
+      {
+        route: 'POST /api/federations/:team/:name/secure/:site',
+        what: "partner's keys for a secure round: only partner's writers",
+        req: async (c) => {
+          const url = await federation(c, { weights: true, start: true, secure: true, sites: ['partner', 'vision', 'nobody'] });
+          const view = (await h.call('GET', `${url}/secure/partner`, tokens.granted)).json!;
+          const advertisement = new SecAggSite('partner', secAggParams(3, 4, 'matrix')).advertise();
+          return {
+            method: 'POST',
+            url: `${url}/secure/partner`,
+            body: { step: 'keys', round: view.round, attempt: view.attempt, advertisement },
+          };
+        },
+        expect: e(404, 401, 401, 403, 403, 403, 404, 200, 403, 403),
+      },
+      {
+        route: 'PUT /api/federations/:team/:name/secure/:site/input',
+        what: "partner's masked input: only partner's writers (before the inputs phase the protocol refuses it)",
+        req: async (c) => {
+          const url = await federation(c, { weights: true, start: true, secure: true, sites: ['partner', 'vision', 'nobody'] });
+          const view = (await h.call('GET', `${url}/secure/partner`, tokens.granted)).json!;
+          return {
+            method: 'PUT',
+            url: `${url}/secure/partner/input?round=${String(view.round)}&attempt=${String(view.attempt)}&weight=1`,
+            body: Buffer.alloc(8),
+            headers: octet,
+          };
+        },
+        expect: e(404, 401, 401, 403, 403, 403, 404, 409, 403, 403),
       },
     ];
 

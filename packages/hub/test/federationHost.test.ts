@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeWeights, encodeWeights } from '../src/federation/tensors.js';
+import { flattenWeights, SecAggSite, secAggParams, type UnmaskRequest } from '../src/federation/secagg.js';
 import { freshHub, type Reply } from './fixtures/hub.js';
 
 const octet = { 'content-type': 'application/octet-stream' };
@@ -40,6 +41,8 @@ const update = (w: number[], bn: number, examples: number) =>
 
 describe('a hub-hosted federation', () => {
   let h: Awaited<ReturnType<typeof freshHub>>;
+  /** The hub's folder (kept across the restart below). */
+  let dataDir: string;
   const t: Record<string, string> = {};
   const ok = async (r: Promise<Reply>, status = 201): Promise<Reply> => {
     const x = await r;
@@ -49,13 +52,15 @@ describe('a hub-hosted federation', () => {
 
   before(async () => {
     h = await freshHub({ logLevel: false, federationTickMs: 50 });
+    dataDir = h.dir;
     const root = h.hub.adminToken!;
-    for (const u of ['owner', 'nadia', 'sam', 'eve']) await ok(h.call('POST', '/api/users', root, { name: u }));
+    for (const u of ['owner', 'nadia', 'sam', 'eve', 'erin']) await ok(h.call('POST', '/api/users', root, { name: u }));
     for (const [u, team] of [
       ['owner', 'lab'],
       ['nadia', 'north'],
       ['sam', 'south'],
       ['eve', 'outsiders'],
+      ['erin', 'east'],
     ] as const) {
       t[u] = (await ok(h.call('POST', '/api/tokens', root, { name: u, scope: 'admin', user: u }))).json!.token as string;
       await ok(h.call('POST', '/api/teams', t[u], { name: team }));
@@ -159,7 +164,6 @@ describe('a hub-hosted federation', () => {
     }
     await ok(submit('sam', 'steady', 1, 'south', update([1, 1, -1, 0], 2, 1)));
     // The hub goes down with north's update in for 'restarted', and comes back on the same folder.
-    const dataDir = h.dir;
     await h.hub.app.close();
     h = await freshHub({ logLevel: false, dataDir, federationTickMs: 50 });
     const info = (await ok(h.call('GET', '/api/federations/lab/restarted', t.owner), 200)).json!;
@@ -180,5 +184,112 @@ describe('a hub-hosted federation', () => {
       readdirSync(join(dataDir, 'federations', String(fid!.id))).filter((f) => f.startsWith('update-')),
       [],
     );
+  });
+
+  it('securely aggregates: the hub holds only a sum of masked inputs, and a site that dies after sharing its keys is unmasked', async () => {
+    const fed = '/api/federations/lab/vault';
+    await ok(
+      h.call(
+        'POST',
+        fed,
+        t.owner,
+        plan({ sites: ['north', 'south', 'east'], rounds: 1, minSites: 2, roundTimeoutS: 0.3, secureAggregation: { clip: 4 } }),
+      ),
+    );
+    // Secure aggregation needs the mean and a majority quorum.
+    assert.equal(
+      (
+        await h.call(
+          'POST',
+          '/api/federations/lab/vault-median',
+          t.owner,
+          plan({
+            sites: ['north', 'south', 'east'],
+            secureAggregation: { clip: 4 },
+            strategy: { name: 'median', share: 'all', aggregation: { kind: 'median' }, optimizer: { name: 'sgd', lr: 1 } },
+          }),
+        )
+      ).status,
+      400,
+    );
+    assert.equal((await h.call('POST', '/api/federations/lab/vault-two', t.owner, plan({ secureAggregation: { clip: 4 } }))).status, 400);
+    await ok(h.call('PUT', `${fed}/weights`, t.owner, initial(), octet));
+    await ok(h.call('POST', `${fed}/control`, t.owner, { action: 'start' }), 200);
+    assert.match((await submit('nadia', 'vault', 1, 'north', update([0, 0, 0, 0], 0, 1))).body, /secure aggregation/);
+
+    const who: Record<string, string> = { north: 'nadia', south: 'sam', east: 'erin' };
+    type View = {
+      round: number;
+      attempt: string;
+      phase: string;
+      context: string;
+      roster: never[];
+      boxes: never[];
+      request: UnmaskRequest | null;
+    };
+    const view = async (site: string): Promise<View> =>
+      (await ok(h.call('GET', `${fed}/secure/${site}`, t[who[site]!]), 200)).json as unknown as View;
+    const step = (site: string, body: Record<string, unknown>) => h.call('POST', `${fed}/secure/${site}`, t[who[site]!], body);
+    const v0 = await view('north');
+    assert.equal(v0.phase, 'keys');
+    // Another site's slot, and a stale attempt, are refused.
+    const params = secAggParams(3, 4, v0.context);
+    const sites = Object.fromEntries(['north', 'south', 'east'].map((s) => [s, new SecAggSite(s, params)]));
+    assert.equal(
+      (
+        await h.call('POST', `${fed}/secure/south`, t.nadia, {
+          step: 'keys',
+          round: 1,
+          attempt: v0.attempt,
+          advertisement: sites.south!.advertise(),
+        })
+      ).status,
+      403,
+    );
+    assert.equal((await step('north', { step: 'keys', round: 1, attempt: 'old', advertisement: sites.north!.advertise() })).status, 409);
+    for (const [s, site] of Object.entries(sites))
+      await ok(step(s, { step: 'keys', round: 1, attempt: v0.attempt, advertisement: site.advertise() }), 200);
+    const v1 = await view('north');
+    assert.deepEqual([v1.phase, v1.roster.length], ['shares', 3]);
+    for (const [s, site] of Object.entries(sites))
+      await ok(step(s, { step: 'shares', round: 1, attempt: v0.attempt, boxes: await site.shareKeys(v1.roster) }), 200);
+    const deltas: Record<string, number[]> = { north: [1, 0.5, -6, 0], south: [-1, 2.5, 1, 3] };
+    for (const s of ['north', 'south']) {
+      const v = await view(s);
+      assert.equal(v.phase, 'inputs');
+      sites[s]!.receiveShares(v.boxes);
+      const flat = flattenWeights(
+        new Map([
+          ['w', Float32Array.from(deltas[s]!)],
+          ['bn.mean', Float32Array.of(s === 'north' ? 1 : 3)],
+        ]),
+        ['w', 'bn.mean'],
+      );
+      const { masked } = sites[s]!.maskedInput(flat, 1);
+      await ok(
+        h.call('PUT', `${fed}/secure/${s}/input?round=1&attempt=${v0.attempt}&weight=1`, t[who[s]!], Buffer.from(masked.buffer), octet),
+        200,
+      );
+    }
+    // east shared its keys and died. While the round is open, the hub's store holds no update.
+    const fid = await h.hub.db.one<{ id: number }>("SELECT id FROM federations WHERE name = 'vault'");
+    assert.deepEqual(await h.hub.db.all('SELECT * FROM federation_updates WHERE federation_id = ?', [fid!.id]), []);
+    assert.deepEqual(readdirSync(join(dataDir, 'federations', String(fid!.id))), ['state-0.safetensors']);
+    let v = await view('north');
+    for (let i = 0; i < 40 && v.phase !== 'unmask'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      v = await view('north');
+    }
+    assert.deepEqual(v.request, { survivors: ['north', 'south'], dropped: ['east'] });
+    for (const s of ['north', 'south'])
+      await ok(step(s, { step: 'unmask', round: 1, attempt: v0.attempt, response: sites[s]!.unmask(v.request!) }), 200);
+    const info = (await ok(h.call('GET', fed, t.owner), 200)).json!;
+    assert.equal(info.status, 'finished');
+    assert.deepEqual((info.history as { sites: string[] }[])[0]!.sites, ['north', 'south']);
+    const w = decodeWeights((await ok(h.call('GET', `${fed}/weights`, t.owner), 200)).raw).weights;
+    // initial + the mean of the two clipped updates ([-6 clipped to -4]), up to the quantization step.
+    const want = [1 + 0, 2 + 1.5, 3 + (-4 + 1) / 2, 4 + 1.5];
+    for (const [i, x] of [...w.get('w')!].entries()) assert.ok(Math.abs(x - want[i]!) < 1e-6, `w[${i}] = ${x}, expected ${want[i]}`);
+    assert.ok(Math.abs(w.get('bn.mean')![0]! - 2) < 1e-6);
   });
 });

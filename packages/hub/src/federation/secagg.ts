@@ -241,14 +241,16 @@ export class SecAggSite {
 
   /**
    * The masked input: `weight` * clip(update) quantized, plus the self mask, plus a pairwise mask
-   * for every other site on the roster (added toward sites named later, subtracted toward earlier).
+   * for every other site that shared its keys (added toward sites named later, subtracted toward earlier).
    */
   maskedInput(update: Float32Array, weight: number): { masked: Uint32Array; clipped: number } {
     if (this.roster.length === 0) throw new SecureAggregationError('keys must be shared before an input is masked');
     const { q, clipped } = quantize(update, weight, this.params);
     addInto(q, prg(this.seed, q.length), 1);
+    // Masks pair this site with every site whose shares it holds: exactly the sites that shared
+    // keys this round (a site on the roster that never shared is in no one's sum).
     for (const peer of this.roster) {
-      if (peer.site === this.site) continue;
+      if (peer.site === this.site || !this.held.has(peer.site)) continue;
       const s = agree(this.mask.priv, peer.maskKey, this.params, this.site, peer.site, 'mask');
       addInto(q, prg(s, q.length), this.site < peer.site ? 1 : -1);
     }
@@ -307,6 +309,14 @@ export class SecAggServer {
 
   roster(): Advertisement[] {
     return [...this.adverts.values()].sort((a, b) => (a.site < b.site ? -1 : 1));
+  }
+
+  /** Sites that have shared their keys, and sites whose masked input is in. */
+  get sharedSites(): string[] {
+    return [...this.shared].sort();
+  }
+  get inputSites(): string[] {
+    return [...this.weights.keys()].sort();
   }
 
   /** Takes one site's sealed shares (one per other site on the roster) for delivery. */

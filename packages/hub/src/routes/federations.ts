@@ -3,7 +3,7 @@
 // slot of the open round. Weights travel as float32 safetensors (application/octet-stream).
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { HubError, type FederationInput, type Store } from '../store/index.js';
+import { HubError, type FederationInput, type SecureStep, type Store } from '../store/index.js';
 import { modelParams, name, responses } from './schemas.js';
 
 /** Largest initial-weights file (the updates are held to the size of the global weights). */
@@ -66,6 +66,12 @@ const federationBody = {
       additionalProperties: false,
     },
     plainKeys: { type: 'array', maxItems: 10_000, items: { type: 'string', minLength: 1, maxLength: 256 } },
+    secureAggregation: {
+      type: ['object', 'null'],
+      required: ['clip'],
+      properties: { clip: { type: 'number', exclusiveMinimum: 0, maximum: 1e6 } },
+      additionalProperties: false,
+    },
     recipe: { type: 'string', minLength: 1, maxLength: 200_000 },
   },
   additionalProperties: false,
@@ -80,6 +86,57 @@ const updateParams = {
   type: 'object',
   required: ['team', 'name', 'round', 'site'],
   properties: { team: name, name, round: { type: 'integer', minimum: 1 }, site: name },
+  additionalProperties: false,
+} as const;
+
+const siteParams = {
+  type: 'object',
+  required: ['team', 'name', 'site'],
+  properties: { team: name, name, site: name },
+  additionalProperties: false,
+} as const;
+const key = { type: 'string', minLength: 1, maxLength: 128 } as const;
+const shareMap = { type: 'object', maxProperties: 255, additionalProperties: { type: 'string', maxLength: 512 } } as const;
+const secureStepBody = {
+  type: 'object',
+  required: ['step', 'round', 'attempt'],
+  properties: {
+    step: { type: 'string', enum: ['keys', 'shares', 'unmask'] },
+    round: { type: 'integer', minimum: 1 },
+    attempt: { type: 'string', minLength: 1, maxLength: 64 },
+    advertisement: {
+      type: 'object',
+      required: ['site', 'channelKey', 'maskKey'],
+      properties: { site: name, channelKey: key, maskKey: key },
+      additionalProperties: false,
+    },
+    boxes: {
+      type: 'array',
+      maxItems: 255,
+      items: {
+        type: 'object',
+        required: ['from', 'to', 'box'],
+        properties: { from: name, to: name, box: { type: 'string', maxLength: 1024 } },
+        additionalProperties: false,
+      },
+    },
+    response: {
+      type: 'object',
+      required: ['site', 'seedShares', 'keyShares'],
+      properties: { site: name, seedShares: shareMap, keyShares: shareMap },
+      additionalProperties: false,
+    },
+  },
+  additionalProperties: false,
+} as const;
+const inputQuery = {
+  type: 'object',
+  required: ['round', 'attempt', 'weight'],
+  properties: {
+    round: { type: 'integer', minimum: 1 },
+    attempt: { type: 'string', minLength: 1, maxLength: 64 },
+    weight: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+  },
   additionalProperties: false,
 } as const;
 
@@ -117,6 +174,42 @@ export function federationRoutes(app: FastifyInstance, store: Store): void {
     '/api/federations/:team/:name/control',
     { schema: { params: modelParams, body: controlBody, response: responses({ 200: 'object' }, [403, 404, 409]) } },
     (req) => federations.control(req.actor, req.params.team, req.params.name, req.body.action),
+  );
+  // Secure aggregation: each site's part of the open round's protocol (keys, sealed shares, a
+  // masked input, revealed shares); the hub relays and sums, and never holds an input apart.
+  app.get<{ Params: { team: string; name: string; site: string } }>(
+    '/api/federations/:team/:name/secure/:site',
+    { schema: { params: siteParams, response: responses({ 200: 'object' }, [403, 404, 409]) } },
+    (req) => federations.secureView(req.actor, req.params.team, req.params.name, req.params.site),
+  );
+  app.post<{ Params: { team: string; name: string; site: string }; Body: SecureStep }>(
+    '/api/federations/:team/:name/secure/:site',
+    { schema: { params: siteParams, body: secureStepBody, response: responses({ 200: 'object' }, [403, 404, 409, 413]) } },
+    (req) => {
+      const b = req.body;
+      const has = b.step === 'keys' ? 'advertisement' in b : b.step === 'shares' ? 'boxes' in b : 'response' in b;
+      if (!has)
+        throw new HubError(
+          `a '${b.step}' step needs its ${b.step === 'keys' ? 'advertisement' : b.step === 'shares' ? 'boxes' : 'response'}`,
+          400,
+        );
+      return federations.secureStep(req.actor, req.params.team, req.params.name, req.params.site, b);
+    },
+  );
+  app.put<{
+    Params: { team: string; name: string; site: string };
+    Querystring: { round: number; attempt: string; weight: number };
+    Body: Readable;
+  }>(
+    '/api/federations/:team/:name/secure/:site/input',
+    { schema: { params: siteParams, querystring: inputQuery, response: responses({ 200: 'object' }, [403, 404, 409, 413]) } },
+    async (req) => {
+      const { team, name: fed, site } = req.params;
+      await federations.secureSlot(req.actor, team, fed, site);
+      const max = await federations.maxUpdateBytes(req.actor, team, fed);
+      const bytes = await readBody(req.body, max, req.headers['content-type']);
+      return federations.secureInput(req.actor, team, fed, site, req.query, bytes);
+    },
   );
   app.put<{ Params: { team: string; name: string; round: number; site: string }; Body: Readable }>(
     '/api/federations/:team/:name/rounds/:round/updates/:site',

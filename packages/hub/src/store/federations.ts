@@ -6,6 +6,7 @@
 // under <dataDir>/federations/<id>/, written to a temporary name, synced and renamed; the
 // database says which round is current, so a crash between the two leaves the older round in
 // force and the round closes again from the same updates.
+import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { NAME } from '../auth.js';
@@ -20,6 +21,16 @@ import {
 } from '../federation/coordinator.js';
 import type { Aggregation, ServerOptimizerSpec, Weights } from '../federation/aggregate.js';
 import { decodeWeights, encodeWeights, TensorFileError } from '../federation/tensors.js';
+import {
+  SecAggServer,
+  secAggParams,
+  SecureAggregationError,
+  unflattenWeights,
+  type Advertisement,
+  type SealedShares,
+  type UnmaskRequest,
+  type UnmaskResponse,
+} from '../federation/secagg.js';
 import { audit, HubError, need, NAME_RULE, now, num, requireScope, type Actor } from './access.js';
 
 export type FederationStatus = 'created' | 'running' | 'paused' | 'stopped' | 'finished';
@@ -42,6 +53,8 @@ export interface FederationInput {
   };
   /** Shared keys that are running statistics: averaged as they are, never by the server optimizer. */
   plainKeys?: string[];
+  /** Secure aggregation: sites clip each coordinate to [-clip, clip] and send masked inputs only. */
+  secureAggregation?: { clip: number } | null;
   /** The recipe every site trains (YAML); each site reads its own data. */
   recipe: string;
 }
@@ -56,6 +69,7 @@ interface StoredPlan {
   maxUpdateNorm: number | null;
   strategy: FederationInput['strategy'];
   plainKeys: string[];
+  secureAggregation: { clip: number } | null;
 }
 
 export interface FederationInfo extends Omit<StoredPlan, 'plainKeys'> {
@@ -125,8 +139,53 @@ interface Live {
   weightBytes: number;
 }
 
+/** The phases of a securely aggregated round, in order. */
+export type SecurePhase = 'keys' | 'shares' | 'inputs' | 'unmask';
+
+/**
+ * One securely aggregated round, held in memory only: the relay of keys and sealed shares, the
+ * running sum of masked inputs, the unmasking. `attempt` names this run of the protocol; a hub
+ * restarted mid-round starts the round's protocol again under a new attempt (fresh keys), and
+ * nothing of the old attempt is kept anywhere.
+ */
+interface SecureRound {
+  round: number;
+  attempt: string;
+  phase: SecurePhase;
+  openedAt: number;
+  server: SecAggServer;
+  threshold: number;
+  request: UnmaskRequest | null;
+  responses: Map<string, UnmaskResponse>;
+}
+
+export interface SecureView {
+  /** The open round (1-based) and this run of its protocol. */
+  round: number;
+  attempt: string;
+  phase: SecurePhase;
+  clip: number;
+  threshold: number;
+  /** What binds keys and boxes to this round and attempt (the sites' SecAggParams context). */
+  context: string;
+  /** Everyone's advertised keys (from the shares phase on). */
+  roster: Advertisement[];
+  /** The boxes other sites sealed for this site (from the inputs phase on). */
+  boxes: SealedShares[];
+  /** What to reveal (in the unmask phase). */
+  request: UnmaskRequest | null;
+  /** Whether this site has done its part of the current phase. */
+  done: boolean;
+}
+
+export type SecureStep =
+  | { step: 'keys'; round: number; attempt: string; advertisement: Advertisement }
+  | { step: 'shares'; round: number; attempt: string; boxes: SealedShares[] }
+  | { step: 'unmask'; round: number; attempt: string; response: UnmaskResponse };
+
 export class Federations {
   private readonly live = new Map<number, Live>();
+  private readonly secure = new Map<number, SecureRound>();
   private readonly serial = new Map<number, Serial>();
 
   constructor(
@@ -173,6 +232,7 @@ export class Federations {
       aggregation: p.strategy.aggregation,
       optimizer: p.strategy.optimizer,
       ...(p.maxUpdateNorm === null ? {} : { maxUpdateNorm: p.maxUpdateNorm }),
+      ...(p.secureAggregation ? { secureAggregation: p.secureAggregation } : {}),
     };
   }
 
@@ -236,6 +296,20 @@ export class Federations {
       400,
       'strategy.aggregation must be mean, median, or trimmed-mean with beta in [0, 0.5)',
     );
+    if (o.secureAggregation) {
+      need(agg.kind === 'mean', 400, `${agg.kind} must see each update, so it cannot run under secure aggregation; use the mean`);
+      let threshold: number;
+      try {
+        threshold = secAggParams(o.sites.length, o.secureAggregation.clip, 'check').threshold;
+      } catch (e) {
+        throw new HubError((e as Error).message, 400);
+      }
+      need(
+        minSites >= threshold,
+        400,
+        `under secure aggregation a round needs at least ${threshold} sites (a majority); minSites is ${minSites}`,
+      );
+    }
     const a = await this.db.tx(async (db) => {
       const t = await db.one<{ id: number }>('SELECT id FROM teams WHERE name = ?', [team]);
       need(t, 404, `no team '${team}'`);
@@ -261,6 +335,7 @@ export class Federations {
         maxUpdateNorm: o.maxUpdateNorm ?? null,
         strategy: o.strategy,
         plainKeys: o.plainKeys ?? [],
+        secureAggregation: o.secureAggregation ?? null,
       };
       const row = await db.one<{ id: number }>(
         'INSERT INTO federations (team_id, name, plan, recipe, status, round, history, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id',
@@ -289,6 +364,7 @@ export class Federations {
       minSites: p.minSites,
       roundTimeoutS: p.roundTimeoutS,
       maxUpdateNorm: p.maxUpdateNorm,
+      secureAggregation: p.secureAggregation ?? null,
       strategy: p.strategy,
       recipe: f.recipe,
       round: num(f.round),
@@ -461,8 +537,9 @@ export class Federations {
     );
     if (!f || f.status !== 'running') return null;
     const live = await this.coordinator(f);
-    const record = live.coordinator.closeIfReady();
+    const record = this.plan(f).secureAggregation ? await this.advanceSecure(f, live) : live.coordinator.closeIfReady();
     if (!record) return null;
+    this.secure.delete(id);
     const c = live.coordinator;
     try {
       this.writeState(id, c.round, c.global, c.state().optimizer, live.shapes);
@@ -493,6 +570,191 @@ export class Federations {
         rmSync(join(this.folder(id), file), { force: true });
     }
     return record;
+  }
+
+  /** The open round's secure protocol, started on first use (inside the federation's lane). */
+  private secureRound(f: FederationRow, live: Live): SecureRound {
+    const id = num(f.id);
+    const p = this.plan(f);
+    let r = this.secure.get(id);
+    if (r && r.round === live.coordinator.round) return r;
+    const attempt = randomUUID().slice(0, 8);
+    const params = secAggParams(p.sites.length, p.secureAggregation!.clip, `${f.team}/${f.name}#${live.coordinator.round + 1}/${attempt}`);
+    let length = 0;
+    for (const v of live.coordinator.global.values()) length += v.length;
+    r = {
+      round: live.coordinator.round,
+      attempt,
+      phase: 'keys',
+      openedAt: Date.now(),
+      server: new SecAggServer(p.sites, params, length),
+      threshold: params.threshold,
+      request: null,
+      responses: new Map(),
+    };
+    this.secure.set(id, r);
+    return r;
+  }
+
+  /**
+   * Moves the secure protocol on when a phase is complete (every site expected in it is in) or
+   * its timeout has passed with enough in (the threshold; for inputs also minSites), and closes
+   * the round with the unmasked mean once the survivors have revealed their shares.
+   */
+  private async advanceSecure(f: FederationRow, live: Live): Promise<RoundRecord | null> {
+    const p = this.plan(f);
+    const r = this.secureRound(f, live);
+    const late = (): boolean => Date.now() - r.openedAt >= p.roundTimeoutS * 1000;
+    const next = (phase: SecurePhase): void => {
+      r.phase = phase;
+      r.openedAt = Date.now();
+    };
+    for (;;) {
+      const before = r.phase;
+      if (r.phase === 'keys') {
+        const n = r.server.roster().length;
+        if (n === p.sites.length || (late() && n >= r.threshold)) next('shares');
+      } else if (r.phase === 'shares') {
+        const n = r.server.sharedSites.length;
+        if (n === r.server.roster().length || (late() && n >= r.threshold)) next('inputs');
+      } else if (r.phase === 'inputs') {
+        const n = r.server.inputSites.length;
+        if (n === r.server.sharedSites.length || (late() && n >= Math.max(r.threshold, p.minSites))) {
+          r.request = r.server.unmaskRequest();
+          next('unmask');
+        }
+      } else {
+        const survivors = r.request!.survivors;
+        const n = survivors.filter((s) => r.responses.has(s)).length;
+        if (n === survivors.length || (late() && n >= r.threshold)) {
+          const out = await r.server.finish([...r.responses.values()]);
+          const mean = unflattenWeights(
+            out.sum.map((v) => v / out.weight),
+            live.coordinator.global,
+          );
+          return live.coordinator.closeWithMean(mean, { sites: out.survivors, examples: out.survivors.length, bytesIn: r.server.bytesIn });
+        }
+      }
+      if (r.phase === before) return null;
+    }
+  }
+
+  /** Checks a site's access to its own slot of a running, securely aggregated federation; returns the row. */
+  async secureSlot(actor: Actor | null, team: string, name: string, site: string): Promise<FederationRow> {
+    const f = await this.row(actor, team, name);
+    const a = requireScope(actor, 'write');
+    const slot = await this.db.one<{ id: number }>('SELECT id FROM teams WHERE name = ?', [site]);
+    need(slot && f.siteIds.includes(num(slot.id)), 403, `'${site}' is not a site of federation '${team}/${name}'`);
+    need(a.teams.has(num(slot.id)), 403, `only members of site team '${site}' act for it`);
+    need(this.plan(f).secureAggregation, 409, `federation '${team}/${name}' does not run secure aggregation`);
+    need(f.status === 'running', 409, `federation '${team}/${name}' is ${f.status}, not running`);
+    return f;
+  }
+
+  /** Where the open round's secure protocol stands, as `site` sees it. */
+  async secureView(actor: Actor | null, team: string, name: string, site: string): Promise<SecureView> {
+    const f = await this.secureSlot(actor, team, name, site);
+    const id = num(f.id);
+    return this.lane(id).run(async () => {
+      await this.closeIfReady(id);
+      const g = await this.db.one<FederationRow>('SELECT f.*, ? AS team FROM federations f WHERE f.id = ?', [team, id]);
+      need(g!.status === 'running', 409, `federation '${team}/${name}' is ${g!.status}, not running`);
+      const live = await this.coordinator(g!);
+      const r = this.secureRound(g!, live);
+      const done =
+        r.phase === 'keys'
+          ? r.server.roster().some((x) => x.site === site)
+          : r.phase === 'shares'
+            ? r.server.sharedSites.includes(site)
+            : r.phase === 'inputs'
+              ? r.server.inputSites.includes(site)
+              : r.responses.has(site);
+      return {
+        round: r.round + 1,
+        attempt: r.attempt,
+        phase: r.phase,
+        clip: this.plan(g!).secureAggregation!.clip,
+        threshold: r.threshold,
+        context: r.server.params.context,
+        roster: r.phase === 'keys' ? [] : r.server.roster(),
+        boxes: r.phase === 'inputs' || r.phase === 'unmask' ? r.server.deliveries(site) : [],
+        request: r.request,
+        done,
+      };
+    });
+  }
+
+  /** A site's keys, sealed shares or unmasking response for the open round's protocol. */
+  async secureStep(actor: Actor | null, team: string, name: string, site: string, body: SecureStep): Promise<{ phase: SecurePhase }> {
+    const f = await this.secureSlot(actor, team, name, site);
+    const id = num(f.id);
+    return this.lane(id).run(async () => {
+      const r = await this.currentSecure(id, team, name, body.round, body.attempt);
+      need(
+        r.phase === body.step || (body.step === 'unmask' && r.phase === 'unmask'),
+        409,
+        `the protocol is in its ${r.phase} phase, not ${body.step}`,
+      );
+      try {
+        if (body.step === 'keys') {
+          need(body.advertisement.site === site, 403, `keys for ${body.advertisement.site} sent into ${site}'s slot`);
+          r.server.advertise(body.advertisement);
+        } else if (body.step === 'shares') {
+          r.server.relayShares(site, body.boxes);
+        } else {
+          need(body.response.site === site, 403, `a response for ${body.response.site} sent into ${site}'s slot`);
+          need(r.request!.survivors.includes(site), 409, `${site} sent no input this round, so it has nothing to reveal`);
+          need(!r.responses.has(site), 409, `${site} already revealed its shares this round`);
+          r.responses.set(site, body.response);
+        }
+      } catch (e) {
+        if (e instanceof SecureAggregationError) throw new HubError(e.message, /already/.test(e.message) ? 409 : 400);
+        throw e;
+      }
+      await this.closeIfReady(id);
+      return { phase: this.secure.get(id)?.phase ?? 'keys' };
+    });
+  }
+
+  /** A site's masked input (uint32 little-endian), added into the running sum at once; no single input is kept. */
+  async secureInput(
+    actor: Actor | null,
+    team: string,
+    name: string,
+    site: string,
+    q: { round: number; attempt: string; weight: number },
+    bytes: Buffer,
+  ): Promise<{ phase: SecurePhase }> {
+    const f = await this.secureSlot(actor, team, name, site);
+    const id = num(f.id);
+    need(bytes.length % 4 === 0, 400, 'a masked input is a whole number of uint32 values');
+    return this.lane(id).run(async () => {
+      const r = await this.currentSecure(id, team, name, q.round, q.attempt);
+      need(r.phase === 'inputs', 409, `the protocol is in its ${r.phase} phase, not inputs`);
+      const masked = new Uint32Array(bytes.length / 4);
+      Buffer.from(masked.buffer).set(bytes);
+      try {
+        r.server.submitMasked(site, masked, q.weight);
+      } catch (e) {
+        if (e instanceof SecureAggregationError) throw new HubError(e.message, /already/.test(e.message) ? 409 : 400);
+        throw e;
+      }
+      await audit(this.db, null, 'federation.masked-input', `${team}/${name}`, { round: q.round, site, bytes: bytes.length });
+      await this.closeIfReady(id);
+      return { phase: this.secure.get(id)?.phase ?? 'keys' };
+    });
+  }
+
+  /** The open round's protocol, if it is the one the site names. */
+  private async currentSecure(id: number, team: string, name: string, round: number, attempt: string): Promise<SecureRound> {
+    const g = await this.db.one<FederationRow>('SELECT f.*, ? AS team FROM federations f WHERE f.id = ?', [team, id]);
+    const r = this.secureRound(g!, await this.coordinator(g!));
+    need(
+      r.round + 1 === round && r.attempt === attempt,
+      409,
+      `federation '${team}/${name}' runs round ${r.round + 1}, attempt ${r.attempt} of its protocol, not round ${round}, attempt ${attempt}`,
+    );
+    return r;
   }
 
   /** Closes every running federation's round whose timeout has passed (the hub calls this on a timer). */

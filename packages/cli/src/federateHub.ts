@@ -22,7 +22,8 @@ import { hubConfig } from './hub.js';
 
 export const FEDERATE_HUB_HELP = `Usage: pretext federate host <team/name> <recipe.yaml> --sites A,B,... [--strategy NAME]
                  [--rounds R] [--local-epochs E] [--min-sites K] [--round-timeout S] [--share encoder|all]
-                 [--server-lr X] [--prox-mu X] [--ema-tau X] [--trim-beta X] [--no-start]
+                 [--server-lr X] [--prox-mu X] [--ema-tau X] [--trim-beta X]
+                 [--secure-aggregation [--clip X]] [--no-start]
        pretext federate join <team/name> --site TEAM [--data recipe.yaml | --shard SPEC:I/N]
                  [--state DIR] [--poll S]
        pretext federate status|start|pause|resume|stop <team/name> [--json]
@@ -36,7 +37,10 @@ own examples and sends only its update; killed and restarted with the same --sta
 the site's own recipe (its data section); --shard SPEC:I/N trains on part I of N of the
 federation recipe's data (e.g. dirichlet:0.1:0/8), for trying a federation out on a benchmark.
 Only writers of the owner team host, start, pause, resume or stop; only a site team's writers
-submit for that site. 'save' writes the global encoder as a run folder (eval, push read it).`;
+submit for that site. --secure-aggregation: the hub only ever holds the sum of masked updates
+(each site clips every coordinate to [-X, X], default 4; needs 3 sites or more, the mean, and a
+majority per round); sites that die after sharing their keys are unmasked by the others. 'save'
+writes the global encoder as a run folder (eval, push read it).`;
 
 const positiveNumber = (v: string | undefined, name: string): number | undefined => {
   if (v === undefined) return undefined;
@@ -99,6 +103,8 @@ export async function federateHubCommand(sub: string, argv: string[]): Promise<n
       'ema-tau': { type: 'string' },
       'trim-beta': { type: 'string' },
       'no-start': { type: 'boolean', default: false },
+      'secure-aggregation': { type: 'boolean', default: false },
+      clip: { type: 'string', default: '4' },
       site: { type: 'string' },
       data: { type: 'string' },
       shard: { type: 'string' },
@@ -127,7 +133,14 @@ export async function federateHubCommand(sub: string, argv: string[]): Promise<n
       client,
       ref,
       readFileSync(positionals[1], 'utf8'),
-      { sites, rounds, localEpochs, minSites, roundTimeoutS: positiveNumber(values['round-timeout'], 'round-timeout') },
+      {
+        sites,
+        rounds,
+        localEpochs,
+        minSites,
+        roundTimeoutS: positiveNumber(values['round-timeout'], 'round-timeout'),
+        ...(values['secure-aggregation'] ? { secureAggregation: { clip: positiveNumber(values.clip, 'clip')! } } : {}),
+      },
       strategy,
       { start: !values['no-start'] },
     );

@@ -5,7 +5,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,6 +77,7 @@ describe('pretext federate host / join against pretext hub serve', () => {
       ['olga', 'lab'],
       ['nina', 'north'],
       ['sven', 'south'],
+      ['emil', 'east'],
     ] as const) {
       await api(root, 'POST', '/api/users', { name: user });
       const token = (await api(root, 'POST', '/api/tokens', { name: user, scope: 'admin', user })).token as string;
@@ -112,14 +113,14 @@ describe('pretext federate host / join against pretext hub serve', () => {
     const f = JSON.parse(r.stdout) as { status: string; sites: string[]; rounds: number };
     assert.deepEqual([f.status, f.sites, f.rounds], ['running', ['north', 'south'], 3]);
   };
-  const site = (name: string, team: 'north' | 'south'): Agent =>
+  const site = (name: string, team: 'north' | 'south' | 'east'): Agent =>
     join_(
       env[team]!,
       `lab/${name}`,
       '--site',
       team,
       '--shard',
-      `dirichlet:0.5:${team === 'north' ? 0 : 1}/2`,
+      `dirichlet:0.5:${['north', 'south', 'east'].indexOf(team)}/${team === 'east' || name === 'vault' ? 3 : 2}`,
       '--state',
       join(dir, `${name}-${team}`),
       '--poll',
@@ -222,5 +223,46 @@ describe('pretext federate host / join against pretext hub serve', () => {
     const outsider = runPretext({ ...env.north!, PRETEXT_HUB_TOKEN: env.north!.PRETEXT_HUB_TOKEN! }, 'federate', 'stop', 'lab/calm');
     assert.notEqual(outsider.code, 0);
     assert.match(outsider.stderr, /only members of team 'lab' may steer/);
+  });
+
+  it('runs a securely aggregated federation of three site processes to the end', async () => {
+    const r = runPretext(
+      env.lab!,
+      'federate',
+      'host',
+      'lab/vault',
+      join(dir, 'recipe.yaml'),
+      '--sites',
+      'north,south,east',
+      '--rounds',
+      '2',
+      '--secure-aggregation',
+      '--clip',
+      '1',
+      '--json',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual((JSON.parse(r.stdout) as { secureAggregation: unknown }).secureAggregation, { clip: 1 });
+    const agents = (['north', 'south', 'east'] as const).map((t) => site('vault', t));
+    for (const a of agents) {
+      const done = await a.done;
+      assert.equal(done.code, 0, done.out);
+      assert.match(done.out, /federation finished; updates in rounds 1, 2/);
+    }
+    const f = await status('vault');
+    assert.deepEqual(
+      f.history.map((h) => [...h.sites].sort()),
+      [
+        ['east', 'north', 'south'],
+        ['east', 'north', 'south'],
+      ],
+    );
+    // Nothing of any site's update stayed on the hub's disk: only the rounds' global weights.
+    const folders = readdirSync(join(dir, 'hub', 'federations'));
+    for (const d of folders)
+      assert.deepEqual(
+        readdirSync(join(dir, 'hub', 'federations', d)).filter((x) => x.startsWith('update-')),
+        [],
+      );
   });
 });

@@ -5,13 +5,26 @@
 // in its examples) on its own disk after every round, so a site that is killed and restarted
 // trains the open round exactly as it would have, and an update it already sent is not counted
 // twice (the hub refuses a second one for the round).
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse as parseYaml } from 'yaml';
 import * as torch from '@pretext/torch';
 import { parsePartition, partitionExamples, ProgressBar } from '@pretext/data';
-import { decodeWeights, encodeWeights, HubCallError, type HubClient, type RoundRecord, type Weights } from '@pretext/hub/client';
+import {
+  decodeWeights,
+  encodeWeights,
+  flattenWeights,
+  HubCallError,
+  SecAggSite,
+  secAggParams,
+  type Advertisement,
+  type HubClient,
+  type RoundRecord,
+  type SealedShares,
+  type UnmaskRequest,
+  type Weights,
+} from '@pretext/hub/client';
 import { inputNormFor, loadImageSet, type DataSpec, type LabeledSet } from '../data/sources.js';
 import { buildEncoder, type EncoderSpec } from '../encoders/encoder.js';
 import { buildMethod } from '../methods/index.js';
@@ -41,6 +54,7 @@ export interface HostedFederation {
   minSites: number;
   roundTimeoutS: number;
   strategy: { name: string; share: string; proxMu?: number; emaTau?: number | null };
+  secureAggregation?: { clip: number } | null;
   recipe: string;
   round: number;
   submitted: string[];
@@ -73,7 +87,15 @@ export async function hostFederation(
   client: HubClient,
   ref: FederationRef,
   recipeText: string,
-  plan: { sites: string[]; rounds: number; localEpochs: number; minSites?: number; roundTimeoutS?: number; maxUpdateNorm?: number },
+  plan: {
+    sites: string[];
+    rounds: number;
+    localEpochs: number;
+    minSites?: number;
+    roundTimeoutS?: number;
+    maxUpdateNorm?: number;
+    secureAggregation?: { clip: number };
+  },
   strategy: Strategy,
   o: { start?: boolean } = {},
 ): Promise<HostedFederation> {
@@ -207,54 +229,159 @@ export async function joinFederation(o: JoinOptions): Promise<JoinResult> {
   const shapes = shapesOf(method, keys);
   const stateDir = join(o.stateDir, 'site');
   const progressPath = join(o.stateDir, 'join.json');
+  const updatePath = join(o.stateDir, 'update.safetensors');
   mkdirSync(o.stateDir, { recursive: true });
   const fed = `${o.federation.team}/${o.federation.name}`;
-  const progress: { federation: string; site: string; submitted: number[]; missed: number[]; trained: number } = existsSync(progressPath)
+  // trained: the last round trained (its update is in update.safetensors until the round is over);
+  // done: the last round this site has finished with, its update taken or not.
+  const progress: { federation: string; site: string; submitted: number[]; missed: number[]; trained: number; done: number } = existsSync(
+    progressPath,
+  )
     ? (JSON.parse(readFileSync(progressPath, 'utf8')) as typeof progress)
-    : { federation: fed, site: o.site, submitted: [], missed: [], trained: 0 };
+    : { federation: fed, site: o.site, submitted: [], missed: [], trained: 0, done: 0 };
   if (progress.federation !== fed || progress.site !== o.site)
     throw new RangeError(`${o.stateDir} holds the state of site ${progress.site} in ${progress.federation}; use another --state folder`);
   if (hasTrainingState(stateDir)) site.load(stateDir);
   const log = (s: string): void => void (o.quiet ? undefined : console.error(s));
   const wait = { pollMs, patienceMs: o.patienceMs ?? 30 * 60_000, log };
+  const secure = info.secureAggregation ?? null;
+  /** The round whose update this process has handed to the hub (it then only waits for the round to close). */
+  let sent = 0;
   try {
     for (;;) {
       info = await patiently(() => client.call<HostedFederation>('GET', path(o.federation)), wait);
+      // A round this site took part in is over: record whether its update went in.
+      if (progress.trained > progress.done && info.round >= progress.trained) {
+        const r = progress.trained;
+        (info.history[r - 1]?.sites.includes(o.site) ? progress.submitted : progress.missed).push(r);
+        progress.done = r;
+        writeJsonAtomic(progressPath, progress);
+      }
       if (info.status === 'finished' || info.status === 'stopped') break;
       const open = info.round + 1;
-      if (info.status !== 'running' || progress.trained >= open) {
+      if (info.status !== 'running' || progress.done >= open || sent === open) {
         await sleep(pollMs);
         continue;
       }
-      const got = await patiently(() => client.bytes('GET', `${path(o.federation)}/weights`), wait);
-      if (Number(got.headers.get('x-pretext-round')) !== info.round) continue;
-      const global: Weights = decodeWeights(got.bytes).weights;
-      site.receive(global);
-      const bar = o.quiet
-        ? null
-        : new ProgressBar({ total: site.stepsPerRound, label: `${o.site} round ${open}/${info.rounds}`, unit: 'steps' });
-      const { update, loss } = await site.train(info.round, global, () => bar?.tick(1));
-      bar?.finish(`loss ${loss.toFixed(3)}`);
-      const body = encodeWeights(update!.delta, { examples: String(update!.examples), site: o.site, round: String(open) }, shapes);
-      try {
-        // Sent again, the same bytes, until the hub answers: training twice would not give them back.
-        await patiently(() => client.bytes('PUT', `${path(o.federation)}/rounds/${open}/updates/${o.site}`, body), wait);
-        progress.submitted.push(open);
-      } catch (e) {
-        // Sent before a restart (the hub has it), or the round closed without this site.
-        if (!(e instanceof HubCallError && e.status === 409)) throw e;
-        if (/already submitted/.test(e.message)) progress.submitted.push(open);
-        else progress.missed.push(open);
-        log(`${o.site}: round ${open}: ${e.message}`);
+      if (progress.trained < open) {
+        const got = await patiently(() => client.bytes('GET', `${path(o.federation)}/weights`), wait);
+        if (Number(got.headers.get('x-pretext-round')) !== info.round) continue;
+        const global: Weights = decodeWeights(got.bytes).weights;
+        site.receive(global);
+        const bar = o.quiet
+          ? null
+          : new ProgressBar({ total: site.stepsPerRound, label: `${o.site} round ${open}/${info.rounds}`, unit: 'steps' });
+        const { update, loss } = await site.train(info.round, global, () => bar?.tick(1));
+        bar?.finish(`loss ${loss.toFixed(3)}`);
+        // The state after training and the update it produced are kept before anything is sent:
+        // a site restarted from here sends the same update, never a second, different one.
+        site.save(stateDir);
+        writeAtomicBytes(
+          updatePath,
+          encodeWeights(update!.delta, { examples: String(update!.examples), site: o.site, round: String(open) }, shapes),
+        );
+        progress.trained = open;
+        writeJsonAtomic(progressPath, progress);
       }
-      progress.trained = open;
-      site.save(stateDir);
-      writeJsonAtomic(progressPath, progress);
+      const body = readFileSync(updatePath);
+      if (secure) await secureSubmit(o, info, open, decodeWeights(body).weights, wait);
+      else {
+        try {
+          await patiently(() => client.bytes('PUT', `${path(o.federation)}/rounds/${open}/updates/${o.site}`, body), wait);
+        } catch (e) {
+          // Sent before a restart (the hub has it), or the round closed without this site.
+          if (!(e instanceof HubCallError && e.status === 409)) throw e;
+          log(`${o.site}: round ${open}: ${e.message}`);
+        }
+      }
+      sent = open;
     }
   } finally {
     site.dispose();
   }
   return { status: info.status, submitted: progress.submitted, missed: progress.missed };
+}
+
+function writeAtomicBytes(file: string, bytes: Uint8Array): void {
+  writeFileSync(`${file}.tmp`, bytes);
+  renameSync(`${file}.tmp`, file);
+}
+
+interface SecureView {
+  round: number;
+  attempt: string;
+  phase: 'keys' | 'shares' | 'inputs' | 'unmask';
+  clip: number;
+  threshold: number;
+  context: string;
+  roster: Advertisement[];
+  boxes: SealedShares[];
+  request: UnmaskRequest | null;
+  done: boolean;
+}
+
+/**
+ * This site's part of the open round's secure aggregation: advertise keys, share them sealed,
+ * send the masked update, reveal shares for the unmasking; until the round closes. A new
+ * attempt (the hub restarted mid-round) starts over with fresh keys and the same update.
+ */
+async function secureSubmit(
+  o: JoinOptions,
+  info: HostedFederation,
+  open: number,
+  delta: Weights,
+  wait: { pollMs: number; patienceMs: number; log: (s: string) => void },
+): Promise<void> {
+  const at = `${path(o.federation)}/secure/${o.site}`;
+  let agent: SecAggSite | null = null;
+  let attempt = '';
+  let shared = false;
+  for (;;) {
+    let v: SecureView;
+    try {
+      v = await patiently(() => o.client.call<SecureView>('GET', at), wait);
+    } catch (e) {
+      if (e instanceof HubCallError && e.status === 409) return; // finished or stopped
+      throw e;
+    }
+    if (v.round !== open) return;
+    if (v.attempt !== attempt) {
+      agent = new SecAggSite(o.site, secAggParams(info.sites.length, v.clip, v.context));
+      attempt = v.attempt;
+      shared = false;
+    }
+    const a = agent!;
+    const step = async (body: Record<string, unknown>): Promise<void> => {
+      try {
+        await patiently(() => o.client.call('POST', at, { round: open, attempt, ...body }), wait);
+      } catch (e) {
+        // The phase moved on without this site: it waits for the next round or attempt.
+        if (!(e instanceof HubCallError && e.status === 409)) throw e;
+        wait.log(`${o.site}: round ${open}: ${e.message}`);
+      }
+    };
+    if (!v.done) {
+      if (v.phase === 'keys') await step({ step: 'keys', advertisement: a.advertise() });
+      else if (v.phase === 'shares' && v.roster.some((r) => r.site === o.site)) {
+        await step({ step: 'shares', boxes: await a.shareKeys(v.roster) });
+        shared = true;
+      } else if (v.phase === 'inputs' && shared) {
+        a.receiveShares(v.boxes);
+        const { masked } = a.maskedInput(flattenWeights(delta, [...delta.keys()]), 1);
+        try {
+          await patiently(
+            () => o.client.bytes('PUT', `${at}/input?round=${open}&attempt=${attempt}&weight=1`, new Uint8Array(masked.buffer)),
+            wait,
+          );
+        } catch (e) {
+          if (!(e instanceof HubCallError && e.status === 409)) throw e;
+          wait.log(`${o.site}: round ${open}: ${e.message}`);
+        }
+      } else if (v.phase === 'unmask' && v.request?.survivors.includes(o.site))
+        await step({ step: 'unmask', response: a.unmask(v.request) });
+    }
+    await sleep(wait.pollMs);
+  }
 }
 
 /**

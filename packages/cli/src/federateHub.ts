@@ -11,6 +11,7 @@ import {
   joinFederation,
   loadRecipe,
   saveHostedEncoder,
+  watchFederation,
   type HostedFederation,
   type Recipe,
   type Share,
@@ -26,6 +27,7 @@ export const FEDERATE_HUB_HELP = `Usage: pretext federate host <team/name> <reci
                  [--secure-aggregation [--clip X]] [--no-start]
        pretext federate join <team/name> --site TEAM [--data recipe.yaml | --shard SPEC:I/N]
                  [--state DIR] [--poll S]
+       pretext federate watch <team/name> [--poll S]
        pretext federate status|start|pause|resume|stop <team/name> [--json]
        pretext federate save <team/name> --out DIR
 
@@ -39,7 +41,9 @@ federation recipe's data (e.g. dirichlet:0.1:0/8), for trying a federation out o
 Only writers of the owner team host, start, pause, resume or stop; only a site team's writers
 submit for that site. --secure-aggregation: the hub only ever holds the sum of masked updates
 (each site clips every coordinate to [-X, X], default 4; needs 3 sites or more, the mean, and a
-majority per round); sites that die after sharing their keys are unmasked by the others. 'save'
+majority per round); sites that die after sharing their keys are unmasked by the others. 'watch'
+(the owner, on labeled data of the recipe's kind) scores the global encoder by validation kNN
+after every round and records it on the hub, where the federation page plots it. 'save'
 writes the global encoder as a run folder (eval, push read it).`;
 
 const positiveNumber = (v: string | undefined, name: string): number | undefined => {
@@ -86,7 +90,7 @@ export function roundsAndStrategy(
 
 /** The hosted subcommands; returns null for a subcommand that is not one of them. */
 export async function federateHubCommand(sub: string, argv: string[]): Promise<number | null> {
-  if (!['host', 'join', 'status', 'start', 'pause', 'resume', 'stop', 'save'].includes(sub)) return null;
+  if (!['host', 'join', 'watch', 'status', 'start', 'pause', 'resume', 'stop', 'save'].includes(sub)) return null;
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -169,6 +173,14 @@ export async function federateHubCommand(sub: string, argv: string[]): Promise<n
         ? JSON.stringify(r)
         : `${values.site}: federation ${r.status}; updates in rounds ${r.submitted.join(', ') || 'none'}${r.missed.length ? `, missed ${r.missed.join(', ')}` : ''}`,
     );
+    return 0;
+  }
+  if (sub === 'watch') {
+    const f = await watchFederation(client, ref, {
+      pollMs: positiveNumber(values.poll, 'poll')! * 1000,
+      onRound: (round, knn) => console.log(`round ${round}: validation kNN ${(100 * knn).toFixed(2)}%`),
+    });
+    console.log(`${ref.team}/${ref.name} ${f.status} after ${f.round} of ${f.rounds} rounds`);
     return 0;
   }
   if (sub === 'status') return show(await client.call<HostedFederation>('GET', at));

@@ -204,6 +204,15 @@ describe('pretext federate host / join against pretext hub serve', () => {
       federated: { mode: string; rounds: number; sites: { name: string }[] };
     };
     assert.deepEqual([meta.federated.mode, meta.federated.rounds, meta.federated.sites.map((s) => s.name)], ['hub', 3, ['north', 'south']]);
+    // The owner's evaluator records the finished federation's validation kNN for its page.
+    const w = runPretext(env.lab!, 'federate', 'watch', 'lab/calm');
+    assert.equal(w.code, 0, w.stderr);
+    const knn = Number(/round 3: validation kNN ([\d.]+)%/.exec(w.stdout)?.[1]);
+    assert.ok(knn > 20 && knn <= 100, w.stdout);
+    const calm = (await api(env.lab!.PRETEXT_HUB_TOKEN!, 'GET', '/api/federations/lab/calm')) as {
+      metrics: Record<string, { valKnn: number }>;
+    };
+    assert.ok(Math.abs(calm.metrics['3']!.valKnn * 100 - knn) < 0.01);
     const d = runPretext({}, 'diagnose', '--encoder', out, '--json');
     assert.equal(d.code, 0, d.stderr);
     const wrong = runPretext(

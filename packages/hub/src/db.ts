@@ -231,6 +231,8 @@ const MIGRATIONS: string[] = [
      PRIMARY KEY (federation_id, team_id));
    CREATE TABLE federation_updates (federation_id BIGINT NOT NULL REFERENCES federations(id), round INTEGER NOT NULL, site TEXT NOT NULL,
      examples BIGINT NOT NULL, bytes BIGINT NOT NULL, file TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (federation_id, round, site))`,
+  // What the owner measured on the global weights after each round (validation kNN, ...), by round.
+  `ALTER TABLE federations ADD COLUMN metrics TEXT NOT NULL DEFAULT '{}'`,
 ];
 
 export async function migrate(db: Db): Promise<number> {

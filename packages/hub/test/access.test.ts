@@ -410,6 +410,23 @@ for (const engine of ['sqlite', 'postgres'] as const)
         expect: e(404, 401, 401, 403, 403, 403, 404, 201, 403, 403),
       },
       {
+        route: 'POST /api/federations/:team/:name/rounds/:round/metrics',
+        what: "what the owner measured after a completed round: the owner team's writers",
+        req: async (c) => {
+          const url = await federation(c, { weights: true, start: true });
+          const r = await h.call(
+            'PUT',
+            `${url}/rounds/1/updates/partner`,
+            tokens.granted,
+            encodeWeights(new Map([['w', Float32Array.of(0.1, 0.1)]]), { examples: '8' }),
+            octet,
+          );
+          assert.equal(r.status, 201, r.body);
+          return { method: 'POST', url: `${url}/rounds/1/metrics`, body: { metrics: { valKnn: 0.5 } } };
+        },
+        expect: e(404, 401, 401, 403, 200, 200, 404, 403, 200, 403),
+      },
+      {
         route: 'GET /api/federations/:team/:name/secure/:site',
         what: "partner's view of a secure round: only partner's writers",
         req: async (c) => ({

@@ -96,6 +96,11 @@ describe('a hub-hosted federation', () => {
     assert.deepEqual([...weights.get('w')!], [1.5, 3.5, 4, 5]);
     assert.deepEqual([...weights.get('bn.mean')!], [3]);
     assert.deepEqual(shapes.get('w'), [2, 2]);
+    // The owner records what it measured after round 1; a site may not, and round 2 has not completed.
+    const m = await ok(h.call('POST', '/api/federations/lab/f1/rounds/1/metrics', t.owner, { metrics: { valKnn: 0.61 } }), 200);
+    assert.deepEqual(m.json!.metrics, { '1': { valKnn: 0.61 } });
+    assert.equal((await h.call('POST', '/api/federations/lab/f1/rounds/1/metrics', t.nadia, { metrics: { valKnn: 0.9 } })).status, 403);
+    assert.equal((await h.call('POST', '/api/federations/lab/f1/rounds/2/metrics', t.owner, { metrics: { valKnn: 0.7 } })).status, 409);
   });
 
   it('refuses another site slot, a stale or repeated round, NaN and oversized updates, and keeps the round going', async () => {

@@ -185,6 +185,49 @@ describe('hub web UI', () => {
     await page.screenshot({ path: join(shots, 'leaderboard.png'), fullPage: true });
   });
 
+  it("shows a federation's plan, rounds, bytes and the owner's kNN curve; its recipe stays text", async () => {
+    const f = '/api/federations/vision/fed';
+    await call('POST', f, admin, {
+      sites: ['vision'],
+      rounds: 3,
+      localEpochs: 1,
+      strategy: { name: 'fedavg', share: 'all', aggregation: { kind: 'mean' }, optimizer: { name: 'sgd', lr: 1 } },
+      recipe: 'name: fed\n# <img src=x onerror="window.pwnedFed = 1">\n',
+    });
+    const w = (vals: number[], meta: Record<string, string> = {}): Buffer => {
+      const header = JSON.stringify({
+        ...(Object.keys(meta).length ? { __metadata__: meta } : {}),
+        w: { dtype: 'F32', shape: [vals.length], data_offsets: [0, 4 * vals.length] },
+      });
+      const head = Buffer.from(header + ' '.repeat((8 - (header.length % 8)) % 8));
+      const len = Buffer.alloc(8);
+      len.writeBigUInt64LE(BigInt(head.length));
+      return Buffer.concat([len, head, Buffer.from(Float32Array.from(vals).buffer)]);
+    };
+    await call('PUT', `${f}/weights`, admin, undefined, w([1, 2]));
+    await call('POST', `${f}/control`, admin, { action: 'start' });
+    for (const [round, knn] of [
+      [1, 0.61],
+      [2, 0.66],
+    ] as const) {
+      await call('PUT', `${f}/rounds/${round}/updates/vision`, admin, undefined, w([0.5, 0.5], { examples: '10' }));
+      await call('POST', `${f}/rounds/${round}/metrics`, admin, { metrics: { valKnn: knn } });
+    }
+    await page.goto(`${url}/#/f`);
+    await page.getByRole('link', { name: 'vision/fed' }).click();
+    const rounds = page.getByTestId('federation-rounds');
+    await rounds.locator('tbody tr').nth(1).waitFor();
+    assert.match((await page.getByTestId('federation-status').textContent())!, /running: 2 of 3 rounds done; fedavg, sharing all/);
+    const rows = await rounds.locator('tbody tr').allTextContents();
+    assert.equal(rows.length, 2);
+    assert.match(rows[1]!, /^2vision(all|timeout)0\.00\.066\.00%$/);
+    assert.equal(await page.locator('svg[aria-label="validation kNN % by round"] path').count(), 1);
+    assert.equal(await page.locator('svg[aria-label="MB by round"] path').count(), 2);
+    assert.match((await page.locator('pre.recipe').textContent())!, /<img src=x onerror/);
+    assert.equal(await page.evaluate(() => (window as unknown as { pwnedFed?: number }).pwnedFed), undefined);
+    await page.screenshot({ path: join(shots, 'federation.png'), fullPage: true });
+  });
+
   it('manages teams, members and tokens', async () => {
     await page.goto(`${url}/#/admin`);
     await page.getByLabel('new team').fill('nlp');

@@ -149,6 +149,7 @@ export {
   hostFederation,
   joinFederation,
   saveHostedEncoder,
+  watchFederation,
   type FederationRef,
   type HostedFederation,
   type JoinOptions,

@@ -175,6 +175,35 @@ export function federationRoutes(app: FastifyInstance, store: Store): void {
     { schema: { params: modelParams, body: controlBody, response: responses({ 200: 'object' }, [403, 404, 409]) } },
     (req) => federations.control(req.actor, req.params.team, req.params.name, req.body.action),
   );
+  app.post<{ Params: { team: string; name: string; round: number }; Body: { metrics: Record<string, number> } }>(
+    '/api/federations/:team/:name/rounds/:round/metrics',
+    {
+      schema: {
+        params: {
+          type: 'object',
+          required: ['team', 'name', 'round'],
+          properties: { team: name, name, round: { type: 'integer', minimum: 1 } },
+          additionalProperties: false,
+        },
+        body: {
+          type: 'object',
+          required: ['metrics'],
+          properties: {
+            metrics: {
+              type: 'object',
+              minProperties: 1,
+              maxProperties: 20,
+              propertyNames: { minLength: 1, maxLength: 64 },
+              additionalProperties: { type: 'number' },
+            },
+          },
+          additionalProperties: false,
+        },
+        response: responses({ 200: 'object' }, [403, 404, 409]),
+      },
+    },
+    (req) => federations.recordMetrics(req.actor, req.params.team, req.params.name, req.params.round, req.body.metrics),
+  );
   // Secure aggregation: each site's part of the open round's protocol (keys, sealed shares, a
   // masked input, revealed shares); the hub relays and sums, and never holds an input apart.
   app.get<{ Params: { team: string; name: string; site: string } }>(

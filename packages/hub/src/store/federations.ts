@@ -83,6 +83,8 @@ export interface FederationInfo extends Omit<StoredPlan, 'plainKeys'> {
   submitted: string[];
   hasWeights: boolean;
   history: RoundRecord[];
+  /** What the owner measured on the global weights after a round, by round (1-based). */
+  metrics: Record<string, Record<string, number>>;
   createdAt: string;
   updatedAt: string;
 }
@@ -97,6 +99,7 @@ type FederationRow = Row & {
   status: FederationStatus;
   round: number;
   history: string;
+  metrics: string;
   created_at: string;
   updated_at: string;
 };
@@ -371,6 +374,7 @@ export class Federations {
       submitted: submitted.map((s) => s.site),
       hasWeights: existsSync(this.statePath(num(f.id), 0)),
       history: JSON.parse(f.history) as RoundRecord[],
+      metrics: JSON.parse(f.metrics ?? '{}') as Record<string, Record<string, number>>,
       createdAt: f.created_at,
       updatedAt: f.updated_at,
     };
@@ -451,6 +455,28 @@ export class Federations {
     await this.lane(num(f.id)).run(async () => {
       await this.db.run('UPDATE federations SET status = ?, updated_at = ? WHERE id = ?', [next, now(), f.id]);
       await audit(this.db, a, `federation.${action}`, `${team}/${name}`, { from, to: next });
+    });
+    return this.describe(await this.row(actor, team, name));
+  }
+
+  /** The owner's measurements of the global weights after a completed round (merged into what is there). */
+  async recordMetrics(
+    actor: Actor | null,
+    team: string,
+    name: string,
+    round: number,
+    metrics: Record<string, number>,
+  ): Promise<FederationInfo> {
+    const f = await this.row(actor, team, name);
+    const a = this.owner(actor, f);
+    need(round >= 1 && round <= num(f.round), 409, `round ${round} of '${team}/${name}' has not completed (${num(f.round)} have)`);
+    for (const [k, v] of Object.entries(metrics)) need(Number.isFinite(v), 400, `metric '${k}' is not a finite number`);
+    await this.lane(num(f.id)).run(async () => {
+      const g = await this.db.one<{ metrics: string }>('SELECT metrics FROM federations WHERE id = ?', [f.id]);
+      const all = JSON.parse(g?.metrics ?? '{}') as Record<string, Record<string, number>>;
+      all[String(round)] = { ...all[String(round)], ...metrics };
+      await this.db.run('UPDATE federations SET metrics = ?, updated_at = ? WHERE id = ?', [JSON.stringify(all), now(), f.id]);
+      await audit(this.db, a, 'federation.metrics', `${team}/${name}`, { round, metrics });
     });
     return this.describe(await this.row(actor, team, name));
   }

@@ -1,9 +1,10 @@
 // The hub's shell: header, sign-in and routing by the URL hash (#/, #/m/team/name,
-// #/leaderboards/task, #/admin). The pages live in pages/.
+// #/leaderboards/task, #/f, #/f/team/name, #/admin). The pages live in pages/.
 import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import { session, type Session } from './api.js';
 import { useHash } from './hooks.js';
 import { Admin } from './pages/Admin.js';
+import { FederationList, FederationPage } from './pages/Federations.js';
 import { Leaderboards } from './pages/Leaderboards.js';
 import { ModelList } from './pages/ModelList.js';
 import { ModelPage } from './pages/ModelPage.js';
@@ -22,6 +23,8 @@ export function App() {
   const parts = hash.slice(2).split('/').map(decodeURIComponent);
   if (!ready) page = <p className="muted">Loading…</p>;
   else if (parts[0] === 'm' && parts[1] && parts[2]) page = <ModelPage team={parts[1]} name={parts[2]} />;
+  else if (parts[0] === 'f' && parts[1] && parts[2]) page = <FederationPage team={parts[1]} name={parts[2]} />;
+  else if (parts[0] === 'f') page = <FederationList />;
   else if (parts[0] === 'leaderboards') page = <Leaderboards task={parts[1] ?? null} />;
   else if (parts[0] === 'admin') page = <Admin who={who?.user ?? null} />;
   else page = <ModelList />;
@@ -34,6 +37,7 @@ export function App() {
         <nav>
           <a href="#/">Models</a>
           <a href="#/leaderboards">Leaderboards</a>
+          <a href="#/f">Federations</a>
           <a href="#/admin">Teams &amp; tokens</a>
         </nav>
         <SignIn who={who} />

@@ -47,11 +47,13 @@ export function LineChart({
           </text>
         </g>
       ))}
-      {niceTicks(x0, x1).map((v) => (
-        <text key={`x${v}`} x={sx(v)} y={height - m.b + 16} textAnchor="middle" fontSize="11">
-          {v}
-        </text>
-      ))}
+      {niceTicks(x0, x1)
+        .filter((v) => !pts.every((p) => Number.isInteger(p[0])) || Number.isInteger(v))
+        .map((v) => (
+          <text key={`x${v}`} x={sx(v)} y={height - m.b + 16} textAnchor="middle" fontSize="11">
+            {v}
+          </text>
+        ))}
       {lines.map((l, i) => (
         <path
           key={l.name}
@@ -61,6 +63,15 @@ export function LineChart({
           strokeWidth={2}
         />
       ))}
+      {lines.length > 1 &&
+        lines.map((l, i) => (
+          <g key={`legend-${l.name}`} transform={`translate(${m.l + 10} ${m.t + 14 + i * 16})`}>
+            <rect width="10" height="10" y="-9" fill={COLORS[i % COLORS.length]} />
+            <text x="14" fontSize="11">
+              {l.name}
+            </text>
+          </g>
+        ))}
       <text x={(m.l + width) / 2} y={height - 6} textAnchor="middle" fontSize="12">
         {xLabel}
       </text>

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse as parseYaml } from 'yaml';
 import * as torch from '@pretext/torch';
-import { parsePartition, partitionExamples, ProgressBar } from '@pretext/data';
+import { duringSelection, parsePartition, partitionExamples, ProgressBar } from '@pretext/data';
 import {
   decodeWeights,
   encodeWeights,
@@ -33,7 +33,7 @@ import { buildAugment } from '../recipe/augment.js';
 import { validateRecipe, type Recipe } from '../recipe/schema.js';
 import { imageViews } from '../train/trainer.js';
 import { hasTrainingState, writeJsonAtomic } from '../train/state.js';
-import { encoderForData, imageEncoderMeta, saveEncoderRun } from '../pipeline.js';
+import { encoderForData, imageEncoderMeta, saveEncoderRun, scoreEncoder, validationSplit } from '../pipeline.js';
 import { FederatedSite, readWeights, writeWeights } from './site.js';
 import type { FederatedProvenance } from './provenance.js';
 import { bufferKeys, buildStrategy, sharedKeys, type Strategy } from './strategy.js';
@@ -433,4 +433,49 @@ export async function saveHostedEncoder(
   );
   writeJsonAtomic(join(outDir, 'federation.json'), { federation: `${ref.team}/${ref.name}`, status: info.status, ...provenance });
   return { info, outDir };
+}
+
+/**
+ * The owner's evaluator: after every completed round it pulls the global weights, scores them by
+ * kNN on the validation split carved from the recipe's labeled training data (the test split is
+ * never read), and records the figure on the hub for the federation page's curve.
+ */
+export async function watchFederation(
+  client: HubClient,
+  ref: FederationRef,
+  o: { pollMs?: number; quiet?: boolean; onRound?: (round: number, valKnn: number) => void } = {},
+): Promise<HostedFederation> {
+  let info = await client.call<HostedFederation & { metrics?: Record<string, Record<string, number>> }>('GET', path(ref));
+  const recipe = validateRecipe(parseYaml(info.recipe), `the recipe of ${ref.team}/${ref.name}`);
+  const data = imageRecipe(recipe);
+  const set = await loadImageSet(data, 'train', { quiet: o.quiet });
+  if (!set.labels) throw new TypeError(`${set.source} has no labels: a kNN curve needs them`);
+  const norm = await inputNormFor(data, set);
+  const curve = validationSplit(set as LabeledSet);
+  set.images.dispose();
+  set.labels.dispose();
+  const method = recipeMethod(recipe);
+  try {
+    for (;;) {
+      const done = Object.keys(info.metrics ?? {}).map(Number);
+      const last = done.length ? Math.max(...done) : 0;
+      if (info.round > last) {
+        const got = await client.bytes('GET', `${path(ref)}/weights`);
+        const round = Number(got.headers.get('x-pretext-round'));
+        writeWeights(method, decodeWeights(got.bytes).weights);
+        method.eval();
+        const valKnn = duringSelection(
+          `validation kNN of ${ref.team}/${ref.name} after round ${round}`,
+          () => scoreEncoder(method.backbone, norm, curve.train, curve.validation, { knn: true, linear: false }).knn!,
+        );
+        await client.call('POST', `${path(ref)}/rounds/${round}/metrics`, { metrics: { valKnn } });
+        o.onRound?.(round, valKnn);
+      } else if (info.status === 'finished' || info.status === 'stopped') break;
+      else await sleep(o.pollMs ?? 2000);
+      info = await client.call('GET', path(ref));
+    }
+  } finally {
+    for (const t of [curve.train.images, curve.train.labels, curve.validation.images, curve.validation.labels]) t.dispose();
+  }
+  return info;
 }

@@ -1,0 +1,130 @@
+// Federations the signed-in user takes part in (#/f), and one federation's page (#/f/team/name):
+// its plan, who is in for the open round, and by round the owner's validation kNN of the global
+// encoder and the bytes that moved.
+import { api } from '../api.js';
+import { LineChart } from '../charts.js';
+import { pct, useLoad } from '../hooks.js';
+
+interface Round {
+  round: number;
+  sites: string[];
+  examples: number;
+  bytesIn: number;
+  bytesOut: number;
+  closedBy: string;
+  seconds: number;
+}
+
+export interface Federation {
+  team: string;
+  name: string;
+  status: string;
+  sites: string[];
+  rounds: number;
+  localEpochs: number;
+  minSites: number;
+  roundTimeoutS: number;
+  strategy: { name: string; share: string };
+  secureAggregation: { clip: number } | null;
+  recipe: string;
+  round: number;
+  submitted: string[];
+  history: Round[];
+  metrics: Record<string, Record<string, number>>;
+}
+
+const mb = (b: number): string => (b / 1e6).toFixed(1);
+
+export function FederationList() {
+  const list = useLoad(() => api<Federation[]>('GET', '/api/federations'), []);
+  if (list.error) return <p className="error">{list.error}</p>;
+  if (!list.data) return <p className="muted">Loading…</p>;
+  return (
+    <section>
+      <h1>Federations</h1>
+      {list.data.length === 0 && <p className="muted">You take part in no federation (sign in to see yours).</p>}
+      <ul data-testid="federations">
+        {list.data.map((f) => (
+          <li key={`${f.team}/${f.name}`}>
+            <a href={`#/f/${f.team}/${f.name}`}>
+              {f.team}/{f.name}
+            </a>{' '}
+            <span className="muted">
+              {f.status}, {f.round} of {f.rounds} rounds, sites {f.sites.join(', ')}
+            </span>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+export function FederationPage({ team, name }: { team: string; name: string }) {
+  const fed = useLoad(
+    () => api<Federation>('GET', `/api/federations/${encodeURIComponent(team)}/${encodeURIComponent(name)}`),
+    [team, name],
+  );
+  if (fed.error) return <p className="error">{fed.error}</p>;
+  const f = fed.data;
+  if (!f) return <p className="muted">Loading…</p>;
+  const knn = Object.entries(f.metrics)
+    .filter(([, m]) => typeof m.valKnn === 'number')
+    .map(([r, m]) => [Number(r), 100 * m.valKnn!] as [number, number])
+    .sort((a, b) => a[0] - b[0]);
+  return (
+    <section>
+      <h1>
+        {f.team}/{f.name}
+      </h1>
+      <p data-testid="federation-status">
+        {f.status}: {f.round} of {f.rounds} rounds done; {f.strategy.name}, sharing {f.strategy.share}; {f.localEpochs} local epoch(s) per
+        round; {f.secureAggregation ? `secure aggregation (clip ${f.secureAggregation.clip})` : 'plain updates'}
+      </p>
+      <p>
+        Sites: {f.sites.join(', ')}. A round closes when all are in, or after {f.roundTimeoutS} s with {f.minSites}.
+        {f.status === 'running' && ` In for round ${f.round + 1}: ${f.submitted.length ? f.submitted.join(', ') : 'none yet'}.`}
+      </p>
+      <h2>Validation kNN of the global encoder</h2>
+      {knn.length > 0 ? (
+        <LineChart lines={[{ name: 'validation kNN %', points: knn }]} xLabel="round" yLabel="validation kNN %" />
+      ) : (
+        <p className="muted">No measurements yet: the owner records them with pretext federate watch.</p>
+      )}
+      <h2>Bytes per round</h2>
+      <LineChart
+        lines={[
+          { name: 'MB in (updates)', points: f.history.map((r) => [r.round, r.bytesIn / 1e6] as [number, number]) },
+          { name: 'MB out (global weights)', points: f.history.map((r) => [r.round, r.bytesOut / 1e6] as [number, number]) },
+        ]}
+        xLabel="round"
+        yLabel="MB"
+      />
+      <table className="board" data-testid="federation-rounds">
+        <thead>
+          <tr>
+            <th>round</th>
+            <th>sites</th>
+            <th>closed by</th>
+            <th>MB in</th>
+            <th>MB out</th>
+            <th>validation kNN</th>
+          </tr>
+        </thead>
+        <tbody>
+          {f.history.map((r) => (
+            <tr key={r.round}>
+              <td>{r.round}</td>
+              <td>{r.sites.join(', ')}</td>
+              <td>{r.closedBy}</td>
+              <td>{mb(r.bytesIn)}</td>
+              <td>{mb(r.bytesOut)}</td>
+              <td>{pct(f.metrics[String(r.round)]?.valKnn)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <h2>Recipe</h2>
+      <pre className="recipe">{f.recipe}</pre>
+    </section>
+  );
+}

@@ -7,12 +7,16 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { chromium, type Browser } from 'playwright-core';
+import * as torch from '@pretext/torch';
+import { embedCaptions, loadImageText, type Gallery } from '@pretext/ssl';
 import { runPretext, serveHub } from './fixtures/cli.js';
 
 const COLOURS: Record<string, [number, number, number]> = { red: [230, 30, 30], green: [30, 200, 40], blue: [40, 40, 230] };
 
 describe('pretext image-text / zero-shot / search', () => {
   let dir: string;
+  let browser: Browser | undefined;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pretext-it-cli-'));
     mkdirSync(join(dir, 'img'));
@@ -41,7 +45,10 @@ describe('pretext image-text / zero-shot / search', () => {
     writeFileSync(join(dir, 'query', 'broken.png'), 'not an image');
     assert.equal(k, 120);
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(async () => {
+    await browser?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it('trains on the good lines, names the bad one, and the model names colours it was never asked about by class', () => {
     const model = join(dir, 'model');
@@ -113,6 +120,55 @@ describe('pretext image-text / zero-shot / search', () => {
       for (const f of ['model.safetensors', 'vocab.model', 'image-text.json', 'card.md', 'text.onnx', 'gallery.json'])
         assert.ok(existsSync(join(dir, 'cache2', 'hub', 'design', 'colours', f)), f);
       assert.ok(existsSync(join(dir, 'model', 'text.onnx')), 'the push wrote the text tower for the page');
+
+      // The model page runs the text tower in the browser on a typed sentence and names the
+      // gallery image Pretext finds nearest; the sentence is not sent anywhere.
+      const gallery = JSON.parse(readFileSync(join(dir, 'model', 'gallery.json'), 'utf8')) as Gallery;
+      const t = loadImageText(join(dir, 'model'));
+      const q = torch.tidy(() => embedCaptions(t, ['a red square']).data() as Float32Array);
+      const cos = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+        let [ab, aa, bb] = [0, 0, 0];
+        for (let k = 0; k < a.length; k++) [ab, aa, bb] = [ab + a[k]! * b[k]!, aa + a[k]! ** 2, bb + b[k]! ** 2];
+        return ab / Math.sqrt(aa * bb);
+      };
+      const sims = gallery.items.map((it) => cos(q, it.embedding));
+      const best = sims.indexOf(Math.max(...sims));
+      browser = await chromium.launch({
+        executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+      });
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+      page.on('pageerror', (e) => problems.push(e.message));
+      await page.goto(hub.url);
+      await page.getByLabel('API token').fill(hub.token);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByTestId('whoami').waitFor();
+      await page.goto(`${hub.url}/#/m/design/colours`);
+      await page
+        .getByTestId('searchit-status')
+        .filter({ hasText: `ready: ${gallery.items.length} gallery images` })
+        .waitFor({ timeout: 60_000 })
+        .catch(async (e: Error) => {
+          throw new Error(`${e.message}\nstatus: ${await page.getByTestId('searchit-status').textContent()}\n${problems.join('\n')}`);
+        });
+      const requests: string[] = [];
+      page.on('request', (r) => requests.push(`${r.method()} ${r.url()}`));
+      await page.getByLabel('a sentence').fill('a red square');
+      await page.getByRole('button', { name: 'search' }).click();
+      await page.getByTestId('searchit-neighbours').waitFor({ timeout: 30_000 });
+      const shown = await page
+        .locator('[data-testid=searchit-neighbours] li')
+        .evaluateAll((lis) => lis.map((li) => [Number(li.getAttribute('data-index')), li.textContent ?? '']));
+      assert.equal(shown.length, 5);
+      assert.equal(shown[0]![0], best, `page ${JSON.stringify(shown[0])}, Pretext ${best} (${sims[best]})`);
+      assert.match(String(shown[0]![1]), new RegExp(`red.*${sims[best]!.toFixed(3)}`));
+      assert.deepEqual(requests, [], 'the sentence is embedded in the page: nothing is sent');
+      assert.deepEqual(
+        problems.filter((v) => /Content Security Policy|Refused/.test(v)),
+        [],
+      );
     } finally {
       hub.server.kill();
     }

@@ -4,6 +4,7 @@ import { useEffect, useMemo, useState } from 'react';
 import { api, fileText, fileUrl, type EvalRow, type Model, type Version } from '../api.js';
 import { LineChart, LineageGraph, type LineageNode } from '../charts.js';
 import { pct, useLoad } from '../hooks.js';
+import { SearchIt } from './SearchIt.js';
 import { TryIt } from './TryIt.js';
 
 export function ModelPage({ team, name }: { team: string; name: string }) {
@@ -185,6 +186,9 @@ function VersionDetail({ model, version }: { model: Model; version: Version }) {
         <p className="muted">No embedding map in this version (pretext diagnose draws one).</p>
       )}
       {['model.onnx', 'gallery.json'].every((p) => version.files.some((f) => f.path === p)) && <TryIt model={model} version={version} />}
+      {['text.onnx', 'gallery.json', 'image-text.json'].every((p) => version.files.some((f) => f.path === p)) && (
+        <SearchIt model={model} version={version} />
+      )}
       <h2>Lineage</h2>
       <LineageGraph columns={lineage.columns} edges={lineage.edges} />
       <h2>Files</h2>

@@ -7,10 +7,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import * as torch from '@pretext/torch';
 import { embedCaptions, loadImageText, type Gallery } from '@pretext/ssl';
-import { runPretext, serveHub } from './fixtures/cli.js';
+import { launchChromium, nearestGalleryItem, runPretext, serveHub } from './fixtures/cli.js';
 
 const COLOURS: Record<string, [number, number, number]> = { red: [230, 30, 30], green: [30, 200, 40], blue: [40, 40, 230] };
 
@@ -126,17 +126,8 @@ describe('pretext image-text / zero-shot / search', () => {
       const gallery = JSON.parse(readFileSync(join(dir, 'model', 'gallery.json'), 'utf8')) as Gallery;
       const t = loadImageText(join(dir, 'model'));
       const q = torch.tidy(() => embedCaptions(t, ['a red square']).data() as Float32Array);
-      const cos = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-        let [ab, aa, bb] = [0, 0, 0];
-        for (let k = 0; k < a.length; k++) [ab, aa, bb] = [ab + a[k]! * b[k]!, aa + a[k]! ** 2, bb + b[k]! ** 2];
-        return ab / Math.sqrt(aa * bb);
-      };
-      const sims = gallery.items.map((it) => cos(q, it.embedding));
-      const best = sims.indexOf(Math.max(...sims));
-      browser = await chromium.launch({
-        executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-      });
+      const { best, sims } = nearestGalleryItem(q, gallery.items);
+      browser = await launchChromium();
       const page = await browser.newPage();
       const problems: string[] = [];
       page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));

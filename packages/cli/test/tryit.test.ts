@@ -8,11 +8,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import * as torch from '@pretext/torch';
 import { readFashionMnist } from '@pretext/data';
 import { extractFeatures, loadEncoder, type Gallery } from '@pretext/ssl';
-import { runPretext, serveHub, tinyImageRecipe } from './fixtures/cli.js';
+import { launchChromium, nearestGalleryItem, runPretext, serveHub, tinyImageRecipe } from './fixtures/cli.js';
 
 const recipe = tinyImageRecipe('tiny-tryit', '{ width: 4, depth: 2, pool: flatten, readoutNorm: true }');
 
@@ -49,20 +49,9 @@ describe('try an encoder in the browser', () => {
       const e = torch.tidy(
         () => extractFeatures(encoder, torch.tensor(pixels, { shape: [1, 28, 28] }), meta.inputNorm).data() as Float32Array,
       );
-      const cos = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-        let ab = 0;
-        let aa = 0;
-        let bb = 0;
-        for (let k = 0; k < a.length; k++) [ab, aa, bb] = [ab + a[k]! * b[k]!, aa + a[k]! ** 2, bb + b[k]! ** 2];
-        return ab / Math.sqrt(aa * bb);
-      };
-      const sims = gallery.items.map((it) => cos(e, it.embedding));
-      const best = sims.indexOf(Math.max(...sims));
+      const { best, sims } = nearestGalleryItem(e, gallery.items);
 
-      browser = await chromium.launch({
-        executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-      });
+      browser = await launchChromium();
       const page = await browser.newPage();
       const violations: string[] = [];
       page.on('console', (m) => m.type() === 'error' && violations.push(m.text()));

@@ -19,6 +19,7 @@ export * from './federation/aggregate.js';
 export * from './federation/coordinator.js';
 export * from './federation/tensors.js';
 export * from './federation/secagg.js';
+export * from './federation/wire.js';
 
 export interface HubConfig {
   url: string;

@@ -19,7 +19,10 @@ import {
   type RejectReason,
   type RoundRecord,
 } from '../federation/coordinator.js';
-import type { Aggregation, ServerOptimizerSpec, Weights } from '../federation/aggregate.js';
+import type { Weights } from '../federation/aggregate.js';
+import type { FederationInput, SecurePhase, SecureView } from '../federation/wire.js';
+
+export type { FederationInput } from '../federation/wire.js';
 import { decodeWeights, encodeWeights, TensorFileError } from '../federation/tensors.js';
 import {
   SecAggServer,
@@ -34,30 +37,6 @@ import {
 import { audit, HubError, need, NAME_RULE, now, num, requireScope, type Actor } from './access.js';
 
 export type FederationStatus = 'created' | 'running' | 'paused' | 'stopped' | 'finished';
-
-/** What the owner decides when creating a federation (the hub runs the server side of `strategy`). */
-export interface FederationInput {
-  sites: string[];
-  rounds: number;
-  localEpochs: number;
-  minSites?: number;
-  roundTimeoutS?: number;
-  maxUpdateNorm?: number;
-  strategy: {
-    name: string;
-    share: string;
-    aggregation: Aggregation;
-    optimizer: ServerOptimizerSpec;
-    proxMu?: number;
-    emaTau?: number | null;
-  };
-  /** Shared keys that are running statistics: averaged as they are, never by the server optimizer. */
-  plainKeys?: string[];
-  /** Secure aggregation: sites clip each coordinate to [-clip, clip] and send masked inputs only. */
-  secureAggregation?: { clip: number } | null;
-  /** The recipe every site trains (YAML); each site reads its own data. */
-  recipe: string;
-}
 
 /** The plan as stored: what the owner gave, with the defaults filled in. */
 interface StoredPlan {
@@ -142,15 +121,6 @@ interface Live {
   weightBytes: number;
 }
 
-/** The phases of a securely aggregated round, in order. */
-export type SecurePhase = 'keys' | 'shares' | 'inputs' | 'unmask';
-
-/**
- * One securely aggregated round, held in memory only: the relay of keys and sealed shares, the
- * running sum of masked inputs, the unmasking. `attempt` names this run of the protocol; a hub
- * restarted mid-round starts the round's protocol again under a new attempt (fresh keys), and
- * nothing of the old attempt is kept anywhere.
- */
 interface SecureRound {
   round: number;
   attempt: string;
@@ -160,25 +130,6 @@ interface SecureRound {
   threshold: number;
   request: UnmaskRequest | null;
   responses: Map<string, UnmaskResponse>;
-}
-
-export interface SecureView {
-  /** The open round (1-based) and this run of its protocol. */
-  round: number;
-  attempt: string;
-  phase: SecurePhase;
-  clip: number;
-  threshold: number;
-  /** What binds keys and boxes to this round and attempt (the sites' SecAggParams context). */
-  context: string;
-  /** Everyone's advertised keys (from the shares phase on). */
-  roster: Advertisement[];
-  /** The boxes other sites sealed for this site (from the inputs phase on). */
-  boxes: SealedShares[];
-  /** What to reveal (in the unmask phase). */
-  request: UnmaskRequest | null;
-  /** Whether this site has done its part of the current phase. */
-  done: boolean;
 }
 
 export type SecureStep =

@@ -1,6 +1,7 @@
 // What the model page's in-browser panels share: onnxruntime-web (WebAssembly, one thread, no
 // worker), a version's file as bytes, its gallery (training images with their embeddings
 // under the model), the nearest gallery items by cosine similarity, and the list that shows them.
+import { useEffect, useState } from 'react';
 import type { InferenceSession } from 'onnxruntime-web';
 import { fileText, fileUrl, type Model, type Version } from './api.js';
 
@@ -69,4 +70,52 @@ export function Neighbours({ result, gallery, testId, size }: { result: Neighbou
       ))}
     </ol>
   );
+}
+
+/**
+ * A panel's model, loaded once per version, and its one action: embed something with it and list
+ * the five nearest gallery items. `status` says where it stands ('ready: N gallery images' once
+ * loaded, 'done' after an embedding, or what failed).
+ */
+export function useGalleryPanel<T extends { session: InferenceSession; gallery: Gallery }>(
+  model: Model,
+  version: Version,
+  loading: string,
+  load: () => Promise<T>,
+): {
+  state: T | null;
+  status: string;
+  result: Neighbour[] | null;
+  embed: (what: string, f: (state: T) => Promise<Float32Array>) => Promise<void>;
+} {
+  const [state, setState] = useState<T | null>(null);
+  const [status, setStatus] = useState(loading);
+  const [result, setResult] = useState<Neighbour[] | null>(null);
+  useEffect(() => {
+    let cancelled = false;
+    setState(null);
+    setResult(null);
+    load().then(
+      (loaded) => {
+        if (cancelled) return;
+        setState(loaded);
+        setStatus(`ready: ${loaded.gallery.items.length} gallery images`);
+      },
+      (err: Error) => !cancelled && setStatus(`could not load the model: ${err.message}`),
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [model, version]);
+  const embed = async (what: string, f: (state: T) => Promise<Float32Array>): Promise<void> => {
+    if (!state) return;
+    setStatus('embedding…');
+    try {
+      setResult(nearest(await f(state), state.gallery, 5));
+      setStatus('done');
+    } catch (err) {
+      setStatus(`could not embed this ${what}: ${(err as Error).message}`);
+    }
+  };
+  return { state, status, result, embed };
 }

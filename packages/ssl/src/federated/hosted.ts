@@ -18,11 +18,10 @@ import {
   HubCallError,
   SecAggSite,
   secAggParams,
-  type Advertisement,
+  type FederationInput,
   type HubClient,
   type RoundRecord,
-  type SealedShares,
-  type UnmaskRequest,
+  type SecureView,
   type Weights,
 } from '@pretext/hub/client';
 import { inputNormFor, loadImageSet, type DataSpec, type LabeledSet } from '../data/sources.js';
@@ -87,15 +86,7 @@ export async function hostFederation(
   client: HubClient,
   ref: FederationRef,
   recipeText: string,
-  plan: {
-    sites: string[];
-    rounds: number;
-    localEpochs: number;
-    minSites?: number;
-    roundTimeoutS?: number;
-    maxUpdateNorm?: number;
-    secureAggregation?: { clip: number };
-  },
+  plan: Pick<FederationInput, 'sites' | 'rounds' | 'localEpochs' | 'minSites' | 'roundTimeoutS' | 'maxUpdateNorm' | 'secureAggregation'>,
   strategy: Strategy,
   o: { start?: boolean } = {},
 ): Promise<HostedFederation> {
@@ -305,19 +296,6 @@ export async function joinFederation(o: JoinOptions): Promise<JoinResult> {
 function writeAtomicBytes(file: string, bytes: Uint8Array): void {
   writeFileSync(`${file}.tmp`, bytes);
   renameSync(`${file}.tmp`, file);
-}
-
-interface SecureView {
-  round: number;
-  attempt: string;
-  phase: 'keys' | 'shares' | 'inputs' | 'unmask';
-  clip: number;
-  threshold: number;
-  context: string;
-  roster: Advertisement[];
-  boxes: SealedShares[];
-  request: UnmaskRequest | null;
-  done: boolean;
 }
 
 /**

@@ -99,7 +99,6 @@ export function embeddingStd(z: Tensor): number {
 
 const COLLAPSE_THRESHOLD = 0.1;
 
-
 export type StepContext = Views & {
   method: SSLMethod;
   optimizer: { zeroGrad(): void; step(): void };
@@ -242,9 +241,7 @@ export async function pretrain(o: TrainOptions): Promise<TrainResult> {
       const result = trainStep({ method, optimizer: opt, makeViews, generator: augGen, gradClip: c.gradClip }, batch, measure);
       if (!Number.isFinite(result.loss)) {
         order.dispose();
-        const kept = hasTrainingState(ckptDir)
-          ? `the last good checkpoint is kept in ${ckptDir}`
-          : 'no checkpoint was written yet';
+        const kept = hasTrainingState(ckptDir) ? `the last good checkpoint is kept in ${ckptDir}` : 'no checkpoint was written yet';
         throw new TrainingDiverged(
           `loss became ${result.loss} at step ${pos.step + 1} (epoch ${pos.epoch + 1}); ${kept}. Lower the learning rate or add gradClip.`,
           pos.step + 1,

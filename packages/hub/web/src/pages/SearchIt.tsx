@@ -3,11 +3,11 @@
 // page tokenizes it with the version's own SentencePiece model in plain TypeScript (the ids
 // the native library gives), and lists the gallery images whose image embeddings are nearest.
 // The sentence never leaves the browser.
-import { useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import type { InferenceSession } from 'onnxruntime-web';
 import { UnigramTokenizer } from '@pretext/sentencepiece/unigram';
 import { fileText, type Model, type Version } from '../api.js';
-import { fileBytes, loadModelAndGallery, nearest, Neighbours, onnxRuntime, type Gallery, type Neighbour } from '../gallery.js';
+import { fileBytes, loadModelAndGallery, Neighbours, onnxRuntime, useGalleryPanel, type Gallery } from '../gallery.js';
 
 interface Loaded {
   session: InferenceSession;
@@ -26,46 +26,27 @@ export function windowIds(t: Loaded, text: string): BigInt64Array {
 }
 
 export function SearchIt({ model, version }: { model: Model; version: Version }) {
-  const [state, setState] = useState<Loaded | null>(null);
-  const [status, setStatus] = useState('loading the text tower…');
   const [query, setQuery] = useState('');
-  const [result, setResult] = useState<Neighbour[] | null>(null);
-  useEffect(() => {
-    let cancelled = false;
-    setState(null);
-    setResult(null);
-    (async () => {
-      const meta = JSON.parse((await fileText(model, version, 'image-text.json')) ?? 'null') as { length: number; vocabulary: string };
-      const [{ session, gallery }, vocab] = await Promise.all([
-        loadModelAndGallery(model, version, 'text.onnx'),
-        fileBytes(model, version, meta.vocabulary),
-      ]);
-      const tokenizer = UnigramTokenizer.fromBytes(vocab);
-      const loaded = { session, gallery, tokenizer, length: meta.length, cls: tokenizer.pieceId('<cls>'), sep: tokenizer.pieceId('<sep>') };
-      if (loaded.cls < 0 || loaded.sep < 0) throw new Error('the vocabulary has no <cls>/<sep> pieces');
-      if (!cancelled) {
-        setState(loaded);
-        setStatus(`ready: ${gallery.items.length} gallery images`);
-      }
-    })().catch((err: Error) => !cancelled && setStatus(`could not load the model: ${err.message}`));
-    return () => {
-      cancelled = true;
-    };
-  }, [model, version]);
-
-  const search = async (e: FormEvent): Promise<void> => {
+  const { state, status, result, embed } = useGalleryPanel(model, version, 'loading the text tower…', async (): Promise<Loaded> => {
+    const meta = JSON.parse((await fileText(model, version, 'image-text.json')) ?? 'null') as { length: number; vocabulary: string };
+    const [{ session, gallery }, vocab] = await Promise.all([
+      loadModelAndGallery(model, version, 'text.onnx'),
+      fileBytes(model, version, meta.vocabulary),
+    ]);
+    const tokenizer = UnigramTokenizer.fromBytes(vocab);
+    const loaded = { session, gallery, tokenizer, length: meta.length, cls: tokenizer.pieceId('<cls>'), sep: tokenizer.pieceId('<sep>') };
+    if (loaded.cls < 0 || loaded.sep < 0) throw new Error('the vocabulary has no <cls>/<sep> pieces');
+    return loaded;
+  });
+  const search = (e: FormEvent): void => {
     e.preventDefault();
-    if (!state || !query.trim()) return;
-    setStatus('embedding…');
-    try {
+    if (!query.trim()) return;
+    void embed('sentence', async (s) => {
       const ort = await onnxRuntime();
-      const ids = windowIds(state, query);
-      const out = await state.session.run({ [state.session.inputNames[0]!]: new ort.Tensor('int64', ids, [1, ids.length]) });
-      setResult(nearest(out.embedding!.data as Float32Array, state.gallery, 5));
-      setStatus('done');
-    } catch (err) {
-      setStatus(`could not embed this sentence: ${(err as Error).message}`);
-    }
+      const ids = windowIds(s, query);
+      const out = await s.session.run({ [s.session.inputNames[0]!]: new ort.Tensor('int64', ids, [1, ids.length]) });
+      return out.embedding!.data as Float32Array;
+    });
   };
 
   return (
@@ -75,7 +56,7 @@ export function SearchIt({ model, version }: { model: Model; version: Version })
         Type a description: this version's text tower runs in this page (ONNX, WebAssembly) and shows the gallery images nearest it in the
         shared space. The sentence is not sent anywhere.
       </p>
-      <form onSubmit={(e) => void search(e)}>
+      <form onSubmit={search}>
         <input
           aria-label="a sentence"
           value={query}

@@ -1,10 +1,8 @@
 // "Try it": an image encoder's ONNX export runs in this page (onnxruntime-web, WebAssembly)
 // on an image the visitor picks, and the page shows the nearest images of the version's
 // gallery by cosine similarity. The image never leaves the browser.
-import { useEffect, useState } from 'react';
-import type { InferenceSession } from 'onnxruntime-web';
 import type { Model, Version } from '../api.js';
-import { loadModelAndGallery, nearest, Neighbours, onnxRuntime, type Gallery, type Neighbour } from '../gallery.js';
+import { loadModelAndGallery, Neighbours, onnxRuntime, useGalleryPanel } from '../gallery.js';
 
 /** The pixels of `file` as the model reads them: [C, H, W] in [0, 1], cropped to cover and resized, grey or RGB. */
 async function pixelsOf(file: Blob, [C, H, W]: number[]): Promise<Float32Array> {
@@ -27,39 +25,17 @@ async function pixelsOf(file: Blob, [C, H, W]: number[]): Promise<Float32Array> 
 }
 
 export function TryIt({ model, version }: { model: Model; version: Version }) {
-  const [state, setState] = useState<{ session: InferenceSession; gallery: Gallery; input: string } | null>(null);
-  const [status, setStatus] = useState('loading the model…');
-  const [result, setResult] = useState<Neighbour[] | null>(null);
-  useEffect(() => {
-    let cancelled = false;
-    setState(null);
-    setResult(null);
-    (async () => {
-      const { session, gallery } = await loadModelAndGallery(model, version, 'model.onnx');
-      if (!cancelled) {
-        setState({ session, gallery, input: session.inputNames[0]! });
-        setStatus(`ready: ${gallery.items.length} gallery images`);
-      }
-    })().catch((err: Error) => !cancelled && setStatus(`could not load the model: ${err.message}`));
-    return () => {
-      cancelled = true;
-    };
-  }, [model, version]);
-
-  const run = async (file: File): Promise<void> => {
-    if (!state) return;
-    setStatus('embedding…');
-    try {
+  const { state, status, result, embed } = useGalleryPanel(model, version, 'loading the model…', async () => {
+    const { session, gallery } = await loadModelAndGallery(model, version, 'model.onnx');
+    return { session, gallery, input: session.inputNames[0]! };
+  });
+  const run = (file: File): Promise<void> =>
+    embed('file', async (s) => {
       const ort = await onnxRuntime();
-      const shape = state.gallery.inputShape;
+      const shape = s.gallery.inputShape;
       const x = new ort.Tensor('float32', await pixelsOf(file, shape), [1, ...shape]);
-      const out = await state.session.run({ [state.input]: x });
-      setResult(nearest(out.embedding!.data as Float32Array, state.gallery, 5));
-      setStatus('done');
-    } catch (err) {
-      setStatus(`could not embed this file: ${(err as Error).message}`);
-    }
-  };
+      return (await s.session.run({ [s.input]: x })).embedding!.data as Float32Array;
+    });
 
   return (
     <div className="tryit" data-testid="tryit">

@@ -4,12 +4,8 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import * as torch from '@pretext/torch';
 import {
-  classEmbeddings,
   describeProblem,
-  embedCaptions,
-  embedPairImages,
   flattenedImage,
   iconSplits,
   IMAGE_EXTENSIONS,
@@ -20,6 +16,8 @@ import {
   trainImageText,
   writeImageTextGallery,
   PROMPT_TEMPLATES,
+  sentenceSimilarities,
+  zeroShotProbabilities,
   type ImageTextPairs,
 } from '@pretext/ssl';
 import { UsageError } from './errors.js';
@@ -155,7 +153,7 @@ async function modelAndImages(encoder: string | undefined, rest: string[], usage
   const model = loadImageText(existsSync(encoder) ? encoder : await resolveEncoderArg(encoder));
   const size = Math.max(model.meta.imageSize, 64);
   const { files, pixels } = await readImages(imageFiles(rest), size);
-  return { model, files, z: embedPairImages(model, pixels, size) };
+  return { model, files, pixels, size };
 }
 
 export async function zeroShotCommand(argv: string[]): Promise<number> {
@@ -176,17 +174,12 @@ export async function zeroShotCommand(argv: string[]): Promise<number> {
     .filter(Boolean);
   if (classes.length < 2)
     throw new UsageError(`pretext zero-shot needs --classes with at least two names\n\n${IMAGE_TEXT_HELP['zero-shot']}`);
-  const { model, files, z } = await modelAndImages(
+  const { model, files, pixels, size } = await modelAndImages(
     values.encoder,
     positionals,
     `pretext zero-shot needs --encoder and images\n\n${IMAGE_TEXT_HELP['zero-shot']}`,
   );
-  const rows = torch.tidy(() => {
-    const c = classEmbeddings(classes, PROMPT_TEMPLATES, (t) => embedCaptions(model, t));
-    const logits = z.matmul(c.t()).mul(model.model.logScale.exp().clampMax(100));
-    return Array.from({ length: files.length }, (_, i) => Array.from(logits.select(0, i).softmax(0).data() as Float32Array));
-  });
-  z.dispose();
+  const rows = zeroShotProbabilities(model, pixels, size, classes, PROMPT_TEMPLATES);
   const out = files.map((f, i) => {
     const p = rows[i]!;
     const best = p.indexOf(Math.max(...p));
@@ -219,16 +212,12 @@ export async function searchCommand(argv: string[]): Promise<number> {
   const k = Number(values.top);
   if (!Number.isInteger(k) || k < 1) throw new UsageError(`--top must be a positive integer, got '${values.top}'`);
   if (!query) throw new UsageError(`pretext search needs a sentence\n\n${IMAGE_TEXT_HELP.search}`);
-  const { model, files, z } = await modelAndImages(
+  const { model, files, pixels, size } = await modelAndImages(
     values.encoder,
     rest,
     `pretext search needs --encoder and images\n\n${IMAGE_TEXT_HELP.search}`,
   );
-  const sims = torch.tidy(() => {
-    const q = embedCaptions(model, [query]);
-    return Array.from(z.matmul(q.t()).squeeze(1).data() as Float32Array);
-  });
-  z.dispose();
+  const sims = sentenceSimilarities(model, pixels, size, query);
   const ranked = sims
     .map((s, i) => ({ image: files[i]!, similarity: Number(s.toFixed(4)) }))
     .sort((a, b) => b.similarity - a.similarity)

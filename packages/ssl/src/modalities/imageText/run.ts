@@ -16,6 +16,8 @@ import type { Transform } from '../../augment/transforms.js';
 import { tokenWindows, windowsTensor } from '../text/tokens.js';
 import type { TextTransformerConfig } from '../text/encoder.js';
 import { ImageTextModel, type PairLoss } from './model.js';
+import { classEmbeddings } from './evaluate.js';
+import { MAX_LOGIT_SCALE } from '../../losses/imageText.js';
 
 export const IMAGE_TEXT_FORMAT = 'pretext-image-text/1';
 
@@ -263,6 +265,46 @@ export function embedCaptions(t: TrainedImageText, texts: readonly string[], bat
     return batched(ids.size(0), batchSize, (i, n) => t.model.embedTexts(ids.narrow(0, i, n)));
   } finally {
     ids.dispose();
+  }
+}
+
+/**
+ * Zero-shot class probabilities of stored pixels: each class name through the prompt templates,
+ * the template embeddings averaged per class, a softmax over the model's scaled similarities.
+ */
+export function zeroShotProbabilities(
+  t: TrainedImageText,
+  pixels: Uint8Array,
+  stored: number,
+  classes: readonly string[],
+  templates: readonly string[],
+): number[][] {
+  const z = embedPairImages(t, pixels, stored);
+  try {
+    return torch.tidy(() => {
+      const c = classEmbeddings(classes, templates, (texts) => embedCaptions(t, texts));
+      const logits = z.matmul(c.t()).mul(t.model.logScale.exp().clampMax(MAX_LOGIT_SCALE));
+      return Array.from({ length: z.size(0) }, (_, i) => Array.from(logits.select(0, i).softmax(0).data() as Float32Array));
+    });
+  } finally {
+    z.dispose();
+  }
+}
+
+/** Cosine similarity of each stored image to a sentence in the model's shared space. */
+export function sentenceSimilarities(t: TrainedImageText, pixels: Uint8Array, stored: number, sentence: string): number[] {
+  const z = embedPairImages(t, pixels, stored);
+  try {
+    return torch.tidy(() =>
+      Array.from(
+        z
+          .matmul(embedCaptions(t, [sentence]).t())
+          .squeeze(1)
+          .data() as Float32Array,
+      ),
+    );
+  } finally {
+    z.dispose();
   }
 }
 

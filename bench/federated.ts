@@ -125,7 +125,7 @@ for (const alpha of args.alphas.split(',').map(Number)) {
         quiet: true,
       });
       const p = run.provenance.perRound;
-      if (!secure) results.push({ strategy: name, linear: run.scores.linear!, valKnn: run.validation.knn });
+      if (!secure) results.push({ strategy: name, linear: run.scores.linear!, valKnn: run.validation.knn! });
       emit({
         case: 'federated',
         dataset,

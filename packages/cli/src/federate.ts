@@ -22,7 +22,9 @@ checks and combines the updates and moves the global weights. The run folder is 
 per class, strategy, bytes per round), partition.json, metrics.jsonl and federation.svg.
 
   --partition SPEC   iid | dirichlet:ALPHA (label skew; 0.1 strong, 1.0 mild) | shards:K |
-                     quantity:ALPHA (site sizes skewed, classes mixed)
+                     quantity:ALPHA (site sizes skewed, classes mixed) | column:NAME (tables:
+                     the N-1 most frequent values of a column are sites, the rest one more;
+                     each site is also scored on its own test rows)
   --strategy NAME    ${STRATEGY_NAMES.join(' | ')} (default fedavg)
                      fedavg: example-weighted mean; fedprox: plus mu*(w - global) on each site's
                      gradients; fedadam/fedyogi: server optimizers (Reddi et al. 2021, --server-lr,
@@ -39,6 +41,8 @@ per class, strategy, bytes per round), partition.json, metrics.jsonl and federat
   --drop-rate P      each round each site dies mid-round with chance P (its update never comes)
   --drop-per-round N exactly N sites, drawn each round, die mid-round
   --alone            each site trains alone on its own examples (the baseline), scored one by one
+  --pooled           every site's examples trained together at one site (the centralized arm),
+                     scored like the federation (per site too)
   --secure-aggregation
                      sites clip each coordinate of their weighted update to [-X, X] (--clip,
                      default 4), quantize and mask it (pairwise X25519 masks, Shamir-shared keys);
@@ -83,6 +87,7 @@ export async function federateCommand(argv: string[]): Promise<number> {
       'drop-rate': { type: 'string' },
       'drop-per-round': { type: 'string' },
       alone: { type: 'boolean', default: false },
+      pooled: { type: 'boolean', default: false },
       'secure-aggregation': { type: 'boolean', default: false },
       clip: { type: 'string', default: '4' },
       'server-lr': { type: 'string' },
@@ -121,6 +126,7 @@ export async function federateCommand(argv: string[]): Promise<number> {
       dropRate: num(values['drop-rate'], 'drop-rate'),
       dropPerRound: num(values['drop-per-round'], 'drop-per-round'),
       alone: values.alone,
+      pooled: values.pooled,
       secureAggregation: values['secure-aggregation'] ? { clip: num(values.clip, 'clip')! } : undefined,
     });
     const p = run.provenance;
@@ -134,7 +140,7 @@ export async function federateCommand(argv: string[]): Promise<number> {
           validation: run.validation,
           ...run.scores,
           perRound: p.perRound,
-          perSite: run.perSite,
+          sites: run.perSite,
         }),
       );
       return 0;
@@ -148,8 +154,20 @@ export async function federateCommand(argv: string[]): Promise<number> {
     );
     const pct = (v: number | undefined): string => (v === undefined ? '-' : `${(100 * v).toFixed(2)}%`);
     console.log(
-      `validation kNN ${pct(run.validation.knn)}; test: kNN ${pct(run.scores.knn)}, linear probe ${pct(run.scores.linear)}${values.alone ? ' (mean over sites)' : ''}`,
+      run.scores.metric
+        ? `validation ${Object.entries(run.validation)
+            .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+            .join(
+              ', ',
+            )}; test ${run.scores.metric} (linear probe) ${run.scores.linear?.toFixed(3) ?? '-'}${values.alone ? ' (mean over sites)' : ''}`
+        : `validation kNN ${pct(run.validation.knn)}; test: kNN ${pct(run.scores.knn)}, linear probe ${pct(run.scores.linear)}${values.alone ? ' (mean over sites)' : ''}`,
     );
+    if (run.scores.perSite)
+      console.log(
+        `on each site's own test rows (${run.scores.metric}): ${Object.entries(run.scores.perSite)
+          .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+          .join(', ')}`,
+      );
     console.log(`run folder: ${outDir}`);
     return 0;
   } catch (e) {

@@ -398,6 +398,11 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`pretext: ${err.message}`);
       return 2;
     }
+    const code = (err as { code?: string }).code;
+    if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' || code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      console.error(`pretext: ${(err as Error).message} (see pretext ${command ?? ''} --help)`);
+      return 2;
+    }
     if (
       err instanceof RecipeError ||
       err instanceof TrainingDiverged ||

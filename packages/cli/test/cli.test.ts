@@ -63,6 +63,10 @@ describe('pretext CLI', () => {
     const bad = pretext('pretrain', 'x.yaml', '--bogus');
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /Unknown option '--bogus'/);
+    // A stray argument is a usage error with a pointer to the help, not a stack trace.
+    const stray = pretext('eval', 'runs/some-run');
+    assert.equal(stray.code, 2);
+    assert.match(stray.stderr, /^pretext: Unexpected argument 'runs\/some-run'.*\(see pretext eval --help\)\n$/);
   });
 
   it('names every invalid recipe field and the allowed values', () => {

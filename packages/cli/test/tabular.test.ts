@@ -132,4 +132,79 @@ train: { epochs: 2, batchSize: 64, optimizer: { name: adamw, lr: 0.001 } }
       hub.server.kill('SIGTERM');
     }
   });
+
+  it("federates a table by a region column: per-site scores on each region's own rows, alone and pooled arms", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-table-fed-'));
+    const env = { XDG_CONFIG_HOME: join(dir, 'config'), PRETEXT_CACHE: join(dir, 'cache') };
+    // Four regions of unequal size: the two largest become sites, the other two are pooled.
+    const lines = transactions(1200, 3).trimEnd().split('\n');
+    const regions = ['north', 'north', 'north', 'south', 'south', 'east', 'west'];
+    const csv = [`${lines[0]},region`, ...lines.slice(1).map((l, i) => `${l},${regions[i % regions.length]}`)].join('\n');
+    writeFileSync(join(dir, 'tx.csv'), `${csv}\n`);
+    writeFileSync(
+      join(dir, 'r.yaml'),
+      `name: scarf-tx-fed
+data: { dataset: table, path: ${join(dir, 'tx.csv')}, label: fraud, drop: [id] }
+encoder: { type: tabular-mlp, config: { hidden: [32, 32] } }
+method: { name: scarf }
+train: { epochs: 2, batchSize: 64, optimizer: { name: adamw, lr: 0.001 } }
+`,
+    );
+    const arm = (name: string, ...extra: string[]) => {
+      const out = join(dir, name);
+      const r = runPretext(
+        env,
+        'federate',
+        'simulate',
+        join(dir, 'r.yaml'),
+        '--sites',
+        '3',
+        '--partition',
+        'column:region',
+        '--rounds',
+        '2',
+        '--out',
+        out,
+        '--json',
+        ...extra,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      return {
+        out,
+        res: JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
+          metric: string;
+          linear: number;
+          perSite: Record<string, number>;
+          validation: Record<string, number>;
+        },
+      };
+    };
+    const fed = arm('fed');
+    assert.equal(fed.res.metric, 'auroc');
+    assert.deepEqual(Object.keys(fed.res.perSite).sort(), ['north', 'other', 'south']);
+    assert.ok(fed.res.linear > 0.6, JSON.stringify(fed.res));
+    assert.ok(
+      Object.values(fed.res.perSite).every((v) => v > 0.5 && v <= 1),
+      JSON.stringify(fed.res.perSite),
+    );
+    assert.ok(fed.res.validation.auroc! > 0.5);
+    const partition = JSON.parse(readFileSync(join(fed.out, 'partition.json'), 'utf8')) as { sites: { name: string; examples: number }[] };
+    assert.deepEqual(
+      partition.sites.map((s) => s.name),
+      ['north', 'south', 'other'],
+    );
+    // The run folder is an ordinary table encoder: eval gives the same test score.
+    const ev = runPretext(env, 'eval', '--encoder', fed.out, '--json');
+    assert.equal(ev.code, 0, ev.stderr);
+    assert.ok(Math.abs((JSON.parse(ev.stdout) as { linear: number }).linear - fed.res.linear) < 1e-9);
+    const alone = arm('alone', '--alone');
+    assert.deepEqual(Object.keys(alone.res.perSite).sort(), ['north', 'other', 'south']);
+    const pooled = arm('pooled', '--pooled');
+    assert.deepEqual(Object.keys(pooled.res.perSite).sort(), ['north', 'other', 'south']);
+    const fedJson = JSON.parse(readFileSync(join(pooled.out, 'federation.json'), 'utf8')) as { sites: { name: string }[] };
+    assert.deepEqual(
+      fedJson.sites.map((s) => s.name),
+      ['north', 'south', 'other'],
+    );
+  });
 });

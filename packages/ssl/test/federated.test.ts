@@ -231,7 +231,7 @@ describe('simulateFederation', () => {
     assert.ok(p.perRound.every((r) => r.sites === 4 && r.bytesIn > 0 && r.bytesIn === r.bytesOut && Number.isFinite(r.loss)));
     assert.deepEqual(run.testReads, ['the final score of the federated encoder']);
     assert.ok(run.scores.linear! > 0.5 && run.scores.knn! > 0.5, JSON.stringify(run.scores));
-    assert.ok(run.validation.knn > 0.5);
+    assert.ok(run.validation.knn! > 0.5);
     const { encoder, meta } = loadEncoder(out);
     assert.equal(meta.federated!.strategy.name, 'fedavg');
     assert.equal(meta.federated!.partition.spec, 'dirichlet:0.5');

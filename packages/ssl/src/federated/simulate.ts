@@ -7,15 +7,12 @@ import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import * as torch from '@pretext/torch';
-import type { Tensor } from '@pretext/torch';
 import {
-  duringSelection,
   parsePartition,
   partitionExamples,
   ProgressBar,
   seededPermutation,
   splitmix32,
-  TestSplit,
   type Partition,
   type PartitionSpec,
 } from '@pretext/data';
@@ -30,24 +27,13 @@ import {
   type SiteUpdate,
   type Weights,
 } from '@pretext/hub/client';
-import { hasTestSplit, inputNormFor, loadImageSet, type DataSpec, type LabeledSet } from '../data/sources.js';
-import { buildEncoder, type EncoderSpec } from '../encoders/encoder.js';
+import { buildEncoder } from '../encoders/encoder.js';
 import { buildMethod } from '../methods/index.js';
 import type { SSLMethod } from '../methods/method.js';
-import { buildAugment } from '../recipe/augment.js';
 import type { Recipe } from '../recipe/schema.js';
-import { imageViews } from '../train/trainer.js';
 import { lineChart } from '../report/plot.js';
-import { fingerprint } from '../data/fingerprint.js';
-import {
-  encoderForData,
-  imageEncoderMeta,
-  saveEncoderRun,
-  scoreEncoder,
-  validationSplit,
-  type EncoderMeta,
-  type Scores,
-} from '../pipeline.js';
+import { saveEncoderRun, type EncoderMeta, type Scores } from '../pipeline.js';
+import { federatedData } from './data.js';
 import { FederatedSite, readWeights, writeWeights } from './site.js';
 import type { FederatedProvenance } from './provenance.js';
 import { bufferKeys, sharedKeys, StrategyError, type Strategy } from './strategy.js';
@@ -70,6 +56,8 @@ export interface SimulateOptions {
   dropPerRound?: number;
   /** Each site trains alone on its own examples (the baseline a federation must beat); no rounds are combined. */
   alone?: boolean;
+  /** All sites' examples at one site (centralized training through the same rounds), scored per site like a federation. */
+  pooled?: boolean;
   /**
    * Secure aggregation: sites clip each coordinate of their weighted update to [-clip, clip],
    * quantize and mask it; the coordinator sees only the unmasked sum.
@@ -81,12 +69,15 @@ export interface SimulateOptions {
 export interface FederatedRun {
   outDir: string;
   provenance: FederatedProvenance;
-  /** kNN on the validation split carved from the training images (for choices between runs). */
-  validation: { knn: number };
-  /** The test split's final score (each encoder scored once; `alone`: the mean over sites). */
-  scores: Scores;
-  /** `alone`: every site's own scores. */
-  perSite?: (Scores & { site: string; valKnn: number })[];
+  /** The score on validation data carved from the training examples, for choices between runs (images: knn; tables: auroc or accuracy). */
+  validation: Record<string, number>;
+  /**
+   * The test split's final score (each encoder scored once; `alone`: the mean over sites). With a
+   * `column:` partition of a table, `perSite` holds each site's score on its own test rows.
+   */
+  scores: Scores & { perSite?: Record<string, number> };
+  /** `alone`: every site's encoder scored on the whole test split, and (`own`) on its own rows. */
+  perSite?: (Scores & { site: string; validation: Record<string, number>; own?: number })[];
   testReads: string[];
 }
 
@@ -96,23 +87,8 @@ function describePartition(p: Partition): FederatedProvenance['sites'] {
   return p.sites.map((s, i) => ({ name: s.name, examples: s.indices.length, classCounts: p.counts[i]! }));
 }
 
-/** The validation kNN of an encoder, as a model-selection step (the test split is sealed meanwhile). */
-function validationKnn(
-  method: SSLMethod,
-  norm: Parameters<typeof scoreEncoder>[1],
-  curve: { train: LabeledSet; validation: LabeledSet },
-): number {
-  return duringSelection('validation kNN of a federated encoder', () => {
-    const knn = scoreEncoder(method.backbone, norm, curve.train, curve.validation, { knn: true, linear: false }).knn!;
-    method.train();
-    return knn;
-  });
-}
-
 export async function simulateFederation(o: SimulateOptions): Promise<FederatedRun> {
   const { recipe } = o;
-  if (recipe.data.dataset === 'table' || recipe.data.dataset === 'text' || recipe.data.dataset === 'events')
-    throw new TypeError(`federated simulation reads images for now; recipe ${recipe.name} trains on ${recipe.data.dataset}`);
   if (!(o.localEpochs > 0)) throw new RangeError(`local epochs must be positive, got ${o.localEpochs}`);
   if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new RangeError(`a federation runs at least one round, got ${o.rounds}`);
   if (o.secureAggregation) {
@@ -127,30 +103,22 @@ export async function simulateFederation(o: SimulateOptions): Promise<FederatedR
   const dropPerRound = o.dropPerRound ?? 0;
   if (!Number.isInteger(dropPerRound) || dropPerRound < 0 || dropPerRound >= o.sites)
     throw new RangeError(`sites dropped per round must be a whole number below ${o.sites}, got ${dropPerRound}`);
-  const data = recipe.data as DataSpec;
   mkdirSync(o.outDir, { recursive: true });
   writeFileSync(join(o.outDir, 'recipe.yaml'), toYaml(recipe));
-  const full = await loadImageSet(data, 'train', { quiet: o.quiet });
-  if (!full.labels) throw new TypeError(`${full.source} has no labels: a federated benchmark partitions and scores by class`);
-  const limit = Math.min(data.limit ?? Infinity, full.images.size(0));
-  const train: LabeledSet = {
-    ...full,
-    images: torch.keep(full.images.narrow(0, 0, limit)),
-    labels: torch.keep(full.labels.narrow(0, 0, limit)),
-  } as LabeledSet;
-  const labels = Int32Array.from(train.labels.data() as BigInt64Array, Number);
+  const data = await federatedData(recipe, { quiet: o.quiet });
   const spec = typeof o.partition === 'string' ? parsePartition(o.partition) : o.partition;
-  const partition = partitionExamples(spec, { sites: o.sites, seed: o.partitionSeed ?? recipe.seed, labels, minPerSite: 2 });
+  const partition = partitionExamples(spec, {
+    sites: o.sites,
+    seed: o.partitionSeed ?? recipe.seed,
+    labels: data.labels,
+    ...(spec.kind === 'column' ? { keys: data.keys(spec.column) } : {}),
+    minPerSite: 2,
+  });
   writeFileSync(
     join(o.outDir, 'partition.json'),
     `${JSON.stringify({ spec: partition.spec, seed: partition.seed, sites: describePartition(partition) }, null, 2)}\n`,
   );
-  const norm = await inputNormFor(data, train);
-  // Scoring follows the centralized protocol: the kNN bank and the probe see the whole labeled
-  // training split (a `limit` only shortens pretraining), the curve its carved validation part.
-  const scoring = full as LabeledSet;
-  const curve = validationSplit(scoring);
-  const encoderSpec = encoderForData(recipe.encoder as EncoderSpec, data);
+  const { encoderSpec, makeViews } = data;
   const makeMethod = (): SSLMethod => {
     // Every copy starts from the same initialization: the server's and each site's.
     torch.manualSeed(recipe.seed);
@@ -159,13 +127,18 @@ export async function simulateFederation(o: SimulateOptions): Promise<FederatedR
   const server = makeMethod();
   const keys = sharedKeys(server, o.strategy.share);
   const plain = bufferKeys(server, keys);
-  const makeViews = imageViews(buildAugment(recipe.augment), norm);
   const trainConfig = { ...recipe.train, seed: recipe.seed };
-  const sites = partition.sites.map(
+  if (o.pooled && (o.alone || o.secureAggregation))
+    throw new RangeError('pooled training is one site: it cannot also train sites alone or aggregate securely');
+  // Pooled: one site holding every site's examples (the centralized arm on the same code path).
+  const trainingSites = o.pooled
+    ? [{ name: 'pooled', indices: Uint32Array.from(partition.sites.flatMap((p) => Array.from(p.indices))).sort() }]
+    : partition.sites;
+  const sites = trainingSites.map(
     (s, i) =>
       new FederatedSite({
         name: s.name,
-        examples: torch.keep(torch.tidy(() => train.images.indexSelect(0, torch.tensor(BigInt64Array.from(s.indices, (x) => BigInt(x)))))),
+        examples: torch.keep(torch.tidy(() => data.examples.indexSelect(0, torch.tensor(BigInt64Array.from(s.indices, (x) => BigInt(x)))))),
         method: makeMethod(),
         makeViews,
         train: trainConfig,
@@ -231,11 +204,11 @@ export async function simulateFederation(o: SimulateOptions): Promise<FederatedR
           `round ${r + 1}: only ${coordinator.submitted.length} of ${sites.length} sites submitted, below the quorum of ${coordinator.plan.minSites}`,
         );
     }
-    // The recipe's per-epoch curve becomes a per-round one: the global encoder's validation kNN.
+    // The recipe's per-epoch curve becomes a per-round one: the global encoder's validation score.
     let valKnn: number | undefined;
     if (recipe.evaluation.knnEveryEpoch && !o.alone) {
       writeWeights(server, coordinator.global);
-      valKnn = validationKnn(server, norm, curve);
+      valKnn = Object.values(data.validation(server))[0]!;
     }
     const entry = {
       round: r + 1,
@@ -265,59 +238,46 @@ export async function simulateFederation(o: SimulateOptions): Promise<FederatedR
     epsilon: null,
   };
   const meta = (method: SSLMethod): EncoderMeta =>
-    imageEncoderMeta(recipe, encoderSpec, method.backbone.outDim, norm, {
-      dataFingerprint: fingerprint(train.images),
-      trainSteps: o.rounds * stepsPerRound,
-      trainSeconds,
-      federated: provenance,
-    });
-  const test = hasTestSplit(data)
-    ? new TestSplit(
-        `${data.dataset === 'fashion-mnist' ? 'fashion-mnist' : data.path}/test`,
-        async () => loadImageSet(data, 'test') as Promise<LabeledSet>,
-      )
-    : null;
-  const finalScore = async (method: SSLMethod, purpose: string): Promise<Scores> => {
-    if (!test) return {};
-    const held = await test.forFinalScore(purpose);
-    const s = scoreEncoder(method.backbone, norm, scoring, held, recipe.evaluation);
-    held.images.dispose();
-    held.labels.dispose();
-    return s;
-  };
+    data.meta(method, { trainSteps: o.rounds * stepsPerRound, trainSeconds, federated: provenance });
   let run: FederatedRun;
   if (o.alone) {
     const perSite: NonNullable<FederatedRun['perSite']> = [];
     for (const site of sites) {
-      const valKnn = validationKnn(site.method, norm, curve);
+      const validation = data.validation(site.method);
       const dir = join(o.outDir, 'sites', site.name);
       mkdirSync(dir, { recursive: true });
-      saveEncoderRun(dir, site.method.backbone, meta(site.method));
-      perSite.push({ site: site.name, valKnn, ...(await finalScore(site.method, `the final score of ${site.name} trained alone`)) });
+      saveEncoderRun(dir, site.method.backbone, meta(site.method), data.files);
+      const { perSite: own, ...scores } = await data.finalScore(
+        site.method,
+        `the final score of ${site.name} trained alone`,
+        partition,
+        site.name,
+      );
+      perSite.push({ site: site.name, validation, ...scores, ...(own?.[site.name] === undefined ? {} : { own: own[site.name] }) });
     }
     const mean = (f: (s: (typeof perSite)[number]) => number | undefined): number =>
       perSite.reduce((a, s) => a + (f(s) ?? NaN), 0) / perSite.length;
+    const ownScores = Object.fromEntries(perSite.flatMap((p) => (p.own === undefined ? [] : [[p.site, p.own]])));
     run = {
       outDir: o.outDir,
       provenance,
-      validation: { knn: mean((s) => s.valKnn) },
-      scores: test ? { knn: mean((s) => s.knn), linear: mean((s) => s.linear) } : {},
+      validation: Object.fromEntries(Object.keys(perSite[0]!.validation).map((k) => [k, mean((s) => s.validation[k])])),
+      scores: {
+        ...(perSite.some((p) => p.knn !== undefined) ? { knn: mean((s) => s.knn) } : {}),
+        ...(perSite.some((p) => p.linear !== undefined) ? { linear: mean((s) => s.linear) } : {}),
+        ...(perSite[0]!.metric ? { metric: perSite[0]!.metric } : {}),
+        ...(Object.keys(ownScores).length ? { perSite: ownScores } : {}),
+      },
       perSite,
-      testReads: test?.openings ?? [],
+      testReads: data.testReads(),
     };
   } else {
     writeWeights(server, coordinator.global);
     server.eval();
-    const valKnn = validationKnn(server, norm, curve);
-    saveEncoderRun(o.outDir, server.backbone, meta(server));
-    run = {
-      outDir: o.outDir,
-      provenance,
-      validation: { knn: valKnn },
-      scores: await finalScore(server, 'the final score of the federated encoder'),
-      testReads: [],
-    };
-    run.testReads = test?.openings ?? [];
+    const validation = data.validation(server);
+    saveEncoderRun(o.outDir, server.backbone, meta(server), data.files);
+    const scores = await data.finalScore(server, `the final score of the ${o.pooled ? 'pooled' : 'federated'} encoder`, partition);
+    run = { outDir: o.outDir, provenance, validation, scores, testReads: data.testReads() };
   }
   writeFileSync(join(o.outDir, 'federation.json'), `${JSON.stringify(provenance, null, 2)}\n`);
   writeFileSync(
@@ -340,20 +300,10 @@ export async function simulateFederation(o: SimulateOptions): Promise<FederatedR
     );
   writeFileSync(
     join(o.outDir, 'scores.json'),
-    `${JSON.stringify({ dataset: data.dataset, split: 'test', ...run.scores, validation_knn: run.validation.knn, ...(run.perSite ? { perSite: run.perSite } : {}) }, null, 2)}\n`,
+    `${JSON.stringify({ dataset: recipe.data.dataset === 'table' ? (recipe.data.name ?? recipe.data.path) : recipe.data.dataset, split: 'test', ...run.scores, validation: run.validation, ...(run.perSite ? { sites: run.perSite } : {}) }, null, 2)}\n`,
   );
   for (const s of sites) s.dispose();
-  for (const t of [
-    train.images,
-    train.labels,
-    scoring.images,
-    scoring.labels,
-    curve.train.images,
-    curve.train.labels,
-    curve.validation.images,
-    curve.validation.labels,
-  ] as Tensor[])
-    t.dispose();
+  data.dispose();
   return run;
 }
 

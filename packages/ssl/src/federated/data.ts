@@ -1,0 +1,244 @@
+// What a simulated federation needs from a modality: the training examples the sites split
+// (with their classes, and a column's values for natural partitions), the views a method
+// trains on, the encoder, a validation score for choices, and the final scores on the test
+// split, read once per encoder. Images score by kNN and a linear probe; tables by the tabular
+// final-score protocol (a regularized linear head, AUROC for binary labels), overall and, when
+// sites are a column's values, on each site's own test rows.
+import * as torch from '@pretext/torch';
+import type { Tensor } from '@pretext/torch';
+import {
+  carveValidation,
+  duringSelection,
+  fitFeatures,
+  labeledRows,
+  takeRows,
+  TestSplit,
+  type FeatureSchema,
+  type Partition,
+  type Table,
+} from '@pretext/data';
+import { hasTestSplit, inputNormFor, loadImageSet, type DataSpec, type LabeledSet } from '../data/sources.js';
+import type { EncoderSpec } from '../encoders/encoder.js';
+import { encoderForData, imageEncoderMeta, scoreEncoder, validationSplit, type EncoderMeta, type Scores } from '../pipeline.js';
+import type { SSLMethod } from '../methods/method.js';
+import { buildAugment } from '../recipe/augment.js';
+import type { Recipe } from '../recipe/schema.js';
+import { imageViews, type ViewMaker } from '../train/trainer.js';
+import { fingerprint } from '../data/fingerprint.js';
+import { extractFeatures } from '../eval/features.js';
+import { rowsTensor, tabularEncoderSpec, type TabularEncoderChoice } from '../modalities/tabular/pretrain.js';
+import { loadTableData, type TableDataSpec } from '../modalities/tabular/source.js';
+import { tabularViews } from '../modalities/tabular/views.js';
+import { scoreFrozenFeatures } from '../transfer/tabular.js';
+import type { FederatedProvenance } from './provenance.js';
+
+export interface FederatedData {
+  /** Examples the sites split: images or encoded rows (freed by dispose). */
+  examples: Tensor;
+  /** Class of each example, or -1 (used for partitions and their counts). */
+  labels: Int32Array;
+  /** Values of a column, one per example, for `column:NAME` partitions. */
+  keys(column: string): string[];
+  makeViews: ViewMaker;
+  encoderSpec: EncoderSpec;
+  /** The score choices between runs are made on: validation data carved from the training examples. */
+  validation(method: SSLMethod): Record<string, number>;
+  /** Scores on the test split, opened once for `purpose`; per site too when `partition` splits by a column. */
+  finalScore(
+    method: SSLMethod,
+    purpose: string,
+    partition?: Partition,
+    onlySite?: string,
+  ): Promise<Scores & { perSite?: Record<string, number> }>;
+  meta(method: SSLMethod, run: { trainSteps: number; trainSeconds: number; federated: FederatedProvenance }): EncoderMeta;
+  /** Files saved beside the encoder (a table's preprocessing). */
+  files: Record<string, unknown>;
+  testReads(): string[];
+  dispose(): void;
+}
+
+/** The federated data of a recipe: its images or its table. `limit` shortens image pretraining only. */
+export async function federatedData(recipe: Recipe, o: { quiet?: boolean } = {}): Promise<FederatedData> {
+  if (recipe.data.dataset === 'table') return tableData(recipe);
+  if (recipe.data.dataset === 'text' || recipe.data.dataset === 'events')
+    throw new TypeError(`federated simulation reads images and tables; recipe ${recipe.name} trains on ${recipe.data.dataset}`);
+  return imageData(recipe, o);
+}
+
+async function imageData(recipe: Recipe, o: { quiet?: boolean }): Promise<FederatedData> {
+  const data = recipe.data as DataSpec;
+  const full = await loadImageSet(data, 'train', { quiet: o.quiet });
+  if (!full.labels) throw new TypeError(`${full.source} has no labels: a federated benchmark partitions and scores by class`);
+  const limit = Math.min(data.limit ?? Infinity, full.images.size(0));
+  const examples = torch.keep(full.images.narrow(0, 0, limit));
+  const labels = Int32Array.from(full.labels.narrow(0, 0, limit).data() as BigInt64Array, Number);
+  const norm = await inputNormFor(data, { ...full, images: examples } as LabeledSet);
+  // Scoring follows the centralized protocol: the kNN bank and the probe see the whole labeled
+  // training split (a `limit` only shortens pretraining), the curve its carved validation part.
+  const scoring = full as LabeledSet;
+  const curve = validationSplit(scoring);
+  const encoderSpec = encoderForData(recipe.encoder as EncoderSpec, data);
+  const test = hasTestSplit(data)
+    ? new TestSplit(
+        `${data.dataset === 'fashion-mnist' ? 'fashion-mnist' : data.path}/test`,
+        async () => loadImageSet(data, 'test') as Promise<LabeledSet>,
+      )
+    : null;
+  return {
+    examples,
+    labels,
+    keys: (c) => {
+      throw new TypeError(`image data has no column '${c}' to partition by`);
+    },
+    makeViews: imageViews(buildAugment(recipe.augment), norm),
+    encoderSpec,
+    validation: (method) =>
+      duringSelection('validation kNN of a federated encoder', () => {
+        const knn = scoreEncoder(method.backbone, norm, curve.train, curve.validation, { knn: true, linear: false }).knn!;
+        method.train();
+        return { knn };
+      }),
+    async finalScore(method, purpose) {
+      if (!test) return {};
+      const held = await test.forFinalScore(purpose);
+      const s = scoreEncoder(method.backbone, norm, scoring, held, recipe.evaluation);
+      held.images.dispose();
+      held.labels.dispose();
+      return s;
+    },
+    meta: (method, run) =>
+      imageEncoderMeta(recipe, encoderSpec, method.backbone.outDim, norm, { dataFingerprint: fingerprint(examples), ...run }),
+    files: {},
+    testReads: () => test?.openings ?? [],
+    dispose() {
+      for (const t of [
+        examples,
+        scoring.images,
+        scoring.labels,
+        curve.train.images,
+        curve.train.labels,
+        curve.validation.images,
+        curve.validation.labels,
+      ] as Tensor[])
+        t.dispose();
+    },
+  };
+}
+
+/** A column's values as strings ('' when missing), one per row. */
+function columnKeys(t: Table, name: string): string[] {
+  const c = t.columns.find((x) => x.name === name);
+  if (!c) throw new TypeError(`${t.source} has no column '${name}' (it has ${t.columns.map((x) => x.name).join(', ')})`);
+  if (c.type === 'categorical' || c.type === 'boolean') return Array.from(c.values, (v) => (v < 0 ? '' : c.levels[v]!));
+  if (c.type === 'text') return c.values.map((v) => v ?? '');
+  return Array.from(c.values, (v) => (Number.isNaN(v) ? '' : String(v)));
+}
+
+async function tableData(recipe: Recipe): Promise<FederatedData> {
+  const spec = recipe.data as TableDataSpec;
+  const data = await loadTableData(spec);
+  if (!data.label || !data.test) throw new TypeError(`a federated table benchmark needs a label and test rows; ${data.name} has none`);
+  // The preprocessing is fitted on all training rows here: a real federation would compute the
+  // category levels and quantiles from the sites' summaries instead.
+  const schema: FeatureSchema = fitFeatures(data.train, { ...recipe.features, label: data.label });
+  const examples = rowsTensor(data.train, schema);
+  const { idx, y } = labeledRows(data.train, schema);
+  const labels = new Int32Array(data.train.rows).fill(-1);
+  idx.forEach((r, k) => (labels[r] = y[k]!));
+  const classes = schema.label!.classes.length;
+  const encoderSpec = tabularEncoderSpec(recipe.encoder as TabularEncoderChoice, schema);
+  const features = (method: SSLMethod, rows: Tensor): Tensor => extractFeatures(method.backbone, rows, { mean: 0, std: 1 });
+  /** Frozen features of a table's labeled rows (optionally only `only` of them). */
+  const labeled = (method: SSLMethod, t: Table, only?: Set<number>): { x: Tensor; y: Int32Array } => {
+    const l = labeledRows(t, schema);
+    const keep = only ? l.idx.map((r, k) => [r, k] as const).filter(([r]) => only.has(r)) : l.idx.map((r, k) => [r, k] as const);
+    const rows = rowsTensor(
+      takeRows(
+        t,
+        keep.map(([r]) => r),
+      ),
+      schema,
+    );
+    const x = features(method, rows);
+    rows.dispose();
+    return { x, y: Int32Array.from(keep, ([, k]) => l.y[k]!) };
+  };
+  const score = (a: { x: Tensor; y: Int32Array }, b: { x: Tensor; y: Int32Array }): number => {
+    const s = scoreFrozenFeatures(a, b, classes);
+    a.x.dispose();
+    b.x.dispose();
+    return s.linear;
+  };
+  return {
+    examples,
+    labels,
+    keys: (c) => columnKeys(data.train, c),
+    makeViews: tabularViews,
+    encoderSpec,
+    validation(method) {
+      // The final-score protocol on a carved fifth of the labeled training rows.
+      return duringSelection('validation score of a federated table encoder', () => {
+        const all = labeled(method, data.train);
+        const carved = carveValidation(all.y.length, Math.max(1, Math.floor(all.y.length / 5)));
+        const pick = (rows: Uint32Array) => {
+          const ix = torch.tensor(BigInt64Array.from(rows, (r) => BigInt(r)));
+          const x = torch.keep(all.x.indexSelect(0, ix));
+          ix.dispose();
+          return { x, y: Int32Array.from(rows, (r) => all.y[r]!) };
+        };
+        const v = score(pick(carved.train), pick(carved.validation));
+        all.x.dispose();
+        method.train();
+        return { [schema.label!.classes.length === 2 ? 'auroc' : 'accuracy']: v };
+      });
+    },
+    async finalScore(method, purpose, partition, onlySite) {
+      method.eval();
+      const test = await data.test!.forFinalScore(purpose);
+      const linear = score(labeled(method, data.train), labeled(method, test));
+      const out: Scores & { perSite?: Record<string, number> } = { metric: classes === 2 ? 'auroc' : 'accuracy', linear };
+      const column = /^column:(.+)$/.exec(partition?.spec ?? '')?.[1];
+      if (partition && column) {
+        // Each site's own rows: a head fitted on its labeled training rows, scored on its test rows.
+        const testKeys = columnKeys(test, column);
+        const named = new Set(partition.sites.map((s) => s.name).filter((s) => s !== 'other'));
+        out.perSite = {};
+        for (const site of partition.sites.filter((x) => onlySite === undefined || x.name === onlySite)) {
+          const mine = new Set(Array.from(site.indices));
+          const theirs = new Set(
+            testKeys.flatMap((k, r) => ((site.name === 'other' ? !named.has(k || '(empty)') : (k || '(empty)') === site.name) ? [r] : [])),
+          );
+          const a = labeled(method, data.train, mine);
+          const b = labeled(method, test, theirs);
+          const both = (y: Int32Array) => new Set(y).size === classes;
+          if (!both(a.y) || !both(b.y)) {
+            a.x.dispose();
+            b.x.dispose();
+            continue;
+          }
+          out.perSite[site.name] = score(a, b);
+        }
+      }
+      return out;
+    },
+    meta: (method, run) => ({
+      format: 'pretext-encoder/1',
+      modality: 'tabular',
+      encoder: encoderSpec,
+      features: schema,
+      tableData: spec,
+      outDim: method.backbone.outDim,
+      inputNorm: { mean: 0, std: 1 },
+      inputShape: [examples.size(1)],
+      method: recipe.method.name,
+      recipe: recipe.name,
+      dataset: data.name,
+      dataFingerprint: fingerprint(examples),
+      createdAt: new Date().toISOString(),
+      ...run,
+    }),
+    files: { 'features.json': schema },
+    testReads: () => data.test!.openings,
+    dispose: () => examples.dispose(),
+  };
+}

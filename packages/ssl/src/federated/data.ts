@@ -26,7 +26,7 @@ import type { Recipe } from '../recipe/schema.js';
 import { imageViews, type ViewMaker } from '../train/trainer.js';
 import { fingerprint } from '../data/fingerprint.js';
 import { extractFeatures } from '../eval/features.js';
-import { rowsTensor, tabularEncoderSpec, type TabularEncoderChoice } from '../modalities/tabular/pretrain.js';
+import { rowsTensor, tabularEncoderMeta, tabularEncoderSpec, type TabularEncoderChoice } from '../modalities/tabular/pretrain.js';
 import { loadTableData, type TableDataSpec } from '../modalities/tabular/source.js';
 import { tabularViews } from '../modalities/tabular/views.js';
 import { scoreFrozenFeatures } from '../transfer/tabular.js';
@@ -221,22 +221,14 @@ async function tableData(recipe: Recipe): Promise<FederatedData> {
       }
       return out;
     },
-    meta: (method, run) => ({
-      format: 'pretext-encoder/1',
-      modality: 'tabular',
-      encoder: encoderSpec,
-      features: schema,
-      tableData: spec,
-      outDim: method.backbone.outDim,
-      inputNorm: { mean: 0, std: 1 },
-      inputShape: [examples.size(1)],
-      method: recipe.method.name,
-      recipe: recipe.name,
-      dataset: data.name,
-      dataFingerprint: fingerprint(examples),
-      createdAt: new Date().toISOString(),
-      ...run,
-    }),
+    meta: (method, run) =>
+      tabularEncoderMeta(encoderSpec, schema, examples, method.backbone.outDim, {
+        tableData: spec,
+        method: recipe.method.name,
+        recipe: recipe.name,
+        dataset: data.name,
+        ...run,
+      }),
     files: { 'features.json': schema },
     testReads: () => data.test!.openings,
     dispose: () => examples.dispose(),

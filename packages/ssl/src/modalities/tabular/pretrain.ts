@@ -52,6 +52,28 @@ export function tabularEncoderSpec(choice: TabularEncoderChoice, schema: Feature
     : { type: 'ft-transformer', config: { ...choice.config, ...layout } };
 }
 
+/** The encoder.json of a table encoder trained on the encoded rows `x`. */
+export function tabularEncoderMeta(
+  spec: EncoderSpec,
+  schema: FeatureSchema,
+  x: Tensor,
+  outDim: number,
+  run: Pick<EncoderMeta, 'method' | 'recipe' | 'dataset' | 'trainSteps' | 'trainSeconds'> & Partial<EncoderMeta>,
+): EncoderMeta {
+  return {
+    format: 'pretext-encoder/1',
+    modality: 'tabular',
+    encoder: spec,
+    features: schema,
+    outDim,
+    inputNorm: { mean: 0, std: 1 },
+    inputShape: [x.size(1)],
+    dataFingerprint: fingerprint(x),
+    createdAt: new Date().toISOString(),
+    ...run,
+  };
+}
+
 export async function pretrainTabular(
   o: TabularPretrainOptions,
 ): Promise<{ meta: EncoderMeta; result: TrainResult; schema: FeatureSchema }> {
@@ -71,23 +93,14 @@ export async function pretrainTabular(
       resume: o.resume ?? false,
       quiet: o.quiet ?? false,
     });
-    const meta: EncoderMeta = {
-      format: 'pretext-encoder/1',
-      modality: 'tabular',
-      encoder: spec,
-      features: schema,
+    const meta = tabularEncoderMeta(spec, schema, x, method.backbone.outDim, {
       ...(o.source ? { tableData: o.source } : {}),
-      outDim: method.backbone.outDim,
-      inputNorm: { mean: 0, std: 1 },
-      inputShape: [x.size(1)],
       method: o.method.name,
       recipe: o.recipe,
       dataset: o.dataset,
-      dataFingerprint: fingerprint(x),
       trainSteps: result.step,
       trainSeconds: result.trainSeconds,
-      createdAt: new Date().toISOString(),
-    };
+    });
     saveEncoderRun(o.outDir, method.backbone, meta, { 'features.json': schema });
     method.dispose();
     return { meta, result, schema };

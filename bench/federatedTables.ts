@@ -1,7 +1,8 @@
 // Federated pretraining of a table by a natural column: the issue's lending-club case, banks by
 // region. The largest states are sites and the rest are pooled into one more; three arms train
 // the same recipe with the same sample passes: pooled (every row at one site: centralized
-// training), each site alone, and the federation. Every encoder is scored by the tabular
+// training), each site alone, and the federation; logistic regression on the preprocessed rows
+// is the classical arm. Every encoder is scored by the tabular
 // final-score protocol (a regularized linear head on frozen features, AUROC) on the whole test
 // split and on each site's own test rows, with the head fitted on that site's own training rows.
 // One JSON line per arm and seed, then one per arm and site with the mean and spread over seeds:
@@ -13,7 +14,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildStrategy, loadRecipe, simulateFederation, type FederatedRun } from '@pretext/ssl';
+import { buildStrategy, loadRecipe, rawRowsScores, simulateFederation, type FederatedRun } from '@pretext/ssl';
 
 const { values: args } = parseArgs({
   options: {
@@ -40,6 +41,28 @@ const arms = [
   { arm: `federated-${args.strategy}`, o: {} },
 ] as const;
 const perSite = new Map<string, Map<string, number[]>>();
+const record = (arm: string, sites: Record<string, number>): void => {
+  for (const [site, v] of Object.entries(sites)) {
+    if (!perSite.has(site)) perSite.set(site, new Map());
+    const m = perSite.get(site)!;
+    m.set(arm, [...(m.get(arm) ?? []), v]);
+  }
+};
+// The classical arm: logistic regression on the preprocessed rows (no pretraining, no seed to vary).
+{
+  const t0 = performance.now();
+  const s = await rawRowsScores(base, { sites: Number(args.sites), partition: `column:${args.column}` });
+  emit({
+    case: 'arm',
+    arm: 'logistic',
+    seed: null,
+    metric: s.metric,
+    linear: s.linear,
+    per_site: s.perSite ?? {},
+    seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
+  });
+  record('logistic', s.perSite ?? {});
+}
 for (let seed = 0; seed < Number(args.seeds); seed++) {
   for (const { arm, o } of arms) {
     const outDir = join(args.out, `${arm}-s${seed}`);
@@ -68,11 +91,7 @@ for (let seed = 0; seed < Number(args.seeds); seed++) {
       rounds,
       seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
     });
-    for (const [site, v] of Object.entries(sites)) {
-      if (!perSite.has(site)) perSite.set(site, new Map());
-      const m = perSite.get(site)!;
-      m.set(arm, [...(m.get(arm) ?? []), v]);
-    }
+    record(arm, sites);
   }
 }
 for (const [site, m] of perSite)

@@ -134,6 +134,7 @@ export { measurementInputs, type MeasurementInputs } from './modalities/measure.
 
 export { joinDataParallel, leaveDataParallel } from './train/dataParallel.js';
 export { simulateFederation, type SimulateOptions, type FederatedRun } from './federated/simulate.js';
+export { rawRowsScores } from './federated/data.js';
 export type { FederatedProvenance } from './federated/provenance.js';
 export {
   buildStrategy,

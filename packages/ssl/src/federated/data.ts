@@ -13,8 +13,11 @@ import {
   labeledRows,
   takeRows,
   TestSplit,
+  parsePartition,
+  partitionExamples,
   type FeatureSchema,
   type Partition,
+  type PartitionSpec,
   type Table,
 } from '@pretext/data';
 import { hasTestSplit, inputNormFor, loadImageSet, type DataSpec, type LabeledSet } from '../data/sources.js';
@@ -50,6 +53,8 @@ export interface FederatedData {
     partition?: Partition,
     onlySite?: string,
   ): Promise<Scores & { perSite?: Record<string, number> }>;
+  /** The same scores on the raw examples (tables: logistic regression on the preprocessed rows); absent for images. */
+  baselineScore?(purpose: string, partition?: Partition): Promise<Scores & { perSite?: Record<string, number> }>;
   meta(method: SSLMethod, run: { trainSteps: number; trainSeconds: number; federated: FederatedProvenance }): EncoderMeta;
   /** Files saved beside the encoder (a table's preprocessing). */
   files: Record<string, unknown>;
@@ -147,9 +152,11 @@ async function tableData(recipe: Recipe): Promise<FederatedData> {
   idx.forEach((r, k) => (labels[r] = y[k]!));
   const classes = schema.label!.classes.length;
   const encoderSpec = tabularEncoderSpec(recipe.encoder as TabularEncoderChoice, schema);
-  const features = (method: SSLMethod, rows: Tensor): Tensor => extractFeatures(method.backbone, rows, { mean: 0, std: 1 });
+  // No method: the preprocessed rows themselves (the logistic-regression baseline).
+  const features = (method: SSLMethod | null, rows: Tensor): Tensor =>
+    method ? extractFeatures(method.backbone, rows, { mean: 0, std: 1 }) : torch.keep(rows.clone());
   /** Frozen features of a table's labeled rows (optionally only `only` of them). */
-  const labeled = (method: SSLMethod, t: Table, only?: Set<number>): { x: Tensor; y: Int32Array } => {
+  const labeled = (method: SSLMethod | null, t: Table, only?: Set<number>): { x: Tensor; y: Int32Array } => {
     const l = labeledRows(t, schema);
     const keep = only ? l.idx.map((r, k) => [r, k] as const).filter(([r]) => only.has(r)) : l.idx.map((r, k) => [r, k] as const);
     const rows = rowsTensor(
@@ -168,6 +175,41 @@ async function tableData(recipe: Recipe): Promise<FederatedData> {
     a.x.dispose();
     b.x.dispose();
     return s.linear;
+  };
+  /** The final-score protocol on frozen features of `method` (none: the raw rows), overall and per site. */
+  const finalScore = async (
+    method: SSLMethod | null,
+    purpose: string,
+    partition?: Partition,
+    onlySite?: string,
+  ): Promise<Scores & { perSite?: Record<string, number> }> => {
+    method?.eval();
+    const test = await data.test!.forFinalScore(purpose);
+    const linear = score(labeled(method, data.train), labeled(method, test));
+    const out: Scores & { perSite?: Record<string, number> } = { metric: classes === 2 ? 'auroc' : 'accuracy', linear };
+    const column = /^column:(.+)$/.exec(partition?.spec ?? '')?.[1];
+    if (partition && column) {
+      // Each site's own rows: a head fitted on its labeled training rows, scored on its test rows.
+      const testKeys = columnKeys(test, column);
+      const named = new Set(partition.sites.map((s) => s.name).filter((s) => s !== 'other'));
+      out.perSite = {};
+      for (const site of partition.sites.filter((x) => onlySite === undefined || x.name === onlySite)) {
+        const mine = new Set(Array.from(site.indices));
+        const theirs = new Set(
+          testKeys.flatMap((k, r) => ((site.name === 'other' ? !named.has(k || '(empty)') : (k || '(empty)') === site.name) ? [r] : [])),
+        );
+        const a = labeled(method, data.train, mine);
+        const b = labeled(method, test, theirs);
+        const both = (y: Int32Array) => new Set(y).size === classes;
+        if (!both(a.y) || !both(b.y)) {
+          a.x.dispose();
+          b.x.dispose();
+          continue;
+        }
+        out.perSite[site.name] = score(a, b);
+      }
+    }
+    return out;
   };
   return {
     examples,
@@ -192,35 +234,8 @@ async function tableData(recipe: Recipe): Promise<FederatedData> {
         return { [schema.label!.classes.length === 2 ? 'auroc' : 'accuracy']: v };
       });
     },
-    async finalScore(method, purpose, partition, onlySite) {
-      method.eval();
-      const test = await data.test!.forFinalScore(purpose);
-      const linear = score(labeled(method, data.train), labeled(method, test));
-      const out: Scores & { perSite?: Record<string, number> } = { metric: classes === 2 ? 'auroc' : 'accuracy', linear };
-      const column = /^column:(.+)$/.exec(partition?.spec ?? '')?.[1];
-      if (partition && column) {
-        // Each site's own rows: a head fitted on its labeled training rows, scored on its test rows.
-        const testKeys = columnKeys(test, column);
-        const named = new Set(partition.sites.map((s) => s.name).filter((s) => s !== 'other'));
-        out.perSite = {};
-        for (const site of partition.sites.filter((x) => onlySite === undefined || x.name === onlySite)) {
-          const mine = new Set(Array.from(site.indices));
-          const theirs = new Set(
-            testKeys.flatMap((k, r) => ((site.name === 'other' ? !named.has(k || '(empty)') : (k || '(empty)') === site.name) ? [r] : [])),
-          );
-          const a = labeled(method, data.train, mine);
-          const b = labeled(method, test, theirs);
-          const both = (y: Int32Array) => new Set(y).size === classes;
-          if (!both(a.y) || !both(b.y)) {
-            a.x.dispose();
-            b.x.dispose();
-            continue;
-          }
-          out.perSite[site.name] = score(a, b);
-        }
-      }
-      return out;
-    },
+    baselineScore: (purpose, partition) => finalScore(null, purpose, partition),
+    finalScore: (method, purpose, partition, onlySite) => finalScore(method, purpose, partition, onlySite),
     meta: (method, run) =>
       tabularEncoderMeta(encoderSpec, schema, examples, method.backbone.outDim, {
         tableData: spec,
@@ -233,4 +248,33 @@ async function tableData(recipe: Recipe): Promise<FederatedData> {
     testReads: () => data.test!.openings,
     dispose: () => examples.dispose(),
   };
+}
+
+/** Splits a recipe's training examples among sites as a simulated federation does. */
+export function partitionFor(data: FederatedData, spec: PartitionSpec, sites: number, seed: number): Partition {
+  return partitionExamples(spec, {
+    sites,
+    seed,
+    labels: data.labels,
+    ...(spec.kind === 'column' ? { keys: data.keys(spec.column) } : {}),
+    minPerSite: 2,
+  });
+}
+
+/**
+ * The classical arm of a federated table benchmark: logistic regression (the same regularized
+ * linear head) on the preprocessed rows, on the whole test split and on each site's own rows.
+ */
+export async function rawRowsScores(
+  recipe: Recipe,
+  o: { sites: number; partition: string },
+): Promise<Scores & { perSite?: Record<string, number> }> {
+  const data = await federatedData(recipe, { quiet: true });
+  try {
+    if (!data.baselineScore) throw new TypeError(`recipe ${recipe.name} has no raw-feature baseline here (tables only)`);
+    const partition = partitionFor(data, parsePartition(o.partition), o.sites, recipe.seed);
+    return await data.baselineScore('the final score of logistic regression on the raw rows', partition);
+  } finally {
+    data.dispose();
+  }
 }

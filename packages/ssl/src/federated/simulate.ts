@@ -7,15 +7,7 @@ import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import * as torch from '@pretext/torch';
-import {
-  parsePartition,
-  partitionExamples,
-  ProgressBar,
-  seededPermutation,
-  splitmix32,
-  type Partition,
-  type PartitionSpec,
-} from '@pretext/data';
+import { parsePartition, ProgressBar, seededPermutation, splitmix32, type Partition, type PartitionSpec } from '@pretext/data';
 import {
   Coordinator,
   flattenWeights,
@@ -33,7 +25,7 @@ import type { SSLMethod } from '../methods/method.js';
 import type { Recipe } from '../recipe/schema.js';
 import { lineChart } from '../report/plot.js';
 import { saveEncoderRun, type EncoderMeta, type Scores } from '../pipeline.js';
-import { federatedData } from './data.js';
+import { federatedData, partitionFor } from './data.js';
 import { FederatedSite, readWeights, writeWeights } from './site.js';
 import type { FederatedProvenance } from './provenance.js';
 import { bufferKeys, sharedKeys, StrategyError, type Strategy } from './strategy.js';
@@ -107,13 +99,7 @@ export async function simulateFederation(o: SimulateOptions): Promise<FederatedR
   writeFileSync(join(o.outDir, 'recipe.yaml'), toYaml(recipe));
   const data = await federatedData(recipe, { quiet: o.quiet });
   const spec = typeof o.partition === 'string' ? parsePartition(o.partition) : o.partition;
-  const partition = partitionExamples(spec, {
-    sites: o.sites,
-    seed: o.partitionSeed ?? recipe.seed,
-    labels: data.labels,
-    ...(spec.kind === 'column' ? { keys: data.keys(spec.column) } : {}),
-    minPerSite: 2,
-  });
+  const partition = partitionFor(data, spec, o.sites, o.partitionSeed ?? recipe.seed);
   writeFileSync(
     join(o.outDir, 'partition.json'),
     `${JSON.stringify({ spec: partition.spec, seed: partition.seed, sites: describePartition(partition) }, null, 2)}\n`,

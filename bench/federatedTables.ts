@@ -9,7 +9,7 @@
 //   {"case":"arm","arm","seed","linear","val","per_site":{...},"rounds","seconds"}
 //   {"case":"site","site","arm","mean","std","seeds"}
 //
-//   npm run bench:federated-tables                      scarf on lending-club, 5 sites by addr_state, 2 seeds
+//   npm run bench:federated-tables                      scarf on lending-club, 5 sites by addr_state, 3 seeds
 //   npm run bench:federated-tables -- --seeds 1 --epochs 10
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,7 +21,7 @@ const { values: args } = parseArgs({
     recipe: { type: 'string', default: 'recipes/tabular/scarf-lending-club.yaml' },
     column: { type: 'string', default: 'addr_state' },
     sites: { type: 'string', default: '5' },
-    seeds: { type: 'string', default: '2' },
+    seeds: { type: 'string', default: '3' },
     epochs: { type: 'string' },
     'local-epochs': { type: 'string', default: '1' },
     strategy: { type: 'string', default: 'fedavg' },

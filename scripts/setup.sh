@@ -71,8 +71,9 @@ build_addon torch pretext_torch @pretext/torch "building the native addon (about
 build_addon xgboost pretext_xgboost @pretext/xgboost "building the XGBoost binding"
 build_addon sentencepiece pretext_sentencepiece @pretext/sentencepiece "building the SentencePiece binding"
 
+# The page also bundles the plain-TypeScript SentencePiece encoder, so its changes rebuild it too.
 web=packages/hub/web/dist/index.html
-if [ ! -f "$web" ] || [ -n "$(find packages/hub/web/src packages/hub/web/index.html packages/hub/web/vite.config.ts -newer "$web" 2>/dev/null)" ]; then
+if [ ! -f "$web" ] || [ -n "$(find packages/hub/web/src packages/hub/web/index.html packages/hub/web/vite.config.ts packages/sentencepiece/src/unigram.ts -newer "$web" 2>/dev/null)" ]; then
   say "building the hub web UI"
   npm run -s build:web
 fi

@@ -7,7 +7,19 @@
 // database says which round is current, so a crash between the two leaves the older round in
 // force and the round closes again from the same updates.
 import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { NAME } from '../auth.js';
 import type { Db, Row } from '../db.js';
@@ -451,7 +463,7 @@ export class Federations {
     const f = await this.row(actor, team, name);
     const path = this.statePath(num(f.id), num(f.round));
     if (!existsSync(path)) return 1024 * 1024;
-    return readFileSync(path).length + 1024 * 1024;
+    return statSync(path).size + 1024 * 1024;
   }
 
   /** A site's update for `round` (1-based, the open round), into its own slot only. */

@@ -21,7 +21,8 @@ import {
   type Table,
 } from '@pretext/data';
 import { hasTestSplit, inputNormFor, loadImageSet, type DataSpec, type LabeledSet } from '../data/sources.js';
-import type { EncoderSpec } from '../encoders/encoder.js';
+import { buildEncoder, type EncoderSpec } from '../encoders/encoder.js';
+import { buildMethod } from '../methods/index.js';
 import { encoderForData, imageEncoderMeta, scoreEncoder, validationSplit, type EncoderMeta, type Scores } from '../pipeline.js';
 import type { SSLMethod } from '../methods/method.js';
 import { buildAugment } from '../recipe/augment.js';
@@ -277,4 +278,10 @@ export async function rawRowsScores(
   } finally {
     data.dispose();
   }
+}
+
+/** The recipe's method on `spec`, initialized from the recipe's seed: every party of a federation starts from the same weights. */
+export function seededMethod(recipe: Recipe, spec: EncoderSpec): SSLMethod {
+  torch.manualSeed(recipe.seed);
+  return buildMethod(recipe.method.name, () => buildEncoder(spec), recipe.method.config);
 }

@@ -25,14 +25,14 @@ import {
   type Weights,
 } from '@pretext/hub/client';
 import { inputNormFor, loadImageSet, type DataSpec, type LabeledSet } from '../data/sources.js';
-import { buildEncoder, type EncoderSpec } from '../encoders/encoder.js';
-import { buildMethod } from '../methods/index.js';
+import type { EncoderSpec } from '../encoders/encoder.js';
 import type { SSLMethod } from '../methods/method.js';
 import { buildAugment } from '../recipe/augment.js';
 import { validateRecipe, type Recipe } from '../recipe/schema.js';
 import { imageViews } from '../train/trainer.js';
 import { hasTrainingState, writeJsonAtomic } from '../train/state.js';
 import { encoderForData, imageEncoderMeta, saveEncoderRun, scoreEncoder, validationSplit } from '../pipeline.js';
+import { seededMethod } from './data.js';
 import { FederatedSite, readWeights, writeWeights } from './site.js';
 import type { FederatedProvenance } from './provenance.js';
 import { bufferKeys, buildStrategy, sharedKeys, type Strategy } from './strategy.js';
@@ -71,9 +71,12 @@ function imageRecipe(recipe: Recipe): DataSpec {
 
 /** The method every party builds from the recipe: the same seed gives the same initial weights everywhere. */
 function recipeMethod(recipe: Recipe): SSLMethod {
-  const spec = encoderForData(recipe.encoder as EncoderSpec, imageRecipe(recipe));
-  torch.manualSeed(recipe.seed);
-  return buildMethod(recipe.method.name, () => buildEncoder(spec), recipe.method.config);
+  return seededMethod(recipe, encoderForData(recipe.encoder as EncoderSpec, imageRecipe(recipe)));
+}
+
+/** The recipe a federation on the hub trains, checked as a recipe file would be. */
+function federationRecipe(info: HostedFederation, ref: FederationRef): Recipe {
+  return validateRecipe(parseYaml(info.recipe), `the recipe of ${ref.team}/${ref.name}`);
 }
 
 function shapesOf(method: SSLMethod, keys: Iterable<string>): Map<string, number[]> {
@@ -196,7 +199,7 @@ export async function joinFederation(o: JoinOptions): Promise<JoinResult> {
     throw new RangeError(`'${o.site}' is not a site of ${o.federation.team}/${o.federation.name} (sites: ${info.sites.join(', ')})`);
   if (o.shard && !(Number.isInteger(o.shard.index) && o.shard.index >= 0 && o.shard.index < o.shard.of))
     throw new RangeError(`shard ${o.shard.index} of ${o.shard.of} does not exist`);
-  const recipe = validateRecipe(parseYaml(info.recipe), `the recipe of ${o.federation.team}/${o.federation.name}`);
+  const recipe = federationRecipe(info, o.federation);
   const strategy = buildStrategy(info.strategy.name, {
     share: info.strategy.share as Strategy['share'],
     ...(info.strategy.name === 'fedprox' ? { proxMu: info.strategy.proxMu } : {}),
@@ -373,7 +376,7 @@ export async function saveHostedEncoder(
   outDir: string,
 ): Promise<{ info: HostedFederation; outDir: string }> {
   const info = await client.call<HostedFederation>('GET', path(ref));
-  const recipe = validateRecipe(parseYaml(info.recipe), `the recipe of ${ref.team}/${ref.name}`);
+  const recipe = federationRecipe(info, ref);
   const data = imageRecipe(recipe);
   const { weights } = decodeWeights((await client.bytes('GET', `${path(ref)}/weights`)).bytes);
   const method = recipeMethod(recipe);
@@ -424,7 +427,7 @@ export async function watchFederation(
   o: { pollMs?: number; quiet?: boolean; onRound?: (round: number, valKnn: number) => void } = {},
 ): Promise<HostedFederation> {
   let info = await client.call<HostedFederation & { metrics?: Record<string, Record<string, number>> }>('GET', path(ref));
-  const recipe = validateRecipe(parseYaml(info.recipe), `the recipe of ${ref.team}/${ref.name}`);
+  const recipe = federationRecipe(info, ref);
   const data = imageRecipe(recipe);
   const set = await loadImageSet(data, 'train', { quiet: o.quiet });
   if (!set.labels) throw new TypeError(`${set.source} has no labels: a kNN curve needs them`);

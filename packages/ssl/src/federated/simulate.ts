@@ -19,13 +19,11 @@ import {
   type SiteUpdate,
   type Weights,
 } from '@pretext/hub/client';
-import { buildEncoder } from '../encoders/encoder.js';
-import { buildMethod } from '../methods/index.js';
 import type { SSLMethod } from '../methods/method.js';
 import type { Recipe } from '../recipe/schema.js';
 import { lineChart } from '../report/plot.js';
 import { saveEncoderRun, type EncoderMeta, type Scores } from '../pipeline.js';
-import { federatedData, partitionFor } from './data.js';
+import { federatedData, partitionFor, seededMethod } from './data.js';
 import { FederatedSite, readWeights, writeWeights } from './site.js';
 import type { FederatedProvenance } from './provenance.js';
 import { bufferKeys, sharedKeys, StrategyError, type Strategy } from './strategy.js';
@@ -105,11 +103,8 @@ export async function simulateFederation(o: SimulateOptions): Promise<FederatedR
     `${JSON.stringify({ spec: partition.spec, seed: partition.seed, sites: describePartition(partition) }, null, 2)}\n`,
   );
   const { encoderSpec, makeViews } = data;
-  const makeMethod = (): SSLMethod => {
-    // Every copy starts from the same initialization: the server's and each site's.
-    torch.manualSeed(recipe.seed);
-    return buildMethod(recipe.method.name, () => buildEncoder(encoderSpec), recipe.method.config);
-  };
+  // Every copy starts from the same initialization: the server's and each site's.
+  const makeMethod = (): SSLMethod => seededMethod(recipe, encoderSpec);
   const server = makeMethod();
   const keys = sharedKeys(server, o.strategy.share);
   const plain = bufferKeys(server, keys);

@@ -4,7 +4,7 @@
 // the collectives data-parallel training needs. Every collective has the group's timeout: a
 // rank that dies or hangs makes the others fail with an error naming the group, never hang.
 import { native } from './native.js';
-import type { Tensor } from './tensor.js';
+import { Tensor } from './tensor.js';
 import { cat, zeros } from './creation.js';
 
 export interface InitOptions {
@@ -152,6 +152,108 @@ export function allGather(input: Tensor): Tensor[] {
     ),
   ).wait();
   return outputs;
+}
+
+/** Runs a collective that autograd differentiates, naming it in the error a failure raises. */
+function differentiable<T>(what: string, run: () => T): T {
+  const g = group();
+  try {
+    return run();
+  } catch (err) {
+    if (err instanceof TypeError) throw err;
+    throw new DistributedError(
+      `${what} failed on rank ${g.rank} of ${g.worldSize} (timeout ${g.timeoutSeconds} s): ${(err as Error).message}`,
+    );
+  }
+}
+
+/**
+ * Every rank's `input` concatenated along dim 0 in rank order, differentiably: backward sums
+ * the gradient of the whole result over the ranks and keeps this rank's rows. A loss computed
+ * on the gathered batch on every rank then trains each rank's rows with every rank's terms
+ * (global negatives), and the data-parallel average of the gradients gives exactly the
+ * gradient of the loss over the global batch. Every rank must pass the same number of rows.
+ */
+export function allGatherWithGrad(input: Tensor): Tensor {
+  return differentiable('allGatherWithGrad', () => new Tensor(native.distributed.allgatherWithGrad(input.h)));
+}
+
+/** The sum of `input` over the ranks, differentiably (each rank's input feeds every rank's sum). */
+export function allReduceWithGrad(input: Tensor): Tensor {
+  return differentiable('allReduceWithGrad', () => new Tensor(native.distributed.allreduceWithGrad(input.h)));
+}
+
+/**
+ * A BatchNorm training step over every rank's batch (what `nn.BatchNorm*` does when `sync` is
+ * set): the normalized input, and the global batch mean and unbiased variance (for running
+ * statistics). One all-reduce
+ * forward, one in backward; `shift`, a per-channel value every rank shares (the running mean),
+ * keeps the combination of the ranks' statistics exact.
+ */
+export function syncBatchNorm(
+  input: Tensor,
+  weight: Tensor,
+  bias: Tensor,
+  shift: Tensor,
+  eps: number,
+): { output: Tensor; mean: Tensor; variance: Tensor } {
+  return differentiable('syncBatchNorm', () => {
+    const [y, mean, variance] = native.distributed.syncBatchNorm(input.h, weight.h, bias.h, shift.h, eps);
+    return { output: new Tensor(y), mean: new Tensor(mean), variance: new Tensor(variance) };
+  });
+}
+
+/**
+ * Averages gradients across ranks while backward is still running, as DistributedDataParallel
+ * does: parameters are bucketed in reverse order (the first bucket small, so communication
+ * starts early; then `bucketBytes`, default 25 MB as in PyTorch), and each bucket's all-reduce
+ * starts the moment backward has produced its last gradient.
+ *
+ *   reducer.prepare(); loss.backward(); reducer.finish();   // grads now averaged
+ *
+ * `finish` returns the milliseconds it still had to wait for communication after backward
+ * (what overlap did not hide). One backward per step: accumulating several is not supported.
+ */
+export class GradientReducer {
+  private id: number | null;
+  /** What the last `finish` waited, in ms. */
+  lastWaitMs = 0;
+  constructor(params: readonly Tensor[], o: { bucketBytes?: number; firstBucketBytes?: number } = {}) {
+    group();
+    const limit = o.bucketBytes ?? 25 * 1024 * 1024;
+    this.id = native.distributed.reducerCreate(
+      params.map((p) => p.h),
+      Math.min(o.firstBucketBytes ?? 1024 * 1024, limit),
+      limit,
+    );
+  }
+  private handle(): number {
+    if (this.id === null) throw new DistributedError('the gradient reducer was destroyed');
+    return this.id;
+  }
+  /** Bytes of each bucket, in the order their all-reduces start. */
+  get bucketBytes(): number[] {
+    return native.distributed.reducerInfo(this.handle());
+  }
+  prepare(): void {
+    native.distributed.reducerPrepare(this.handle());
+  }
+  finish(): number {
+    const g = group();
+    try {
+      this.lastWaitMs = native.distributed.reducerFinish(this.handle());
+      return this.lastWaitMs;
+    } catch (err) {
+      throw new DistributedError(
+        `the gradient all-reduce failed on rank ${g.rank} of ${g.worldSize} (timeout ${g.timeoutSeconds} s; a peer may have died or hung): ${(err as Error).message}`,
+      );
+    }
+  }
+  /** Removes the hooks from the parameters. */
+  destroy(): void {
+    if (this.id !== null) native.distributed.reducerDestroy(this.id);
+    this.id = null;
+  }
 }
 
 /** Returns when every rank has called it (or throws at the timeout). */

@@ -31,6 +31,17 @@ export interface NativeDistributed {
   isCompleted(work: number): boolean;
   storeSet(key: string, value: string): void;
   storeGet(key: string): string;
+  /** Differentiable: every rank's rows in rank order; backward sums the gradient over the ranks. */
+  allgatherWithGrad(input: Handle): Handle;
+  /** Differentiable sum over the ranks. */
+  allreduceWithGrad(input: Handle): Handle;
+  syncBatchNorm(input: Handle, weight: Handle, bias: Handle, shift: Handle, eps: number): [Handle, Handle, Handle];
+  reducerCreate(params: Handle[], firstBucketBytes: number, bucketBytes: number): number;
+  reducerPrepare(id: number): void;
+  /** Waits for every bucket, writes the averages; returns the milliseconds spent waiting. */
+  reducerFinish(id: number): number;
+  reducerInfo(id: number): number[];
+  reducerDestroy(id: number): void;
   destroy(): void;
   info(): { initialized: boolean; rank?: number; size?: number };
 }

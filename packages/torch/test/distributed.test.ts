@@ -92,6 +92,24 @@ describe('distributed (c10d, Gloo)', () => {
     assert.ok(losses[19]! < losses[0]!, 'training lowers the loss');
   });
 
+  it('SyncBatchNorm, global negatives and the overlapped reducer: 2 ranks x 16 pairs match 1 rank x 32 within 1e-4 over 20 steps', async () => {
+    const [one] = await ranks('sync', 1, {});
+    const two = await ranks('sync', 2, {});
+    for (const res of [one!, ...two]) assert.equal(res.code, 0, res.stderr);
+    assert.equal(two[0]!.out!.synced, 2, 'both BatchNorm layers converted');
+    assert.ok((two[0]!.out!.buckets as number) >= 3, `several buckets in flight (${String(two[0]!.out!.buckets)})`);
+    assert.deepEqual(two[0]!.out!.state, two[1]!.out!.state, 'the ranks hold the same weights and statistics');
+    for (const key of ['losses', 'state']) {
+      const [x, y] = [two[0]!.out![key] as number[], one!.out![key] as number[]];
+      assert.equal(x.length, y.length);
+      const worst = Math.max(...x.map((v, i) => Math.abs(v - y[i]!)));
+      assert.ok(worst <= 1e-4, `${key}: max difference ${worst}`);
+    }
+    const losses = one!.out!.losses as number[];
+    assert.ok(losses[19]! < losses[0]! - 0.1, `training lowers the loss (${losses[0]} -> ${losses[19]})`);
+    assert.match(String(two[1]!.out!.mismatch), /same number of rows on every rank \(rank 1 has 2, others between 1 and 2\)/);
+  });
+
   it('a rank killed mid-run makes the other fail with a DistributedError within the timeout', async () => {
     const [zero, one] = await ranks('die', 2, { PRETEXT_TEST_TIMEOUT: '5' });
     assert.equal(one!.signal, 'SIGKILL');

@@ -1,5 +1,6 @@
 // Standard layers with PyTorch's parameter names and default initializations.
 import { zeros, ones, empty } from '../creation.js';
+import * as distributed from '../distributed.js';
 import { noGrad } from '../autograd.js';
 import { Tensor } from '../tensor.js';
 import { tuple } from '../ops.js';
@@ -99,6 +100,13 @@ abstract class BatchNormNd extends Module {
   readonly numBatchesTracked: Tensor | null = null;
   readonly eps: number;
   readonly momentum: number | null;
+  /**
+   * SyncBatchNorm: in training, with a data-parallel group of more than one rank, the batch
+   * statistics are those of the global batch (sums reduced across ranks, differentiably), as
+   * PyTorch's nn.SyncBatchNorm computes them. Set by `convertSyncBatchNorm`; the state dict is
+   * unchanged.
+   */
+  sync = false;
   constructor(
     readonly numFeatures: number,
     o: BatchNormOptions,
@@ -123,6 +131,7 @@ abstract class BatchNormNd extends Module {
       noGrad(() => this.numBatchesTracked!.add_(1));
       if (this.momentum === null) momentum = 1 / this.numBatchesTracked.item();
     }
+    if (this.training && this.sync && distributed.isInitialized() && distributed.worldSize() > 1) return this.syncForward(x, momentum);
     // Without running statistics the batch's own are used in eval mode too, as in PyTorch.
     return F.batchNorm(x, this.runningMean, this.runningVar, {
       weight: this.weight,
@@ -132,6 +141,35 @@ abstract class BatchNormNd extends Module {
       eps: this.eps,
     });
   }
+
+  /** Global-batch statistics (see distributed.syncBatchNorm); the running statistics as in PyTorch. */
+  private syncForward(x: Tensor, momentum: number): Tensor {
+    const c = this.numFeatures;
+    const { output, mean, variance } = distributed.syncBatchNorm(
+      x,
+      this.weight ?? ones([c]),
+      this.bias ?? zeros([c]),
+      this.runningMean ?? zeros([c]),
+      this.eps,
+    );
+    if (this.runningMean !== null && this.runningVar !== null)
+      noGrad(() => {
+        this.runningMean!.mul_(1 - momentum).add_(mean, momentum);
+        this.runningVar!.mul_(1 - momentum).add_(variance, momentum);
+      });
+    return output;
+  }
+}
+
+/** Turns every BatchNorm in `m` into a SyncBatchNorm (or back, with `on` false); returns how many it set. */
+export function convertSyncBatchNorm(m: Module, on = true): number {
+  let n = 0;
+  for (const sub of m.modules())
+    if (sub instanceof BatchNormNd) {
+      sub.sync = on;
+      n++;
+    }
+  return n;
 }
 
 /** Over [batch, features] or [batch, features, length]. */

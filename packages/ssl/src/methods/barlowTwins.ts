@@ -4,7 +4,7 @@ import type { Tensor } from '@pretext/torch';
 import { mlpHead } from '../heads/mlp.js';
 import { barlowTwinsLoss } from '../losses/barlowTwins.js';
 import type { Encoder } from '../encoders/encoder.js';
-import { ProjectorMethod, type StepResult } from './method.js';
+import { ProjectorMethod, globalBatch, type StepResult } from './method.js';
 import { defineMethod, dim, parseConfig, positive } from './options.js';
 
 export const barlowTwinsConfig = z.strictObject({
@@ -26,7 +26,7 @@ export class BarlowTwins extends ProjectorMethod {
     const z1 = this.project(a!);
     const z2 = this.project(b!);
     // lambda ~ 1/D keeps the off-diagonal term on the diagonal's scale (the paper's 5e-3 for D = 8192).
-    const loss = barlowTwinsLoss(z1, z2, this.config.lambda ?? 1 / z1.size(1));
+    const loss = barlowTwinsLoss(globalBatch(z1), globalBatch(z2), this.config.lambda ?? 1 / z1.size(1));
     return { loss, logs: {}, embedding: z1 };
   }
 }

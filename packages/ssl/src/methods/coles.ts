@@ -9,7 +9,7 @@ import { mlpHead } from '../heads/mlp.js';
 import { ntXent } from '../losses/ntXent.js';
 import { isSequenceEncoder } from '../modalities/sequence/encoder.js';
 import { cropHistories, type CropOptions } from '../modalities/sequence/views.js';
-import { SSLMethod, type StepResult } from './method.js';
+import { SSLMethod, globalBatch, type StepResult } from './method.js';
 import { defineMethod, parseConfig, positive } from './options.js';
 import type { nn } from '@pretext/torch';
 
@@ -57,7 +57,7 @@ export class Coles extends SSLMethod {
   step([x]: Tensor[]): StepResult {
     const a = this.embed(cropHistories(x!, this.crop));
     const b = this.embed(cropHistories(x!, this.crop));
-    const { loss, accuracy } = ntXent(a, b, this.temperature);
+    const { loss, accuracy } = ntXent(globalBatch(a), globalBatch(b), this.temperature);
     return { loss, logs: { pair_accuracy: accuracy }, embedding: a };
   }
 }

@@ -1,6 +1,6 @@
 // The one interface every self-supervised method implements: given views of a batch, return
 // the loss and what to log. The trainer knows nothing else about methods.
-import { nn, type Tensor } from '@pretext/torch';
+import { distributed, nn, type Tensor } from '@pretext/torch';
 import type { Encoder } from '../encoders/encoder.js';
 
 export interface StepResult {
@@ -9,6 +9,17 @@ export interface StepResult {
   logs: Record<string, number>;
   /** Embeddings [B, D] of the first view, for the collapse monitor. */
   embedding: Tensor;
+}
+
+/**
+ * The whole step's batch for a loss that compares examples with each other (negatives, batch
+ * statistics): in data-parallel training, every rank's rows in rank order, with gradients
+ * flowing back to this rank's rows; otherwise `z` itself. Each rank then computes the loss
+ * of the global batch, and the averaged gradients are exactly that loss's gradient, so two
+ * ranks at 128 train like one at 256 instead of like two independent runs at 128.
+ */
+export function globalBatch(z: Tensor): Tensor {
+  return distributed.isInitialized() && distributed.worldSize() > 1 ? distributed.allGatherWithGrad(z) : z;
 }
 
 export abstract class SSLMethod extends nn.Module {

@@ -7,7 +7,7 @@ import { mlpHead } from '../heads/mlp.js';
 import { infoNce } from '../losses/infoNce.js';
 import type { Encoder } from '../encoders/encoder.js';
 import { MemoryQueue, emaUpdate, momentumCopy } from './momentum.js';
-import { SSLMethod, Tower, type StepResult } from './method.js';
+import { SSLMethod, Tower, globalBatch, type StepResult } from './method.js';
 import { defineMethod, dim, momentum, parseConfig, positive } from './options.js';
 
 export const mocoConfig = z.strictObject({
@@ -53,7 +53,8 @@ export class MoCo extends SSLMethod {
     const l1 = infoNce(q1, k2!, negatives, t);
     const l2 = infoNce(q2, k1!, negatives, t);
     this.queue.position = this.queuePtr.item();
-    this.queue.enqueue(torch.cat([k1!, k2!]));
+    // Data-parallel: every rank enqueues every rank's keys, so the queues stay identical.
+    this.queue.enqueue(torch.cat([globalBatch(k1!), globalBatch(k2!)]));
     torch.noGrad(() => this.queuePtr.fill_(this.queue.position));
     return { loss: l1.loss.add(l2.loss).div(2), logs: { key_accuracy: (l1.accuracy + l2.accuracy) / 2 }, embedding: q1 };
   }

@@ -7,7 +7,7 @@ import { mlpHead } from '../heads/mlp.js';
 import { ntXent } from '../losses/ntXent.js';
 import type { Encoder } from '../encoders/encoder.js';
 import { corruptRows } from '../modalities/tabular/views.js';
-import { ProjectorMethod, type StepResult } from './method.js';
+import { ProjectorMethod, globalBatch, type StepResult } from './method.js';
 import { defineMethod, dim, parseConfig, positive } from './options.js';
 import { corruptionRate, layoutOf } from './tabular.js';
 
@@ -33,7 +33,7 @@ export class Scarf extends ProjectorMethod {
   step([x]: Tensor[]): StepResult {
     const corrupted = corruptRows(x!, this.config.corruption ?? 0.6).x;
     const anchor = this.project(x!);
-    const { loss, accuracy } = ntXent(anchor, this.project(corrupted), this.config.temperature ?? 1);
+    const { loss, accuracy } = ntXent(globalBatch(anchor), globalBatch(this.project(corrupted)), this.config.temperature ?? 1);
     return { loss, logs: { pair_accuracy: accuracy }, embedding: anchor };
   }
 }

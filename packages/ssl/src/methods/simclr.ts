@@ -6,7 +6,7 @@ import { mlpHead } from '../heads/mlp.js';
 import { ntXent, ntXentViews } from '../losses/ntXent.js';
 import type { Encoder } from '../encoders/encoder.js';
 import { oneRotationEach } from './rotation.js';
-import { ProjectorMethod, type StepResult } from './method.js';
+import { ProjectorMethod, globalBatch, type StepResult } from './method.js';
 import { defineMethod, dim, parseConfig, positive } from './options.js';
 
 export const simclrConfig = z
@@ -57,7 +57,8 @@ export class SimCLR extends ProjectorMethod {
     const turned = this.rotationHead ? views.map(oneRotationEach) : null;
     const hs = (turned ? turned.map((r) => r.images) : views).map((v) => this.backbone.forward(v));
     const zs = hs.map((h) => this.projector.forward(h));
-    const { loss, accuracy } = zs.length === 2 ? ntXent(zs[0]!, zs[1]!, t, this.config.decoupled ?? false) : ntXentViews(zs, t);
+    const all = zs.map(globalBatch);
+    const { loss, accuracy } = all.length === 2 ? ntXent(all[0]!, all[1]!, t, this.config.decoupled ?? false) : ntXentViews(all, t);
     if (!turned || !this.rotationHead) return { loss, logs: { pair_accuracy: accuracy }, embedding: zs[0]! };
     const logits = this.rotationHead.forward(torch.cat(hs));
     const labels = torch.cat(turned.map((r) => r.labels));

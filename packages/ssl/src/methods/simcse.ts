@@ -6,7 +6,7 @@ import { z } from 'zod';
 import * as torch from '@pretext/torch';
 import { nn, type Tensor } from '@pretext/torch';
 import type { Encoder } from '../encoders/encoder.js';
-import { SSLMethod, type StepResult } from './method.js';
+import { SSLMethod, globalBatch, type StepResult } from './method.js';
 import { defineMethod, parseConfig, positive } from './options.js';
 import { textBackbone } from './mlm.js';
 
@@ -29,8 +29,8 @@ export class SimCse extends SSLMethod {
   step([a, b]: Tensor[]): StepResult {
     const za = nn.functional.normalize(this.mlp.forward(this.backbone.forward(a!)));
     const zb = nn.functional.normalize(this.mlp.forward(this.backbone.forward(b!)));
-    const logits = za.matmul(zb.t()).div(this.temperature);
-    const targets = torch.arange(0, za.size(0), 1, { dtype: 'int64' });
+    const logits = globalBatch(za).matmul(globalBatch(zb).t()).div(this.temperature);
+    const targets = torch.arange(0, logits.size(0), 1, { dtype: 'int64' });
     const loss = nn.functional.crossEntropy(logits, targets);
     const accuracy = torch.noGrad(() => logits.argmax(1).eq(targets).float().mean().item());
     return { loss, logs: { pair_accuracy: accuracy }, embedding: za };

@@ -4,7 +4,7 @@ import type { Tensor } from '@pretext/torch';
 import { mlpHead } from '../heads/mlp.js';
 import { vicregLoss } from '../losses/vicreg.js';
 import type { Encoder } from '../encoders/encoder.js';
-import { ProjectorMethod, type StepResult } from './method.js';
+import { ProjectorMethod, globalBatch, type StepResult } from './method.js';
 import { defineMethod, dim, parseConfig, weight } from './options.js';
 
 export const vicregConfig = z.strictObject({
@@ -26,7 +26,7 @@ export class VICReg extends ProjectorMethod {
   step([a, b]: Tensor[]): StepResult {
     const z1 = this.project(a!);
     const z2 = this.project(b!);
-    const r = vicregLoss(z1, z2, this.config);
+    const r = vicregLoss(globalBatch(z1), globalBatch(z2), this.config);
     return { loss: r.loss, logs: { invariance: r.invariance, variance: r.variance, covariance: r.covariance }, embedding: z1 };
   }
 }

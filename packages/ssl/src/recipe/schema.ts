@@ -258,6 +258,8 @@ export const recipeSchema = z
       checkpointEverySteps: z.number().int().positive().default(500),
       logEverySteps: z.number().int().positive().default(50),
       gradClip: z.number().min(0).optional(),
+      /** Data-parallel (--nproc): BatchNorm statistics over every rank's examples (default true). */
+      syncBatchNorm: z.boolean().optional(),
     }),
     evaluation: z
       .strictObject({

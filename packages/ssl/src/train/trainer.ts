@@ -26,6 +26,11 @@ export interface TrainConfig {
   logEverySteps?: number;
   /** Clip the global gradient norm (0: off). */
   gradClip?: number;
+  /**
+   * Data-parallel: batch statistics over every rank's examples (default true), so BatchNorm
+   * normalizes over the step's whole batch as one process would.
+   */
+  syncBatchNorm?: boolean;
 }
 
 export interface EpochHook {
@@ -106,6 +111,8 @@ export type StepContext = Views & {
   gradClip?: number;
   /** Runs between backward and the update, e.g. a federated site's proximal term on the gradients. */
   beforeUpdate?: () => void;
+  /** Data-parallel: averages the gradients while backward runs (else they are averaged after it). */
+  reducer?: torch.distributed.GradientReducer;
 };
 
 export interface StepOutcome {
@@ -152,8 +159,10 @@ export function trainStep(ctx: StepContext, batch: Tensor, measureSpread = false
     // Data-parallel: every rank sees the mean loss, so all skip a non-finite step together.
     const loss = dist ? globalLoss(r.loss) : r.loss.item();
     if (!Number.isFinite(loss)) return { loss, logs: r.logs, std: NaN };
+    ctx.reducer?.prepare();
     r.loss.backward();
-    if (dist) torch.distributed.allReduceGradients(ctx.method.trainableParameters());
+    if (ctx.reducer) ctx.reducer.finish();
+    else if (dist) torch.distributed.allReduceGradients(ctx.method.trainableParameters());
     ctx.beforeUpdate?.();
     if (ctx.gradClip) torch.optim.clipGradNorm(ctx.method.trainableParameters(), ctx.gradClip);
     ctx.optimizer.step();
@@ -185,8 +194,17 @@ export async function pretrain(o: TrainOptions): Promise<TrainResult> {
   const loaderGen = new torch.Generator(c.seed + 1);
   const augGen = new torch.Generator(c.seed + 2 + (dist ? 1000 * dist.rank : 0));
   method.train();
-  // Every rank starts from rank 0's weights.
+  // Every rank starts from rank 0's weights; BatchNorm layers share their batch statistics and
+  // the gradient all-reduce overlaps backward, bucket by bucket.
   if (dist) torch.distributed.broadcastModule(method);
+  const synced = dist !== null && dist.world > 1 && c.syncBatchNorm !== false;
+  if (synced) torch.nn.convertSyncBatchNorm(method);
+  const reducer = dist ? new torch.distributed.GradientReducer(method.trainableParameters()) : undefined;
+  // After training (or a divergence) the method is used by one rank alone: no more collectives.
+  const leaveDataParallel = (): void => {
+    reducer?.destroy();
+    if (synced) torch.nn.convertSyncBatchNorm(method, false);
+  };
   const opt = buildOptimizer(c.optimizer, method);
   const sched = buildSchedule(c.schedule, opt, totalSteps, stepsPerEpoch);
   let pos: Position = { step: 0, epoch: 0, batch: 0, trainSeconds: 0 };
@@ -238,9 +256,10 @@ export async function pretrain(o: TrainOptions): Promise<TrainResult> {
     for await (const batch of loader.epoch(order, pos.batch)) {
       // The spread is measured every logEverySteps and on the last step, so every run reports it.
       const measure = (pos.step + 1) % (c.logEverySteps ?? 50) === 0 || pos.step + 1 === totalSteps;
-      const result = trainStep({ method, optimizer: opt, makeViews, generator: augGen, gradClip: c.gradClip }, batch, measure);
+      const result = trainStep({ method, optimizer: opt, makeViews, generator: augGen, gradClip: c.gradClip, reducer }, batch, measure);
       if (!Number.isFinite(result.loss)) {
         order.dispose();
+        leaveDataParallel();
         const kept = hasTrainingState(ckptDir) ? `the last good checkpoint is kept in ${ckptDir}` : 'no checkpoint was written yet';
         throw new TrainingDiverged(
           `loss became ${result.loss} at step ${pos.step + 1} (epoch ${pos.epoch + 1}); ${kept}. Lower the learning rate or add gradClip.`,
@@ -313,6 +332,7 @@ export async function pretrain(o: TrainOptions): Promise<TrainResult> {
   }
   saveCheckpoint();
   epochGenState.dispose();
+  leaveDataParallel();
   log({
     final: true,
     step: pos.step,

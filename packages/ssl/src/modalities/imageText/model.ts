@@ -6,7 +6,7 @@
 import * as torch from '@pretext/torch';
 import { nn, type Tensor } from '@pretext/torch';
 import type { Encoder } from '../../encoders/encoder.js';
-import { SSLMethod, type StepResult } from '../../methods/method.js';
+import { SSLMethod, globalBatch, type StepResult } from '../../methods/method.js';
 import { clipLoss, siglipLoss } from '../../losses/imageText.js';
 
 export type PairLoss = 'clip' | 'siglip';
@@ -73,8 +73,10 @@ export class ImageTextModel extends SSLMethod {
     const [x, ids] = views as [Tensor, Tensor];
     const zi = this.embedImages(x);
     const zt = this.embedTexts(ids);
+    // Data-parallel: every rank's pairs are negatives, as in CLIP's own training.
+    const [gi, gt] = [globalBatch(zi), globalBatch(zt)];
     const { loss, accuracy } =
-      this.config.loss === 'clip' ? clipLoss(zi, zt, this.logScale) : siglipLoss(zi, zt, this.logScale, this.logitBias);
+      this.config.loss === 'clip' ? clipLoss(gi, gt, this.logScale) : siglipLoss(gi, gt, this.logScale, this.logitBias);
     return {
       loss,
       logs: { pair_accuracy: accuracy, logit_scale: torch.noGrad(() => this.logScale.exp().item()) },

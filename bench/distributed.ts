@@ -1,7 +1,12 @@
 // Data-parallel bench on c10d + Gloo, one JSON line per case:
 //   {"case":"ddp-equivalence","ranks":2,"max_abs_diff"}   2 ranks x 16 vs 1 rank x 32, linear SGD, 20 steps
+//   {"case":"ddp-simclr-equivalence","ranks":2,"max_loss_diff","max_abs_diff","noise_*"}   SimCLR with BatchNorm
+//       through trainStep as pretrain runs it (SyncBatchNorm, global negatives, overlapped buckets): 2 ranks x 16
+//       vs 1 rank x 32; noise_*: the same 1-rank run with 2 threads instead of 1 (float summation order alone)
 //   {"case":"ddp-throughput","ranks","threads_per_rank","images_per_s","step_ms","allreduce_ms_per_step","gradient_mb","overlap"}
-//       the default SimCLR recipe's step (batch 256 in all) as 1 rank x 2 threads and 2 ranks x 1 thread
+//       the default SimCLR recipe's step (batch 256 in all, global negatives) as 1 rank x 2 threads and
+//       2 ranks x 1 thread: the gradient all-reduce after backward, overlapped with it (allreduce_ms_per_step
+//       is then the wait left after backward), and overlapped with SyncBatchNorm (sync_bn), as pretrain runs
 //   {"case":"allreduce","ranks":2,"mb","ms","ms_per_mb"}   loopback all-reduce of float32 buffers
 //   {"case":"ddp-fault","ranks":2,"timeout_s","detected_s"}   a rank killed: how long until the other fails
 //
@@ -63,13 +68,30 @@ const [one] = await run('equivalence', 1, 1);
 const two = await run('equivalence', 2, 1);
 const a = one!.weights as number[];
 const b = two[0]!.weights as number[];
-emit({ case: 'ddp-equivalence', ranks: 2, max_abs_diff: Math.max(...a.map((v, i) => Math.abs(v - b[i]!))) });
+const maxDiff = (x: number[], y: number[]): number => Math.max(...x.map((v, i) => Math.abs(v - y[i]!)));
+emit({ case: 'ddp-equivalence', ranks: 2, max_abs_diff: maxDiff(a, b) });
 
-for (const [ranks, threads] of [
-  [1, 2],
-  [2, 1],
+const [single] = await run('simclr', 1, 1);
+const [threaded] = await run('simclr', 1, 2);
+const [pair] = await run('simclr', 2, 1);
+emit({
+  case: 'ddp-simclr-equivalence',
+  ranks: 2,
+  steps: 10,
+  max_loss_diff: maxDiff(single!.losses as number[], pair!.losses as number[]),
+  max_abs_diff: maxDiff(single!.weights as number[], pair!.weights as number[]),
+  noise_loss_diff: maxDiff(single!.losses as number[], threaded!.losses as number[]),
+  noise_abs_diff: maxDiff(single!.weights as number[], threaded!.weights as number[]),
+  buckets: pair!.buckets,
+});
+
+for (const [ranks, threads, overlap, syncBn] of [
+  [1, 2, false, false],
+  [2, 1, false, false],
+  [2, 1, true, false],
+  [2, 1, true, true],
 ] as const) {
-  const r = (await run('step', ranks, threads))[0]!;
+  const r = (await run('step', ranks, threads, { BENCH_OVERLAP: overlap ? '1' : '0', BENCH_SYNCBN: syncBn ? '1' : '0' }))[0]!;
   emit({
     case: 'ddp-throughput',
     ranks,
@@ -78,7 +100,9 @@ for (const [ranks, threads] of [
     step_ms: Math.round(r.stepMs as number),
     allreduce_ms_per_step: Number((r.allreduceMs as number).toFixed(1)),
     gradient_mb: Number((r.gradientMb as number).toFixed(2)),
-    overlap: false,
+    overlap,
+    sync_bn: syncBn,
+    buckets: r.buckets,
   });
 }
 

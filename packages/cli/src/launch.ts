@@ -4,6 +4,7 @@
 // output; a rank that fails stops the others and its error is printed with its rank.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { constants } from 'node:os';
 import { UsageError } from './errors.js';
 
 /** Set in the workers' environment: the command runs as one rank of a data-parallel run. */
@@ -26,6 +27,13 @@ export interface LaunchOptions {
   nodeRank: number;
   /** host:port of rank 0's store (default: this machine, a free port; required with several nodes). */
   master?: string;
+}
+
+interface Exit {
+  rank: number;
+  local: number;
+  code: number;
+  signal: NodeJS.Signals | null;
 }
 
 /** Runs `argv` (the pretext command without the launch options) as `nproc` local ranks; resolves with the exit code. */
@@ -54,24 +62,37 @@ export async function launchRanks(bin: string, argv: string[], o: LaunchOptions)
     children.push(child);
     stderrOf[local] = '';
     child.stderr?.on('data', (d: Buffer) => (stderrOf[local] = (stderrOf[local]! + d.toString()).slice(-4000)));
-    return new Promise<{ rank: number; local: number; code: number }>((resolve) =>
-      child.on('exit', (code, signal) => resolve({ rank, local, code: code ?? (signal ? 128 : 1) })),
+    return new Promise<Exit>((resolve) =>
+      child.on('exit', (code, signal) =>
+        resolve({ rank, local, code: code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 1), signal }),
+      ),
     );
   });
-  // The first rank to fail stops the rest; its message is the one that explains.
-  let failed: { rank: number; local: number; code: number } | null = null;
-  await Promise.all(
+  // The first rank to fail stops the rest; its message is the one that explains, unless a rank
+  // was killed from outside: the others then fail on the lost connection, possibly first, and
+  // only the launcher can name the rank that died.
+  let failed: Exit | null = null;
+  const stopped = new Set<ChildProcess>();
+  const all = await Promise.all(
     exits.map((p) =>
       p.then((e) => {
-        if (e.code === 0 || failed) return;
-        failed = e;
-        for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+        if (e.code !== 0 && !failed) {
+          failed = e;
+          for (const c of children)
+            if (c.exitCode === null && c.signalCode === null) {
+              stopped.add(c);
+              c.kill('SIGTERM');
+            }
+        }
+        return e;
       }),
     ),
   );
-  const f = failed as { rank: number; local: number; code: number } | null;
+  const killed = all.find((e) => e.signal && !stopped.has(children[e.local]!));
+  const f = killed ?? (failed as Exit | null);
   if (f) {
-    if (f.rank !== 0) process.stderr.write(`rank ${f.rank} of ${world} failed (exit ${f.code}):\n${stderrOf[f.local]}\n`);
+    if (f.signal) process.stderr.write(`rank ${f.rank} of ${world} was killed by ${f.signal}; the other ranks stopped\n`);
+    else if (f.rank !== 0) process.stderr.write(`rank ${f.rank} of ${world} failed (exit ${f.code}):\n${stderrOf[f.local]}\n`);
     return f.code;
   }
   return 0;

@@ -1,11 +1,45 @@
 // pretext pretrain --nproc: two ranks of the same recipe on this machine (c10d + Gloo), rank 0
-// writing the run folder; a recipe whose batch does not divide among the ranks fails cleanly.
+// writing the run folder; a recipe whose batch does not divide among the ranks fails cleanly;
+// a rank killed mid-run stops the run with its name, and the run resumes to the weights of an
+// uninterrupted one (also on another number of ranks).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runPretext, tinyImageRecipe } from './fixtures/cli.js';
+import * as torch from '@pretext/torch';
+import { bin, runPretext, tinyImageRecipe } from './fixtures/cli.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The pid of the launcher's child with RANK=`rank` (Linux /proc). */
+function rankPid(launcher: number, rank: number): number | null {
+  const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(launcher)], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .map((l) => Number(l.trim()))
+    .filter((p) => p > 0);
+  for (const pid of children) {
+    try {
+      if (readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`RANK=${rank}`)) return pid;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return null;
+}
+
+const encoderWeights = (run: string): Map<string, Float32Array> =>
+  torch.tidy(() => {
+    const { tensors } = torch.safetensors.loadFile(join(run, 'encoder.safetensors'));
+    return new Map([...tensors].map(([k, t]) => [k, Float32Array.from(t.float().data() as Float32Array)]));
+  });
+
+const metricSteps = (run: string): number[] =>
+  readFileSync(join(run, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => (JSON.parse(l) as { step: number }).step);
 
 describe('data-parallel pretraining', () => {
   it('trains on 2 ranks with the recipe batch split between them, and refuses a batch that does not divide', () => {
@@ -30,5 +64,60 @@ describe('data-parallel pretraining', () => {
     assert.notEqual(odd.code, 0);
     assert.match(odd.stderr, /batch size 63 does not divide among 2 ranks/);
     assert.equal(pretext('pretrain', join(dir, 'r.yaml'), '--nnodes', '2').code, 2, 'several nodes need --master');
+  });
+
+  it('a rank killed with SIGKILL mid-run is named, and the run resumes to the weights of an uninterrupted run', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-ddp-kill-'));
+    const recipe = join(dir, 'r.yaml');
+    // 512 images, global batch 64: 8 steps an epoch, 48 in all, a checkpoint every 4.
+    writeFileSync(
+      recipe,
+      tinyImageRecipe('kill', '{ width: 8, depth: 2, pool: flatten, readoutNorm: true }')
+        .replace('epochs: 1', 'epochs: 6\n  checkpointEverySteps: 4')
+        .replace('evaluation: { linear: false }', 'evaluation: { knn: false, linear: false }'),
+    );
+    const whole = join(dir, 'whole');
+    assert.equal(runPretext({}, 'pretrain', recipe, '--out', whole, '--nproc', '2', '--json').code, 0);
+
+    const cut = join(dir, 'cut');
+    const launcher = spawn(process.execPath, [bin, 'pretrain', recipe, '--out', cut, '--nproc', '2', '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    launcher.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number>((resolve) => launcher.on('exit', (code) => resolve(code ?? -1)));
+    while (!existsSync(join(cut, 'checkpoint', 'state.json'))) await sleep(10);
+    const victim = rankPid(launcher.pid!, 1);
+    assert.ok(victim, 'rank 1 is running');
+    const killedAt = performance.now();
+    process.kill(victim, 'SIGKILL');
+    const code = await exited;
+    const stoppedIn = (performance.now() - killedAt) / 1000;
+    assert.notEqual(code, 0);
+    assert.match(stderr, /rank 1 of 2 was killed by SIGKILL/);
+    assert.ok(stoppedIn < 30, `the run stopped ${stoppedIn.toFixed(1)} s after the kill (collective timeout 60 s)`);
+    const at = (JSON.parse(readFileSync(join(cut, 'checkpoint', 'state.json'), 'utf8')) as { position: { step: number } }).position.step;
+    assert.ok(at >= 4 && at < 48, `checkpoint at step ${at}`);
+    assert.deepEqual(readdirSync(join(cut, 'checkpoint')).sort(), ['state.json', 'state.safetensors'], 'no half-written files');
+    // The same checkpoint, to resume on one rank afterwards.
+    const cutOne = join(dir, 'cut-one');
+    cpSync(cut, cutOne, { recursive: true });
+
+    const resumed = runPretext({}, 'pretrain', recipe, '--out', cut, '--nproc', '2', '--resume', '--json');
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.equal((JSON.parse(resumed.stdout.trim().split('\n').at(-1)!) as { steps: number }).steps, 48);
+    const a = encoderWeights(whole);
+    const b = encoderWeights(cut);
+    assert.deepEqual([...b.keys()], [...a.keys()]);
+    let diff = 0;
+    for (const [k, w] of a) w.forEach((v, i) => (diff = Math.max(diff, Math.abs(v - b.get(k)![i]!))));
+    assert.ok(diff <= 1e-6, `resumed vs uninterrupted: max weight difference ${diff}`);
+
+    // Another number of ranks: one process continues the two ranks' run from the same step.
+    const one = runPretext({}, 'pretrain', recipe, '--out', cutOne, '--resume', '--json');
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal((JSON.parse(one.stdout.trim().split('\n').at(-1)!) as { steps: number }).steps, 48);
+    const after = metricSteps(cutOne).filter((st) => st > at);
+    assert.ok(after.length > 0 && after.at(-1) === 48, `steps after the checkpoint: ${after.join(', ')}`);
   });
 });

@@ -81,3 +81,37 @@ export function readTrainingState<E extends Record<string, unknown>>(
   const { optimizer: _o, schedule: _s, ...extra } = meta;
   return { rng, extra: extra as unknown as E };
 }
+
+/**
+ * Data-parallel resume: every rank gets rank 0's saved state (the run folder holds the only
+ * copy; other ranks train into scratch folders, maybe on other machines) in its own `dir`,
+ * described over the group's store and sent by broadcast, so no disk is shared. Returns
+ * whether there was a state to resume.
+ */
+export function shareTrainingState(dir: string): boolean {
+  const d = torch.distributed;
+  const key = 'pretext/resume-state';
+  if (d.rank() === 0) {
+    if (!hasTrainingState(dir)) {
+      d.store.set(key, 'none');
+      return false;
+    }
+    const json = readFileSync(join(dir, 'state.json'), 'utf8');
+    const { tensors } = torch.safetensors.loadFile(join(dir, 'state.safetensors'));
+    const names = [...tensors.keys()];
+    d.store.set(key, JSON.stringify({ json, tensors: names.map((n) => [n, tensors.get(n)!.shape, tensors.get(n)!.dtype]) }));
+    for (const n of names) d.broadcast(tensors.get(n)!, 0);
+    for (const t of tensors.values()) t.dispose();
+    return true;
+  }
+  const text = d.store.get(key);
+  if (text === 'none') return false;
+  const meta = JSON.parse(text) as { json: string; tensors: [string, number[], torch.DType][] };
+  const tensors = new Map(meta.tensors.map(([n, shape, dtype]) => [n, torch.empty(shape, { dtype })] as const));
+  for (const t of tensors.values()) d.broadcast(t, 0);
+  mkdirSync(dir, { recursive: true });
+  torch.safetensors.saveFile(join(dir, 'state.safetensors'), tensors, { format: 'pretext-checkpoint' });
+  writeJsonAtomic(join(dir, 'state.json'), JSON.parse(meta.json));
+  for (const t of tensors.values()) t.dispose();
+  return true;
+}

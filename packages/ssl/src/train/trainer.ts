@@ -12,7 +12,7 @@ import { normalizeInput, toFloatImages, type InputNorm } from '../eval/features.
 import { BatchLoader, TensorSource, type BatchSource } from '../data/loader.js';
 import type { SSLMethod } from '../methods/method.js';
 import { buildOptimizer, buildSchedule, type OptimizerConfig, type ScheduleConfig } from './optim.js';
-import { hasTrainingState, readTrainingState, writeTrainingState } from './state.js';
+import { hasTrainingState, readTrainingState, shareTrainingState, writeTrainingState } from './state.js';
 
 export interface TrainConfig {
   epochs: number;
@@ -213,27 +213,35 @@ export async function pretrain(o: TrainOptions): Promise<TrainResult> {
   let epochGenState = torch.keep(loaderGen.getState());
 
   const parts = { method, optimizer: opt, schedule: sched };
-  if (o.resume && hasTrainingState(ckptDir)) {
+  // Data-parallel, rank 0 alone keeps checkpoints (in the run folder) and hands its state to
+  // the others on resume. The weights, optimizer, schedule, loader and default generator are
+  // the same on every rank; each rank's augmentation generator is its own, so all are kept.
+  // Another number of ranks may resume: a global step covers the same examples whatever the
+  // ranks (see shardOrder), and a rank the checkpoint has no generator for keeps its fresh one.
+  const augmentKey = (rank: number): string => (rank === 0 ? 'augment' : `augment.${rank}`);
+  if (o.resume && (dist ? shareTrainingState(ckptDir) : hasTrainingState(ckptDir))) {
     const { rng, extra } = readTrainingState<{ position: Position }>(ckptDir, parts);
     torch.setRngState(rng.get('default')!);
-    augGen.setState(rng.get('augment')!);
+    const augment = rng.get(augmentKey(dist?.rank ?? 0));
+    if (augment) augGen.setState(augment);
     loaderGen.setState(rng.get('loader')!);
     epochGenState.dispose();
     epochGenState = rng.get('loader')!;
-    rng.get('default')!.dispose();
-    rng.get('augment')!.dispose();
+    for (const [name, t] of rng) if (name !== 'loader') t.dispose();
     pos = extra.position;
   }
 
   const saveCheckpoint = (): void =>
-    torch.tidy(() =>
+    torch.tidy(() => {
+      const augment = dist ? torch.distributed.allGather(augGen.getState()) : [augGen.getState()];
+      if (dist && dist.rank !== 0) return;
       writeTrainingState(
         ckptDir,
         parts,
-        { default: torch.getRngState(), augment: augGen.getState(), loader: epochGenState },
+        { default: torch.getRngState(), loader: epochGenState, ...Object.fromEntries(augment.map((t, r) => [augmentKey(r), t])) },
         { position: pos },
-      ),
-    );
+      );
+    });
 
   const log = (record: Record<string, unknown>): void => appendFileSync(metricsPath, `${JSON.stringify(record)}\n`);
   let lastLoss = NaN;

@@ -392,6 +392,17 @@ Napi::Value StoreGet(const Napi::CallbackInfo& info) {
   });
 }
 
+// Whether every key is set, without waiting.
+Napi::Value StoreCheck(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  PRETEXT_GUARD(env, {
+    auto arr = info[0].As<Napi::Array>();
+    std::vector<std::string> keys;
+    for (uint32_t i = 0; i < arr.Length(); i++) keys.push_back("user/" + arr.Get(i).As<Napi::String>().Utf8Value());
+    return Napi::Boolean::New(env, current().store->check(keys));
+  });
+}
+
 Napi::Value AllGatherWithGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   PRETEXT_GUARD(env, { return wrapTensor(env, GatherWithGrad::apply(unwrapTensor(info[0], "input"))[0]); });
@@ -535,6 +546,7 @@ void initDistributed(Napi::Env env, Napi::Object exports) {
   d.Set("isCompleted", Napi::Function::New(env, IsCompleted, "isCompleted"));
   d.Set("storeSet", Napi::Function::New(env, StoreSet, "storeSet"));
   d.Set("storeGet", Napi::Function::New(env, StoreGet, "storeGet"));
+  d.Set("storeCheck", Napi::Function::New(env, StoreCheck, "storeCheck"));
   d.Set("allgatherWithGrad", Napi::Function::New(env, AllGatherWithGrad, "allgatherWithGrad"));
   d.Set("allreduceWithGrad", Napi::Function::New(env, AllReduceWithGrad, "allreduceWithGrad"));
   d.Set("syncBatchNorm", Napi::Function::New(env, SyncBatchNorm, "syncBatchNorm"));

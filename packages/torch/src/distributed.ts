@@ -75,6 +75,38 @@ function group(): NonNullable<typeof state> {
 export const rank = (): number => group().rank;
 export const worldSize = (): number => group().worldSize;
 
+/** How long the ranks left answer the roll call after a collective failed. */
+const ROLL_CALL_MS = 1500;
+
+/**
+ * The error for a failed collective, naming the ranks that did not answer a roll call: each
+ * rank that sees a failure marks itself in the store and waits briefly for the others' marks;
+ * a rank that died or hangs never marks. (Gloo itself only says that a connection closed.)
+ */
+function failure(what: string, err: unknown): DistributedError {
+  const g = group();
+  const head = `${what} failed on rank ${g.rank} of ${g.worldSize} (timeout ${g.timeoutSeconds} s)`;
+  const cause = (err as Error).message;
+  if (g.worldSize === 1) return new DistributedError(`${head}: ${cause}`);
+  const key = (r: number): string => `pretext/roll-call/${r}`;
+  let missing = Array.from({ length: g.worldSize }, (_, r) => r).filter((r) => r !== g.rank);
+  try {
+    native.distributed.storeSet(key(g.rank), '1');
+    const deadline = performance.now() + ROLL_CALL_MS;
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (;;) {
+      missing = missing.filter((r) => !native.distributed.storeCheck([key(r)]));
+      if (missing.length === 0 || performance.now() > deadline) break;
+      Atomics.wait(pause, 0, 0, 50);
+    }
+  } catch {
+    return new DistributedError(`${head}: rank 0, which hosts the store, is unreachable (it died, or its machine did): ${cause}`);
+  }
+  if (missing.length === 0) return new DistributedError(`${head}; every rank is alive, so the collective itself failed: ${cause}`);
+  const who = missing.length === 1 ? `rank ${missing[0]} died or hangs` : `ranks ${missing.join(', ')} died or hang`;
+  return new DistributedError(`${head}: ${who} (no answer to the roll call): ${cause}`);
+}
+
 /** A collective in flight: wait() blocks until it is done and throws its error. */
 export class Work {
   private done = false;
@@ -92,10 +124,7 @@ export class Work {
     try {
       native.distributed.wait(this.id);
     } catch (err) {
-      const g = group();
-      throw new DistributedError(
-        `${this.what} failed on rank ${g.rank} of ${g.worldSize} (timeout ${g.timeoutSeconds} s; a peer may have died or hung): ${(err as Error).message}`,
-      );
+      throw failure(this.what, err);
     }
     this.after?.();
   }
@@ -156,14 +185,12 @@ export function allGather(input: Tensor): Tensor[] {
 
 /** Runs a collective that autograd differentiates, naming it in the error a failure raises. */
 function differentiable<T>(what: string, run: () => T): T {
-  const g = group();
+  group();
   try {
     return run();
   } catch (err) {
     if (err instanceof TypeError) throw err;
-    throw new DistributedError(
-      `${what} failed on rank ${g.rank} of ${g.worldSize} (timeout ${g.timeoutSeconds} s): ${(err as Error).message}`,
-    );
+    throw failure(what, err);
   }
 }
 
@@ -239,14 +266,12 @@ export class GradientReducer {
     native.distributed.reducerPrepare(this.handle());
   }
   finish(): number {
-    const g = group();
+    group();
     try {
       this.lastWaitMs = native.distributed.reducerFinish(this.handle());
       return this.lastWaitMs;
     } catch (err) {
-      throw new DistributedError(
-        `the gradient all-reduce failed on rank ${g.rank} of ${g.worldSize} (timeout ${g.timeoutSeconds} s; a peer may have died or hung): ${(err as Error).message}`,
-      );
+      throw failure('the gradient all-reduce', err);
     }
   }
   /** Removes the hooks from the parameters. */

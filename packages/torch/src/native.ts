@@ -31,6 +31,7 @@ export interface NativeDistributed {
   isCompleted(work: number): boolean;
   storeSet(key: string, value: string): void;
   storeGet(key: string): string;
+  storeCheck(keys: string[]): boolean;
   /** Differentiable: every rank's rows in rank order; backward sums the gradient over the ranks. */
   allgatherWithGrad(input: Handle): Handle;
   /** Differentiable sum over the ranks. */

@@ -1,6 +1,7 @@
 // c10d with Gloo across real processes: two ranks join over a TCPStore (and a FileStore) from
 // torchrun's environment variables and agree on every collective's result; a rank that is
-// killed or hangs makes the other fail within the timeout with a DistributedError, not hang.
+// killed or hangs makes the others fail within the timeout with a DistributedError naming it,
+// not hang.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -110,21 +111,33 @@ describe('distributed (c10d, Gloo)', () => {
     assert.match(String(two[1]!.out!.mismatch), /same number of rows on every rank \(rank 1 has 2, others between 1 and 2\)/);
   });
 
-  it('a rank killed mid-run makes the other fail with a DistributedError within the timeout', async () => {
-    const [zero, one] = await ranks('die', 2, { PRETEXT_TEST_TIMEOUT: '5' });
+  it('a rank killed mid-run makes the others fail with a DistributedError naming it, within the timeout', async () => {
+    const [zero, one, two] = await ranks('die', 3, { PRETEXT_TEST_TIMEOUT: '5' });
     assert.equal(one!.signal, 'SIGKILL');
-    assert.equal(zero!.code, 0, zero!.stderr);
-    assert.equal(zero!.out!.name, 'DistributedError');
-    assert.match(String(zero!.out!.error), /allReduce\(sum\) failed on rank 0 of 2/);
-    assert.ok((zero!.out!.seconds as number) < 5.5, `detected after ${String(zero!.out!.seconds)} s`);
+    for (const [r, survivor] of [
+      [0, zero],
+      [2, two],
+    ] as const) {
+      assert.equal(survivor!.code, 0, survivor!.stderr);
+      assert.equal(survivor!.out!.name, 'DistributedError');
+      // The survivors answer each other's roll call; only the killed rank is named.
+      assert.match(String(survivor!.out!.error), new RegExp(`allReduce\\(sum\\) failed on rank ${r} of 3 .*: rank 1 died or hangs`));
+      assert.ok((survivor!.out!.seconds as number) < 5, `detected after ${String(survivor!.out!.seconds)} s`);
+    }
+    // Rank 0 hosts the store: when it dies, the others say so.
+    const [, other] = await ranks('die', 2, { PRETEXT_TEST_TIMEOUT: '5', PRETEXT_TEST_VICTIM: '0' });
+    assert.equal(other!.out!.name, 'DistributedError');
+    assert.match(String(other!.out!.error), /rank 0, which hosts the store, is unreachable/);
+    assert.ok((other!.out!.seconds as number) < 5.5, `detected after ${String(other!.out!.seconds)} s`);
   });
 
   it('a rank that hangs makes the other fail at the timeout', async () => {
     const [zero] = await ranks('hang', 2, { PRETEXT_TEST_TIMEOUT: '2' });
     assert.equal(zero!.out!.name, 'DistributedError');
-    assert.match(String(zero!.out!.error), /timeout 2 s/);
+    assert.match(String(zero!.out!.error), /timeout 2 s.*: rank 1 died or hangs/);
+    // The timeout, then the roll call (1.5 s) that rank 1 never answers.
     const s = zero!.out!.seconds as number;
-    assert.ok(s >= 1.9 && s < 4, `failed after ${s} s`);
+    assert.ok(s >= 3.4 && s < 5, `failed after ${s} s`);
   });
 
   it('refuses collectives before init and a rank outside the world', () => {

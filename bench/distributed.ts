@@ -8,7 +8,8 @@
 //       2 ranks x 1 thread: the gradient all-reduce after backward, overlapped with it (allreduce_ms_per_step
 //       is then the wait left after backward), and overlapped with SyncBatchNorm (sync_bn), as pretrain runs
 //   {"case":"allreduce","ranks":2,"mb","ms","ms_per_mb"}   loopback all-reduce of float32 buffers
-//   {"case":"ddp-fault","ranks":2,"timeout_s","detected_s"}   a rank killed: how long until the other fails
+//   {"case":"ddp-fault","ranks":2,"timeout_s","detected_s","named"}   a rank killed: how long until the other fails
+//       with an error naming it (the 1.5 s roll call included)
 //
 //   npm run bench:distributed [-- --steps 10]
 import { spawn } from 'node:child_process';
@@ -118,4 +119,5 @@ emit({
   timeout_s: timeout,
   detected_s: Number((fault[0]!.detectedS as number).toFixed(3)),
   failed: typeof fault[0]!.error === 'string',
+  named: /rank 1 died or hangs/.test(String(fault[0]!.error)),
 });

@@ -2,12 +2,22 @@
 // model on a folder of tickets, fill a mask, find similar tickets, compare against TF-IDF,
 // push to a hub; a second team (its own config and cache) pulls the encoder and its
 // vocabulary, fine-tunes on its own labeled tickets and embeds them.
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkOnnxExport, checkServedEmbeddings, embeddingsCsv, runPretext, serveHub } from './fixtures/cli.js';
+import type { Browser } from 'playwright-core';
+import { embedDocumentsMatrix, type Gallery } from '@pretext/ssl';
+import {
+  checkOnnxExport,
+  checkServedEmbeddings,
+  embeddingsCsv,
+  launchChromium,
+  nearestGalleryItem,
+  runPretext,
+  serveHub,
+} from './fixtures/cli.js';
 
 const TOPICS: Record<string, { who: string[]; what: string[]; how: string[] }> = {
   billing: {
@@ -36,7 +46,10 @@ function tickets(dir: string, n: number, seed: number): void {
   }
 }
 
+let browser: Browser | undefined;
+
 describe('text through the CLI', () => {
+  after(async () => browser?.close());
   it('pretrains on a folder of tickets, fills masks, finds similar ones, publishes, and a second team fine-tunes', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-text-'));
     const env = { XDG_CONFIG_HOME: join(dir, 'config'), PRETEXT_CACHE: join(dir, 'cache') };
@@ -159,8 +172,9 @@ train: { epochs: 4, batchSize: 32, optimizer: { name: adamw, lr: 0.002 } }
     try {
       assert.equal(pretext('login', '--hub', hub.url, '--token', hub.token).code, 0);
       assert.equal(pretext('hub', 'team', 'create', 'support').code, 0);
-      const pushed = pretext('push', run, 'support/tickets-mlm', '--json');
+      const pushed = pretext('push', run, 'support/tickets-mlm', '--visibility', 'public', '--json');
       assert.equal(pushed.code, 0, pushed.stderr);
+      await tryTextInBrowser(hub.url, run);
       const card = readFileSync(join(run, 'card.md'), 'utf8');
       assert.match(card, /pipeline_tag: feature-extraction/);
       assert.match(card, /\| vocabulary \| \d+ SentencePiece pieces \(vocab\.model/);
@@ -204,3 +218,38 @@ train: { epochs: 4, batchSize: 32, optimizer: { name: adamw, lr: 0.002 } }
     }
   });
 });
+
+/**
+ * The model page's try-it panel on a text encoder, in headless Chromium: a text three windows
+ * long is tokenized and embedded in the page (the mean of its windows), and the gallery
+ * document it names nearest, with its similarity, is the one Pretext computes. Nothing is sent.
+ */
+async function tryTextInBrowser(hubUrl: string, run: string): Promise<void> {
+  const gallery = JSON.parse(readFileSync(join(run, 'gallery.json'), 'utf8')) as Gallery;
+  assert.equal(gallery.items.length, 48);
+  assert.deepEqual(new Set(gallery.items.map((i) => i.label)), new Set(['billing', 'outage']), 'the gallery spans the classes');
+  assert.ok(gallery.items.every((i) => typeof i.text === 'string' && i.text.length > 0 && i.png === undefined));
+  const query = Array(3).fill('hello, the login page keeps crashing today. please restart it, thanks.').join(' ');
+  const { best, sims } = nearestGalleryItem(embedDocumentsMatrix(run, [query]).data, gallery.items);
+  browser ??= await launchChromium();
+  const page = await browser.newPage();
+  try {
+    await page.goto(`${hubUrl}/#/m/support/tickets-mlm`);
+    await page.getByTestId('tryit-status').filter({ hasText: 'ready: 48 gallery images' }).waitFor({ timeout: 60_000 });
+    const requests: string[] = [];
+    page.on('request', (q) => requests.push(`${q.method()} ${q.url()}`));
+    await page.getByLabel('try a text').fill(query);
+    await page.getByRole('button', { name: 'embed' }).click();
+    await page.getByTestId('tryit-neighbours').waitFor({ timeout: 30_000 });
+    const shown = await page
+      .locator('[data-testid=tryit-neighbours] li')
+      .evaluateAll((lis) => lis.map((li) => [Number(li.getAttribute('data-index')), li.textContent ?? '']));
+    assert.equal(shown.length, 5);
+    assert.equal(shown[0]![0], best, `page ${JSON.stringify(shown[0])}, Pretext ${best} (${sims[best]})`);
+    assert.match(String(shown[0]![1]), new RegExp(`${gallery.items[best]!.label!}\\s*${sims[best]!.toFixed(3)}`));
+    assert.ok(String(shown[0]![1]).includes(gallery.items[best]!.text!.slice(0, 20)), 'the document is shown');
+    assert.deepEqual(requests, [], 'the text is embedded in the page: nothing is sent');
+  } finally {
+    await page.close();
+  }
+}

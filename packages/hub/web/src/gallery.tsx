@@ -1,13 +1,16 @@
 // What the model page's in-browser panels share: onnxruntime-web (WebAssembly, one thread, no
 // worker), a version's file as bytes, its gallery (training images with their embeddings
-// under the model), the nearest gallery items by cosine similarity, and the list that shows them.
+// under the model: images, or text documents), the nearest gallery items by cosine similarity,
+// and the list that shows them.
 import { useEffect, useState } from 'react';
 import type { InferenceSession } from 'onnxruntime-web';
 import { fileText, fileUrl, type Model, type Version } from './api.js';
 
 export interface Gallery {
   inputShape: number[];
-  items: { label: string | null; png: string; embedding: number[] }[];
+  /** Text encoders: the vocabulary file and the window length. */
+  tokens?: { vocabulary: string; length: number };
+  items: { label: string | null; png?: string; text?: string; embedding: number[] }[];
 }
 
 export interface Neighbour {
@@ -53,21 +56,22 @@ export function nearest(e: Float32Array, gallery: Gallery, k: number): Neighbour
     .slice(0, k);
 }
 
-/** The nearest gallery items as thumbnails with their labels (React escapes the labels). */
+/** The nearest gallery items as thumbnails (or document openings) with their labels (React escapes labels and texts). */
 export function Neighbours({ result, gallery, testId, size }: { result: Neighbour[]; gallery: Gallery; testId: string; size: number }) {
   return (
     <ol className="neighbours" data-testid={testId}>
-      {result.map((n) => (
-        <li key={n.index} data-index={n.index}>
-          <img
-            src={`data:image/png;base64,${gallery.items[n.index]!.png}`}
-            alt={gallery.items[n.index]!.label ?? `gallery image ${n.index}`}
-            width={size}
-            height={size}
-          />
-          <span>{gallery.items[n.index]!.label ?? '-'}</span> <span className="muted">{n.similarity.toFixed(3)}</span>
-        </li>
-      ))}
+      {result.map((n) => {
+        const item = gallery.items[n.index]!;
+        return (
+          <li key={n.index} data-index={n.index}>
+            {item.png !== undefined && (
+              <img src={`data:image/png;base64,${item.png}`} alt={item.label ?? `gallery image ${n.index}`} width={size} height={size} />
+            )}
+            <span>{item.label ?? '-'}</span> <span className="muted">{n.similarity.toFixed(3)}</span>
+            {item.text !== undefined && <q className="gallery-text">{item.text}</q>}
+          </li>
+        );
+      })}
     </ol>
   );
 }

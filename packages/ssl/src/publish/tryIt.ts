@@ -1,23 +1,36 @@
-// What an image encoder's hub page needs to be tried in the browser: the ONNX export
-// (model.onnx, checked against Pretext) and a small gallery of training images (gallery.json:
-// thumbnails, labels and their embeddings under this encoder). The page embeds a visitor's
-// image with onnxruntime-web and shows the nearest gallery images; nothing leaves the browser.
+// What an encoder's hub page needs to be tried in the browser: the ONNX export (model.onnx,
+// checked against Pretext) and a small gallery of training examples with their embeddings
+// under this encoder (gallery.json): images as thumbnails, text documents as their opening
+// lines (the page tokenizes with the version's own SentencePiece model, as Pretext does). The
+// page embeds what the visitor gives with onnxruntime-web and shows the nearest gallery items;
+// nothing leaves the browser.
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '@pretext/torch';
 import { pngFromPixels } from '@pretext/data';
 import { extractFeatures } from '../eval/features.js';
-import { loadEncoder } from '../pipeline.js';
+import { loadEncoder, type EncoderMeta } from '../pipeline.js';
 import { loadImageSet, parseDatasetArg } from '../data/sources.js';
 import { exportOnnxFolder } from '../export/folder.js';
+import type { Encoder } from '../encoders/encoder.js';
+import { embedTexts, loadTextEncoder } from '../modalities/text/embed.js';
+import { textDataFor } from '../modalities/text/run.js';
 
 export interface Gallery {
   format: 'pretext-gallery/1';
-  /** [C, H, W] of the images (and of an image encoder's input). */
+  /** [C, H, W] of the images (and of an image encoder's input); [window length] for text. */
   inputShape: number[];
-  /** label: the class (image encoders) or the caption (image-text models). */
-  items: { label: string | null; png: string; embedding: number[] }[];
+  /** Text encoders: the vocabulary file and the window, [CLS] and [SEP] included. */
+  tokens?: { vocabulary: string; length: number };
+  /** label: the class (or the caption of an image-text model); png: an image; text: a document's opening. */
+  items: { label: string | null; png?: string; text?: string; embedding: number[] }[];
 }
+
+/** How much of a gallery document the page shows. */
+const SHOWN_CHARS = 240;
+
+const rounded = (f: Float32Array, k: number, dim: number): number[] =>
+  Array.from(f.subarray(k * dim, (k + 1) * dim), (v) => Number(v.toPrecision(7)));
 
 /** The gallery's images: up to `n`, spread over the classes in turn, a fixed seeded choice. */
 export function pickGallery(labels: Int32Array | null, total: number, n: number, seed: number): number[] {
@@ -43,39 +56,73 @@ export function pickGallery(labels: Int32Array | null, total: number, n: number,
 }
 
 /**
- * Writes model.onnx and gallery.json into an image encoder's run folder (from `n` of its
- * training images) and returns their names. Tables, text and histories get no gallery yet.
+ * Writes model.onnx and gallery.json into an image or text encoder's run folder (from `n` of its
+ * training examples) and returns their names. Tables and histories get no gallery yet.
  */
 export async function prepareTryIt(dir: string, o: { n?: number; seed?: number } = {}): Promise<string[]> {
   const { encoder, meta } = loadEncoder(dir);
   try {
-    if ((meta.modality ?? 'image') !== 'image') return [];
+    const modality = meta.modality ?? 'image';
+    if (modality !== 'image' && modality !== 'text') return [];
     const exported = await exportOnnxFolder(dir, { checkInputs: 20 });
     copyFileSync(exported.model, join(dir, 'model.onnx'));
-    const [C, H] = meta.inputShape as [number, number, number];
-    const name = meta.dataset.startsWith('image-folder:') ? meta.dataset.slice('image-folder:'.length) : meta.dataset;
-    const set = await loadImageSet(parseDatasetArg(name, { channels: C === 3 ? 3 : 1, size: H }), 'train', { quiet: true });
-    const labels = set.labels ? Int32Array.from(set.labels.data() as BigInt64Array, Number) : null;
-    const pick = pickGallery(labels, set.images.size(0), o.n ?? 48, o.seed ?? 0);
-    const images = torch.tidy(() => set.images.indexSelect(0, torch.tensor(BigInt64Array.from(pick, BigInt))).contiguous());
-    torch.keep(images);
-    const features = extractFeatures(encoder, images, meta.inputNorm);
-    const dim = features.size(1);
-    const f = features.data() as Float32Array;
-    const pixels = images.data() as Uint8Array;
-    const per = pixels.length / pick.length;
-    const items = await Promise.all(
-      pick.map(async (idx, k) => ({
-        label: labels && set.classes ? (set.classes[labels[idx]!] ?? null) : null,
-        png: (await pngFromPixels(pixels.subarray(k * per, (k + 1) * per), meta.inputShape)).toString('base64'),
-        embedding: Array.from(f.subarray(k * dim, (k + 1) * dim), (v) => Number(v.toPrecision(7))),
-      })),
-    );
-    for (const t of [features, images, set.images, ...(set.labels ? [set.labels] : [])]) t.dispose();
-    const gallery: Gallery = { format: 'pretext-gallery/1', inputShape: meta.inputShape, items };
+    const n = o.n ?? 48;
+    const seed = o.seed ?? 0;
+    const gallery = modality === 'text' ? await textGallery(dir, meta, n, seed) : await imageGallery(encoder, meta, n, seed);
     writeFileSync(join(dir, 'gallery.json'), JSON.stringify(gallery));
     return ['model.onnx', 'gallery.json'];
   } finally {
     encoder.dispose();
+  }
+}
+
+async function imageGallery(encoder: Encoder, meta: EncoderMeta, n: number, seed: number): Promise<Gallery> {
+  const [C, H] = meta.inputShape as [number, number, number];
+  const name = meta.dataset.startsWith('image-folder:') ? meta.dataset.slice('image-folder:'.length) : meta.dataset;
+  const set = await loadImageSet(parseDatasetArg(name, { channels: C === 3 ? 3 : 1, size: H }), 'train', { quiet: true });
+  const labels = set.labels ? Int32Array.from(set.labels.data() as BigInt64Array, Number) : null;
+  const pick = pickGallery(labels, set.images.size(0), n, seed);
+  const images = torch.tidy(() => set.images.indexSelect(0, torch.tensor(BigInt64Array.from(pick, BigInt))).contiguous());
+  torch.keep(images);
+  const features = extractFeatures(encoder, images, meta.inputNorm);
+  const dim = features.size(1);
+  const f = features.data() as Float32Array;
+  const pixels = images.data() as Uint8Array;
+  const per = pixels.length / pick.length;
+  const items = await Promise.all(
+    pick.map(async (idx, k) => ({
+      label: labels && set.classes ? (set.classes[labels[idx]!] ?? null) : null,
+      png: (await pngFromPixels(pixels.subarray(k * per, (k + 1) * per), meta.inputShape)).toString('base64'),
+      embedding: rounded(f, k, dim),
+    })),
+  );
+  for (const t of [features, images, set.images, ...(set.labels ? [set.labels] : [])]) t.dispose();
+  return { format: 'pretext-gallery/1', inputShape: meta.inputShape, items };
+}
+
+/** Documents of the encoder's own training corpus, embedded whole (the mean of their windows) as `pretext embed --text` does. */
+async function textGallery(dir: string, meta: EncoderMeta, n: number, seed: number): Promise<Gallery> {
+  const data = await textDataFor(dir);
+  const { texts, labels, classes } = data.train;
+  const pick = pickGallery(labels && labels.every((y) => y >= 0) ? labels : null, texts.length, n, seed);
+  const t = loadTextEncoder(dir);
+  try {
+    const length = t.encoder.layout.maxLength;
+    const docs = pick.map((i) => texts[i]!);
+    const e = embedTexts({ ...t, length }, docs);
+    const dim = e.size(1);
+    const f = (e.contiguous().data() as Float32Array).slice();
+    e.dispose();
+    const items = pick.map((idx, k) => {
+      const shown = docs[k]!.replace(/\s+/g, ' ').trim();
+      return {
+        label: labels && labels[idx]! >= 0 ? (classes[labels[idx]!] ?? null) : null,
+        text: shown.length > SHOWN_CHARS ? `${shown.slice(0, SHOWN_CHARS)}…` : shown,
+        embedding: rounded(f, k, dim),
+      };
+    });
+    return { format: 'pretext-gallery/1', inputShape: [length], tokens: { vocabulary: meta.vocabulary!, length }, items };
+  } finally {
+    t.encoder.dispose();
   }
 }

@@ -5,6 +5,7 @@ import { api, fileText, fileUrl, type EvalRow, type Model, type Version } from '
 import { LineChart, LineageGraph, type LineageNode } from '../charts.js';
 import { pct, useLoad } from '../hooks.js';
 import { SearchIt } from './SearchIt.js';
+import { TextTryIt } from './TextTryIt.js';
 import { TryIt } from './TryIt.js';
 
 export function ModelPage({ team, name }: { team: string; name: string }) {
@@ -185,7 +186,8 @@ function VersionDetail({ model, version }: { model: Model; version: Version }) {
       ) : (
         <p className="muted">No embedding map in this version (pretext diagnose draws one).</p>
       )}
-      {['model.onnx', 'gallery.json'].every((p) => version.files.some((f) => f.path === p)) && <TryIt model={model} version={version} />}
+      {['model.onnx', 'gallery.json'].every((p) => version.files.some((f) => f.path === p)) &&
+        (model.modality === 'text' ? <TextTryIt model={model} version={version} /> : <TryIt model={model} version={version} />)}
       {['text.onnx', 'gallery.json', 'image-text.json'].every((p) => version.files.some((f) => f.path === p)) && (
         <SearchIt model={model} version={version} />
       )}

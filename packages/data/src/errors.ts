@@ -1,19 +1,10 @@
-import { readFileSync } from 'node:fs';
-
+// The error every reader raises, and text decoding; nothing here touches the file system, so a
+// browser bundle can use it.
 /** A data file or folder that cannot be read as what it claims to be; the message names it and the fault. */
 export class DataFormatError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'DataFormatError';
-  }
-}
-
-/** A data file's bytes, or a DataFormatError naming the file and why it cannot be read. */
-export function readDataFile(path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new DataFormatError(`cannot read ${path}: ${(err as Error).message}`);
   }
 }
 

@@ -6,8 +6,7 @@
 // with slot 0 for missing, slot 1 for unknown and folded rare levels. Unseen levels and
 // missing cells never fail; a missing column or one of the wrong kind is an error naming it.
 import { DataFormatError } from './errors.js';
-import { stratifiedHoldOut, TestSplit } from './splits.js';
-import type { Column, Table } from './table.js';
+import type { Column, ColumnType, Table } from './table.js';
 
 export type NumericScaling = 'quantile' | 'robust';
 
@@ -53,6 +52,11 @@ export interface FitOptions {
   minCount?: number;
   /** Quantile reference points (default 256). */
   quantiles?: number;
+}
+
+/** The column types a table encoder expects, to read rows by (so codes like '1','2' stay categories). */
+export function expectedTypes(schema: FeatureSchema): Record<string, ColumnType> {
+  return Object.fromEntries([...schema.numeric.map((f) => [f.name, f.kind]), ...schema.categorical.map((f) => [f.name, f.kind])]);
 }
 
 /** A matrix of model inputs, row-major. */
@@ -301,21 +305,4 @@ export function takeRows(table: Table, idx: ArrayLike<number>, what = 'rows'): T
     return { ...c, values: pick(c.values) };
   });
   return { source: `${table.source} (${what})`, rows: idx.length, columns };
-}
-
-/**
- * A benchmark table's fixed split: a stratified fifth (by the label column) as the test
- * split, behind its accessor, and the rest for training, pretraining and every choice.
- */
-export function holdOutTable(table: Table, label: string, fraction = 0.2): { train: Table; test: TestSplit<Table> } {
-  const c = findColumn(table, label);
-  const classes =
-    c.type === 'categorical' || c.type === 'boolean'
-      ? c.values
-      : c.type === 'numeric'
-        ? Int32Array.from(c.values, (v) => (Number.isNaN(v) ? -1 : Math.round(v)))
-        : new Int32Array(table.rows);
-  const { train, test } = stratifiedHoldOut(classes, fraction);
-  const held = takeRows(table, test, 'test split');
-  return { train: takeRows(table, train, 'training split'), test: new TestSplit(`${table.source}/test`, () => Promise.resolve(held)) };
 }

@@ -3,6 +3,8 @@
 // the test split is handed out by one accessor that refuses while a model-selection step is
 // running, so the test split can only produce the final score.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { findColumn, takeRows } from './features.js';
+import type { Table } from './table.js';
 
 /** splitmix32: a small, well-mixed 32-bit generator, the same on every machine. */
 export function splitmix32(seed: number): () => number {
@@ -125,4 +127,21 @@ export function stratifiedHoldOut(
   const train: number[] = [];
   for (let i = 0; i < classes.length; i++) if (!inTest[i]) train.push(i);
   return { train: Uint32Array.from(train), test: Uint32Array.from(test).sort() };
+}
+
+/**
+ * A benchmark table's fixed split: a stratified fifth (by the label column) as the test
+ * split, behind its accessor, and the rest for training, pretraining and every choice.
+ */
+export function holdOutTable(table: Table, label: string, fraction = 0.2): { train: Table; test: TestSplit<Table> } {
+  const c = findColumn(table, label);
+  const classes =
+    c.type === 'categorical' || c.type === 'boolean'
+      ? c.values
+      : c.type === 'numeric'
+        ? Int32Array.from(c.values, (v) => (Number.isNaN(v) ? -1 : Math.round(v)))
+        : new Int32Array(table.rows);
+  const { train, test } = stratifiedHoldOut(classes, fraction);
+  const held = takeRows(table, test, 'test split');
+  return { train: takeRows(table, train, 'training split'), test: new TestSplit(`${table.source}/test`, () => Promise.resolve(held)) };
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import {
   decodeImage,
   encodeFeatures,
+  expectedTypes,
   encodeHistories,
   groupEvents,
   tableFromRecords,
@@ -18,7 +19,7 @@ import {
   type FeatureSchema,
 } from '@pretext/data';
 import { Vocabulary } from '@pretext/sentencepiece';
-import { expectedTypes, tokenWindows } from '@pretext/ssl';
+import { tokenWindows } from '@pretext/ssl';
 import type { Item, ServedModel } from './model.js';
 
 /** A request that cannot be served as sent: answered 400 with the field named. */

@@ -79,7 +79,7 @@ export { maskTokens, textViews } from './modalities/text/views.js';
 export { loadTextData, describeCorpus, type TextData, type TextDataSpec } from './modalities/text/source.js';
 export { loadTableData, describeColumns, type TableData, type TableDataSpec } from './modalities/tabular/source.js';
 export { fitLogistic, type LogisticOptions } from './eval/logistic.js';
-export { embedTable, embedTableFile, expectedTypes } from './modalities/tabular/embed.js';
+export { embedTable, embedTableFile } from './modalities/tabular/embed.js';
 export {
   fillMask,
   maskedTopK,

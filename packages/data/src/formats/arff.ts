@@ -3,7 +3,8 @@
 // with one row per line, dense (comma-separated) or sparse ({index value, ...}). Names and
 // values may be quoted with ' or " (backslash escapes); `?` is missing; `%` starts a comment.
 // Every fault names the file and the line.
-import { DataFormatError, decodeText, readDataFile } from '../errors.js';
+import { DataFormatError, decodeText } from '../errors.js';
+import { readDataFile } from '../files.js';
 import { buildColumn, type ColumnType, type Table } from '../table.js';
 
 interface Attribute {

@@ -4,7 +4,8 @@
 // into memory anyway; Parquet would come with hyparquet, also pure JavaScript.
 import { extname } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { DataFormatError, decodeText, readDataFile } from '../errors.js';
+import { DataFormatError, decodeText } from '../errors.js';
+import { readDataFile } from '../files.js';
 import { buildColumn, inferType, type ColumnType, type Table } from '../table.js';
 
 export interface CsvOptions {

@@ -2,7 +2,8 @@
 // dimensions, each dimension as a big-endian uint32, then the data, big-endian.
 import { gunzipSync } from 'node:zlib';
 
-import { DataFormatError, readDataFile } from '../errors.js';
+import { DataFormatError } from '../errors.js';
+import { readDataFile } from '../files.js';
 
 const types = {
   0x08: { name: 'uint8', size: 1 },

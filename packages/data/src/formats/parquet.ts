@@ -4,7 +4,8 @@
 // (or as `types` says). Snappy-compressed and uncompressed files are read; other codecs are
 // refused by name.
 import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
-import { DataFormatError, readDataFile } from '../errors.js';
+import { DataFormatError } from '../errors.js';
+import { readDataFile } from '../files.js';
 import { buildColumn, inferType, type Column, type ColumnType, type Table } from '../table.js';
 import type { CsvOptions } from './csv.js';
 

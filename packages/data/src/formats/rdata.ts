@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import { inflateSync, gunzipSync } from 'node:zlib';
 import { lzma2, xz } from '@napi-rs/lzma';
 import Bunzip from 'seek-bzip';
-import { DataFormatError, readDataFile } from '../errors.js';
+import { DataFormatError } from '../errors.js';
+import { readDataFile } from '../files.js';
 import { buildColumn, inferType, type Column, type Table } from '../table.js';
 import { R_NA_INTEGER, unserialize, type RValue } from './rserialize.js';
 

@@ -4,7 +4,8 @@
 // name and left out; the rest of the corpus still loads.
 import { readdirSync, statSync } from 'node:fs';
 import { extname, join, relative } from 'node:path';
-import { DataFormatError, readDataFile } from '../errors.js';
+import { DataFormatError } from '../errors.js';
+import { readDataFile } from '../files.js';
 import { readTableFile } from '../tableFile.js';
 import { findColumn } from '../features.js';
 

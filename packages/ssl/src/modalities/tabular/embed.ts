@@ -2,15 +2,10 @@
 // inputs (a missing column or a wrong type is an error naming the column; unseen categories
 // and missing cells have their slots), the encoder turns them into embeddings.
 
-import { readTableFile, type ColumnType, type FeatureSchema, type Table, type TableFileOptions } from '@pretext/data';
+import { expectedTypes, readTableFile, type Table, type TableFileOptions } from '@pretext/data';
 import { extractFeatures } from '../../eval/features.js';
 import { loadEncoder, readEncoderMeta } from '../../pipeline.js';
 import { rowsTensor } from './pretrain.js';
-
-/** The column types a table encoder expects, to read a file by (so codes like '1','2' stay categories). */
-export function expectedTypes(schema: FeatureSchema): Record<string, ColumnType> {
-  return Object.fromEntries([...schema.numeric.map((f) => [f.name, f.kind]), ...schema.categorical.map((f) => [f.name, f.kind])]);
-}
 
 /** Embeddings [rows x dim], row-major, of a table under a table encoder. */
 export function embedTable(encoderDir: string, table: Table): { rows: number; dim: number; data: Float32Array } {

@@ -1,13 +1,17 @@
 // A finance team's table through the CLI as the README tells it: pretrain from a recipe that
 // names a CSV, its label and an id to drop; a transfer report against logistic regression
 // and XGBoost; push to a hub; a second team pulls the encoder and embeds its own rows (with a
-// merchant category the first team never saw), and a file missing a column is refused by name.
-import { describe, it } from 'node:test';
+// merchant category the first team never saw), and a file missing a column is refused by name;
+// the hub page embeds a typed row in the browser.
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkOnnxExport, runPretext, serveHub } from './fixtures/cli.js';
+import type { Browser } from 'playwright-core';
+import { expectedTypes, tableFromRecords, type FeatureSchema } from '@pretext/data';
+import { embedTable, type Gallery } from '@pretext/ssl';
+import { checkOnnxExport, launchChromium, nearestGalleryItem, runPretext, serveHub } from './fixtures/cli.js';
 
 /** Transactions: amount and hour carry the fraud signal, merchant a little, id none. */
 function transactions(n: number, seed: number, merchants = ['grocery', 'fuel', 'travel', 'online']): string {
@@ -25,7 +29,10 @@ function transactions(n: number, seed: number, merchants = ['grocery', 'fuel', '
   return `${lines.join('\n')}\n`;
 }
 
+let browser: Browser | undefined;
+
 describe('tables through the CLI', () => {
+  after(async () => browser?.close());
   it('pretrains on a CSV, reports against logistic regression and XGBoost, publishes, and a second team embeds its rows', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-table-'));
     const env = { XDG_CONFIG_HOME: join(dir, 'config'), PRETEXT_CACHE: join(dir, 'cache') };
@@ -91,8 +98,9 @@ train: { epochs: 2, batchSize: 64, optimizer: { name: adamw, lr: 0.001 } }
     try {
       assert.equal(pretext('login', '--hub', hub.url, '--token', hub.token).code, 0);
       assert.equal(pretext('hub', 'team', 'create', 'risk').code, 0);
-      const pushed = pretext('push', run, 'risk/tx-scarf', '--json');
+      const pushed = pretext('push', run, 'risk/tx-scarf', '--visibility', 'public', '--json');
       assert.equal(pushed.code, 0, pushed.stderr);
+      await tryRowInBrowser(hub.url, run);
       const card = readFileSync(join(run, 'card.md'), 'utf8');
       assert.match(card, /pipeline_tag: tabular-classification/);
       assert.match(card, /\| merchant \| categorical \| 4 levels/);
@@ -208,3 +216,43 @@ train: { epochs: 2, batchSize: 64, optimizer: { name: adamw, lr: 0.001 } }
     );
   });
 });
+
+/**
+ * The model page's try-it panel on a table encoder, in headless Chromium: a row typed into the
+ * form (a missing amount, a category picked) is encoded by the version's features.json and
+ * embedded in the page, and the gallery row it names nearest, with its similarity, is the one
+ * Pretext computes for the same row. Nothing is sent.
+ */
+async function tryRowInBrowser(hubUrl: string, run: string): Promise<void> {
+  const gallery = JSON.parse(readFileSync(join(run, 'gallery.json'), 'utf8')) as Gallery;
+  assert.equal(gallery.items.length, 48);
+  assert.deepEqual(new Set(gallery.items.map((i) => i.label)), new Set(['false', 'true']), 'the gallery spans the classes');
+  const schema = JSON.parse(readFileSync(join(run, 'features.json'), 'utf8')) as FeatureSchema;
+  const row = { amount: '', hour: '3', merchant: 'online', card_present: 'false' };
+  const record = Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === '' ? null : v]));
+  const e = embedTable(run, tableFromRecords([record], expectedTypes(schema), 'probe')).data;
+  const { best, sims } = nearestGalleryItem(e, gallery.items);
+  browser ??= await launchChromium();
+  const page = await browser.newPage();
+  try {
+    await page.goto(`${hubUrl}/#/m/risk/tx-scarf`);
+    await page.getByTestId('tryit-status').filter({ hasText: 'ready: 48 gallery images' }).waitFor({ timeout: 60_000 });
+    const requests: string[] = [];
+    page.on('request', (q) => requests.push(`${q.method()} ${q.url()}`));
+    await page.getByRole('textbox', { name: 'amount' }).fill(row.amount);
+    await page.getByRole('textbox', { name: 'hour' }).fill(row.hour);
+    await page.getByRole('combobox', { name: 'merchant' }).selectOption(row.merchant);
+    await page.getByRole('combobox', { name: 'card_present' }).selectOption(row.card_present);
+    await page.getByRole('button', { name: 'embed' }).click();
+    await page.getByTestId('tryit-neighbours').waitFor({ timeout: 30_000 });
+    const shown = await page
+      .locator('[data-testid=tryit-neighbours] li')
+      .evaluateAll((lis) => lis.map((li) => [Number(li.getAttribute('data-index')), li.textContent ?? '']));
+    assert.equal(shown.length, 5);
+    assert.equal(shown[0]![0], best, `page ${JSON.stringify(shown[0])}, Pretext ${best} (${sims[best]})`);
+    assert.match(String(shown[0]![1]), new RegExp(`${gallery.items[best]!.label!}\\s*${sims[best]!.toFixed(3)}`));
+    assert.deepEqual(requests, [], 'the row is embedded in the page: nothing is sent');
+  } finally {
+    await page.close();
+  }
+}

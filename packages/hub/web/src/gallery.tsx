@@ -10,7 +10,8 @@ export interface Gallery {
   inputShape: number[];
   /** Text encoders: the vocabulary file and the window length. */
   tokens?: { vocabulary: string; length: number };
-  items: { label: string | null; png?: string; text?: string; embedding: number[] }[];
+  /** png: an image; text: a document's opening or a row in brief; row: a table row's cells by column. */
+  items: { label: string | null; png?: string; text?: string; row?: Record<string, string | null>; embedding: number[] }[];
 }
 
 export interface Neighbour {

@@ -1,13 +1,14 @@
 // What an encoder's hub page needs to be tried in the browser: the ONNX export (model.onnx,
 // checked against Pretext) and a small gallery of training examples with their embeddings
 // under this encoder (gallery.json): images as thumbnails, text documents as their opening
-// lines (the page tokenizes with the version's own SentencePiece model, as Pretext does). The
-// page embeds what the visitor gives with onnxruntime-web and shows the nearest gallery items;
-// nothing leaves the browser.
+// lines (the page tokenizes with the version's own SentencePiece model, as Pretext does), table
+// rows as their cells (the page encodes a row with the version's features.json through the
+// same code Pretext uses). The page embeds what the visitor gives with onnxruntime-web and
+// shows the nearest gallery items; nothing leaves the browser.
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '@pretext/torch';
-import { pngFromPixels } from '@pretext/data';
+import { labelCodes, pngFromPixels, takeRows, type Table } from '@pretext/data';
 import { extractFeatures } from '../eval/features.js';
 import { loadEncoder, type EncoderMeta } from '../pipeline.js';
 import { loadImageSet, parseDatasetArg } from '../data/sources.js';
@@ -15,6 +16,8 @@ import { exportOnnxFolder } from '../export/folder.js';
 import type { Encoder } from '../encoders/encoder.js';
 import { embedTexts, loadTextEncoder } from '../modalities/text/embed.js';
 import { textDataFor } from '../modalities/text/run.js';
+import { loadTableData } from '../modalities/tabular/source.js';
+import { rowsTensor } from '../modalities/tabular/pretrain.js';
 
 export interface Gallery {
   format: 'pretext-gallery/1';
@@ -22,8 +25,11 @@ export interface Gallery {
   inputShape: number[];
   /** Text encoders: the vocabulary file and the window, [CLS] and [SEP] included. */
   tokens?: { vocabulary: string; length: number };
-  /** label: the class (or the caption of an image-text model); png: an image; text: a document's opening. */
-  items: { label: string | null; png?: string; text?: string; embedding: number[] }[];
+  /**
+   * label: the class (or the caption of an image-text model); png: an image; text: a document's
+   * opening, or a row's cells in brief; row: a table row's cells by column (null: missing).
+   */
+  items: { label: string | null; png?: string; text?: string; row?: Record<string, string | null>; embedding: number[] }[];
 }
 
 /** How much of a gallery document the page shows. */
@@ -56,19 +62,24 @@ export function pickGallery(labels: Int32Array | null, total: number, n: number,
 }
 
 /**
- * Writes model.onnx and gallery.json into an image or text encoder's run folder (from `n` of its
- * training examples) and returns their names. Tables and histories get no gallery yet.
+ * Writes model.onnx and gallery.json into an image, text or table encoder's run folder (from `n`
+ * of its training examples) and returns their names. Event histories get no gallery yet.
  */
 export async function prepareTryIt(dir: string, o: { n?: number; seed?: number } = {}): Promise<string[]> {
   const { encoder, meta } = loadEncoder(dir);
   try {
     const modality = meta.modality ?? 'image';
-    if (modality !== 'image' && modality !== 'text') return [];
+    if (modality !== 'image' && modality !== 'text' && modality !== 'tabular') return [];
     const exported = await exportOnnxFolder(dir, { checkInputs: 20 });
     copyFileSync(exported.model, join(dir, 'model.onnx'));
     const n = o.n ?? 48;
     const seed = o.seed ?? 0;
-    const gallery = modality === 'text' ? await textGallery(dir, meta, n, seed) : await imageGallery(encoder, meta, n, seed);
+    const gallery =
+      modality === 'text'
+        ? await textGallery(dir, meta, n, seed)
+        : modality === 'tabular'
+          ? await tableGallery(encoder, meta, n, seed)
+          : await imageGallery(encoder, meta, n, seed);
     writeFileSync(join(dir, 'gallery.json'), JSON.stringify(gallery));
     return ['model.onnx', 'gallery.json'];
   } finally {
@@ -125,4 +136,42 @@ async function textGallery(dir: string, meta: EncoderMeta, n: number, seed: numb
   } finally {
     t.encoder.dispose();
   }
+}
+
+/** A row's cells as text, by column: what a visitor would type (dates as ISO 8601). */
+function rowCells(t: Table, i: number, names: readonly string[]): Record<string, string | null> {
+  const cells: Record<string, string | null> = {};
+  for (const name of names) {
+    const c = t.columns.find((col) => col.name === name)!;
+    if (c.type === 'numeric') cells[name] = Number.isNaN(c.values[i]!) ? null : String(c.values[i]);
+    else if (c.type === 'date') cells[name] = Number.isNaN(c.values[i]!) ? null : new Date(c.values[i]!).toISOString();
+    else if (c.type === 'text') cells[name] = c.values[i] ?? null;
+    else cells[name] = c.values[i]! < 0 ? null : c.levels[c.values[i]!]!;
+  }
+  return cells;
+}
+
+/** Rows of the encoder's own training table, encoded by its saved preprocessing and embedded. */
+async function tableGallery(encoder: Encoder, meta: EncoderMeta, n: number, seed: number): Promise<Gallery> {
+  const schema = meta.features!;
+  const data = await loadTableData(meta.tableData ?? { dataset: 'table', name: meta.dataset, drop: [] });
+  const labels = schema.label ? labelCodes(data.train, schema) : null;
+  const pick = pickGallery(labels, data.train.rows, n, seed);
+  const rows = takeRows(data.train, pick, 'gallery');
+  const x = rowsTensor(rows, schema);
+  const e = extractFeatures(encoder, x, meta.inputNorm);
+  const [dim, inputs] = [e.size(1), x.size(1)];
+  const f = (e.contiguous().data() as Float32Array).slice();
+  for (const t of [x, e]) t.dispose();
+  const names = [...schema.numeric, ...schema.categorical].map((c) => c.name);
+  const items = pick.map((idx, k) => {
+    const row = rowCells(rows, k, names);
+    return {
+      label: labels && labels[idx]! >= 0 ? (schema.label!.classes[labels[idx]!] ?? null) : null,
+      text: names.map((c) => `${c} ${row[c] ?? '-'}`).join(', '),
+      row,
+      embedding: rounded(f, k, dim),
+    };
+  });
+  return { format: 'pretext-gallery/1', inputShape: [inputs], items };
 }

@@ -5,6 +5,7 @@ import { api, fileText, fileUrl, type EvalRow, type Model, type Version } from '
 import { LineChart, LineageGraph, type LineageNode } from '../charts.js';
 import { pct, useLoad } from '../hooks.js';
 import { SearchIt } from './SearchIt.js';
+import { TableTryIt } from './TableTryIt.js';
 import { TextTryIt } from './TextTryIt.js';
 import { TryIt } from './TryIt.js';
 
@@ -187,7 +188,13 @@ function VersionDetail({ model, version }: { model: Model; version: Version }) {
         <p className="muted">No embedding map in this version (pretext diagnose draws one).</p>
       )}
       {['model.onnx', 'gallery.json'].every((p) => version.files.some((f) => f.path === p)) &&
-        (model.modality === 'text' ? <TextTryIt model={model} version={version} /> : <TryIt model={model} version={version} />)}
+        (model.modality === 'text' ? (
+          <TextTryIt model={model} version={version} />
+        ) : model.modality === 'tabular' ? (
+          <TableTryIt model={model} version={version} />
+        ) : (
+          <TryIt model={model} version={version} />
+        ))}
       {['text.onnx', 'gallery.json', 'image-text.json'].every((p) => version.files.some((f) => f.path === p)) && (
         <SearchIt model={model} version={version} />
       )}

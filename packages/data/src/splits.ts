@@ -5,6 +5,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { findColumn, takeRows } from './features.js';
 import type { Table } from './table.js';
+import { takeHistories, type Histories } from './events/histories.js';
 
 /** splitmix32: a small, well-mixed 32-bit generator, the same on every machine. */
 export function splitmix32(seed: number): () => number {
@@ -144,4 +145,12 @@ export function holdOutTable(table: Table, label: string, fraction = 0.2): { tra
   const { train, test } = stratifiedHoldOut(classes, fraction);
   const held = takeRows(table, test, 'test split');
   return { train: takeRows(table, train, 'training split'), test: new TestSplit(`${table.source}/test`, () => Promise.resolve(held)) };
+}
+
+/** A fixed stratified fifth of the entities (by label) as the test split, behind its accessor. */
+export function holdOutHistories(h: Histories, fraction = 0.2): { train: Histories; test: TestSplit<Histories> } {
+  if (!h.labels) throw new TypeError(`${h.source} has no labels to stratify a test split by`);
+  const { train, test } = stratifiedHoldOut(h.labels, fraction);
+  const held = takeHistories(h, test, 'test split');
+  return { train: takeHistories(h, train, 'training split'), test: new TestSplit(`${h.source}/test`, () => Promise.resolve(held)) };
 }

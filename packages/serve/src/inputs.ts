@@ -11,10 +11,9 @@ import {
   encodeFeatures,
   expectedTypes,
   encodeHistories,
-  groupEvents,
+  historiesFromEventLists,
   tableFromRecords,
   DataFormatError,
-  type ColumnType,
   type EventSchema,
   type FeatureSchema,
 } from '@pretext/data';
@@ -149,35 +148,22 @@ function textItems(m: ServedModel, vocab: Vocabulary, texts: unknown[], limits: 
 }
 
 function historyItems(schema: EventSchema, histories: unknown[]): Prepared {
-  const records: Record<string, unknown>[] = [];
-  histories.forEach((h, i) => {
+  const lists = histories.map((h, i) => {
     if (!Array.isArray(h)) throw new InputError(`histories[${i}]`, 'expected a list of events');
-    h.forEach((e: unknown, j) => {
+    return h.map((e: unknown, j) => {
       const field = `histories[${i}][${j}]`;
       if (e === null || typeof e !== 'object' || Array.isArray(e)) throw new InputError(field, 'expected an event object');
       const time = (e as { time?: unknown }).time;
       if (typeof time !== 'number' || !Number.isFinite(time))
         throw new InputError(`${field}.time`, 'expected a number (the time unit the encoder was trained in)');
-      records.push({ ...(e as Record<string, unknown>), __entity: i, __time: time });
+      return e as Record<string, unknown>;
     });
   });
-  const types: Record<string, ColumnType> = {
-    __entity: 'numeric',
-    __time: 'numeric',
-    ...Object.fromEntries(schema.categorical.map((c) => [c.name, 'categorical' as const])),
-    ...Object.fromEntries(schema.numeric.map((c) => [c.name, 'numeric' as const])),
-  };
   try {
-    const table = tableFromRecords(records, types, 'events', { absentIsMissing: true });
-    const h = groupEvents(
-      table,
-      {
-        entity: '__entity',
-        time: '__time',
-        categorical: schema.categorical.map((c) => c.name),
-        numeric: schema.numeric.map((c) => c.name),
-      },
-      { maxLength: schema.maxLength, entities: histories.map((_, i) => String(i)) },
+    const h = historiesFromEventLists(
+      lists,
+      { categorical: schema.categorical.map((c) => c.name), numeric: schema.numeric.map((c) => c.name) },
+      { maxLength: schema.maxLength },
     );
     const e = encodeHistories(h, schema);
     const per = e.length * e.channels;

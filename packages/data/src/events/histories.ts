@@ -6,8 +6,7 @@
 // label table names that have no events at all (they keep an empty history).
 import { DataFormatError } from '../errors.js';
 import { findColumn } from '../features.js';
-import { stratifiedHoldOut, TestSplit } from '../splits.js';
-import type { Column, Table } from '../table.js';
+import { tableFromRecords, type Column, type ColumnType, type Table } from '../table.js';
 
 const DAY_MS = 86_400_000;
 
@@ -295,14 +294,6 @@ export function labeledEntities(h: Histories): { idx: number[]; y: number[] } {
   return { idx, y: idx.map((i) => h.labels![i]!) };
 }
 
-/** A fixed stratified fifth of the entities (by label) as the test split, behind its accessor. */
-export function holdOutHistories(h: Histories, fraction = 0.2): { train: Histories; test: TestSplit<Histories> } {
-  if (!h.labels) throw new TypeError(`${h.source} has no labels to stratify a test split by`);
-  const { train, test } = stratifiedHoldOut(h.labels, fraction);
-  const held = takeHistories(h, test, 'test split');
-  return { train: takeHistories(h, train, 'training split'), test: new TestSplit(`${h.source}/test`, () => Promise.resolve(held)) };
-}
-
 /** What grouping did, in a line or two a user reads before training. */
 export function describeHistories(h: Histories): string {
   const r = h.report;
@@ -322,5 +313,30 @@ export function describeHistories(h: Histories): string {
   return (
     `${h.source}: ${h.entities.length} entities, ${events} events (median ${median} per entity); fields: ${fields.join(', ') || 'none'}, time in ${h.timeUnit}` +
     (notes.length ? `\n  grouping the ${r.entities} entities of the file: ${notes.join('; ')}` : '')
+  );
+}
+
+/**
+ * Histories from events given as objects, one list per entity: `time` a number in the unit the
+ * encoder was trained in, fields by name (an absent field is missing). What a service or a web
+ * page hands an encoder; the entities are named by their position.
+ */
+export function historiesFromEventLists(
+  lists: readonly (readonly Record<string, unknown>[])[],
+  fields: { categorical: readonly string[]; numeric: readonly string[] },
+  o: { maxLength: number; source?: string },
+): Histories {
+  const records = lists.flatMap((events, i) => events.map((e) => ({ ...e, __entity: i, __time: e.time })));
+  const types: Record<string, ColumnType> = {
+    __entity: 'numeric',
+    __time: 'numeric',
+    ...Object.fromEntries(fields.categorical.map((c) => [c, 'categorical' as const])),
+    ...Object.fromEntries(fields.numeric.map((c) => [c, 'numeric' as const])),
+  };
+  const table = tableFromRecords(records, types, o.source ?? 'events', { absentIsMissing: true });
+  return groupEvents(
+    table,
+    { entity: '__entity', time: '__time', categorical: [...fields.categorical], numeric: [...fields.numeric] },
+    { maxLength: o.maxLength, entities: lists.map((_, i) => String(i)) },
   );
 }

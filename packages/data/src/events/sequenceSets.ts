@@ -18,9 +18,9 @@
 import type { DebianFetchOptions } from '../debian.js';
 import { rBundleObject, R_BUNDLES } from '../rPackages.js';
 import { findColumn } from '../features.js';
-import type { TestSplit } from '../splits.js';
+import { holdOutHistories, type TestSplit } from '../splits.js';
 import type { Column, Table } from '../table.js';
-import { attachLabels, groupEvents, holdOutHistories, type Histories } from './histories.js';
+import { attachLabels, groupEvents, type Histories } from './histories.js';
 
 export interface SequenceSet {
   name: string;

@@ -1,13 +1,25 @@
 // A bank's transaction histories through the CLI: pretrain CoLES on an event table with a
 // per-client label table, compare against hand-made aggregates in a transfer report, push to
 // a hub with the event schema; a second team (its own config and cache) pulls the encoder and
-// embeds its own clients' histories, including a merchant type the encoder never saw.
-import { describe, it } from 'node:test';
+// embeds its own clients' histories, including a merchant type the encoder never saw; the hub
+// page embeds an edited history in the browser.
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkOnnxExport, checkServedEmbeddings, embeddingsCsv, runPretext, serveHub } from './fixtures/cli.js';
+import type { Browser } from 'playwright-core';
+import { historiesFromEventLists, type EventSchema } from '@pretext/data';
+import { embedHistories, type Gallery } from '@pretext/ssl';
+import {
+  checkOnnxExport,
+  checkServedEmbeddings,
+  embeddingsCsv,
+  launchChromium,
+  nearestGalleryItem,
+  runPretext,
+  serveHub,
+} from './fixtures/cli.js';
 
 /**
  * Clients who churn shop ever less often and mostly online; the others shop weekly in stores.
@@ -41,7 +53,10 @@ function transactions(path: string, labelsPath: string | null, clients: number, 
   if (labelsPath) writeFileSync(labelsPath, `client,status\n${labels.join('\n')}\nnobody,stayed\n`);
 }
 
+let browser: Browser | undefined;
+
 describe('event histories through the CLI', () => {
+  after(async () => browser?.close());
   it('pretrains on transactions, reports against aggregates, publishes, and a second team embeds its own', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-events-'));
     const env = { XDG_CONFIG_HOME: join(dir, 'config'), PRETEXT_CACHE: join(dir, 'cache') };
@@ -162,8 +177,9 @@ train: { epochs: 6, batchSize: 32, optimizer: { name: adam, lr: 0.003 } }
     try {
       assert.equal(pretext('login', '--hub', hub.url, '--token', hub.token).code, 0);
       assert.equal(pretext('hub', 'team', 'create', 'bank').code, 0);
-      const pushed = pretext('push', run, 'bank/churn-coles', '--json');
+      const pushed = pretext('push', run, 'bank/churn-coles', '--visibility', 'public', '--json');
       assert.equal(pushed.code, 0, pushed.stderr);
+      await tryHistoryInBrowser(hub.url, run);
       const card = readFileSync(join(run, 'card.md'), 'utf8');
       assert.match(card, /event-history encoder \(32-dimensional features per entity\)/);
       assert.match(card, /\| merchant \| categorical \| 3 levels \(\+ missing, unknown\); the event type \|/);
@@ -222,3 +238,44 @@ train: { epochs: 6, batchSize: 32, optimizer: { name: adam, lr: 0.003 } }
     }
   });
 });
+
+/**
+ * The model page's try-it panel on a history encoder, in headless Chromium: the first gallery
+ * entity's events, edited in the page (one amount changed, the last event removed), are encoded
+ * by the version's events.json and embedded in the page, and the gallery entity it names
+ * nearest, with its similarity, is the one Pretext computes for the same events. Nothing is sent.
+ */
+async function tryHistoryInBrowser(hubUrl: string, run: string): Promise<void> {
+  const gallery = JSON.parse(readFileSync(join(run, 'gallery.json'), 'utf8')) as Gallery;
+  assert.equal(gallery.items.length, 48);
+  assert.deepEqual(new Set(gallery.items.map((i) => i.label)), new Set(['churned', 'stayed']), 'the gallery spans the classes');
+  const schema = JSON.parse(readFileSync(join(run, 'events.json'), 'utf8')) as EventSchema;
+  const events = gallery.items[0]!.events!.slice(0, -1).map((e, j) => (j === 0 ? { ...e, amount: 999 } : e));
+  const fields = { categorical: schema.categorical.map((c) => c.name), numeric: schema.numeric.map((c) => c.name) };
+  const h = historiesFromEventLists([events], fields, { maxLength: schema.maxLength });
+  const z = embedHistories(run, h);
+  const e = z.data() as Float32Array;
+  const { best, sims } = nearestGalleryItem(e, gallery.items);
+  z.dispose();
+  browser ??= await launchChromium();
+  const page = await browser.newPage();
+  try {
+    await page.goto(`${hubUrl}/#/m/bank/churn-coles`);
+    await page.getByTestId('tryit-status').filter({ hasText: 'ready: 48 gallery images' }).waitFor({ timeout: 60_000 });
+    const requests: string[] = [];
+    page.on('request', (q) => requests.push(`${q.method()} ${q.url()}`));
+    await page.getByLabel('event 1 amount', { exact: true }).fill('999');
+    await page.getByRole('button', { name: `remove event ${events.length + 1}`, exact: true }).click();
+    await page.getByRole('button', { name: 'embed' }).click();
+    await page.getByTestId('tryit-neighbours').waitFor({ timeout: 30_000 });
+    const shown = await page
+      .locator('[data-testid=tryit-neighbours] li')
+      .evaluateAll((lis) => lis.map((li) => [Number(li.getAttribute('data-index')), li.textContent ?? '']));
+    assert.equal(shown.length, 5);
+    assert.equal(shown[0]![0], best, `page ${JSON.stringify(shown[0])}, Pretext ${best} (${sims[best]})`);
+    assert.match(String(shown[0]![1]), new RegExp(`${gallery.items[best]!.label!}\\s*${sims[best]!.toFixed(3)}`));
+    assert.deepEqual(requests, [], 'the history is embedded in the page: nothing is sent');
+  } finally {
+    await page.close();
+  }
+}

@@ -10,8 +10,15 @@ export interface Gallery {
   inputShape: number[];
   /** Text encoders: the vocabulary file and the window length. */
   tokens?: { vocabulary: string; length: number };
-  /** png: an image; text: a document's opening or a row in brief; row: a table row's cells by column. */
-  items: { label: string | null; png?: string; text?: string; row?: Record<string, string | null>; embedding: number[] }[];
+  /** png: an image; text: a document's opening, or a row or a history in brief; row: a table row's cells; events: an entity's events. */
+  items: {
+    label: string | null;
+    png?: string;
+    text?: string;
+    row?: Record<string, string | null>;
+    events?: Record<string, string | number | null>[];
+    embedding: number[];
+  }[];
 }
 
 export interface Neighbour {

@@ -2,13 +2,13 @@
 // checked against Pretext) and a small gallery of training examples with their embeddings
 // under this encoder (gallery.json): images as thumbnails, text documents as their opening
 // lines (the page tokenizes with the version's own SentencePiece model, as Pretext does), table
-// rows as their cells (the page encodes a row with the version's features.json through the
-// same code Pretext uses). The page embeds what the visitor gives with onnxruntime-web and
+// rows as their cells, event histories as their events (the page encodes a row or a history
+// with the version's features.json or events.json through the same code Pretext uses). The page embeds what the visitor gives with onnxruntime-web and
 // shows the nearest gallery items; nothing leaves the browser.
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '@pretext/torch';
-import { labelCodes, pngFromPixels, takeRows, type Table } from '@pretext/data';
+import { labelCodes, pngFromPixels, takeHistories, takeRows, type Histories, type Table } from '@pretext/data';
 import { extractFeatures } from '../eval/features.js';
 import { loadEncoder, type EncoderMeta } from '../pipeline.js';
 import { loadImageSet, parseDatasetArg } from '../data/sources.js';
@@ -18,6 +18,8 @@ import { embedTexts, loadTextEncoder } from '../modalities/text/embed.js';
 import { textDataFor } from '../modalities/text/run.js';
 import { loadTableData } from '../modalities/tabular/source.js';
 import { rowsTensor } from '../modalities/tabular/pretrain.js';
+import { eventDataFor } from '../modalities/sequence/run.js';
+import { historiesTensor } from '../modalities/sequence/pretrain.js';
 
 export interface Gallery {
   format: 'pretext-gallery/1';
@@ -27,9 +29,17 @@ export interface Gallery {
   tokens?: { vocabulary: string; length: number };
   /**
    * label: the class (or the caption of an image-text model); png: an image; text: a document's
-   * opening, or a row's cells in brief; row: a table row's cells by column (null: missing).
+   * opening, or a row's cells in brief; row: a table row's cells by column (null: missing);
+   * events: an entity's events, each with its time and fields (null: missing).
    */
-  items: { label: string | null; png?: string; text?: string; row?: Record<string, string | null>; embedding: number[] }[];
+  items: {
+    label: string | null;
+    png?: string;
+    text?: string;
+    row?: Record<string, string | null>;
+    events?: Record<string, string | number | null>[];
+    embedding: number[];
+  }[];
 }
 
 /** How much of a gallery document the page shows. */
@@ -62,14 +72,13 @@ export function pickGallery(labels: Int32Array | null, total: number, n: number,
 }
 
 /**
- * Writes model.onnx and gallery.json into an image, text or table encoder's run folder (from `n`
- * of its training examples) and returns their names. Event histories get no gallery yet.
+ * Writes model.onnx and gallery.json into an encoder's run folder (from `n` of its training
+ * examples: images, documents, table rows or entities' histories) and returns their names.
  */
 export async function prepareTryIt(dir: string, o: { n?: number; seed?: number } = {}): Promise<string[]> {
   const { encoder, meta } = loadEncoder(dir);
   try {
     const modality = meta.modality ?? 'image';
-    if (modality !== 'image' && modality !== 'text' && modality !== 'tabular') return [];
     const exported = await exportOnnxFolder(dir, { checkInputs: 20 });
     copyFileSync(exported.model, join(dir, 'model.onnx'));
     const n = o.n ?? 48;
@@ -79,7 +88,9 @@ export async function prepareTryIt(dir: string, o: { n?: number; seed?: number }
         ? await textGallery(dir, meta, n, seed)
         : modality === 'tabular'
           ? await tableGallery(encoder, meta, n, seed)
-          : await imageGallery(encoder, meta, n, seed);
+          : modality === 'sequence'
+            ? await historyGallery(dir, encoder, meta, n, seed)
+            : await imageGallery(encoder, meta, n, seed);
     writeFileSync(join(dir, 'gallery.json'), JSON.stringify(gallery));
     return ['model.onnx', 'gallery.json'];
   } finally {
@@ -174,4 +185,39 @@ async function tableGallery(encoder: Encoder, meta: EncoderMeta, n: number, seed
     };
   });
   return { format: 'pretext-gallery/1', inputShape: [inputs], items };
+}
+
+/** Entity k's events as objects: the time (the encoder's unit) and each field (null: missing). */
+function eventObjects(h: Histories, k: number): Record<string, string | number | null>[] {
+  return Array.from({ length: h.offsets[k + 1]! - h.offsets[k]! }, (_, j) => {
+    const at = h.offsets[k]! + j;
+    const e: Record<string, string | number | null> = { time: h.time[at]! };
+    for (const c of h.categorical) e[c.name] = c.codes[at]! < 0 ? null : c.levels[c.codes[at]!]!;
+    for (const c of h.numeric) e[c.name] = Number.isNaN(c.values[at]!) ? null : c.values[at]!;
+    return e;
+  });
+}
+
+/** Entities of the encoder's own training histories (at most the encoder's window of events each), embedded. */
+async function historyGallery(dir: string, encoder: Encoder, meta: EncoderMeta, n: number, seed: number): Promise<Gallery> {
+  const schema = meta.events!;
+  const data = await eventDataFor(dir);
+  const pick = pickGallery(data.train.labels ?? null, data.train.entities.length, n, seed);
+  const h = takeHistories(data.train, pick, 'gallery');
+  const x = historiesTensor(h, schema);
+  const e = extractFeatures(encoder, x, meta.inputNorm);
+  const [dim, shape] = [e.size(1), x.shape.slice(1)];
+  const f = (e.contiguous().data() as Float32Array).slice();
+  for (const t of [x, e]) t.dispose();
+  const items = pick.map((idx, k) => {
+    const events = eventObjects(h, k).slice(-schema.maxLength);
+    const y = data.train.labels?.[idx] ?? -1;
+    return {
+      label: y >= 0 ? (data.train.classes?.[y] ?? null) : null,
+      text: `${h.entities[k]}: ${events.length} events, time ${events[0]?.time ?? '-'} to ${events.at(-1)?.time ?? '-'}`,
+      events,
+      embedding: rounded(f, k, dim),
+    };
+  });
+  return { format: 'pretext-gallery/1', inputShape: shape, items };
 }

@@ -5,6 +5,7 @@ import { api, fileText, fileUrl, type EvalRow, type Model, type Version } from '
 import { LineChart, LineageGraph, type LineageNode } from '../charts.js';
 import { pct, useLoad } from '../hooks.js';
 import { SearchIt } from './SearchIt.js';
+import { HistoryTryIt } from './HistoryTryIt.js';
 import { TableTryIt } from './TableTryIt.js';
 import { TextTryIt } from './TextTryIt.js';
 import { TryIt } from './TryIt.js';
@@ -192,6 +193,8 @@ function VersionDetail({ model, version }: { model: Model; version: Version }) {
           <TextTryIt model={model} version={version} />
         ) : model.modality === 'tabular' ? (
           <TableTryIt model={model} version={version} />
+        ) : model.modality === 'sequence' ? (
+          <HistoryTryIt model={model} version={version} />
         ) : (
           <TryIt model={model} version={version} />
         ))}

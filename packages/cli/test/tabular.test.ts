@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { expectedTypes, tableFromRecords, type FeatureSchema } from '@pretext/data';
 import { embedTable, type Gallery } from '@pretext/ssl';
-import { checkOnnxExport, launchChromium, nearestGalleryItem, runPretext, serveHub } from './fixtures/cli.js';
+import { checkOnnxExport, checkTryItPanel, launchChromium, runPretext, serveHub } from './fixtures/cli.js';
 
 /** Transactions: amount and hour carry the fraud signal, merchant a little, id none. */
 function transactions(n: number, seed: number, merchants = ['grocery', 'fuel', 'travel', 'online']): string {
@@ -231,28 +231,12 @@ async function tryRowInBrowser(hubUrl: string, run: string): Promise<void> {
   const row = { amount: '', hour: '3', merchant: 'online', card_present: 'false' };
   const record = Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === '' ? null : v]));
   const e = embedTable(run, tableFromRecords([record], expectedTypes(schema), 'probe')).data;
-  const { best, sims } = nearestGalleryItem(e, gallery.items);
   browser ??= await launchChromium();
-  const page = await browser.newPage();
-  try {
-    await page.goto(`${hubUrl}/#/m/risk/tx-scarf`);
-    await page.getByTestId('tryit-status').filter({ hasText: 'ready: 48 gallery images' }).waitFor({ timeout: 60_000 });
-    const requests: string[] = [];
-    page.on('request', (q) => requests.push(`${q.method()} ${q.url()}`));
+  await checkTryItPanel(browser, `${hubUrl}/#/m/risk/tx-scarf`, gallery, e, async (page) => {
     await page.getByRole('textbox', { name: 'amount' }).fill(row.amount);
     await page.getByRole('textbox', { name: 'hour' }).fill(row.hour);
     await page.getByRole('combobox', { name: 'merchant' }).selectOption(row.merchant);
     await page.getByRole('combobox', { name: 'card_present' }).selectOption(row.card_present);
     await page.getByRole('button', { name: 'embed' }).click();
-    await page.getByTestId('tryit-neighbours').waitFor({ timeout: 30_000 });
-    const shown = await page
-      .locator('[data-testid=tryit-neighbours] li')
-      .evaluateAll((lis) => lis.map((li) => [Number(li.getAttribute('data-index')), li.textContent ?? '']));
-    assert.equal(shown.length, 5);
-    assert.equal(shown[0]![0], best, `page ${JSON.stringify(shown[0])}, Pretext ${best} (${sims[best]})`);
-    assert.match(String(shown[0]![1]), new RegExp(`${gallery.items[best]!.label!}\\s*${sims[best]!.toFixed(3)}`));
-    assert.deepEqual(requests, [], 'the row is embedded in the page: nothing is sent');
-  } finally {
-    await page.close();
-  }
+  });
 }

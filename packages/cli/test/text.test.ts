@@ -13,8 +13,8 @@ import {
   checkOnnxExport,
   checkServedEmbeddings,
   embeddingsCsv,
+  checkTryItPanel,
   launchChromium,
-  nearestGalleryItem,
   runPretext,
   serveHub,
 } from './fixtures/cli.js';
@@ -230,26 +230,9 @@ async function tryTextInBrowser(hubUrl: string, run: string): Promise<void> {
   assert.deepEqual(new Set(gallery.items.map((i) => i.label)), new Set(['billing', 'outage']), 'the gallery spans the classes');
   assert.ok(gallery.items.every((i) => typeof i.text === 'string' && i.text.length > 0 && i.png === undefined));
   const query = Array(3).fill('hello, the login page keeps crashing today. please restart it, thanks.').join(' ');
-  const { best, sims } = nearestGalleryItem(embedDocumentsMatrix(run, [query]).data, gallery.items);
   browser ??= await launchChromium();
-  const page = await browser.newPage();
-  try {
-    await page.goto(`${hubUrl}/#/m/support/tickets-mlm`);
-    await page.getByTestId('tryit-status').filter({ hasText: 'ready: 48 gallery images' }).waitFor({ timeout: 60_000 });
-    const requests: string[] = [];
-    page.on('request', (q) => requests.push(`${q.method()} ${q.url()}`));
+  await checkTryItPanel(browser, `${hubUrl}/#/m/support/tickets-mlm`, gallery, embedDocumentsMatrix(run, [query]).data, async (page) => {
     await page.getByLabel('try a text').fill(query);
     await page.getByRole('button', { name: 'embed' }).click();
-    await page.getByTestId('tryit-neighbours').waitFor({ timeout: 30_000 });
-    const shown = await page
-      .locator('[data-testid=tryit-neighbours] li')
-      .evaluateAll((lis) => lis.map((li) => [Number(li.getAttribute('data-index')), li.textContent ?? '']));
-    assert.equal(shown.length, 5);
-    assert.equal(shown[0]![0], best, `page ${JSON.stringify(shown[0])}, Pretext ${best} (${sims[best]})`);
-    assert.match(String(shown[0]![1]), new RegExp(`${gallery.items[best]!.label!}\\s*${sims[best]!.toFixed(3)}`));
-    assert.ok(String(shown[0]![1]).includes(gallery.items[best]!.text!.slice(0, 20)), 'the document is shown');
-    assert.deepEqual(requests, [], 'the text is embedded in the page: nothing is sent');
-  } finally {
-    await page.close();
-  }
+  });
 }

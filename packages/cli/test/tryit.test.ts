@@ -12,7 +12,7 @@ import type { Browser } from 'playwright-core';
 import * as torch from '@pretext/torch';
 import { readFashionMnist } from '@pretext/data';
 import { extractFeatures, loadEncoder, type Gallery } from '@pretext/ssl';
-import { launchChromium, nearestGalleryItem, runPretext, serveHub, tinyImageRecipe } from './fixtures/cli.js';
+import { checkTryItPanel, launchChromium, runPretext, serveHub, tinyImageRecipe } from './fixtures/cli.js';
 
 const recipe = tinyImageRecipe('tiny-tryit', '{ width: 4, depth: 2, pool: flatten, readoutNorm: true }');
 
@@ -49,28 +49,9 @@ describe('try an encoder in the browser', () => {
       const e = torch.tidy(
         () => extractFeatures(encoder, torch.tensor(pixels, { shape: [1, 28, 28] }), meta.inputNorm).data() as Float32Array,
       );
-      const { best, sims } = nearestGalleryItem(e, gallery.items);
-
       browser = await launchChromium();
-      const page = await browser.newPage();
-      const violations: string[] = [];
-      page.on('console', (m) => m.type() === 'error' && violations.push(m.text()));
-      await page.goto(`${hub.url}/#/m/vision/tiny`);
-      await page.getByTestId('tryit-status').filter({ hasText: 'ready: 48 gallery images' }).waitFor({ timeout: 60_000 });
-      const requests: string[] = [];
-      page.on('request', (r) => requests.push(`${r.method()} ${r.url()}`));
-      await page.getByLabel('try an image').setInputFiles(join(dir, 'probe.png'));
-      await page.getByTestId('tryit-neighbours').waitFor({ timeout: 30_000 });
-      const shown = await page
-        .locator('[data-testid=tryit-neighbours] li')
-        .evaluateAll((lis) => lis.map((li) => [Number(li.getAttribute('data-index')), li.textContent ?? '']));
-      assert.equal(shown.length, 5);
-      assert.equal(shown[0]![0], best, `page ${JSON.stringify(shown[0])}, Pretext ${best} (${sims[best]})`);
-      assert.match(String(shown[0]![1]), new RegExp(`${gallery.items[best]!.label!.replace('/', '\\/')}\\s*${sims[best]!.toFixed(3)}`));
-      assert.deepEqual(requests, [], 'the image is embedded in the page: nothing is sent');
-      assert.deepEqual(
-        violations.filter((v) => /Content Security Policy|Refused/.test(v)),
-        [],
+      await checkTryItPanel(browser, `${hub.url}/#/m/vision/tiny`, gallery, e, (page) =>
+        page.getByLabel('try an image').setInputFiles(join(dir, 'probe.png')),
       );
     } finally {
       hub.server.kill('SIGTERM');

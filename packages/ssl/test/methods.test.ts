@@ -17,6 +17,7 @@ import {
   type MethodName,
 } from '../src/methods/index.js';
 import { allRotations, oneRotationEach } from '../src/methods/rotation.js';
+import { patchMask, SimMim } from '../src/methods/simmim.js';
 import { SmallCnn } from '../src/encoders/smallCnn.js';
 import { TabularMlp } from '../src/modalities/tabular/encoders.js';
 import { TextTransformer } from '../src/modalities/text/encoder.js';
@@ -220,6 +221,36 @@ describe('methods', () => {
     q.enqueue(torch.full([3, 2], 2));
     assert.equal(q.position, 1);
     assert.deepEqual((q.keys.select(1, 0).toArray() as number[]).map((v) => Math.round(v * 100) / 100).slice(0, 4), [2, 1, 1, 2]);
+  });
+
+  it('SimMIM masks whole patches at the ratio and learns only from the masked pixels', () => {
+    tidy(() => {
+      torch.manualSeed(3);
+      const mask = patchMask(4, 28, 4, 0.6);
+      assert.deepEqual(mask.shape, [4, 1, 28, 28]);
+      // Per image, round(0.6 * 49) = 29 of the 49 4x4 patches, each patch all 0 or all 1.
+      const patches = mask.view(4, 7, 4, 7, 4).permute([0, 1, 3, 2, 4]).reshape([4, 49, 16]);
+      assert.deepEqual(patches.sum(2).div(16).sum(1).toArray(), [29, 29, 29, 29]);
+      assert.equal(patches.max(2).values.sub(patches.min(2).values).abs().sum().item(), 0, 'patches are whole');
+      assert.notDeepEqual(mask.select(0, 0).toArray(), mask.select(0, 1).toArray(), 'each image draws its own patches');
+
+      const m = new SimMim(tinyBackbone, { patch: 4, maskRatio: 0.6 });
+      const x = torch.rand([1, 1, 28, 28]);
+      torch.manualSeed(5);
+      const drawn = patchMask(1, 28, 4, 0.6).view(784);
+      torch.manualSeed(5);
+      const r = m.step([x]);
+      r.loss.backward();
+      // The loss is the mean L1 over masked pixels: the decoder's bias gets a gradient of
+      // +-1/count exactly at the masked pixels and none elsewhere.
+      const g = m.decoder.bias!.grad!.abs();
+      const count = drawn.sum().item();
+      assert.equal(g.mul(drawn.neg().add(1)).sum().item(), 0, 'no gradient from unmasked pixels');
+      assert.ok(Math.abs(g.mul(drawn).sum().item() - 1) < 1e-4, `masked pixels carry the whole loss (${count} of them)`);
+      assert.ok(m.maskToken.grad!.abs().item() > 0, 'the mask value is learned');
+      assert.throws(() => new SimMim(tinyBackbone, { patch: 5 }), /patch 5 must divide the square 28x28 images/);
+      assert.throws(() => new SimMim(() => new ResNet18({ widthMultiplier: 0.0625 })), /give method.config.inputShape/);
+    });
   });
 
   it('rotation helpers turn images by quarter turns, one per image by index for E-SSL', () => {

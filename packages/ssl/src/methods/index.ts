@@ -11,6 +11,7 @@ import { SimSiam, simsiam } from './simsiam.js';
 import { BarlowTwins, barlowTwins } from './barlowTwins.js';
 import { VICReg, vicreg } from './vicreg.js';
 import { Rotation, rotation } from './rotation.js';
+import { SimMim, simmim } from './simmim.js';
 import { Scarf, scarf } from './scarf.js';
 import { Vime, vime } from './vime.js';
 import { MaskedFeatureModeling, mfm } from './mfm.js';
@@ -28,6 +29,7 @@ export const METHODS = [
   barlowTwins,
   vicreg,
   rotation,
+  simmim,
   scarf,
   vime,
   mfm,
@@ -61,6 +63,7 @@ export {
   BarlowTwins,
   VICReg,
   Rotation,
+  SimMim,
   Scarf,
   Vime,
   MaskedFeatureModeling,

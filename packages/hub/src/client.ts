@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { validFilePath } from './auth.js';
 import type { VersionFile } from './types.js';
 
-export type { EvalInput, VersionFile } from './types.js';
+export type { EvalInput, Gallery, VersionFile } from './types.js';
 // A federation's arithmetic and wire format (no server code): sites and the simulator use the coordinator's own.
 export * from './federation/aggregate.js';
 export * from './federation/coordinator.js';

@@ -4,22 +4,10 @@
 // and the list that shows them.
 import { useEffect, useState } from 'react';
 import type { InferenceSession } from 'onnxruntime-web';
+import type { Gallery } from '../../src/types.js';
 import { fileText, fileUrl, type Model, type Version } from './api.js';
 
-export interface Gallery {
-  inputShape: number[];
-  /** Text encoders: the vocabulary file and the window length. */
-  tokens?: { vocabulary: string; length: number };
-  /** png: an image; text: a document's opening, or a row or a history in brief; row: a table row's cells; events: an entity's events. */
-  items: {
-    label: string | null;
-    png?: string;
-    text?: string;
-    row?: Record<string, string | null>;
-    events?: Record<string, string | number | null>[];
-    embedding: number[];
-  }[];
-}
+export type { Gallery };
 
 export interface Neighbour {
   index: number;

@@ -13,6 +13,7 @@ import { extractFeatures } from '../eval/features.js';
 import { loadEncoder, type EncoderMeta } from '../pipeline.js';
 import { loadImageSet, parseDatasetArg } from '../data/sources.js';
 import { exportOnnxFolder } from '../export/folder.js';
+import type { Gallery } from '@pretext/hub/client';
 import type { Encoder } from '../encoders/encoder.js';
 import { embedTexts, loadTextEncoder } from '../modalities/text/embed.js';
 import { textDataFor } from '../modalities/text/run.js';
@@ -21,26 +22,7 @@ import { rowsTensor } from '../modalities/tabular/pretrain.js';
 import { eventDataFor } from '../modalities/sequence/run.js';
 import { historiesTensor } from '../modalities/sequence/pretrain.js';
 
-export interface Gallery {
-  format: 'pretext-gallery/1';
-  /** [C, H, W] of the images (and of an image encoder's input); [window length] for text. */
-  inputShape: number[];
-  /** Text encoders: the vocabulary file and the window, [CLS] and [SEP] included. */
-  tokens?: { vocabulary: string; length: number };
-  /**
-   * label: the class (or the caption of an image-text model); png: an image; text: a document's
-   * opening, or a row's cells in brief; row: a table row's cells by column (null: missing);
-   * events: an entity's events, each with its time and fields (null: missing).
-   */
-  items: {
-    label: string | null;
-    png?: string;
-    text?: string;
-    row?: Record<string, string | null>;
-    events?: Record<string, string | number | null>[];
-    embedding: number[];
-  }[];
-}
+export type { Gallery };
 
 /** How much of a gallery document the page shows. */
 const SHOWN_CHARS = 240;

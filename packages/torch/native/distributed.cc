@@ -5,13 +5,13 @@
 // `wait` blocks on it (the JavaScript side decides when to wait, so communication can overlap
 // computation).
 //
-// Four pieces run inside autograd's backward, where JavaScript cannot reach (the engine's
-// backward is one native call): the differentiable all-gather and all-reduce (what
+// Three pieces run inside autograd's backward, where JavaScript cannot reach (the engine's
+// backward is one native call): the differentiable all-gather (what
 // torch.distributed.nn.functional provides in Python), SyncBatchNorm's step, and the gradient
 // reducer, whose hooks start each bucket's all-reduce as soon as its last gradient is
 // computed, so communication overlaps the rest of backward, as DistributedDataParallel's
-// Reducer does. They hold no
-// training logic: which tensors to gather and when to arm the reducer is TypeScript.
+// Reducer does. They hold no training logic: which tensors to gather and when to arm the
+// reducer is TypeScript.
 #include "common.h"
 
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
@@ -45,13 +45,16 @@ Group& current() {
   return *group;
 }
 
-void allReduceNow(at::Tensor& t) {
+// Starts an all-reduce of `tensors` in place with the group's timeout.
+c10::intrusive_ptr<c10d::Work> startAllReduce(std::vector<at::Tensor> tensors, c10d::ReduceOp op = c10d::ReduceOp::SUM) {
   auto& g = current();
-  std::vector<at::Tensor> ts{t};
   c10d::AllreduceOptions opts;
+  opts.reduceOp = op;
   opts.timeout = g.timeout;
-  g.pg->allreduce(ts, opts)->wait(g.timeout);
+  return g.pg->allreduce(tensors, opts);
 }
+
+void allReduceNow(at::Tensor& t, c10d::ReduceOp op = c10d::ReduceOp::SUM) { startAllReduce({t}, op)->wait(current().timeout); }
 
 // Every rank's rows, concatenated in rank order along dim 0. Backward sums the gradient of the
 // whole result over the ranks and hands each rank the rows of its own input, so a loss computed
@@ -65,11 +68,7 @@ struct GatherWithGrad : torch::autograd::Function<GatherWithGrad> {
     auto range = at::empty({2}, at::kLong);
     range[0] = x.size(0);
     range[1] = -x.size(0);
-    std::vector<at::Tensor> ranges{range};
-    c10d::AllreduceOptions mx;
-    mx.reduceOp = c10d::ReduceOp::MAX;
-    mx.timeout = g.timeout;
-    g.pg->allreduce(ranges, mx)->wait(g.timeout);
+    allReduceNow(range, c10d::ReduceOp::MAX);
     int64_t hi = range[0].item<int64_t>(), lo = -range[1].item<int64_t>();
     if (lo != hi)
       throw ArgError("allGatherWithGrad needs the same number of rows on every rank (rank " + std::to_string(g.rank) + " has " +
@@ -88,21 +87,6 @@ struct GatherWithGrad : torch::autograd::Function<GatherWithGrad> {
     allReduceNow(grad);
     int64_t rows = ctx->saved_data["rows"].toInt();
     return {grad.narrow(0, current().rank * rows, rows).clone()};
-  }
-};
-
-// The sum over the ranks; backward sums the gradient over the ranks in turn (each rank's input
-// feeds every rank's result).
-struct SumWithGrad : torch::autograd::Function<SumWithGrad> {
-  static torch::autograd::variable_list forward(torch::autograd::AutogradContext*, const at::Tensor& input) {
-    auto x = input.contiguous().clone();
-    allReduceNow(x);
-    return {x};
-  }
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext*, torch::autograd::variable_list grads) {
-    auto grad = grads[0].contiguous().clone();
-    allReduceNow(grad);
-    return {grad};
   }
 };
 
@@ -188,13 +172,7 @@ struct Reducer {
   bool armed = false;
   double waitMs = 0;  // time finish() last spent blocked on communication
 
-  void launch(Bucket& b) {
-    auto& g = current();
-    std::vector<at::Tensor> ts{b.flat};
-    c10d::AllreduceOptions opts;
-    opts.timeout = g.timeout;
-    b.work = g.pg->allreduce(ts, opts);
-  }
+  void launch(Bucket& b) { b.work = startAllReduce({b.flat}); }
   void onGrad(size_t i, const at::Tensor& grad) {
     if (!armed) return;
     auto [bi, slot] = where[i];
@@ -307,14 +285,12 @@ Napi::Value AllReduce(const Napi::CallbackInfo& info) {
   PRETEXT_GUARD(env, {
     auto tensors = tensorList(info[0], "tensors");
     std::string op = info[1].As<Napi::String>().Utf8Value();
-    c10d::AllreduceOptions opts;
-    opts.reduceOp = op == "sum"       ? c10d::ReduceOp::SUM
-                    : op == "min"     ? c10d::ReduceOp::MIN
-                    : op == "max"     ? c10d::ReduceOp::MAX
-                    : op == "product" ? c10d::ReduceOp::PRODUCT
-                                      : throw ArgError("op must be sum, min, max or product");
-    opts.timeout = current().timeout;
-    return keepWork(env, current().pg->allreduce(tensors, opts));
+    auto reduce = op == "sum"       ? c10d::ReduceOp::SUM
+                  : op == "min"     ? c10d::ReduceOp::MIN
+                  : op == "max"     ? c10d::ReduceOp::MAX
+                  : op == "product" ? c10d::ReduceOp::PRODUCT
+                                    : throw ArgError("op must be sum, min, max or product");
+    return keepWork(env, startAllReduce(tensors, reduce));
   });
 }
 
@@ -406,11 +382,6 @@ Napi::Value StoreCheck(const Napi::CallbackInfo& info) {
 Napi::Value AllGatherWithGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   PRETEXT_GUARD(env, { return wrapTensor(env, GatherWithGrad::apply(unwrapTensor(info[0], "input"))[0]); });
-}
-
-Napi::Value AllReduceWithGrad(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  PRETEXT_GUARD(env, { return wrapTensor(env, SumWithGrad::apply(unwrapTensor(info[0], "input"))[0]); });
 }
 
 // syncBatchNorm(input, weight, bias, shift, eps) -> [y, mean, var]
@@ -548,7 +519,6 @@ void initDistributed(Napi::Env env, Napi::Object exports) {
   d.Set("storeGet", Napi::Function::New(env, StoreGet, "storeGet"));
   d.Set("storeCheck", Napi::Function::New(env, StoreCheck, "storeCheck"));
   d.Set("allgatherWithGrad", Napi::Function::New(env, AllGatherWithGrad, "allgatherWithGrad"));
-  d.Set("allreduceWithGrad", Napi::Function::New(env, AllReduceWithGrad, "allreduceWithGrad"));
   d.Set("syncBatchNorm", Napi::Function::New(env, SyncBatchNorm, "syncBatchNorm"));
   d.Set("reducerCreate", Napi::Function::New(env, ReducerCreate, "reducerCreate"));
   d.Set("reducerPrepare", Napi::Function::New(env, ReducerPrepare, "reducerPrepare"));

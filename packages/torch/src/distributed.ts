@@ -205,17 +205,11 @@ export function allGatherWithGrad(input: Tensor): Tensor {
   return differentiable('allGatherWithGrad', () => new Tensor(native.distributed.allgatherWithGrad(input.h)));
 }
 
-/** The sum of `input` over the ranks, differentiably (each rank's input feeds every rank's sum). */
-export function allReduceWithGrad(input: Tensor): Tensor {
-  return differentiable('allReduceWithGrad', () => new Tensor(native.distributed.allreduceWithGrad(input.h)));
-}
-
 /**
  * A BatchNorm training step over every rank's batch (what `nn.BatchNorm*` does when `sync` is
  * set): the normalized input, and the global batch mean and unbiased variance (for running
- * statistics). One all-reduce
- * forward, one in backward; `shift`, a per-channel value every rank shares (the running mean),
- * keeps the combination of the ranks' statistics exact.
+ * statistics). One all-reduce forward, one in backward; `shift`, a per-channel value every
+ * rank shares (the running mean), keeps the combination of the ranks' statistics exact.
  */
 export function syncBatchNorm(
   input: Tensor,

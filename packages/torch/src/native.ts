@@ -34,8 +34,6 @@ export interface NativeDistributed {
   storeCheck(keys: string[]): boolean;
   /** Differentiable: every rank's rows in rank order; backward sums the gradient over the ranks. */
   allgatherWithGrad(input: Handle): Handle;
-  /** Differentiable sum over the ranks. */
-  allreduceWithGrad(input: Handle): Handle;
   syncBatchNorm(input: Handle, weight: Handle, bias: Handle, shift: Handle, eps: number): [Handle, Handle, Handle];
   reducerCreate(params: Handle[], firstBucketBytes: number, bucketBytes: number): number;
   reducerPrepare(id: number): void;

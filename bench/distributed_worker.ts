@@ -1,6 +1,6 @@
 // One rank of bench:distributed (started by bench/distributed.ts with PyTorch's variables set).
 // argv: mode [threads] [steps]. Prints one JSON line.
-//   step        the default SimCLR recipe's training step, data-parallel, on random images;
+//   step        the default SimCLR recipe's training step, data-parallel, on random images
 //               (global negatives); BENCH_OVERLAP=1 all-reduces the gradients during backward
 //               (else after it), BENCH_SYNCBN=1 adds SyncBatchNorm: both is how `pretrain` runs
 //   allreduce   all-reduce time of float32 buffers of 1 to 64 MB

@@ -109,7 +109,7 @@ export async function pushCommand(argv: string[]): Promise<number> {
   if (values.visibility && !['private', 'internal', 'public'].includes(values.visibility))
     throw new UsageError(`--visibility must be private, internal or public`);
   if (!values['no-try-it'] && !existsSync(join(dir, 'finetune.json')) && !existsSync(join(dir, 'image-text.json'))) {
-    // Image and text encoders publish an ONNX export and a gallery, so their hub page can run them in the browser.
+    // Encoders publish an ONNX export and a gallery, so their hub page can run them in the browser.
     try {
       const added = await prepareTryIt(dir);
       if (added.length && !values.json) console.error(`for the hub page's try-it panel: ${added.join(', ')}`);

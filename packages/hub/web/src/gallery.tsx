@@ -43,6 +43,17 @@ export async function loadModelAndGallery(
   return { session, gallery };
 }
 
+/** model.onnx, the gallery, and the version's preprocessing file (features.json, events.json) read as JSON. */
+export async function loadModelGalleryAndSchema<S>(
+  model: Model,
+  version: Version,
+  schemaFile: string,
+): Promise<{ session: InferenceSession; gallery: Gallery; schema: S }> {
+  const [loaded, text] = await Promise.all([loadModelAndGallery(model, version, 'model.onnx'), fileText(model, version, schemaFile)]);
+  if (!text) throw new Error(`this version has no ${schemaFile}`);
+  return { ...loaded, schema: JSON.parse(text) as S };
+}
+
 export function nearest(e: Float32Array, gallery: Gallery, k: number): Neighbour[] {
   const norm = (v: ArrayLike<number>): number => Math.sqrt(Array.from(v).reduce((a, x) => a + x * x, 0)) || 1;
   const ne = norm(e);

@@ -1,13 +1,15 @@
 // What an encoder's hub page needs to be tried in the browser: the ONNX export (model.onnx,
 // checked against Pretext) and a small gallery of training examples with their embeddings
 // under this encoder (gallery.json): images as thumbnails, text documents as their opening
-// lines (the page tokenizes with the version's own SentencePiece model, as Pretext does), table
-// rows as their cells, event histories as their events (the page encodes a row or a history
-// with the version's features.json or events.json through the same code Pretext uses). The page embeds what the visitor gives with onnxruntime-web and
-// shows the nearest gallery items; nothing leaves the browser.
+// lines (the page tokenizes with the version's own SentencePiece model, as Pretext does),
+// table rows as their cells, event histories as their events (the page encodes a row or a
+// history with the version's features.json or events.json through the same code Pretext
+// uses). The page embeds what the visitor gives with onnxruntime-web and shows the nearest
+// gallery items; nothing leaves the browser.
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '@pretext/torch';
+import type { Tensor } from '@pretext/torch';
 import { labelCodes, pngFromPixels, takeHistories, takeRows, type Histories, type Table } from '@pretext/data';
 import { extractFeatures } from '../eval/features.js';
 import { loadEncoder, type EncoderMeta } from '../pipeline.js';
@@ -15,7 +17,9 @@ import { loadImageSet, parseDatasetArg } from '../data/sources.js';
 import { exportOnnxFolder } from '../export/folder.js';
 import type { Gallery } from '@pretext/hub/client';
 import type { Encoder } from '../encoders/encoder.js';
-import { embedTexts, loadTextEncoder } from '../modalities/text/embed.js';
+import { Vocabulary } from '@pretext/sentencepiece';
+import type { TextEncoder } from '../modalities/text/encoder.js';
+import { embedTexts } from '../modalities/text/embed.js';
 import { textDataFor } from '../modalities/text/run.js';
 import { loadTableData } from '../modalities/tabular/source.js';
 import { rowsTensor } from '../modalities/tabular/pretrain.js';
@@ -26,6 +30,14 @@ export type { Gallery };
 
 /** How much of a gallery document the page shows. */
 const SHOWN_CHARS = 240;
+
+/** The encoder's features of inputs `x` (left to the caller to free) as a flat copy, and their width. */
+function featuresOf(encoder: Encoder, x: Tensor, meta: EncoderMeta): { f: Float32Array; dim: number } {
+  const e = extractFeatures(encoder, x, meta.inputNorm);
+  const out = { f: (e.contiguous().data() as Float32Array).slice(), dim: e.size(1) };
+  e.dispose();
+  return out;
+}
 
 const rounded = (f: Float32Array, k: number, dim: number): number[] =>
   Array.from(f.subarray(k * dim, (k + 1) * dim), (v) => Number(v.toPrecision(7)));
@@ -67,7 +79,7 @@ export async function prepareTryIt(dir: string, o: { n?: number; seed?: number }
     const seed = o.seed ?? 0;
     const gallery =
       modality === 'text'
-        ? await textGallery(dir, meta, n, seed)
+        ? await textGallery(dir, encoder as TextEncoder, meta, n, seed)
         : modality === 'tabular'
           ? await tableGallery(encoder, meta, n, seed)
           : modality === 'sequence'
@@ -88,9 +100,7 @@ async function imageGallery(encoder: Encoder, meta: EncoderMeta, n: number, seed
   const pick = pickGallery(labels, set.images.size(0), n, seed);
   const images = torch.tidy(() => set.images.indexSelect(0, torch.tensor(BigInt64Array.from(pick, BigInt))).contiguous());
   torch.keep(images);
-  const features = extractFeatures(encoder, images, meta.inputNorm);
-  const dim = features.size(1);
-  const f = features.data() as Float32Array;
+  const { f, dim } = featuresOf(encoder, images, meta);
   const pixels = images.data() as Uint8Array;
   const per = pixels.length / pick.length;
   const items = await Promise.all(
@@ -100,35 +110,30 @@ async function imageGallery(encoder: Encoder, meta: EncoderMeta, n: number, seed
       embedding: rounded(f, k, dim),
     })),
   );
-  for (const t of [features, images, set.images, ...(set.labels ? [set.labels] : [])]) t.dispose();
+  for (const t of [images, set.images, ...(set.labels ? [set.labels] : [])]) t.dispose();
   return { format: 'pretext-gallery/1', inputShape: meta.inputShape, items };
 }
 
 /** Documents of the encoder's own training corpus, embedded whole (the mean of their windows) as `pretext embed --text` does. */
-async function textGallery(dir: string, meta: EncoderMeta, n: number, seed: number): Promise<Gallery> {
+async function textGallery(dir: string, encoder: TextEncoder, meta: EncoderMeta, n: number, seed: number): Promise<Gallery> {
   const data = await textDataFor(dir);
   const { texts, labels, classes } = data.train;
   const pick = pickGallery(labels && labels.every((y) => y >= 0) ? labels : null, texts.length, n, seed);
-  const t = loadTextEncoder(dir);
-  try {
-    const length = t.encoder.layout.maxLength;
-    const docs = pick.map((i) => texts[i]!);
-    const e = embedTexts({ ...t, length }, docs);
-    const dim = e.size(1);
-    const f = (e.contiguous().data() as Float32Array).slice();
-    e.dispose();
-    const items = pick.map((idx, k) => {
-      const shown = docs[k]!.replace(/\s+/g, ' ').trim();
-      return {
-        label: labels && labels[idx]! >= 0 ? (classes[labels[idx]!] ?? null) : null,
-        text: shown.length > SHOWN_CHARS ? `${shown.slice(0, SHOWN_CHARS)}…` : shown,
-        embedding: rounded(f, k, dim),
-      };
-    });
-    return { format: 'pretext-gallery/1', inputShape: [length], tokens: { vocabulary: meta.vocabulary!, length }, items };
-  } finally {
-    t.encoder.dispose();
-  }
+  const length = encoder.layout.maxLength;
+  const docs = pick.map((i) => texts[i]!);
+  const e = embedTexts({ encoder, vocab: Vocabulary.load(join(dir, meta.vocabulary!)), length }, docs);
+  const dim = e.size(1);
+  const f = (e.contiguous().data() as Float32Array).slice();
+  e.dispose();
+  const items = pick.map((idx, k) => {
+    const shown = docs[k]!.replace(/\s+/g, ' ').trim();
+    return {
+      label: labels && labels[idx]! >= 0 ? (classes[labels[idx]!] ?? null) : null,
+      text: shown.length > SHOWN_CHARS ? `${shown.slice(0, SHOWN_CHARS)}…` : shown,
+      embedding: rounded(f, k, dim),
+    };
+  });
+  return { format: 'pretext-gallery/1', inputShape: [length], tokens: { vocabulary: meta.vocabulary!, length }, items };
 }
 
 /** A row's cells as text, by column: what a visitor would type (dates as ISO 8601). */
@@ -152,10 +157,9 @@ async function tableGallery(encoder: Encoder, meta: EncoderMeta, n: number, seed
   const pick = pickGallery(labels, data.train.rows, n, seed);
   const rows = takeRows(data.train, pick, 'gallery');
   const x = rowsTensor(rows, schema);
-  const e = extractFeatures(encoder, x, meta.inputNorm);
-  const [dim, inputs] = [e.size(1), x.size(1)];
-  const f = (e.contiguous().data() as Float32Array).slice();
-  for (const t of [x, e]) t.dispose();
+  const { f, dim } = featuresOf(encoder, x, meta);
+  const inputs = x.size(1);
+  x.dispose();
   const names = [...schema.numeric, ...schema.categorical].map((c) => c.name);
   const items = pick.map((idx, k) => {
     const row = rowCells(rows, k, names);
@@ -187,10 +191,9 @@ async function historyGallery(dir: string, encoder: Encoder, meta: EncoderMeta, 
   const pick = pickGallery(data.train.labels ?? null, data.train.entities.length, n, seed);
   const h = takeHistories(data.train, pick, 'gallery');
   const x = historiesTensor(h, schema);
-  const e = extractFeatures(encoder, x, meta.inputNorm);
-  const [dim, shape] = [e.size(1), x.shape.slice(1)];
-  const f = (e.contiguous().data() as Float32Array).slice();
-  for (const t of [x, e]) t.dispose();
+  const { f, dim } = featuresOf(encoder, x, meta);
+  const shape = x.shape.slice(1);
+  x.dispose();
   const items = pick.map((idx, k) => {
     const events = eventObjects(h, k).slice(-schema.maxLength);
     const y = data.train.labels?.[idx] ?? -1;

@@ -5,16 +5,9 @@
 // events.json's codes and scales: what Pretext runs), runs model.onnx in onnxruntime-web and
 // lists the nearest gallery entities. The events never leave the browser.
 import { useEffect, useState, type FormEvent } from 'react';
-import type { InferenceSession } from 'onnxruntime-web';
 import { encodeHistories, historiesFromEventLists, type EventSchema } from '@pretext/data/browser';
-import { fileText, type Model, type Version } from '../api.js';
-import { loadModelAndGallery, Neighbours, onnxRuntime, useGalleryPanel, type Gallery } from '../gallery.js';
-
-interface Loaded {
-  session: InferenceSession;
-  gallery: Gallery;
-  schema: EventSchema;
-}
+import type { Model, Version } from '../api.js';
+import { loadModelGalleryAndSchema, Neighbours, onnxRuntime, useGalleryPanel } from '../gallery.js';
 
 type Cells = Record<string, string>;
 
@@ -41,14 +34,9 @@ export function encodeEvents(schema: EventSchema, rows: Cells[]): { data: Float3
 
 export function HistoryTryIt({ model, version }: { model: Model; version: Version }) {
   const [rows, setRows] = useState<Cells[]>([]);
-  const { state, status, result, embed } = useGalleryPanel(model, version, 'loading the model…', async (): Promise<Loaded> => {
-    const [{ session, gallery }, events] = await Promise.all([
-      loadModelAndGallery(model, version, 'model.onnx'),
-      fileText(model, version, 'events.json'),
-    ]);
-    if (!events) throw new Error('this version has no events.json');
-    return { session, gallery, schema: JSON.parse(events) as EventSchema };
-  });
+  const { state, status, result, embed } = useGalleryPanel(model, version, 'loading the model…', () =>
+    loadModelGalleryAndSchema<EventSchema>(model, version, 'events.json'),
+  );
   useEffect(() => {
     const first = state?.gallery.items[0]?.events;
     if (first) setRows(first.map((e) => Object.fromEntries(Object.entries(e).map(([k, v]) => [k, v === null ? '' : String(v)]))));

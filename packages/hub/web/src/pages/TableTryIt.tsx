@@ -5,16 +5,9 @@
 // model.onnx in onnxruntime-web and lists the nearest gallery rows. The row never leaves the
 // browser.
 import { useEffect, useState, type FormEvent } from 'react';
-import type { InferenceSession } from 'onnxruntime-web';
 import { encodeFeatures, expectedTypes, tableFromRecords, type FeatureSchema } from '@pretext/data/browser';
-import { fileText, type Model, type Version } from '../api.js';
-import { loadModelAndGallery, Neighbours, onnxRuntime, useGalleryPanel, type Gallery } from '../gallery.js';
-
-interface Loaded {
-  session: InferenceSession;
-  gallery: Gallery;
-  schema: FeatureSchema;
-}
+import type { Model, Version } from '../api.js';
+import { loadModelGalleryAndSchema, Neighbours, onnxRuntime, useGalleryPanel } from '../gallery.js';
 
 /** The encoder's inputs [1, F] for one row of cells by column name ('' is missing). */
 export function encodeRow(schema: FeatureSchema, cells: Record<string, string>): Float32Array {
@@ -24,14 +17,9 @@ export function encodeRow(schema: FeatureSchema, cells: Record<string, string>):
 
 export function TableTryIt({ model, version }: { model: Model; version: Version }) {
   const [cells, setCells] = useState<Record<string, string>>({});
-  const { state, status, result, embed } = useGalleryPanel(model, version, 'loading the model…', async (): Promise<Loaded> => {
-    const [{ session, gallery }, features] = await Promise.all([
-      loadModelAndGallery(model, version, 'model.onnx'),
-      fileText(model, version, 'features.json'),
-    ]);
-    if (!features) throw new Error('this version has no features.json');
-    return { session, gallery, schema: JSON.parse(features) as FeatureSchema };
-  });
+  const { state, status, result, embed } = useGalleryPanel(model, version, 'loading the model…', () =>
+    loadModelGalleryAndSchema<FeatureSchema>(model, version, 'features.json'),
+  );
   useEffect(() => {
     const first = state?.gallery.items[0]?.row;
     if (first) setCells(Object.fromEntries(Object.entries(first).map(([k, v]) => [k, v ?? ''])));

@@ -28,6 +28,7 @@ import {
   type EncoderMeta,
   type TabularArm,
   TRANSFER_ARMS,
+  SEMI_DEFAULTS,
   diagnose,
   embeddingMap,
   loadSplits,
@@ -54,7 +55,7 @@ import { embedTextCommand, writeEmbeddingsCsv } from './text.js';
 export const TRANSFER_HELP: Record<string, string> = {
   finetune: `Usage: pretext finetune --encoder DIR --labels BUDGET [--dataset DATA] [--mode MODE]
                         [--unfreeze N] [--epochs N] [--max-steps N] [--lr X] [--seed N]
-                        [--out DIR] [--json]
+                        [--semi [--semi-steps N]] [--out DIR] [--json]
 
 Trains a classifier on the encoder with a class-balanced subset of the labels (chosen by
 --seed; a fifth of it, from 10 labels per class up, held out for early stopping), then
@@ -75,6 +76,11 @@ Options:
   --epochs N       epochs over the labeled images (default 60, at least 500 steps)
   --max-steps N    at most this many steps, fewer epochs on large budgets (default 5000)
   --lr X           the head's learning rate (default 0.001)
+  --semi           semi-supervised (images): besides the labels, every step trains on
+                   unlabeled training images towards the classifier's own confident labels
+                   of a weakly augmented view, on a strongly augmented one (FixMatch); the
+                   run lasts --semi-steps and keeps a moving average of the weights
+  --semi-steps N   optimizer steps of a semi-supervised run (default ${SEMI_DEFAULTS.steps})
   --seed N         which labels, and the initialization (default 0)
   --out DIR        output folder (default DIR/finetune-MODE-BUDGET-sSEED)
   --json           print the result as one JSON object`,
@@ -83,8 +89,10 @@ Options:
 
 The label-efficiency protocol. For each label budget and seed, the same subset trains:
 pretrained-linear (frozen encoder + linear head), pretrained-finetune (full fine-tuning),
-scratch (same architecture from random weights) and raw-logistic (logistic regression on
-pixels); all are scored on the test split. Writes DIR/transfer.json; 'pretext report DIR'
+scratch (same architecture from random weights), raw-logistic (logistic regression on
+pixels), and pretrained-semi and scratch-semi (the fine-tuning and scratch arms plus
+FixMatch on the unlabeled training images; see pretext finetune --semi); all are scored on
+the test split. Writes DIR/transfer.json; 'pretext report DIR'
 draws it.
 
 A table encoder gets the tabular protocol instead, on the rows it was pretrained on (or
@@ -100,6 +108,7 @@ Options:
   --epochs N       epochs for the trained arms (default 60; linear heads 100)
   --min-steps N    at least this many steps per trained arm (default 500)
   --max-steps N    at most this many steps per trained arm (default 5000)
+  --semi-steps N   steps of the semi-supervised arms (default ${SEMI_DEFAULTS.steps})
   --json           one JSON line per budget and arm`,
   diagnose: `Usage: pretext diagnose --encoder DIR [--dataset DATA] [--samples N] [--no-map] [--json]
 
@@ -142,6 +151,13 @@ function datasetFor(arg: string, encoderDir: string): DataSpec {
   return parseDatasetArg(arg, { channels: shape[0] === 3 ? 3 : 1, size: shape[1] });
 }
 
+/** --semi-steps: a whole number of at least 1 (default: the semi-supervised recipe's). */
+function semiSteps(v: string | undefined): number {
+  const n = positiveInt(v, 'semi-steps', SEMI_DEFAULTS.steps);
+  if (n < 1) throw new UsageError('--semi-steps must be at least 1');
+  return n;
+}
+
 function positiveInt(v: string | undefined, name: string, fallback: number): number {
   if (v === undefined) return fallback;
   const n = Number(v);
@@ -161,6 +177,8 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
       epochs: { type: 'string' },
       'max-steps': { type: 'string' },
       lr: { type: 'string' },
+      semi: { type: 'boolean', default: false },
+      'semi-steps': { type: 'string' },
       seed: { type: 'string' },
       out: { type: 'string' },
       column: { type: 'string' },
@@ -196,7 +214,11 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
     maxSteps: values['max-steps'] === undefined ? undefined : positiveInt(values['max-steps'], 'max-steps', 5000),
     lr,
   };
+  if (values['semi-steps'] !== undefined && !values.semi) throw new UsageError('--semi-steps goes with --semi');
+  if (values.semi && mode === 'linear') throw new UsageError('--semi trains the encoder: use it with --mode full or partial');
+  const semi = values.semi ? { steps: semiSteps(values['semi-steps']) } : undefined;
   if (readEncoderMeta(values.encoder).modality === 'text') {
+    if (semi) throw new UsageError('--semi is for image encoders; text fine-tuning has no semi-supervised mode yet');
     if (values.dataset === 'fashion-mnist')
       throw new UsageError('a text encoder fine-tunes on labeled documents: give --dataset FOLDER|FILE|CORPUS');
     const path = existsSync(values.dataset);
@@ -227,11 +249,12 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const spec = datasetFor(values.dataset, values.encoder);
-  const { outDir: out, meta: run } = await runFinetune({ ...common, dataset: spec });
+  const { outDir: out, meta: run } = await runFinetune({ ...common, dataset: spec, ...(semi ? { semi } : {}) });
   const result = {
     encoder: run.encoder,
     dataset: readEncoderMeta(values.encoder).dataset === spec.dataset ? spec.dataset : values.dataset,
     mode: run.mode,
+    ...(run.semi ? { semi: run.semi } : {}),
     labels: run.labels,
     labeledImages: run.labeledImages,
     validationImages: run.validationImages,
@@ -247,7 +270,7 @@ export async function finetuneCommand(argv: string[]): Promise<number> {
   if (values.json) console.log(JSON.stringify({ out, ...result }));
   else {
     console.log(
-      `${mode} fine-tune on ${result.labeledImages} labels (${result.labels}, seed ${seed}): test accuracy ${(100 * run.testAccuracy).toFixed(2)}%` +
+      `${mode}${semi ? ' semi-supervised' : ''} fine-tune on ${result.labeledImages} labels (${result.labels}, seed ${seed}): test accuracy ${(100 * run.testAccuracy).toFixed(2)}%` +
         `${run.valAccuracy === null ? '' : `, best validation ${(100 * run.valAccuracy).toFixed(1)}% at epoch ${run.bestEpoch}`}, ${run.seconds.toFixed(0)} s`,
     );
     console.log(`written to ${out}`);
@@ -267,6 +290,7 @@ export async function transferReportCommand(argv: string[]): Promise<number> {
       epochs: { type: 'string' },
       'min-steps': { type: 'string' },
       'max-steps': { type: 'string' },
+      'semi-steps': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -301,6 +325,7 @@ export async function transferReportCommand(argv: string[]): Promise<number> {
       ...(values['min-steps'] === undefined ? {} : { minSteps: positiveInt(values['min-steps'], 'min-steps', 500) }),
       ...(values['max-steps'] === undefined ? {} : { maxSteps: positiveInt(values['max-steps'], 'max-steps', 5000) }),
     },
+    semi: { steps: semiSteps(values['semi-steps']) },
     onRun: (r) => {
       done++;
       const eta = ((performance.now() - t0) / done) * (total - done);

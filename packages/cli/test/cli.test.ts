@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { runPretext, serveHub, tinyImageRecipe } from './fixtures/cli.js';
+import { TRANSFER_ARMS } from '@pretext/ssl';
 
 const pretext = (...args: string[]): { code: number; stdout: string; stderr: string } => runPretext(cliEnv, ...args);
 
@@ -195,6 +196,21 @@ describe('pretext CLI', () => {
     assert.match(badBudget.stderr, /label budget '7' is not understood/);
     assert.equal(pretext('finetune', '--encoder', run, '--labels', '1%', '--mode', 'sideways').code, 2);
 
+    // Semi-supervised: the labels plus FixMatch on the folder's other images, for a set number of steps.
+    const semi = pretext('finetune', '--encoder', run, '--dataset', data, '--labels', '5/class', '--semi', '--semi-steps', '12', '--json');
+    assert.equal(semi.code, 0, semi.stderr);
+    const sr = JSON.parse(semi.stdout) as { out: string; mode: string; steps: number; semi: { steps: number; threshold: number } };
+    assert.deepEqual([sr.mode, sr.steps, sr.semi.steps, sr.semi.threshold], ['full', 12, 12, 0.95]);
+    assert.match(sr.out, /finetune-full-semi-5perclass-s0$/);
+    const semiEpochs = readFileSync(join(sr.out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { maskRate: number });
+    assert.ok(semiEpochs.length > 0 && semiEpochs.every((e) => e.maskRate >= 0 && e.maskRate <= 1));
+    assert.equal((JSON.parse(readFileSync(join(sr.out, 'finetune.json'), 'utf8')) as { semi: { steps: number } }).semi.steps, 12);
+    assert.equal(pretext('finetune', '--encoder', run, '--labels', '1%', '--semi', '--mode', 'linear').code, 2);
+    assert.equal(pretext('finetune', '--encoder', run, '--labels', '1%', '--semi-steps', '5').code, 2);
+
     const tr = pretext(
       'transfer-report',
       '--encoder',
@@ -209,6 +225,8 @@ describe('pretext CLI', () => {
       '2',
       '--min-steps',
       '4',
+      '--semi-steps',
+      '3',
       '--json',
     );
     assert.equal(tr.code, 0, tr.stderr);
@@ -216,14 +234,14 @@ describe('pretext CLI', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { labels: string; arm: string; used: number; mean: number; std: number });
-    assert.equal(rows.length, 8);
+    assert.equal(rows.length, 12);
     assert.deepEqual([...new Set(rows.map((x) => x.labels))], ['2/class', '100%']);
     assert.deepEqual(
-      rows.filter((x) => x.labels === '100%').map((x) => x.used),
-      [48, 48, 48, 48],
+      rows.filter((x) => x.labels === '100%').map((x) => [x.arm, x.used]),
+      TRANSFER_ARMS.map((a) => [a, 48]),
     );
     assert.ok(rows.every((x) => x.mean >= 0 && x.mean <= 1 && x.std >= 0));
-    assert.match(tr.stderr, /\[16\/16\] 100%/);
+    assert.match(tr.stderr, /\[24\/24\] 100%/);
     assert.ok(existsSync(join(run, 'transfer.json')));
 
     const dg = pretext('diagnose', '--encoder', run, '--dataset', data, '--samples', '48', '--json');

@@ -29,6 +29,7 @@ export { buildAugment } from './recipe/augment.js';
 export * from './transfer/labels.js';
 export * from './transfer/finetune.js';
 export * from './transfer/protocol.js';
+export * from './transfer/semi.js';
 export * from './transfer/diagnostics.js';
 export * from './report/plot.js';
 export * from './report/embeddingMap.js';

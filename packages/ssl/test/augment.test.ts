@@ -63,6 +63,26 @@ describe('batched augmentations', () => {
     for (const f of zeroFraction) assert.ok(f > 0.05 && f < 0.16, `erased fraction ${f}`);
   });
 
+  it('an affine warp with no rotation, shift or shear is the identity; a whole-side shift moves the content', () => {
+    const x = batch();
+    const same = A.randomAffine()(x, new torch.Generator(0));
+    assert.ok(same.sub(x).abs().max().item() < 1e-5);
+    // One bright column in the middle: a rotation of up to 90 degrees moves it off its column.
+    const bar = torch.zeros([4, 1, 28, 28]);
+    bar.narrow(3, 13, 2).fill_(1);
+    const turned = A.randomAffine({ degrees: 90 })(bar, new torch.Generator(1));
+    assert.ok(turned.narrow(3, 13, 2).mean().item() < 0.9, 'the bar left its column');
+    assert.deepEqual(turned.shape, [4, 1, 28, 28]);
+  });
+
+  it('solarize inverts pixels above its threshold and leaves the rest', () => {
+    const x = torch.tensor([0.1, 0.4, 0.6, 0.9]).reshape(1, 1, 2, 2);
+    const s = A.solarize({ threshold: [0.5, 0.5], p: 1 })(x, new torch.Generator(0));
+    const got = Array.from(s.flatten().data() as Float32Array);
+    [0.1, 0.4, 0.4, 0.1].forEach((v, i) => assert.ok(Math.abs(got[i]! - v) < 1e-6, `pixel ${i}: ${got[i]}`));
+    assert.ok(A.solarize({ p: 0 })(x, new torch.Generator(0)).equal(x));
+  });
+
   it('makes independent views', () => {
     const vs = A.views(batch(), A.randomResizedCrop(), 3, new torch.Generator(0));
     assert.equal(vs.length, 3);

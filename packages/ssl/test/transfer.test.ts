@@ -15,6 +15,9 @@ import {
   sampleStd,
   summarize,
   uniformity,
+  Consistency,
+  WeightAverage,
+  SEMI_DEFAULTS,
   type TransferRun,
 } from '../src/index.js';
 
@@ -169,6 +172,75 @@ describe('fine-tuning', () => {
       () => fitLinearHead({ x, y }, null, 2, { minSteps: 100, maxSteps: 50 }),
       /maxSteps \(50\) must be at least minSteps \(100\)/,
     );
+  });
+});
+
+describe('semi-supervised fine-tuning (FixMatch)', () => {
+  const norm = { mean: 0.3, std: 0.3 };
+  const encoder = (): SmallCnn => {
+    torch.manualSeed(0);
+    return new SmallCnn({ width: 4, depth: 2, inputSize: 12, pool: 'flatten' });
+  };
+  // Eight labels, 400 unlabeled images of the same task.
+  const train = squares(8, 11);
+  const pool = squares(400, 12).images;
+  const val = squares(32, 13);
+  const test = squares(200, 14);
+  const opts = { numClasses: 2, batchSize: 8, quiet: true, seed: 0 } as const;
+
+  for (const mode of ['full', 'scratch'] as const) {
+    it(`${mode}: runs its steps on labels plus the pool and reports how much of the pool passed the threshold`, () => {
+      const semi = { steps: 150, ratio: 4, threshold: 0.9, emaDecay: 0.9 };
+      const r = finetune(encoder(), norm, { train, val, test, pool }, { ...opts, mode, semi });
+      assert.equal(r.steps, 150);
+      assert.equal(r.history.length, 150, 'one step per epoch of eight labels');
+      assert.ok(
+        r.history.every((h) => h.maskRate !== undefined && h.maskRate >= 0 && h.maskRate <= 1),
+        'a mask rate in [0, 1] per epoch',
+      );
+      // Most of the pool passes by the end; from random weights the share grows (about 0.05 -> 0.4).
+      const rate = (hs: typeof r.history): number => hs.reduce((a, h) => a + h.maskRate!, 0) / hs.length;
+      const early = rate(r.history.slice(0, 30));
+      const late = rate(r.history.slice(-30));
+      assert.ok(late > 0.3 && (mode === 'full' || late > 2 * early), `mask rate ${early} early, ${late} late`);
+      assert.ok(r.testAccuracy > 0.9, `${mode} semi test accuracy ${r.testAccuracy}`);
+      r.classifier.dispose();
+    });
+  }
+
+  it('needs a pool, and refuses settings outside their range', () => {
+    assert.throws(() => finetune(encoder(), norm, { train, val, test }, { ...opts, mode: 'full', semi: {} }), /needs unlabeled images/);
+    assert.throws(() => new Consistency(pool.narrow(0, 0, 0), norm, {}, 0), /the pool is empty/);
+    assert.equal(SEMI_DEFAULTS.threshold, 0.95);
+  });
+
+  it('pseudo-labels count only above the threshold, and the loss is their cross-entropy on the strong view', () => {
+    const term = new Consistency(pool, norm, { ratio: 2, threshold: 0.9 }, 0);
+    // A model sure of class 1 whatever it sees: every pseudo-label passes, the loss is CE(logits, 1).
+    const sure = (x: torch.Tensor): torch.Tensor => torch.tensor([0, 4]).reshape(1, 2).expand(x.size(0), 2).contiguous();
+    const expected = torch.nn.functional.crossEntropy(torch.tensor([[0, 4]]), torch.tensor(BigInt64Array.from([1n]))).item();
+    assert.ok(Math.abs(term.loss(sure, 5).item() - expected) < 1e-6);
+    assert.equal(term.take().maskRate, 1);
+    // A model at even odds: nothing passes, no loss, and the rate resets after each take().
+    const unsure = (x: torch.Tensor): torch.Tensor => torch.zeros([x.size(0), 2]);
+    assert.equal(term.loss(unsure, 5).item(), 0);
+    assert.equal(term.take().maskRate, 0);
+    assert.equal(term.take().maskRate, 0);
+  });
+
+  it('the weight average moves by (1 - decay) towards the trained weights and puts them back after use', () => {
+    const lin = new torch.nn.Linear(2, 1);
+    torch.noGrad(() => lin.weight.fill_(1));
+    const avg = new WeightAverage(lin, 0.75);
+    torch.noGrad(() => lin.weight.fill_(5));
+    avg.update(); // 1 + 0.25 * (5 - 1) = 2
+    avg.update(); // 2 + 0.25 * (5 - 2) = 2.75
+    const seen = avg.with(() => lin.weight.mean().item());
+    assert.ok(Math.abs(seen - 2.75) < 1e-6, `averaged weight ${seen}`);
+    assert.equal(lin.weight.mean().item(), 5, 'trained weights back after with()');
+    avg.install();
+    assert.ok(Math.abs(lin.weight.mean().item() - 2.75) < 1e-6);
+    avg.dispose();
   });
 });
 

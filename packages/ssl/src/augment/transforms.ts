@@ -62,6 +62,49 @@ export function randomResizedCrop(o: ResizedCropOptions = {}): Transform {
   };
 }
 
+export interface AffineOptions {
+  /** Rotation drawn uniformly in [-degrees, degrees]. */
+  degrees?: number;
+  /** Shift drawn per axis in [-translate, translate], as a fraction of the side. */
+  translate?: number;
+  /** Horizontal shear factor drawn in [-shear, shear]. */
+  shear?: number;
+}
+
+/**
+ * Rotation, shear and translation per image, as one affine resampling (edges reflected), the
+ * geometric half of RandAugment-style strong views.
+ */
+export function randomAffine(o: AffineOptions = {}): Transform {
+  const rad = ((o.degrees ?? 0) * Math.PI) / 180;
+  const t = o.translate ?? 0;
+  const sh = o.shear ?? 0;
+  return (x, g) => {
+    const b = x.size(0);
+    const angle = uniform(b, -rad, rad, g);
+    const shear = uniform(b, -sh, sh, g);
+    // affineGrid maps output to input coordinates in [-1, 1]: a shift of t of the side is 2t there.
+    const tx = uniform(b, -2 * t, 2 * t, g);
+    const ty = uniform(b, -2 * t, 2 * t, g);
+    const cos = angle.cos();
+    const sin = angle.sin();
+    // [[cos, -sin], [sin, cos]] @ [[1, shear], [0, 1]]
+    const row0 = torch.stack([cos, cos.mul(shear).sub(sin), tx], 1);
+    const row1 = torch.stack([sin, sin.mul(shear).add(cos), ty], 1);
+    return F.gridSample(x, F.affineGrid(torch.stack([row0, row1], 1), x.shape), { paddingMode: 'reflection' });
+  };
+}
+
+/** Solarize with probability p: pixels above a threshold drawn in [lo, 1) per image are inverted. */
+export function solarize(o: { threshold?: [number, number]; p?: number } = {}): Transform {
+  const [lo, hi] = o.threshold ?? [0.5, 1];
+  return (x, g) =>
+    sometimes(x, o.p ?? 0.2, g, (y) => {
+      const th = uniform(y.size(0), lo, hi, g).reshape(y.size(0), 1, 1, 1);
+      return torch.where(y.ge(th), torch.onesLike(y).sub(y), y);
+    });
+}
+
 /** Horizontal flip with probability p. */
 export function horizontalFlip(p = 0.5): Transform {
   return (x, g) => sometimes(x, p, g, (y) => y.flip(3));

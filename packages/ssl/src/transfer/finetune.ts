@@ -12,6 +12,7 @@ import type { Encoder } from '../encoders/encoder.js';
 import { extractFeatures, normalizeInput, toFloatImages, type InputNorm } from '../eval/features.js';
 import { compose, horizontalFlip, randomResizedCrop, type Transform } from '../augment/transforms.js';
 import { accuracyOf, cloneState, fit, loopOptions, validationScore } from './loop.js';
+import { Consistency, WeightAverage, type SemiConfig } from './semi.js';
 
 export const FINETUNE_MODES = ['linear', 'partial', 'full', 'scratch'] as const;
 export type FinetuneMode = (typeof FINETUNE_MODES)[number];
@@ -71,6 +72,11 @@ export interface FinetuneOptions {
     numClasses: number,
     unlabeled: Tensor | undefined,
   ) => torch.nn.Linear;
+  /**
+   * full/partial/scratch: semi-supervised training (FixMatch) on `data.pool` besides the
+   * labels; the run then lasts `semi.steps` optimizer steps and returns the weight average.
+   */
+  semi?: SemiConfig;
   seed?: number;
   quiet?: boolean;
 }
@@ -79,6 +85,8 @@ export interface EpochRecord {
   epoch: number;
   loss: number;
   valAccuracy?: number;
+  /** Semi-supervised runs: share of the unlabeled images whose pseudo-label passed the threshold. */
+  maskRate?: number;
 }
 
 export interface FinetuneResult {
@@ -178,6 +186,8 @@ export function finetune(
      * caller has them already (a transfer report computes them once per encoder).
      */
     unlabeledFeatures?: Tensor;
+    /** Semi-supervised runs: the unlabeled pool (default `unlabeled`). */
+    pool?: Tensor;
   },
   o: FinetuneOptions,
 ): FinetuneResult {
@@ -247,6 +257,10 @@ export function finetune(
     { lr, weightDecay: wd },
   );
   const augment = o.augment === undefined ? defaultFinetuneAugment() : o.augment;
+  if (o.semi && !(data.pool ?? data.unlabeled)) throw new RangeError('semi-supervised fine-tuning needs unlabeled images (data.pool)');
+  const consistency = o.semi ? new Consistency((data.pool ?? data.unlabeled)!, norm, o.semi, o.seed ?? 0) : null;
+  const average = consistency ? new WeightAverage(classifier, consistency.o.emaDecay) : null;
+  const validate = (): number | null => (valX && data.val ? validationScore(o.selectBy)(logits, valX, data.val.labels) : null);
   const augGen = new torch.Generator((o.seed ?? 0) + 1);
   const trainX = torch.keep(toFloatImages(data.train.images));
   const valX = data.val ? prepare(data.val.images) : null;
@@ -257,11 +271,13 @@ export function finetune(
       loss: (idx) => {
         const x = trainX.indexSelect(0, idx);
         const out = classifier.forward(normalizeInput(augment ? augment(x, augGen) : x, norm));
-        return torch.nn.functional.crossEntropy(out, data.train.labels.indexSelect(0, idx));
+        const labeled = torch.nn.functional.crossEntropy(out, data.train.labels.indexSelect(0, idx));
+        return consistency ? labeled.add(consistency.loss(logits, idx.size(0))) : labeled;
       },
-      validate: () => (valX && data.val ? validationScore(o.selectBy)(logits, valX, data.val.labels) : null),
-      snapshot: () => cloneState(classifier),
+      validate: () => (average ? average.with(validate) : validate()),
+      snapshot: () => (average ? average.snapshot() : cloneState(classifier)),
       restore: (s) => classifier.loadStateDict(s),
+      ...(average && consistency ? { afterStep: () => average.update(), epochStats: () => consistency.take() } : {}),
       setTraining: (on) => {
         classifier.train(on);
         for (const m of frozen) m.eval();
@@ -272,8 +288,20 @@ export function finetune(
       label: `${o.mode} fine-tune`,
       validateStart: probed,
     },
-    loopOptions(o, { epochs: 60, batchSize: 64, quiet: false }),
+    consistency
+      ? // A fixed number of steps; no early stop, the schedule runs its course and validation picks the average kept.
+        {
+          ...loopOptions(o, { epochs: 1, batchSize: 64, quiet: false }),
+          epochs: 1,
+          minSteps: consistency.o.steps,
+          maxSteps: consistency.o.steps,
+          patience: consistency.o.steps,
+        }
+      : loopOptions(o, { epochs: 60, batchSize: 64, quiet: false }),
   );
+  // Without a validation split nothing was restored: the run ends on the average, not the last weights.
+  if (average && r.valAccuracy === null) average.install();
+  average?.dispose();
   trainX.dispose();
   valX?.dispose();
   for (const p of encoder.parameters()) p.requiresGrad = true;

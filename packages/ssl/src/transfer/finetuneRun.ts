@@ -10,6 +10,7 @@ import type { InputNorm } from '../eval/features.js';
 import { loadEncoder, loadSplits } from '../pipeline.js';
 import type { DataSpec } from '../data/sources.js';
 import { Classifier, finetune, type FinetuneMode, type FinetuneResult } from './finetune.js';
+import { SEMI_DEFAULTS, type SemiConfig } from './semi.js';
 import { DocumentEncoder } from '../modalities/text/document.js';
 import type { TextEncoder } from '../modalities/text/encoder.js';
 import { budgetName, labelSubset, type LabelBudget } from './labels.js';
@@ -28,6 +29,8 @@ export interface FinetuneRunOptions {
   epochs?: number;
   maxSteps?: number;
   lr?: number;
+  /** Semi-supervised fine-tuning (FixMatch) on the training split's images besides the labels. */
+  semi?: SemiConfig;
   quiet?: boolean;
 }
 
@@ -45,6 +48,8 @@ export interface ClassifierMeta extends Omit<FinetuneResult, 'history' | 'classi
   inputNorm: InputNorm;
   inputShape: number[];
   encoderSpec: EncoderSpec;
+  /** Semi-supervised runs: the FixMatch settings used. */
+  semi?: Required<SemiConfig>;
 }
 
 export async function runFinetune(o: FinetuneRunOptions): Promise<{ outDir: string; meta: ClassifierMeta }> {
@@ -62,9 +67,11 @@ export async function runFinetune(o: FinetuneRunOptions): Promise<{ outDir: stri
       val: subset.val.length ? selectLabeled(train, subset.val) : null,
       test,
       unlabeled: train.images.narrow(0, 0, Math.min(10000, train.images.size(0))),
+      pool: train.images,
     },
     {
       mode: o.mode,
+      ...(o.semi ? { semi: o.semi } : {}),
       numClasses,
       seed,
       quiet: o.quiet,
@@ -75,7 +82,7 @@ export async function runFinetune(o: FinetuneRunOptions): Promise<{ outDir: stri
     },
   );
   const label = budgetName(o.budget).replace('/', 'per').replace('%', 'pct');
-  const outDir = o.outDir ?? join(o.encoderDir, `finetune-${o.mode}-${label}-s${seed}`);
+  const outDir = o.outDir ?? join(o.encoderDir, `finetune-${o.mode}${o.semi ? '-semi' : ''}-${label}-s${seed}`);
   mkdirSync(outDir, { recursive: true });
   const out = saveClassifier<ClassifierMeta>(outDir, r, {
     format: 'pretext-classifier/1',
@@ -90,6 +97,7 @@ export async function runFinetune(o: FinetuneRunOptions): Promise<{ outDir: stri
     inputNorm: meta.inputNorm,
     inputShape: meta.inputShape,
     encoderSpec: meta.encoder,
+    ...(o.semi ? { semi: { ...SEMI_DEFAULTS, ...o.semi } } : {}),
   });
   r.classifier.dispose();
   return { outDir, meta: out };

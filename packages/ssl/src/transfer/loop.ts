@@ -59,6 +59,10 @@ export interface LoopSpec {
    * start is already a trained classifier, and fine-tuning that does not help must not cost.
    */
   validateStart?: boolean;
+  /** Called after every optimizer step (a weight average's update). */
+  afterStep?(): void;
+  /** Extra figures for an epoch's record, read once at its end. */
+  epochStats?(): Partial<EpochRecord>;
 }
 
 /** The shared loop: epochs of shuffled batches, cosine schedule, early stopping on validation. */
@@ -96,6 +100,7 @@ export function fit(spec: LoopSpec, o: LoopOptions) {
         loss.backward();
         spec.optimizer.step();
         sched.step();
+        spec.afterStep?.();
         return loss.item();
       });
       steps++;
@@ -103,7 +108,7 @@ export function fit(spec: LoopSpec, o: LoopOptions) {
     order.dispose();
     spec.setTraining(false);
     const val = spec.validate();
-    history.push({ epoch: epoch + 1, loss: lossSum / perEpoch, ...(val === null ? {} : { valAccuracy: val }) });
+    history.push({ epoch: epoch + 1, loss: lossSum / perEpoch, ...(val === null ? {} : { valAccuracy: val }), ...spec.epochStats?.() });
     bar?.tick(1, `loss ${(lossSum / perEpoch).toFixed(3)}${val === null ? '' : `  val ${(100 * val).toFixed(1)}%`}`);
     // Ties go to the later epoch (small validation sets tie often, and later is better
     // trained), except against the start: fine-tuning has to beat the probe to replace it.

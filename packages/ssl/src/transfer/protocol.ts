@@ -4,6 +4,10 @@
 //   pretrained-finetune  the encoder fine-tuned (full mode)
 //   scratch              the same architecture from random weights, same labels and augmentation
 //   raw-logistic         logistic regression on raw pixels
+//   pretrained-semi      the encoder fine-tuned on the labels plus FixMatch consistency on
+//                        the whole unlabeled pool (semi.ts)
+//   scratch-semi         the same semi-supervised training from random weights, so the
+//                        pretraining's share of the semi-supervised gain shows
 import * as torch from '@pretext/torch';
 import type { Tensor } from '@pretext/torch';
 import { buildEncoder } from '../encoders/encoder.js';
@@ -11,9 +15,17 @@ import { extractFeatures, toFloatImages } from '../eval/features.js';
 import type { LabeledSet } from '../data/sources.js';
 import { loadEncoder, readEncoderMeta, type EncoderMeta } from '../pipeline.js';
 import { budgetName, labelSubset, type LabelBudget } from './labels.js';
-import { finetune, fitLinearHead, type FinetuneOptions, type LabeledTensors } from './finetune.js';
+import { finetune, fitLinearHead, type FinetuneMode, type FinetuneOptions, type LabeledTensors } from './finetune.js';
+import type { SemiConfig } from './semi.js';
 
-export const TRANSFER_ARMS = ['pretrained-linear', 'pretrained-finetune', 'scratch', 'raw-logistic'] as const;
+export const TRANSFER_ARMS = [
+  'pretrained-linear',
+  'pretrained-finetune',
+  'scratch',
+  'raw-logistic',
+  'pretrained-semi',
+  'scratch-semi',
+] as const;
 export type TransferArm = (typeof TRANSFER_ARMS)[number];
 
 export const DEFAULT_BUDGETS = ['1%', '10%', '100%', '1/class', '5/class', '10/class', '50/class'];
@@ -44,6 +56,8 @@ export interface TransferOptions {
   arms?: readonly TransferArm[];
   /** Overrides for the fine-tuning arms (epochs, learning rate, ...). */
   finetune?: Partial<FinetuneOptions>;
+  /** Settings of the semi-supervised arms (steps, ratio, threshold, ...). */
+  semi?: SemiConfig;
   quiet?: boolean;
   onRun?: (run: TransferRun) => void;
 }
@@ -139,8 +153,10 @@ export function runTransfer(encoderDir: string, train: LabeledSet, test: Labeled
           b?.x.dispose();
         } else {
           torch.manualSeed(seed);
-          const encoder = arm === 'scratch' ? buildEncoder(meta.encoder) : loadEncoder(encoderDir).encoder;
-          const mode = arm === 'pretrained-linear' ? 'linear' : arm === 'scratch' ? 'scratch' : 'full';
+          const fromScratch = arm === 'scratch' || arm === 'scratch-semi';
+          const encoder = fromScratch ? buildEncoder(meta.encoder) : loadEncoder(encoderDir).encoder;
+          const mode: FinetuneMode = arm === 'pretrained-linear' ? 'linear' : fromScratch ? 'scratch' : 'full';
+          const semi = arm.endsWith('-semi');
           const r = finetune(
             encoder,
             meta.inputNorm,
@@ -149,7 +165,8 @@ export function runTransfer(encoderDir: string, train: LabeledSet, test: Labeled
               val: va,
               test: testSet,
               unlabeled,
-              ...(arm === 'scratch' || !pretrainedUnlabeled ? {} : { unlabeledFeatures: pretrainedUnlabeled }),
+              pool: train.images,
+              ...(fromScratch || !pretrainedUnlabeled ? {} : { unlabeledFeatures: pretrainedUnlabeled }),
             },
             {
               numClasses,
@@ -157,6 +174,7 @@ export function runTransfer(encoderDir: string, train: LabeledSet, test: Labeled
               quiet: o.quiet ?? true,
               ...o.finetune,
               mode,
+              ...(semi ? { semi: o.semi ?? {} } : {}),
             },
           );
           accuracy = r.testAccuracy;

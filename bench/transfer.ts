@@ -3,7 +3,8 @@
 // then the collapse check: diagnostics of the SimCLR encoder, a constant encoder and SimSiam
 // with its predictor removed.
 //
-//   npm run bench:transfer                         1% of the labels, 3 seeds, all four arms
+//   npm run bench:transfer                         1% of the labels, 3 seeds, all six arms
+//   npm run bench:transfer -- --arms pretrained-semi,scratch-semi --semi-steps 2000
 //   npm run bench:transfer -- --budgets 1/class,5/class,10/class,50/class,1%,10%,100%
 //   npm run bench:transfer -- --encoder runs/my-run --skip-collapse
 //
@@ -26,6 +27,9 @@ import {
   runPretrain,
   runTransfer,
   summarize,
+  SEMI_DEFAULTS,
+  TRANSFER_ARMS,
+  type TransferArm,
   FASHION_MNIST_NORM,
   type EncoderSpec,
   type Encoder,
@@ -37,6 +41,8 @@ const { values: args } = parseArgs({
     encoder: { type: 'string' },
     budgets: { type: 'string', default: '1%' },
     seeds: { type: 'string', default: '3' },
+    arms: { type: 'string', default: TRANSFER_ARMS.join(',') },
+    'semi-steps': { type: 'string', default: String(SEMI_DEFAULTS.steps) },
     'skip-collapse': { type: 'boolean', default: false },
     threads: { type: 'string', default: String(availableParallelism()) },
   },
@@ -60,6 +66,8 @@ const seeds = Array.from({ length: Number(args.seeds) }, (_, i) => i);
 const runs = runTransfer(encoderDir, train, test, {
   budgets: args.budgets.split(',').map(parseLabelBudget),
   seeds,
+  arms: args.arms.split(',') as TransferArm[],
+  semi: { steps: Number(args['semi-steps']) },
   onRun: (r) =>
     process.stderr.write(`${r.labels} ${r.arm} seed ${r.seed}: ${(100 * r.accuracy).toFixed(2)}% in ${r.seconds.toFixed(1)} s\n`),
 });

@@ -23,6 +23,7 @@ import {
   readEncoderMeta,
   seededRandom,
   selectLabeled,
+  shuffle,
 } from '@pretext/ssl';
 
 const { values: args } = parseArgs({
@@ -43,12 +44,10 @@ const labels = Array.from(train.labels.data() as BigInt64Array, Number);
 const subset = labelSubset(labels, parseLabelBudget(args.labels), seed);
 const inBudget = new Set([...subset.train, ...subset.val]);
 // The dev images: a seeded shuffle of the training images outside the budget.
-const rest = labels.map((_, i) => i).filter((i) => !inBudget.has(i));
-const rand = seededRandom(1234);
-for (let i = rest.length - 1; i > 0; i--) {
-  const j = Math.floor(rand() * (i + 1));
-  [rest[i], rest[j]] = [rest[j]!, rest[i]!];
-}
+const rest = shuffle(
+  labels.map((_, i) => i).filter((i) => !inBudget.has(i)),
+  seededRandom(1234),
+);
 const dev = selectLabeled(train, rest.slice(0, Number(args.dev)));
 const labeled = selectLabeled(train, subset.train);
 const meta = readEncoderMeta(args.encoder);

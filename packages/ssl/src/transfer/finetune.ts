@@ -260,10 +260,10 @@ export function finetune(
   if (o.semi && !(data.pool ?? data.unlabeled)) throw new RangeError('semi-supervised fine-tuning needs unlabeled images (data.pool)');
   const consistency = o.semi ? new Consistency((data.pool ?? data.unlabeled)!, norm, o.semi, o.seed ?? 0) : null;
   const average = consistency ? new WeightAverage(classifier, consistency.o.emaDecay) : null;
-  const validate = (): number | null => (valX && data.val ? validationScore(o.selectBy)(logits, valX, data.val.labels) : null);
   const augGen = new torch.Generator((o.seed ?? 0) + 1);
   const trainX = torch.keep(toFloatImages(data.train.images));
   const valX = data.val ? prepare(data.val.images) : null;
+  const validate = (): number | null => (valX && data.val ? validationScore(o.selectBy)(logits, valX, data.val.labels) : null);
   const r = fit(
     {
       n: trainX.size(0),

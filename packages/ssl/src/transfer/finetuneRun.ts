@@ -10,7 +10,7 @@ import type { InputNorm } from '../eval/features.js';
 import { loadEncoder, loadSplits } from '../pipeline.js';
 import type { DataSpec } from '../data/sources.js';
 import { Classifier, finetune, type FinetuneMode, type FinetuneResult } from './finetune.js';
-import { SEMI_DEFAULTS, type SemiConfig } from './semi.js';
+import { semiSettings, type SemiConfig } from './semi.js';
 import { DocumentEncoder } from '../modalities/text/document.js';
 import type { TextEncoder } from '../modalities/text/encoder.js';
 import { budgetName, labelSubset, type LabelBudget } from './labels.js';
@@ -97,7 +97,7 @@ export async function runFinetune(o: FinetuneRunOptions): Promise<{ outDir: stri
     inputNorm: meta.inputNorm,
     inputShape: meta.inputShape,
     encoderSpec: meta.encoder,
-    ...(o.semi ? { semi: { ...SEMI_DEFAULTS, ...o.semi } } : {}),
+    ...(o.semi ? { semi: semiSettings(o.semi) } : {}),
   });
   r.classifier.dispose();
   return { outDir, meta: out };

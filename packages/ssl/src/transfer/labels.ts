@@ -43,7 +43,8 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-function shuffle<T>(xs: T[], rand: () => number): T[] {
+/** Shuffles `xs` in place (Fisher-Yates) with draws from `rand`, and returns it. */
+export function shuffle<T>(xs: T[], rand: () => number): T[] {
   for (let i = xs.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     [xs[i], xs[j]] = [xs[j]!, xs[i]!];

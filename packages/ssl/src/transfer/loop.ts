@@ -161,5 +161,10 @@ export function loopOptions(
 }
 
 export function cloneState(m: torch.nn.Module): Map<string, Tensor> {
-  return new Map([...m.stateDict()].map(([k, v]) => [k, torch.keep(v.detach().clone())]));
+  return cloneTensors(m.stateDict());
+}
+
+/** Kept copies of a map of tensors (the caller frees them). */
+export function cloneTensors(state: Map<string, Tensor>): Map<string, Tensor> {
+  return new Map([...state].map(([k, v]) => [k, torch.keep(v.detach().clone())]));
 }

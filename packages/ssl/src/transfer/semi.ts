@@ -10,6 +10,7 @@ import * as torch from '@pretext/torch';
 import type { Tensor } from '@pretext/torch';
 import { colorJitter, compose, horizontalFlip, randomAffine, randomErasing, solarize, type Transform } from '../augment/transforms.js';
 import { normalizeInput, toFloatImages, type InputNorm } from '../eval/features.js';
+import { cloneTensors } from './loop.js';
 
 export const semiConfig = z.strictObject({
   /** Optimizer steps (each: one labeled batch and `ratio` unlabeled batches; default 2000). */
@@ -26,6 +27,9 @@ export const semiConfig = z.strictObject({
 export type SemiConfig = z.input<typeof semiConfig>;
 
 export const SEMI_DEFAULTS: Required<SemiConfig> = { steps: 2000, ratio: 4, threshold: 0.95, weight: 1, emaDecay: 0.99 };
+
+/** Every setting of a semi-supervised run: the given ones (checked against the schema), else the defaults. */
+export const semiSettings = (config: SemiConfig): Required<SemiConfig> => ({ ...SEMI_DEFAULTS, ...semiConfig.parse(config) });
 
 /** The weak view pseudo-labels come from: a flip and a shift of up to an eighth of the side. */
 export const weakAugment = (): Transform => compose(horizontalFlip(0.5), randomAffine({ translate: 0.125 }));
@@ -61,7 +65,7 @@ export class Consistency {
     config: SemiConfig,
     seed: number,
   ) {
-    this.o = { ...SEMI_DEFAULTS, ...semiConfig.parse(config) };
+    this.o = semiSettings(config);
     if (pool.size(0) === 0) throw new RangeError('semi-supervised fine-tuning needs unlabeled images; the pool is empty');
     this.gen = new torch.Generator(seed + 7);
   }
@@ -95,19 +99,22 @@ export class Consistency {
 
 /** An exponential moving average of a module's floating-point state (other buffers are copied). */
 export class WeightAverage {
+  /** The module's own tensors (stateDict hands out the live ones; training updates them in place). */
+  private readonly live: Map<string, Tensor>;
   private readonly state: Map<string, Tensor>;
 
   constructor(
     private readonly module: torch.nn.Module,
     private readonly decay: number,
   ) {
-    this.state = new Map([...module.stateDict()].map(([k, v]) => [k, torch.keep(v.detach().clone())]));
+    this.live = module.stateDict();
+    this.state = cloneTensors(this.live);
   }
 
   update(): void {
     torch.tidy(() =>
       torch.noGrad(() => {
-        for (const [k, v] of this.module.stateDict()) {
+        for (const [k, v] of this.live) {
           const avg = this.state.get(k)!;
           if (v.dtype === 'float32' || v.dtype === 'float64') avg.lerp_(v, 1 - this.decay);
           else avg.copy_(v);
@@ -118,12 +125,12 @@ export class WeightAverage {
 
   /** Copies of the averaged state (kept: the caller frees them). */
   snapshot(): Map<string, Tensor> {
-    return new Map([...this.state].map(([k, v]) => [k, torch.keep(v.clone())]));
+    return cloneTensors(this.state);
   }
 
   /** Runs `f` with the averaged weights installed, then puts the trained ones back. */
   with<T>(f: () => T): T {
-    const trained = new Map([...this.module.stateDict()].map(([k, v]) => [k, torch.keep(v.detach().clone())]));
+    const trained = cloneTensors(this.live);
     this.module.loadStateDict(this.state);
     try {
       return f();

@@ -22,7 +22,7 @@ export {
 } from './train/trainer.js';
 export { extractFeatures, encodeBatch, toFloatImages, normalizeInput, imageStats, type InputNorm } from './eval/features.js';
 export { knnAccuracy } from './eval/knn.js';
-export { linearProbe } from './eval/linear.js';
+export { linearProbe, fitLinearHead, type LinearHeadOptions, type LinearHeadFit, type LinearProbeOptions } from './eval/linear.js';
 export { recipeSchema, validateRecipe, loadRecipe, RecipeError, METHOD_NAMES, type Recipe } from './recipe/schema.js';
 export * from './pipeline.js';
 export { buildAugment } from './recipe/augment.js';

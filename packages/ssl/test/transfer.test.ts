@@ -10,6 +10,7 @@ import {
   effectiveRank,
   finetune,
   fitLinearHead,
+  linearProbe,
   labelSubset,
   parseLabelBudget,
   sampleStd,
@@ -154,6 +155,40 @@ describe('fine-tuning', () => {
     const r = fitLinearHead({ x, y }, null, 2, { epochs: 60, minSteps: 0, batchSize: 16, lr: 0.05 });
     const acc = torch.noGrad(() => r.head.forward(x).argmax(1).eq(y).float().mean().item());
     assert.ok(acc > 0.95, `train accuracy on raw features ${acc}`);
+  });
+
+  it('the linear probe is the same head trainer: its scores are what the folded head predicts', () => {
+    const g = new torch.Generator(8);
+    const centers = torch.randn([4, 6], { generator: g }).mul(2);
+    const make = (n: number): { x: torch.Tensor; y: torch.Tensor } => {
+      const y = torch.randint(0, 4, [n], { generator: g });
+      return {
+        x: centers
+          .indexSelect(0, y)
+          .add(torch.randn([n, 6], { generator: g }))
+          .add(3),
+        y,
+      };
+    };
+    const a = make(300);
+    const b = make(200);
+    const probe = linearProbe(a.x, a.y, b.x, b.y, { epochs: 4, batchSize: 32, seed: 11 });
+    // The probe's settings through fitLinearHead: one generator for weights and batch order.
+    const { head } = fitLinearHead(a, null, 4, {
+      epochs: 4,
+      batchSize: 32,
+      minSteps: 0,
+      maxSteps: 1000,
+      generator: new torch.Generator(11),
+    });
+    const correct = (s: { x: torch.Tensor; y: torch.Tensor }): number =>
+      torch.noGrad(() => head.forward(s.x).argmax(1).eq(s.y).sum().item());
+    assert.equal(Math.round(probe.trainAccuracy * 300), correct(a));
+    assert.equal(Math.round(probe.testAccuracy * 200), correct(b));
+    assert.ok(probe.testAccuracy > 0.4 && probe.testAccuracy < 1, `a task with errors to agree on: ${probe.testAccuracy}`);
+    // Another seed trains another head: the agreement above is not two untrained heads.
+    const other = fitLinearHead(a, null, 4, { epochs: 4, batchSize: 32, minSteps: 0, maxSteps: 1000, generator: new torch.Generator(12) });
+    assert.ok(torch.noGrad(() => other.head.weight.sub(head.weight).abs().max().item()) > 1e-4);
   });
 
   it('maxSteps takes epochs off large budgets, never below one, and must not undercut minSteps', () => {

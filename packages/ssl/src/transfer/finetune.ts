@@ -11,6 +11,7 @@ import type { Tensor } from '@pretext/torch';
 import type { Encoder } from '../encoders/encoder.js';
 import { extractFeatures, normalizeInput, toFloatImages, type InputNorm } from '../eval/features.js';
 import { compose, horizontalFlip, randomResizedCrop, type Transform } from '../augment/transforms.js';
+import { fitLinearHead } from '../eval/linear.js';
 import { accuracyOf, cloneState, fit, loopOptions, validationScore } from './loop.js';
 import { Consistency, WeightAverage, type SemiConfig } from './semi.js';
 
@@ -119,57 +120,6 @@ export class Classifier extends torch.nn.Module {
 }
 
 export const defaultFinetuneAugment = (): Transform => compose(randomResizedCrop({ scale: [0.6, 1], flip: 0 }), horizontalFlip(0.5));
-
-/**
- * A softmax head on standardized frozen features, early-stopped on validation. The returned
- * head works on raw features: the standardization is folded into its weights.
- */
-export function fitLinearHead(
-  train: { x: Tensor; y: Tensor },
-  val: { x: Tensor; y: Tensor } | null,
-  numClasses: number,
-  o: Omit<FinetuneOptions, 'mode' | 'numClasses'> & {
-    /** Features of unlabeled images to standardize with (default: the training features). */
-    unlabeled?: Tensor;
-  } = {},
-): { head: torch.nn.Linear; history: EpochRecord[]; steps: number; epochs: number; bestEpoch: number; valAccuracy: number | null } {
-  // With a handful of labels, per-feature statistics of those few images are noise that the
-  // division then amplifies; unlabeled images (plentiful in this setting) give stable ones.
-  const statsFrom = o.unlabeled ?? train.x;
-  const mean = torch.keep(statsFrom.mean(0));
-  const std = torch.keep(statsFrom.std(0).add(1e-6));
-  const xs = torch.keep(train.x.sub(mean).div(std));
-  const xv = val ? torch.keep(val.x.sub(mean).div(std)) : null;
-  const g = new torch.Generator(o.seed ?? 0);
-  const head = new torch.nn.Linear(train.x.size(1), numClasses);
-  torch.nn.init.kaimingUniform_(head.weight, { a: Math.sqrt(5), generator: g });
-  torch.nn.init.uniform_(head.bias!, -1 / Math.sqrt(train.x.size(1)), 1 / Math.sqrt(train.x.size(1)), { generator: g });
-  const optimizer = new torch.optim.AdamW(head.parameters(), { lr: o.lr ?? 1e-3, weightDecay: o.weightDecay ?? 1e-4 });
-  const r = fit(
-    {
-      n: xs.size(0),
-      optimizer,
-      loss: (idx) => torch.nn.functional.crossEntropy(head.forward(xs.indexSelect(0, idx)), train.y.indexSelect(0, idx)),
-      validate: () => (xv && val ? validationScore(o.selectBy)((x) => head.forward(x), xv, val.y) : null),
-      snapshot: () => cloneState(head),
-      restore: (s) => head.loadStateDict(s),
-      setTraining: () => undefined,
-      label: 'linear head',
-    },
-    loopOptions(o, { epochs: 100, batchSize: 256, quiet: true }),
-  );
-  // logits = W (x - mean) / std + b = (W / std) x + (b - (W / std) mean)
-  torch.noGrad(() =>
-    torch.tidy(() => {
-      const w = head.weight.div(std);
-      const b = head.bias!.sub(w.matmul(mean));
-      head.weight.copy_(w);
-      head.bias!.copy_(b);
-    }),
-  );
-  for (const t of [mean, std, xs, ...(xv ? [xv] : [])]) t.dispose();
-  return { head, ...r };
-}
 
 /** Fine-tunes `encoder` (or, for 'scratch', trains it from its current random weights) on labeled images. */
 export function finetune(

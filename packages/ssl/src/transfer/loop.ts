@@ -63,6 +63,8 @@ export interface LoopSpec {
   afterStep?(): void;
   /** Extra figures for an epoch's record, read once at its end. */
   epochStats?(): Partial<EpochRecord>;
+  /** Draw the batch orders from this generator (default: a fresh one seeded with the loop's seed). */
+  generator?: torch.Generator;
 }
 
 /** The shared loop: epochs of shuffled batches, cosine schedule, early stopping on validation. */
@@ -74,7 +76,7 @@ export function fit(spec: LoopSpec, o: LoopOptions) {
   const sched = new torch.optim.WarmupCosine(spec.optimizer, { warmupSteps: 0, totalSteps: epochs * perEpoch });
   // Patience never shorter than a quarter of the run, so one-step epochs do not stop at once.
   const patience = Math.max(o.patience, Math.ceil(epochs / 4));
-  const g = new torch.Generator(o.seed);
+  const g = spec.generator ?? new torch.Generator(o.seed);
   const history: EpochRecord[] = [];
   const bar = o.quiet ? null : new ProgressBar({ total: epochs, label: spec.label, unit: 'epochs' });
   let best: { acc: number; epoch: number; state: Map<string, Tensor> | null } = { acc: -1, epoch: epochs, state: null };

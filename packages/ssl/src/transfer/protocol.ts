@@ -12,10 +12,11 @@ import * as torch from '@pretext/torch';
 import type { Tensor } from '@pretext/torch';
 import { buildEncoder } from '../encoders/encoder.js';
 import { extractFeatures, toFloatImages } from '../eval/features.js';
+import { fitLinearHead } from '../eval/linear.js';
 import type { LabeledSet } from '../data/sources.js';
 import { loadEncoder, readEncoderMeta, type EncoderMeta } from '../pipeline.js';
 import { budgetName, labelSubset, type LabelBudget } from './labels.js';
-import { finetune, fitLinearHead, type FinetuneMode, type FinetuneOptions, type LabeledTensors } from './finetune.js';
+import { finetune, type FinetuneMode, type FinetuneOptions, type LabeledTensors } from './finetune.js';
 import type { SemiConfig } from './semi.js';
 
 export const TRANSFER_ARMS = [

@@ -6,6 +6,8 @@
 //   npm run bench:pretrain -- --quick      40 steps per method and a short speed case (< 5 min)
 //   npm run bench:pretrain -- --methods simclr,byol --skip-speed
 //   npm run bench:pretrain -- --epochs 3 --skip-speed   every method, 3 epochs each
+//   npm run bench:pretrain -- --minutes 15 --skip-speed  every method, 15 minutes of training each
+//                                          (the method table: equal time, not equal epochs)
 //   npm run bench:pretrain -- --skip-methods --pytorch-env same   the speed case with PyTorch
 //                                          given Pretext's thread-wait and malloc settings
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -37,6 +39,9 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     // Overrides every recipe's epochs (shorter comparison runs); the line reports what ran.
     epochs: { type: 'string' },
+    // Equal training time: each method's step is timed on a short run first, and its schedule is
+    // set to the steps that fit in this many minutes (its cosine decays over them).
+    minutes: { type: 'string' },
     methods: { type: 'string' },
     'skip-speed': { type: 'boolean', default: false },
     'skip-methods': { type: 'boolean', default: false },
@@ -58,7 +63,18 @@ if (!args['skip-methods']) {
     .sort()) {
     const recipe = loadRecipe(join(recipeDir, file));
     if (wanted && !wanted.has(recipe.method.name)) continue;
+    if (args.epochs !== undefined && args.minutes !== undefined) throw new Error('--epochs and --minutes are two budgets: give one');
     if (args.epochs !== undefined) recipe.train.epochs = Number(args.epochs);
+    let budget: { minutes: number; stepSeconds: number } | null = null;
+    if (args.minutes !== undefined) {
+      const minutes = Number(args.minutes);
+      if (!(minutes > 0)) throw new Error(`--minutes must be a positive number (got ${args.minutes})`);
+      const stepSeconds = await timeStep(structuredClone(recipe));
+      budget = { minutes, stepSeconds };
+      recipe.train.maxSteps = Math.max(1, Math.floor((minutes * 60) / stepSeconds));
+      recipe.train.epochs = Math.ceil(recipe.train.maxSteps / stepsPerEpochOf(recipe)) + 1;
+      process.stderr.write(`${recipe.method.name}: ${stepSeconds.toFixed(3)} s a step, ${recipe.train.maxSteps} steps in ${minutes} min\n`);
+    }
     if (args.quick) {
       // A smoke-size run: 40 steps, scored with 10,000 labeled training images.
       recipe.train.maxSteps = 40;
@@ -67,7 +83,7 @@ if (!args['skip-methods']) {
     const outDir = mkdtempSync(join(tmpdir(), `bench-${recipe.method.name}-`));
     process.stderr.write(`${recipe.method.name}: training\n`);
     const run = await runPretrain(recipe, { outDir, quiet: true });
-    const stepsPerEpoch = Math.floor(((recipe.data.dataset === 'fashion-mnist' && recipe.data.limit) || 60000) / recipe.train.batchSize);
+    const stepsPerEpoch = stepsPerEpochOf(recipe);
     console.log(
       JSON.stringify({
         method: recipe.method.name,
@@ -76,11 +92,40 @@ if (!args['skip-methods']) {
         knn: Number(run.scores.knn!.toFixed(4)),
         linear: Number(run.scores.linear!.toFixed(4)),
         embedding_std: Number(run.result.embeddingStd.toFixed(3)),
+        encoder: recipe.encoder.config,
+        ...(budget ? { budget_min: budget.minutes, step_seconds: Number(budget.stepSeconds.toFixed(4)) } : {}),
         ...(args.quick ? { quick: true } : {}),
       }),
     );
     rmSync(outDir, { recursive: true, force: true });
   }
+}
+
+/** Steps in one epoch of the recipe's Fashion-MNIST training images. */
+function stepsPerEpochOf(recipe: ReturnType<typeof loadRecipe>): number {
+  return Math.floor(((recipe.data.dataset === 'fashion-mnist' && recipe.data.limit) || 60000) / recipe.train.batchSize);
+}
+
+/**
+ * Seconds per training step of a recipe: a short unscored run, timed over its later steps
+ * (the first ones pay for warm-up and the loader's first batches).
+ */
+async function timeStep(recipe: ReturnType<typeof loadRecipe>): Promise<number> {
+  const run = async (steps: number): Promise<number> => {
+    const outDir = mkdtempSync(join(tmpdir(), `bench-time-${recipe.method.name}-`));
+    try {
+      const r = structuredClone(recipe);
+      r.train.maxSteps = steps;
+      r.train.epochs = Math.ceil(steps / stepsPerEpochOf(r)) + 1;
+      r.evaluation = { knnEveryEpoch: false, knn: false, linear: false };
+      return (await runPretrain(r, { outDir, quiet: true })).result.trainSeconds;
+    } finally {
+      rmSync(outDir, { recursive: true, force: true });
+    }
+  };
+  const short = await run(10);
+  const long = await run(40);
+  return (long - short) / 30;
 }
 
 if (!args['skip-speed']) {

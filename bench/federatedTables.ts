@@ -11,10 +11,17 @@
 //
 //   npm run bench:federated-tables                      scarf on lending-club, 5 sites by addr_state, 3 seeds
 //   npm run bench:federated-tables -- --seeds 1 --epochs 10
-import { mkdirSync, rmSync } from 'node:fs';
+//
+// Accuracy against epsilon (record-level DP-SGD at every site): the federation without DP and
+// with each noise multiplier, the same recipe and encoder on both sides (a loss that is a mean
+// over rows, and layer norm in place of BatchNorm, which DP-SGD needs and the plain arm gets
+// too, so the curve shows what privacy costs and not what the architecture does). Each DP arm's
+// line adds "epsilon" per site and "epsilon_max" at delta 1e-5; dp-curve.svg plots AUROC by epsilon.
+//   npm run bench:federated-tables -- --recipe recipes/tabular/dae-lending-club.yaml --dp-noise 0.8,1.5,3 --dp-clip 1
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildStrategy, loadRecipe, rawRowsScores, simulateFederation, type FederatedRun } from '@pretext/ssl';
+import { buildStrategy, lineChart, loadRecipe, rawRowsScores, simulateFederation, type DpConfig, type FederatedRun } from '@pretext/ssl';
 
 const { values: args } = parseArgs({
   options: {
@@ -25,6 +32,9 @@ const { values: args } = parseArgs({
     epochs: { type: 'string' },
     'local-epochs': { type: 'string', default: '1' },
     strategy: { type: 'string', default: 'fedavg' },
+    // Noise multipliers for the accuracy-against-epsilon curve (comma-separated), and the per-row clipping norm.
+    'dp-noise': { type: 'string' },
+    'dp-clip': { type: 'string', default: '1' },
     out: { type: 'string', default: 'bench/out/federated-tables' },
   },
 });
@@ -35,11 +45,23 @@ const localEpochs = Number(args['local-epochs']);
 const rounds = Math.max(1, Math.round(base.train.epochs / localEpochs));
 mkdirSync(args.out, { recursive: true });
 
-const arms = [
-  { arm: 'pooled', o: { pooled: true } },
-  { arm: 'alone', o: { alone: true } },
-  { arm: `federated-${args.strategy}`, o: {} },
-] as const;
+const noises = args['dp-noise']?.split(',').map(Number) ?? [];
+if (noises.some((n) => !(n > 0))) throw new Error(`--dp-noise takes positive noise multipliers, got '${args['dp-noise']}'`);
+if (noises.length > 0 && base.encoder.type === 'tabular-mlp') base.encoder = { ...base.encoder, config: { ...base.encoder.config, norm: 'layer' } };
+const arms: { arm: string; o: { pooled?: boolean; alone?: boolean; dp?: DpConfig } }[] =
+  noises.length > 0
+    ? [
+        { arm: `federated-${args.strategy}`, o: {} },
+        ...noises.map((noise) => ({ arm: `federated-${args.strategy}-dp${noise}`, o: { dp: { noise, clip: Number(args['dp-clip']) } } })),
+      ]
+    : [
+        { arm: 'pooled', o: { pooled: true } },
+        { arm: 'alone', o: { alone: true } },
+        { arm: `federated-${args.strategy}`, o: {} },
+      ];
+/** AUROC by epsilon (the largest site's), per seed: the DP arms' points and the plain arm's score. */
+const curve: { epsilon: number; linear: number; seed: number }[] = [];
+const plain: number[] = [];
 const perSite = new Map<string, Map<string, number[]>>();
 const record = (arm: string, sites: Record<string, number>): void => {
   for (const [site, v] of Object.entries(sites)) {
@@ -80,6 +102,8 @@ for (let seed = 0; seed < Number(args.seeds); seed++) {
       ...o,
     });
     const sites = run.scores.perSite ?? {};
+    const epsilon = run.provenance.epsilon;
+    const epsilonMax = epsilon ? Math.max(...Object.values(epsilon)) : null;
     emit({
       case: 'arm',
       arm,
@@ -89,9 +113,12 @@ for (let seed = 0; seed < Number(args.seeds); seed++) {
       val: run.validation,
       per_site: sites,
       rounds,
+      ...(epsilon ? { dp: run.provenance.dp, epsilon, epsilon_max: Number(epsilonMax!.toFixed(3)) } : {}),
       seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
     });
     record(arm, sites);
+    if (epsilonMax !== null) curve.push({ epsilon: epsilonMax, linear: run.scores.linear!, seed });
+    else if (noises.length > 0) plain.push(run.scores.linear!);
   }
 }
 for (const [site, m] of perSite)
@@ -100,3 +127,30 @@ for (const [site, m] of perSite)
     const std = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1)) : 0;
     emit({ case: 'site', site, arm, mean: Number(mean.toFixed(4)), std: Number(std.toFixed(4)), seeds: v.length });
   }
+
+if (curve.length > 0) {
+  const seeds = [...new Set(curve.map((c) => c.seed))];
+  const top = Math.max(...curve.map((c) => c.epsilon));
+  writeFileSync(
+    join(args.out, 'dp-curve.svg'),
+    lineChart(
+      [
+        ...seeds.map((seed) => ({
+          name: `DP-SGD, seed ${seed}`,
+          points: curve
+            .filter((c) => c.seed === seed)
+            .sort((a, b) => a.epsilon - b.epsilon)
+            .map((c) => [c.epsilon, c.linear] as [number, number]),
+        })),
+        ...(plain.length
+          ? [{ name: 'no DP (mean)', points: [0, top].map((x) => [x, plain.reduce((a, b) => a + b, 0) / plain.length] as [number, number]) }]
+          : []),
+      ],
+      {
+        title: `${base.name}, ${args.sites} sites by ${args.column}: test AUROC against epsilon (delta 1e-5, largest site)`,
+        xLabel: 'epsilon',
+        yLabel: 'AUROC',
+      },
+    ),
+  );
+}

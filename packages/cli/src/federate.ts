@@ -2,7 +2,7 @@
 // through the hub's coordinator.
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
-import { loadRecipe, simulateFederation, StrategyError, STRATEGY_NAMES } from '@pretext/ssl';
+import { DpError, loadRecipe, simulateFederation, StrategyError, STRATEGY_NAMES } from '@pretext/ssl';
 import { PartitionError } from '@pretext/data';
 import { SecureAggregationError } from '@pretext/hub/client';
 import { UsageError } from './errors.js';
@@ -12,7 +12,8 @@ export const FEDERATE_HELP: Record<string, string> = {
   federate: `Usage: pretext federate simulate <recipe.yaml> --sites N --partition SPEC [--strategy NAME]
                  [--rounds R] [--local-epochs E] [--min-sites K] [--drop-rate P | --drop-per-round N] [--alone]
                  [--server-lr X] [--prox-mu X] [--ema-tau X] [--trim-beta X] [--share encoder|all]
-                 [--secure-aggregation [--clip X]] [--partition-seed S] [--out DIR] [--json]
+                 [--secure-aggregation [--clip X]] [--dp-noise SIGMA --dp-clip C [--dp-delta D]]
+                 [--partition-seed S] [--out DIR] [--json]
 
 Federated pretraining of the recipe's encoder by N simulated sites in this process, through the
 same coordinator a hub runs: each round every site starts from the global weights, trains on
@@ -48,6 +49,13 @@ per class, strategy, bytes per round), partition.json, metrics.jsonl and federat
                      default 4), quantize and mask it (pairwise X25519 masks, Shamir-shared keys);
                      the coordinator sees only the sum, and sites that die after sharing their
                      keys are unmasked by the others. Needs 3 sites or more and the mean.
+  --dp-noise SIGMA --dp-clip C
+                     record-level DP-SGD at every site: each step takes a Poisson sample of the
+                     site's rows (rate batch/rows), clips each row's gradient to L2 norm C, adds
+                     Gaussian noise of std SIGMA*C; epsilon per site at delta (--dp-delta, default
+                     1e-5) goes into federation.json and the encoder's provenance. Needs a loss
+                     that is a mean over rows and no BatchNorm: dae, mfm or vime on ft-transformer
+                     or tabular-mlp with norm: layer.
   --out DIR          run folder (default runs/<recipe name>-federated)
 
 ${FEDERATE_HUB_HELP}`,
@@ -90,6 +98,9 @@ export async function federateCommand(argv: string[]): Promise<number> {
       pooled: { type: 'boolean', default: false },
       'secure-aggregation': { type: 'boolean', default: false },
       clip: { type: 'string', default: '4' },
+      'dp-noise': { type: 'string' },
+      'dp-clip': { type: 'string' },
+      'dp-delta': { type: 'string' },
       'server-lr': { type: 'string' },
       'prox-mu': { type: 'string' },
       'ema-tau': { type: 'string' },
@@ -106,6 +117,17 @@ export async function federateCommand(argv: string[]): Promise<number> {
   const sites = Number(values.sites);
   if (!Number.isInteger(sites) || sites < 1) throw new UsageError('--sites N (a whole number, at least 1) is required');
   if (!values.partition) throw new UsageError('--partition is required: iid, dirichlet:ALPHA, shards:K or quantity:ALPHA');
+  const dpGiven = ['dp-noise', 'dp-clip', 'dp-delta'].filter((k) => values[k as 'dp-noise'] !== undefined);
+  if (dpGiven.length > 0 && (values['dp-noise'] === undefined || values['dp-clip'] === undefined))
+    throw new UsageError('DP-SGD needs both --dp-noise SIGMA and --dp-clip C');
+  const dp =
+    dpGiven.length > 0
+      ? {
+          noise: num(values['dp-noise'], 'dp-noise')!,
+          clip: num(values['dp-clip'], 'dp-clip')!,
+          ...(values['dp-delta'] === undefined ? {} : { delta: num(values['dp-delta'], 'dp-delta')! }),
+        }
+      : undefined;
   const recipe = loadRecipe(positionals[0]!);
   const minSites = values['min-sites'] === undefined ? undefined : Number(values['min-sites']);
   if (minSites !== undefined && (!Number.isInteger(minSites) || minSites < 1 || minSites > sites))
@@ -128,6 +150,7 @@ export async function federateCommand(argv: string[]): Promise<number> {
       alone: values.alone,
       pooled: values.pooled,
       secureAggregation: values['secure-aggregation'] ? { clip: num(values.clip, 'clip')! } : undefined,
+      dp,
     });
     const p = run.provenance;
     if (values.json) {
@@ -141,6 +164,7 @@ export async function federateCommand(argv: string[]): Promise<number> {
           ...run.scores,
           perRound: p.perRound,
           sites: run.perSite,
+          ...(p.epsilon ? { epsilon: p.epsilon, dp: p.dp } : {}),
         }),
       );
       return 0;
@@ -168,10 +192,17 @@ export async function federateCommand(argv: string[]): Promise<number> {
           .map(([k, v]) => `${k} ${v.toFixed(3)}`)
           .join(', ')}`,
       );
+    if (p.epsilon && p.dp)
+      console.log(
+        `DP-SGD (clip ${p.dp.clip}, noise ${p.dp.noise}): epsilon at delta ${p.dp.delta} per site: ${Object.entries(p.epsilon)
+          .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+          .join(', ')}`,
+      );
     console.log(`run folder: ${outDir}`);
     return 0;
   } catch (e) {
-    if (e instanceof StrategyError || e instanceof PartitionError || e instanceof SecureAggregationError) throw new UsageError(e.message);
+    if (e instanceof StrategyError || e instanceof PartitionError || e instanceof SecureAggregationError || e instanceof DpError)
+      throw new UsageError(e.message);
     throw e;
   }
 }

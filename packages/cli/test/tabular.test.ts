@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { expectedTypes, tableFromRecords, type FeatureSchema } from '@pretext/data';
-import { embedTable, type Gallery } from '@pretext/ssl';
+import { dpSgdEpsilon, embedTable, preparePublication, type Gallery } from '@pretext/ssl';
 import { checkOnnxExport, checkTryItPanel, launchChromium, runPretext, serveHub } from './fixtures/cli.js';
 
 /** Transactions: amount and hour carry the fraud signal, merchant a little, id none. */
@@ -214,6 +214,80 @@ train: { epochs: 2, batchSize: 64, optimizer: { name: adamw, lr: 0.001 } }
       fedJson.sites.map((s) => s.name),
       ['north', 'south', 'other'],
     );
+  });
+
+  it('federates with record-level DP-SGD: each site reports the epsilon its steps spent; losses and layers DP cannot bound are refused', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-table-dp-'));
+    const env = { XDG_CONFIG_HOME: join(dir, 'config'), PRETEXT_CACHE: join(dir, 'cache') };
+    writeFileSync(join(dir, 'tx.csv'), transactions(900, 4));
+    const recipe = (name: string, method: string, encoder: string): string => {
+      const path = join(dir, `${name}.yaml`);
+      writeFileSync(
+        path,
+        `name: ${name}
+data: { dataset: table, path: ${join(dir, 'tx.csv')}, label: fraud, drop: [id] }
+encoder: ${encoder}
+method: { name: ${method} }
+train: { epochs: 2, batchSize: 64, optimizer: { name: adamw, lr: 0.001 } }
+`,
+      );
+      return path;
+    };
+    const simulate = (path: string, ...extra: string[]) =>
+      runPretext(
+        env,
+        'federate',
+        'simulate',
+        path,
+        '--sites',
+        '2',
+        '--partition',
+        'iid',
+        '--rounds',
+        '2',
+        '--out',
+        join(dir, 'out'),
+        ...extra,
+      );
+    const dp = ['--dp-noise', '1.1', '--dp-clip', '1'];
+    const ok = simulate(recipe('dae-dp', 'dae', '{ type: tabular-mlp, config: { hidden: [32, 32], norm: layer } }'), ...dp, '--json');
+    assert.equal(ok.code, 0, ok.stderr);
+    const res = JSON.parse(ok.stdout.trim().split('\n').at(-1)!) as {
+      linear: number;
+      epsilon: Record<string, number>;
+      dp: { clip: number; noise: number; delta: number; sampling: string };
+    };
+    assert.deepEqual(res.dp, { clip: 1, noise: 1.1, delta: 1e-5, sampling: 'poisson' });
+    assert.ok(res.linear > 0.5 && res.linear <= 1, `a scored encoder: ${res.linear}`);
+    const fed = JSON.parse(readFileSync(join(dir, 'out', 'federation.json'), 'utf8')) as {
+      sites: { name: string; examples: number }[];
+      epsilon: Record<string, number>;
+    };
+    assert.deepEqual(fed.epsilon, res.epsilon);
+    for (const site of fed.sites) {
+      // 2 rounds of one local epoch: floor(rows / 64) steps each, sampling at 64 / rows.
+      const steps = 2 * Math.floor(site.examples / 64);
+      const want = dpSgdEpsilon({ q: 64 / site.examples, sigma: 1.1, steps, delta: 1e-5 }).epsilon;
+      assert.ok(Math.abs(fed.epsilon[site.name]! - want) < 1e-9, `${site.name}: ${fed.epsilon[site.name]} vs ${want}`);
+      assert.ok(want > 0 && Number.isFinite(want));
+    }
+    const meta = JSON.parse(readFileSync(join(dir, 'out', 'encoder.json'), 'utf8')) as { federated: { epsilon: Record<string, number> } };
+    assert.deepEqual(meta.federated.epsilon, fed.epsilon, 'the encoder carries its epsilon');
+    // The model card the hub shows says how it was trained and what each site spent.
+    const card = preparePublication(join(dir, 'out'), 'bank/tx-dp', { codeVersion: 'test' }).card;
+    assert.match(card, /record-level DP-SGD \| on: per-row gradients clipped to 1, noise multiplier 1\.1, Poisson sampling/);
+    for (const site of fed.sites)
+      assert.ok(card.includes(`| ${site.name} | ${site.examples} | ${fed.epsilon[site.name]!.toFixed(2)} |`), `${site.name} in the card`);
+
+    const bn = simulate(recipe('dae-bn', 'dae', '{ type: tabular-mlp, config: { hidden: [32, 32] } }'), ...dp);
+    assert.equal(bn.code, 2, bn.stderr);
+    assert.match(bn.stderr, /BatchNorm layer 'backbone\.layers\.0\.1'.*norm: layer/);
+    const scarf = simulate(recipe('scarf-dp', 'scarf', '{ type: ft-transformer, config: { dModel: 16, layers: 1, heads: 2 } }'), ...dp);
+    assert.equal(scarf.code, 2, scarf.stderr);
+    assert.match(scarf.stderr, /scarf's loss compares examples with each other/);
+    const half = simulate(recipe('dae-half', 'dae', '{ type: ft-transformer }'), '--dp-noise', '1');
+    assert.equal(half.code, 2);
+    assert.match(half.stderr, /needs both --dp-noise SIGMA and --dp-clip C/);
   });
 });
 

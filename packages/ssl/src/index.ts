@@ -135,6 +135,18 @@ export { measurementInputs, type MeasurementInputs } from './modalities/measure.
 
 export { joinDataParallel, leaveDataParallel } from './train/dataParallel.js';
 export { simulateFederation, type SimulateOptions, type FederatedRun } from './federated/simulate.js';
+export { dpSgdEpsilon, type PrivacySpent } from './federated/privacy.js';
+export {
+  DpError,
+  dpConfig,
+  dpSettings,
+  dpTrainStep,
+  poissonSample,
+  prepareForDp,
+  type DpConfig,
+  type DpSettings,
+  type DpStepOutcome,
+} from './train/dpsgd.js';
 export { rawRowsScores } from './federated/data.js';
 export type { FederatedProvenance } from './federated/provenance.js';
 export {

@@ -14,6 +14,8 @@ export interface FederatedProvenance {
   secureAggregation: false | { clip: number; clippedCoordinates: number };
   /** Per round: bytes the sites sent, bytes the hub sent back, sites that took part, mean local loss. */
   perRound: { round: number; bytesIn: number; bytesOut: number; sites: number; loss: number; valKnn?: number }[];
-  /** Record-level DP epsilon per site at delta 1e-5 (null: no DP-SGD). */
+  /** Record-level DP epsilon per site at `dp.delta` (null: no DP-SGD). */
   epsilon: Record<string, number> | null;
+  /** DP-SGD's settings: per-example clipping norm, noise multiplier, delta, how steps sample. */
+  dp?: { clip: number; noise: number; delta: number; sampling: 'poisson' };
 }

@@ -27,6 +27,7 @@ import { federatedData, partitionFor, seededMethod } from './data.js';
 import { FederatedSite, readWeights, writeWeights } from './site.js';
 import type { FederatedProvenance } from './provenance.js';
 import { bufferKeys, sharedKeys, StrategyError, type Strategy } from './strategy.js';
+import { dpSettings, type DpConfig } from '../train/dpsgd.js';
 
 export interface SimulateOptions {
   recipe: Recipe;
@@ -53,6 +54,11 @@ export interface SimulateOptions {
    * quantize and mask it; the coordinator sees only the unmasked sum.
    */
   secureAggregation?: { clip: number };
+  /**
+   * Record-level DP-SGD at every site (per-example clipping and Gaussian noise on Poisson
+   * samples); each site's epsilon at the settings' delta goes into the provenance.
+   */
+  dp?: DpConfig;
   quiet?: boolean;
 }
 
@@ -93,6 +99,7 @@ export async function simulateFederation(o: SimulateOptions): Promise<FederatedR
   const dropPerRound = o.dropPerRound ?? 0;
   if (!Number.isInteger(dropPerRound) || dropPerRound < 0 || dropPerRound >= o.sites)
     throw new RangeError(`sites dropped per round must be a whole number below ${o.sites}, got ${dropPerRound}`);
+  const dp = o.dp ? dpSettings(o.dp) : undefined;
   mkdirSync(o.outDir, { recursive: true });
   writeFileSync(join(o.outDir, 'recipe.yaml'), toYaml(recipe));
   const data = await federatedData(recipe, { quiet: o.quiet });
@@ -128,6 +135,7 @@ export async function simulateFederation(o: SimulateOptions): Promise<FederatedR
         strategy: o.strategy,
         shared: keys,
         seed: recipe.seed + 7919 * (i + 1),
+        ...(dp ? { dp } : {}),
       }),
   );
   const coordinator = new Coordinator(
@@ -216,7 +224,8 @@ export async function simulateFederation(o: SimulateOptions): Promise<FederatedR
     strategy: { ...o.strategy, name: o.alone ? 'alone' : o.strategy.name },
     secureAggregation: o.secureAggregation && !o.alone ? { clip: o.secureAggregation.clip, clippedCoordinates: clipped } : false,
     perRound,
-    epsilon: null,
+    epsilon: dp ? Object.fromEntries(sites.map((s) => [s.name, s.epsilon()!])) : null,
+    ...(dp ? { dp: { clip: dp.clip, noise: dp.noise, delta: dp.delta, sampling: 'poisson' as const } } : {}),
   };
   const meta = (method: SSLMethod): EncoderMeta =>
     data.meta(method, { trainSteps: o.rounds * stepsPerRound, trainSeconds, federated: provenance });

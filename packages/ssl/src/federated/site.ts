@@ -9,6 +9,8 @@ import type { SSLMethod } from '../methods/method.js';
 import { buildOptimizer, buildSchedule } from '../train/optim.js';
 import { TrainingDiverged, trainStep, type TrainConfig, type ViewMaker } from '../train/trainer.js';
 import { readTrainingState, writeTrainingState } from '../train/state.js';
+import { dpTrainStep, poissonSample, prepareForDp, type DpSettings } from '../train/dpsgd.js';
+import { dpSgdEpsilon } from './privacy.js';
 import type { Strategy } from './strategy.js';
 
 export interface SiteOptions {
@@ -24,6 +26,11 @@ export interface SiteOptions {
   strategy: Strategy;
   shared: string[];
   seed: number;
+  /**
+   * Record-level DP-SGD at this site: every step a Poisson sample at rate batchSize / examples,
+   * per-example gradients clipped and noised (see train/dpsgd.ts).
+   */
+  dp?: DpSettings;
 }
 
 /** A state-dict's shared tensors as flat float32 arrays. */
@@ -64,6 +71,8 @@ export class FederatedSite {
   private emaLambda: number | null = null;
   /** The global weights of the current round as tensors (FedProx's anchor). */
   private anchor: Map<string, Tensor> | null = null;
+  /** DP-SGD: the sampling rate, and the generators of the samples and of the noise. */
+  private readonly dp: { rate: number; sample: torch.Generator; noise: torch.Generator } | null;
 
   constructor(private readonly o: SiteOptions) {
     this.name = o.name;
@@ -79,6 +88,16 @@ export class FederatedSite {
     this.schedule = buildSchedule(o.train.schedule, this.optimizer, o.rounds * this.stepsPerRound, perEpoch);
     this.augGen = new torch.Generator(o.seed + 2);
     this.loaderGen = new torch.Generator(o.seed + 1);
+    if (o.dp) prepareForDp(o.method);
+    this.dp = o.dp
+      ? { rate: this.batchSize / this.examples, sample: new torch.Generator(o.seed + 3), noise: new torch.Generator(o.seed + 4) }
+      : null;
+  }
+
+  /** DP-SGD: epsilon spent so far at the settings' delta (null without DP-SGD). */
+  epsilon(): number | null {
+    if (!this.dp || !this.o.dp) return null;
+    return dpSgdEpsilon({ q: this.dp.rate, sigma: this.o.dp.noise, steps: this.stepsDone, delta: this.o.dp.delta }).epsilon;
   }
 
   get method(): SSLMethod {
@@ -161,6 +180,7 @@ export class FederatedSite {
           default: torch.getRngState(),
           augment: this.augGen.getState(),
           loader: this.batches ? this.passState! : this.loaderGen.getState(),
+          ...(this.dp ? { dpSample: this.dp.sample.getState(), dpNoise: this.dp.noise.getState() } : {}),
         },
         { site: this.name, stepsDone: this.stepsDone, emaLambda: this.emaLambda, consumed: this.batches ? this.consumed : null },
       ),
@@ -178,6 +198,15 @@ export class FederatedSite {
     torch.setRngState(rng.get('default')!);
     this.augGen.setState(rng.get('augment')!);
     this.loaderGen.setState(rng.get('loader')!);
+    if (this.dp) {
+      const sample = rng.get('dpSample');
+      const noise = rng.get('dpNoise');
+      if (!sample || !noise) throw new RangeError(`the state in ${dir} was saved without DP-SGD; this site runs with it`);
+      this.dp.sample.setState(sample);
+      this.dp.noise.setState(noise);
+      sample.dispose();
+      noise.dispose();
+    }
     rng.get('default')!.dispose();
     rng.get('augment')!.dispose();
     this.stepsDone = extra.stepsDone;
@@ -219,28 +248,31 @@ export class FederatedSite {
         }
       : undefined;
     let lossSum = 0;
+    let lossSteps = 0;
+    const ctx = {
+      method,
+      optimizer: this.optimizer,
+      makeViews: this.o.makeViews,
+      generator: this.augGen,
+      gradClip: c.gradClip,
+      beforeUpdate: prox,
+    };
     for (let s = 0; s < this.stepsPerRound; s++) {
-      const batch = await this.nextBatch();
-      const r = trainStep(
-        {
-          method,
-          optimizer: this.optimizer,
-          makeViews: this.o.makeViews,
-          generator: this.augGen,
-          gradClip: c.gradClip,
-          beforeUpdate: prox,
-        },
-        batch,
-      );
-      if (!Number.isFinite(r.loss))
+      const r = this.dp ? this.privateStep(ctx) : trainStep(ctx, await this.nextBatch());
+      // A DP step whose Poisson sample came out empty updates with noise alone and has no loss.
+      const empty = 'examples' in r && r.examples === 0;
+      if (!empty && !Number.isFinite(r.loss))
         throw new TrainingDiverged(`site ${this.name}: loss became ${r.loss} at step ${s + 1} of round ${round + 1}`, this.stepsDone + 1);
       this.schedule.step();
       this.stepsDone++;
       method.afterStep(this.stepsDone / (rounds * this.stepsPerRound));
-      lossSum += r.loss;
-      onStep?.(r.loss);
+      if (!empty) {
+        lossSum += r.loss;
+        lossSteps++;
+        onStep?.(r.loss);
+      }
     }
-    const loss = lossSum / this.stepsPerRound;
+    const loss = lossSteps > 0 ? lossSum / lossSteps : NaN;
     if (!global) return { update: null, loss };
     const local = readWeights(method, [...global.keys()]);
     const delta: Weights = new Map();
@@ -252,6 +284,17 @@ export class FederatedSite {
       );
     }
     return { update: { site: this.name, examples: this.stepsPerRound * this.batchSize, delta }, loss };
+  }
+
+  /** One DP-SGD step on a Poisson sample of the site's examples. */
+  private privateStep(ctx: Parameters<typeof trainStep>[0]): ReturnType<typeof dpTrainStep> {
+    const dp = this.dp!;
+    const batch = torch.tidy(() => this.o.examples.indexSelect(0, poissonSample(this.examples, dp.rate, dp.sample)));
+    try {
+      return dpTrainStep(ctx, batch, { ...this.o.dp!, expectedBatch: this.batchSize, noiseGenerator: dp.noise });
+    } finally {
+      batch.dispose();
+    }
   }
 
   dispose(): void {

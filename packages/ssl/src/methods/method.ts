@@ -35,6 +35,19 @@ export abstract class SSLMethod extends nn.Module {
 
   abstract step(views: Tensor[]): StepResult;
 
+  /**
+   * Whether the loss is a mean of terms that each depend on one example alone (with BatchNorm
+   * aside), so one example's gradient can be taken by itself: what record-level DP-SGD clips.
+   * Contrastive and batch-statistics losses compare examples with each other and are not.
+   */
+  readonly perExampleLoss: boolean = false;
+
+  /**
+   * DP-SGD: from now on, make each example's view from that example and data-independent
+   * noise alone (a method that corrupts rows with cells of other rows switches to a prior).
+   */
+  usePrivateViews(): void {}
+
   /** Called after each optimizer step with the fraction of training done (EMA updates). */
   afterStep(_progress: number): void {}
 

@@ -19,7 +19,10 @@ export type VimeConfig = z.input<typeof vimeConfig>;
 export class Vime extends SSLMethod {
   readonly name = 'vime';
   override readonly numViews = 1;
+  override readonly perExampleLoss = true;
   readonly config: VimeConfig;
+  /** Replacement cells from the column prior instead of other rows (DP-SGD). */
+  private prior = false;
   readonly maskHead: nn.Sequential;
   readonly featureHead: ReconstructionHead;
   constructor(makeBackbone: () => Encoder, options: VimeConfig = {}) {
@@ -35,8 +38,12 @@ export class Vime extends SSLMethod {
     );
     this.featureHead = this.registerModule('featureHead', new ReconstructionHead(this.backbone.outDim, layout, h));
   }
+  override usePrivateViews(): void {
+    this.prior = true;
+  }
   step([x]: Tensor[]): StepResult {
-    const { x: corrupted, mask } = corruptRows(x!, this.config.corruption ?? 0.3);
+    const prior = this.prior ? this.featureHead.layout : undefined;
+    const { x: corrupted, mask } = corruptRows(x!, this.config.corruption ?? 0.3, undefined, prior);
     const h = this.backbone.forward(corrupted);
     const maskLogits = this.maskHead.forward(h);
     const maskLoss = torch.nn.functional.binaryCrossEntropyWithLogits(maskLogits, mask);

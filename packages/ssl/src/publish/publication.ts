@@ -9,9 +9,36 @@ import { prepareImageTextPublication } from './imageText.js';
 
 /** A Hugging Face-compatible model card for a pretraining run. */
 export function modelCard(ref: string, meta: EncoderMeta, scores: Record<string, number | string>, o: { license?: string } = {}): string {
-  if (meta.modality === 'tabular') return tableModelCard(ref, meta, scores, o);
-  if (meta.modality === 'text') return textModelCard(ref, meta, scores, o);
-  if (meta.modality === 'sequence') return historyModelCard(ref, meta, scores, o);
+  const card =
+    meta.modality === 'tabular'
+      ? tableModelCard(ref, meta, scores, o)
+      : meta.modality === 'text'
+        ? textModelCard(ref, meta, scores, o)
+        : meta.modality === 'sequence'
+          ? historyModelCard(ref, meta, scores, o)
+          : imageModelCard(ref, meta, scores, o);
+  return meta.federated ? `${card}\n${federationSection(meta.federated)}` : card;
+}
+
+/** How a federated encoder was trained: its sites, strategy, privacy (secure aggregation, DP-SGD's epsilon per site). */
+function federationSection(f: NonNullable<EncoderMeta['federated']>): string {
+  const mb = f.perRound.reduce((a, r) => a + r.bytesIn + r.bytesOut, 0) / 1e6;
+  const rows = [
+    `| training | ${f.mode === 'hub' ? 'hosted by a hub' : 'simulated in one process'}: ${f.sites.length} sites, ${f.rounds} rounds of ${f.localEpochs} local epoch(s), ${f.strategy.name} sharing ${f.strategy.share} |`,
+    `| partition | ${f.partition.spec} (seed ${f.partition.seed}) |`,
+    `| traffic | ${mb.toFixed(1)} MB in all |`,
+    `| secure aggregation | ${f.secureAggregation ? `on (clip ${f.secureAggregation.clip})` : 'off'} |`,
+    `| record-level DP-SGD | ${f.dp ? `on: per-row gradients clipped to ${f.dp.clip}, noise multiplier ${f.dp.noise}, Poisson sampling` : 'off'} |`,
+  ];
+  const sites = f.sites.map((s) => `| ${s.name} | ${s.examples} |${f.epsilon ? ` ${f.epsilon[s.name]?.toFixed(2) ?? '-'} |` : ''}`);
+  const head = f.epsilon
+    ? `| site | examples | epsilon at delta ${f.dp?.delta ?? 1e-5} |\n|---|---|---|`
+    : '| site | examples |\n|---|---|';
+  return `## Federated training\n\nNo site's raw data left it; only weight updates did.\n\n| | |\n|---|---|\n${rows.join('\n')}\n\n${head}\n${sites.join('\n')}\n`;
+}
+
+/** The card of an image encoder. */
+function imageModelCard(ref: string, meta: EncoderMeta, scores: Record<string, number | string>, o: { license?: string }): string {
   const { knn, linear } = numeric(scores);
   const dataset = meta.dataset.startsWith('image-folder:') ? 'image-folder' : meta.dataset;
   const metrics = [

@@ -52,6 +52,7 @@ const encoder = z.discriminatedUnion('type', [
         tokenDim: z.number().int().min(1).optional(),
         hidden: z.array(z.number().int().min(1)).min(1).optional(),
         dropout: z.number().min(0).max(1).optional(),
+        norm: z.enum(['batch', 'layer']).optional(),
       })
       .default({}),
   }),

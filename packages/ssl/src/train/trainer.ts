@@ -52,7 +52,7 @@ export function imageViews(augment: Transform, norm: InputNorm): ViewMaker {
 type Views =
   { makeViews: ViewMaker; augment?: undefined; norm?: undefined } | { makeViews?: undefined; augment: Transform; norm: InputNorm };
 
-const viewMaker = (v: Views): ViewMaker => v.makeViews ?? imageViews(v.augment!, v.norm!);
+export const viewMaker = (v: Views): ViewMaker => v.makeViews ?? imageViews(v.augment!, v.norm!);
 
 export type TrainOptions = Views & {
   method: SSLMethod;

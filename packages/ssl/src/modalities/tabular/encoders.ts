@@ -75,6 +75,12 @@ export interface TabularMlpConfig extends TabularLayout {
   /** Hidden layer widths; the last is the feature size (default [256, 256]). */
   hidden?: number[];
   dropout?: number;
+  /**
+   * The normalization in each block (default 'batch'). 'layer' normalizes each row on its own:
+   * what record-level DP-SGD needs, since batch statistics mix every row into every other's
+   * gradient.
+   */
+  norm?: 'batch' | 'layer';
 }
 
 /** Tokens flattened, then Linear-BatchNorm-ReLU blocks (the strong MLP baseline of tabular work). */
@@ -94,7 +100,8 @@ export class TabularMlp extends nn.Module implements TabularEncoder {
     let inDim = this.tokenizer.tokens * d;
     const blocks: nn.Sequential[] = [];
     for (const h of hidden) {
-      blocks.push(new nn.Sequential(new nn.Linear(inDim, h), new nn.BatchNorm1d(h), new nn.ReLU(), new nn.Dropout(config.dropout ?? 0)));
+      const norm = config.norm === 'layer' ? new nn.LayerNorm(h) : new nn.BatchNorm1d(h);
+      blocks.push(new nn.Sequential(new nn.Linear(inDim, h), norm, new nn.ReLU(), new nn.Dropout(config.dropout ?? 0)));
       inDim = h;
     }
     this.layers = this.registerModule('layers', new nn.ModuleList(blocks));

@@ -47,7 +47,8 @@ mkdirSync(args.out, { recursive: true });
 
 const noises = args['dp-noise']?.split(',').map(Number) ?? [];
 if (noises.some((n) => !(n > 0))) throw new Error(`--dp-noise takes positive noise multipliers, got '${args['dp-noise']}'`);
-if (noises.length > 0 && base.encoder.type === 'tabular-mlp') base.encoder = { ...base.encoder, config: { ...base.encoder.config, norm: 'layer' } };
+if (noises.length > 0 && base.encoder.type === 'tabular-mlp')
+  base.encoder = { ...base.encoder, config: { ...base.encoder.config, norm: 'layer' } };
 const arms: { arm: string; o: { pooled?: boolean; alone?: boolean; dp?: DpConfig } }[] =
   noises.length > 0
     ? [
@@ -143,7 +144,12 @@ if (curve.length > 0) {
             .map((c) => [c.epsilon, c.linear] as [number, number]),
         })),
         ...(plain.length
-          ? [{ name: 'no DP (mean)', points: [0, top].map((x) => [x, plain.reduce((a, b) => a + b, 0) / plain.length] as [number, number]) }]
+          ? [
+              {
+                name: 'no DP (mean)',
+                points: [0, top].map((x) => [x, plain.reduce((a, b) => a + b, 0) / plain.length] as [number, number]),
+              },
+            ]
           : []),
       ],
       {

@@ -107,7 +107,8 @@ Options:
   --arms LIST      a subset of ${TRANSFER_ARMS.join(',')} (tables: of the arms above)
   --epochs N       epochs for the trained arms (default 60; linear heads 100)
   --min-steps N    at least this many steps per trained arm (default 500)
-  --max-steps N    at most this many steps per trained arm (default 5000)
+  --max-steps N    at most this many steps per trained arm (default 5000); the
+                   semi-supervised arms run a fixed --semi-steps instead
   --semi-steps N   steps of the semi-supervised arms (default ${SEMI_DEFAULTS.steps})
   --json           one JSON line per budget and arm`,
   diagnose: `Usage: pretext diagnose --encoder DIR [--dataset DATA] [--samples N] [--no-map] [--json]

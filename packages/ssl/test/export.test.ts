@@ -103,10 +103,15 @@ describe('ONNX export', () => {
     const spec: EncoderSpec = { type: 'small-cnn', config: { width: 4, depth: 1 } };
     const encoder = buildEncoder(spec);
     // Swap a layer for one with no ONNX writer: the error names its path and class.
-    (encoder as unknown as { features: nn.Sequential }).features = new nn.Sequential(new nn.GroupNorm(1, 1), new nn.Conv2d(1, 4, 3));
+    class Unwritten extends nn.Module {
+      forward(x: torch.Tensor): torch.Tensor {
+        return x;
+      }
+    }
+    (encoder as unknown as { features: nn.Sequential }).features = new nn.Sequential(new Unwritten(), new nn.Conv2d(1, 4, 3));
     assert.throws(
       () => exportEncoderOnnx(encoder, encoderMeta({ encoder: spec })),
-      (e: Error) => e instanceof OnnxExportError && /GroupNorm/.test(e.message),
+      (e: Error) => e instanceof OnnxExportError && /module 'Unwritten' \(Unwritten\)/.test(e.message),
     );
     const noStats: EncoderSpec = { type: 'tabular-mlp', config: { continuous: 2, cardinalities: [], hidden: [4] } };
     const mlp = buildEncoder(noStats);

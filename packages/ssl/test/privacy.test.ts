@@ -8,6 +8,7 @@ import { dpSgdEpsilon, sampledGaussianRdp } from '../src/federated/privacy.js';
 import { DpError, dpSettings, dpTrainStep, poissonSample, prepareForDp } from '../src/train/dpsgd.js';
 import { DenoisingAutoencoder } from '../src/methods/dae.js';
 import { SimCLR } from '../src/methods/simclr.js';
+import { Rotation } from '../src/methods/rotation.js';
 import { SmallCnn } from '../src/encoders/smallCnn.js';
 import { TabularMlp } from '../src/modalities/tabular/encoders.js';
 import { corruptRows, tabularViews } from '../src/modalities/tabular/views.js';
@@ -159,6 +160,39 @@ describe('DP-SGD steps', () => {
     assert.throws(() => dpSettings({ clip: 0, noise: 1 }), /clip: the clipping norm must be positive/);
     assert.throws(() => dpSettings({ clip: 1, noise: 0 }), /noise: the noise multiplier must be positive/);
     assert.deepEqual(dpSettings({ clip: 1, noise: 2 }), { clip: 1, noise: 2, delta: 1e-5 });
+  });
+
+  it('images: rotation prediction on a group-norm CNN takes private steps; the BatchNorm defaults are refused by name', () => {
+    const dpReady = new Rotation(() => new SmallCnn({ width: 8, depth: 1, norm: 'group', pool: 'avg' }), {
+      hiddenDim: 8,
+      headNorm: 'layer',
+    });
+    prepareForDp(dpReady);
+    const before = dpReady.trainableParameters().map((p) => torch.keep(p.detach().clone()));
+    const opt = new torch.optim.AdamW(dpReady.trainableParameters(), { lr: 0.01 });
+    const images = torch.rand([5, 1, 12, 12], { generator: new torch.Generator(9) });
+    const r = dpTrainStep(
+      {
+        method: dpReady,
+        optimizer: opt,
+        makeViews: (b, count) => Array.from({ length: count }, () => b.float()),
+        generator: new torch.Generator(0),
+      },
+      images,
+      { clip: 1, noise: 0.5, delta: 1e-5, expectedBatch: 5, noiseGenerator: new torch.Generator(1) },
+    );
+    assert.equal(r.examples, 5);
+    assert.ok(Number.isFinite(r.loss) && r.loss > 0, `loss ${r.loss}`);
+    const moved = dpReady.trainableParameters().filter((p, i) => p.sub(before[i]!).abs().max().item() > 0).length;
+    assert.equal(moved, before.length, 'every parameter took the step');
+    assert.throws(
+      () => prepareForDp(new Rotation(() => new SmallCnn({ width: 8, depth: 1 }))),
+      (e: Error) => e instanceof DpError && /BatchNorm layer 'backbone\.features\.1'/.test(e.message) && /norm: group/.test(e.message),
+    );
+    assert.throws(
+      () => prepareForDp(new Rotation(() => new SmallCnn({ width: 8, depth: 1, norm: 'group' }))),
+      (e: Error) => e instanceof DpError && /'classifier\.1'/.test(e.message) && /headNorm: layer/.test(e.message),
+    );
   });
 
   it('Poisson samples have the rate on average, distinct sorted indices, and repeat by seed', () => {

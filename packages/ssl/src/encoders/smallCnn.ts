@@ -10,7 +10,14 @@ export interface SmallCnnConfig {
   width?: number;
   depth?: number;
   convsPerStage?: number;
+  /** Normalize after each convolution (default true); `norm` says how. */
   batchNorm?: boolean;
+  /**
+   * The normalization after each convolution (default 'batch'). 'group': GroupNorm with 8
+   * groups, which normalizes each image on its own; record-level DP-SGD needs it, since batch
+   * statistics put every image into every other image's gradient.
+   */
+  norm?: 'batch' | 'group';
   /**
    * How the last feature map becomes a vector: 'avg' (global average pooling, outDim =
    * channels) or 'flatten' (keeps the spatial layout, outDim = channels * h * w). On
@@ -48,7 +55,7 @@ export class SmallCnn extends nn.Module implements Encoder {
       const first = layers.length;
       for (let c = 0; c < convs; c++) {
         layers.push(new nn.Conv2d(channels, out, 3, { padding: 1, bias: !bn }));
-        if (bn) layers.push(new nn.BatchNorm2d(out));
+        if (bn) layers.push(config.norm === 'group' ? new nn.GroupNorm(Math.min(8, out), out) : new nn.BatchNorm2d(out));
         layers.push(new nn.ReLU());
         channels = out;
       }

@@ -61,12 +61,35 @@ export const EXAMPLE_ENCODERS: readonly ExampleEncoder[] = [
     inputShape: [24, 9],
     modality: 'sequence',
   },
+  // The layers record-level DP-SGD needs in place of BatchNorm.
+  {
+    name: 'small CNN, group norm (DP-SGD)',
+    spec: { type: 'small-cnn', config: { width: 8, depth: 2, norm: 'group', pool: 'flatten' } },
+    inputShape: [1, 28, 28],
+    modality: 'image',
+  },
+  {
+    name: 'tabular MLP, layer norm (DP-SGD)',
+    spec: { type: 'tabular-mlp', config: { continuous: 3, cardinalities: [4], hidden: [16, 8], norm: 'layer' } },
+    inputShape: [4],
+    modality: 'tabular',
+  },
 ];
 
-/** The example built with a seed, in eval mode; image encoders get BatchNorm statistics away from their initial 0 and 1. */
+/**
+ * The example built with a seed, in eval mode; image encoders get BatchNorm statistics away
+ * from their initial 0 and 1, and GroupNorm scales and shifts away from their initial 1 and 0.
+ */
 export function buildExampleEncoder(e: Pick<ExampleEncoder, 'spec' | 'inputShape'>, seed = 7): Encoder {
   torch.manualSeed(seed);
   const encoder = buildEncoder(e.spec);
+  torch.noGrad(() => {
+    for (const m of encoder.modules())
+      if (m instanceof torch.nn.GroupNorm) {
+        m.weight?.uniform_(0.5, 1.5);
+        m.bias?.uniform_(-0.5, 0.5);
+      }
+  });
   if (e.spec.type === 'small-cnn' || e.spec.type === 'resnet18') {
     encoder.train();
     torch.noGrad(() => {

@@ -189,6 +189,26 @@ export function layerNorm(c: ExportContext, m: nn.LayerNorm, x: string): string 
 }
 
 /**
+ * GroupNorm over [N, C, ...] (opset 17 has no GroupNormalization): each image's channels in
+ * groups as [N, G, rest], standardized over the last axis, back to the input's shape, then the
+ * per-channel scale and shift.
+ */
+function groupNorm(c: ExportContext, m: nn.GroupNorm, x: string, rank: number): string {
+  const g = c.g;
+  if (rank < 3) c.unsupported(m, `GroupNorm over a ${rank}-D input`);
+  const grouped = g.op('Reshape', [x, c.ints([0, m.numGroups, -1], 'group_shape')]);
+  const centred = g.op('Sub', [grouped, g.op('ReduceMean', [grouped], { axes: [-1], keepdims: 1 })]);
+  const variance = g.op('ReduceMean', [g.op('Mul', [centred, centred])], { axes: [-1], keepdims: 1 });
+  const normalized = g.op('Div', [centred, g.op('Sqrt', [g.op('Add', [variance, c.scalar(m.o.eps ?? 1e-5, 'eps')])])]);
+  let y = g.op('Reshape', [normalized, g.op('Shape', [x])]);
+  // Per-channel parameters as [C, 1, ...] broadcast over the spatial axes.
+  const perChannel = c.ints([m.numChannels, ...Array<number>(rank - 2).fill(1)], 'channel_shape');
+  if (m.weight) y = g.op('Mul', [y, g.op('Reshape', [c.weight(m.weight), perChannel])]);
+  if (m.bias) y = g.op('Add', [y, g.op('Reshape', [c.weight(m.bias), perChannel])]);
+  return y;
+}
+
+/**
  * Self-attention of a batch-first [N, L, E] input as PyTorch computes it: one projection to
  * q, k, v, heads, scaled scores, padding keys (bool [N, L], true = padding) set to -inf,
  * softmax, the output projection.
@@ -284,6 +304,7 @@ export function exportModule(c: ExportContext, m: nn.Module, x: string, rank: nu
   if (m instanceof nn.Conv1d || m instanceof nn.Conv2d) return { out: conv(c, m, x), rank };
   if (m instanceof nn.BatchNorm1d || m instanceof nn.BatchNorm2d) return { out: batchNorm(c, m, x, rank), rank };
   if (m instanceof nn.LayerNorm) return { out: layerNorm(c, m, x), rank };
+  if (m instanceof nn.GroupNorm) return { out: groupNorm(c, m, x, rank), rank };
   if (m instanceof nn.Dropout) return { out: x, rank };
   if (m instanceof nn.Lambda) {
     const out = lambda(c, m, x, rank);

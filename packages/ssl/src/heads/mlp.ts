@@ -10,6 +10,8 @@ export interface MlpHeadConfig {
   layers?: number;
   /** BatchNorm after the last Linear, without affine parameters (SimSiam's projector). */
   lastBatchNorm?: boolean;
+  /** The normalization of the hidden layers (default 'batch'; 'layer' keeps examples apart, as DP-SGD needs). */
+  norm?: 'batch' | 'layer';
 }
 
 export function mlpHead(c: MlpHeadConfig): nn.Sequential {
@@ -18,7 +20,8 @@ export function mlpHead(c: MlpHeadConfig): nn.Sequential {
   const mods: nn.TensorModule[] = [];
   let d = c.inDim;
   for (let i = 0; i < n - 1; i++) {
-    mods.push(new nn.Linear(d, c.hiddenDim, false), new nn.BatchNorm1d(c.hiddenDim), new nn.ReLU());
+    const norm = c.norm === 'layer' ? new nn.LayerNorm(c.hiddenDim) : new nn.BatchNorm1d(c.hiddenDim);
+    mods.push(new nn.Linear(d, c.hiddenDim, false), norm, new nn.ReLU());
     d = c.hiddenDim;
   }
   mods.push(new nn.Linear(d, c.outDim, !c.lastBatchNorm));

@@ -25,19 +25,24 @@ export function oneRotationEach(x: Tensor): { images: Tensor; labels: Tensor } {
   return { images: allRotations(x).indexSelect(0, labels.mul(b).add(i)), labels };
 }
 
-export const rotationConfig = z.strictObject({ hiddenDim: dim });
+export const rotationConfig = z.strictObject({
+  hiddenDim: dim,
+  /** The classifier head's normalization (default batch; layer for DP-SGD, with a group-norm encoder). */
+  headNorm: z.enum(['batch', 'layer']).optional(),
+});
 export type RotationConfig = z.input<typeof rotationConfig>;
 
 export class Rotation extends SSLMethod {
   readonly name = 'rotation';
   override readonly numViews = 1;
+  override readonly perExampleLoss = true;
   readonly classifier: torch.nn.Sequential;
   constructor(makeBackbone: () => Encoder, options: RotationConfig = {}) {
     const config = parseConfig('rotation', rotationConfig, options);
     super(makeBackbone);
     this.classifier = this.registerModule(
       'classifier',
-      mlpHead({ inDim: this.backbone.outDim, hiddenDim: config.hiddenDim ?? 256, outDim: 4 }),
+      mlpHead({ inDim: this.backbone.outDim, hiddenDim: config.hiddenDim ?? 256, outDim: 4, norm: config.headNorm }),
     );
   }
   step([x]: Tensor[]): StepResult {

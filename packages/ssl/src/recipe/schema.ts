@@ -34,6 +34,7 @@ const encoder = z.discriminatedUnion('type', [
         depth: z.number().int().min(1).max(6).optional(),
         convsPerStage: z.number().int().min(1).optional(),
         batchNorm: z.boolean().optional(),
+        norm: z.enum(['batch', 'group']).optional(),
         pool: z.enum(['avg', 'flatten']).optional(),
         inputSize: z.number().int().min(1).optional(),
         readoutNorm: z.boolean().optional(),

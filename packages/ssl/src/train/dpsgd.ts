@@ -50,13 +50,13 @@ export function prepareForDp(method: SSLMethod): void {
   if (!method.perExampleLoss)
     throw new DpError(
       `DP-SGD bounds one record's influence by clipping that record's own gradient, but ${method.name}'s loss compares examples with each other; ` +
-        'use a method whose loss is a mean over examples (dae, mfm or vime for tables)',
+        'use a method whose loss is a mean over examples (rotation for images; dae, mfm or vime for tables)',
     );
   for (const [name, m] of method.namedModules())
     if (m instanceof torch.nn.BatchNorm1d || m instanceof torch.nn.BatchNorm2d)
       throw new DpError(
         `DP-SGD cannot run with the BatchNorm layer '${name}': its batch statistics put every example into every other's gradient; ` +
-          'use an encoder without it (tabular-mlp with norm: layer, or ft-transformer)',
+          'use layers without it (tables: tabular-mlp with norm: layer, or ft-transformer; images: small-cnn with norm: group and no readoutNorm, rotation with headNorm: layer)',
       );
   method.usePrivateViews();
 }

@@ -262,8 +262,19 @@ train: { epochs: 2, batchSize: 64, optimizer: { name: adamw, lr: 0.001 } }
     const fed = JSON.parse(readFileSync(join(dir, 'out', 'federation.json'), 'utf8')) as {
       sites: { name: string; examples: number }[];
       epsilon: Record<string, number>;
+      perRound: { loss: number | null }[];
     };
     assert.deepEqual(fed.epsilon, res.epsilon);
+    // The sites' raw mean loss is not private: it stays out of what a push publishes.
+    assert.deepEqual(
+      fed.perRound.map((r) => r.loss),
+      [null, null],
+    );
+    const logged = readFileSync(join(dir, 'out', 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { loss: number | null }).loss);
+    assert.deepEqual(logged, [null, null]);
     for (const site of fed.sites) {
       // 2 rounds of one local epoch: floor(rows / 64) steps each, sampling at 64 / rows.
       const steps = 2 * Math.floor(site.examples / 64);

@@ -12,7 +12,10 @@ export interface FederatedProvenance {
   strategy: Omit<Strategy, 'name'> & { name: string };
   /** Secure aggregation's clip range and how many coordinates it clipped over the run, or false. */
   secureAggregation: false | { clip: number; clippedCoordinates: number };
-  /** Per round: bytes the sites sent, bytes the hub sent back, sites that took part, mean local loss. */
+  /**
+   * Per round: bytes the sites sent, bytes the hub sent back, sites that took part, mean local
+   * loss (NaN, null in JSON, where it is not released: hosted federations and DP-SGD runs).
+   */
   perRound: { round: number; bytesIn: number; bytesOut: number; sites: number; loss: number; valKnn?: number }[];
   /** Record-level DP epsilon per site at `dp.delta` (null: no DP-SGD). */
   epsilon: Record<string, number> | null;

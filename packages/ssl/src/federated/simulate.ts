@@ -204,7 +204,9 @@ export async function simulateFederation(o: SimulateOptions): Promise<FederatedR
       bytesIn: record?.bytesIn ?? 0,
       bytesOut: record?.bytesOut ?? 0,
       sites: record?.sites.length ?? sites.length,
-      loss,
+      // Under DP-SGD the sites' mean loss is computed from their rows without noise: the console
+      // shows it, the run folder (which a push publishes) does not.
+      loss: dp ? NaN : loss,
       ...(valKnn === undefined ? {} : { valKnn }),
     };
     perRound.push(entry);
@@ -270,14 +272,15 @@ export async function simulateFederation(o: SimulateOptions): Promise<FederatedR
     run = { outDir: o.outDir, provenance, validation, scores, testReads: data.testReads() };
   }
   writeFileSync(join(o.outDir, 'federation.json'), `${JSON.stringify(provenance, null, 2)}\n`);
-  writeFileSync(
-    join(o.outDir, 'federation.svg'),
-    lineChart([{ name: 'mean local loss', points: perRound.map((r) => [r.round, r.loss] as [number, number]) }], {
-      title: `${provenance.strategy.name}, ${o.sites} sites, ${partition.spec}: mean local loss by round`,
-      xLabel: 'round',
-      yLabel: 'loss',
-    }),
-  );
+  if (!dp)
+    writeFileSync(
+      join(o.outDir, 'federation.svg'),
+      lineChart([{ name: 'mean local loss', points: perRound.map((r) => [r.round, r.loss] as [number, number]) }], {
+        title: `${provenance.strategy.name}, ${o.sites} sites, ${partition.spec}: mean local loss by round`,
+        xLabel: 'round',
+        yLabel: 'loss',
+      }),
+    );
   if (perRound.some((r) => r.valKnn !== undefined))
     writeFileSync(
       join(o.outDir, 'federation-knn.svg'),

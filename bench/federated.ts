@@ -11,10 +11,16 @@
 //                                                         recipe, 15 epochs, 8 sites, alpha 0.1 and 1.0
 //   npm run bench:federated -- --epochs 3 --local-epochs 0.5 --strategies fedavg,fedema
 //   npm run bench:federated -- --skip centralized,alone --strategies fedavg --secagg 4 --drop-per-round 1 --min-sites 7
+//   npm run bench:federated -- --recipe recipes/rotation-dp.yaml --strategies fedavg --dp-noise 0.8,1.5,3
+//                                          record-level DP-SGD at every site: each strategy also runs
+//                                          with each noise multiplier (lines add dp_noise, epsilon per
+//                                          site and epsilon_max); dp-curve-ALPHA.svg plots linear
+//                                          accuracy against epsilon
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildStrategy, loadRecipe, runPretrain, simulateFederation } from '@pretext/ssl';
+import { noiseLevels, worstEpsilon, writeDpCurve, type CurvePoint } from './dpCurve.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -30,6 +36,8 @@ const { values: args } = parseArgs({
     'drop-rate': { type: 'string' },
     'drop-per-round': { type: 'string' },
     'min-sites': { type: 'string' },
+    'dp-noise': { type: 'string' },
+    'dp-clip': { type: 'string', default: '1' },
     out: { type: 'string', default: 'bench/out/federated-runs' },
   },
 });
@@ -40,6 +48,7 @@ const localEpochs = Number(args['local-epochs']);
 const rounds = Math.round(recipe.train.epochs / localEpochs);
 const sites = Number(args.sites);
 const skip = new Set(args.skip.split(',').filter(Boolean));
+const noises = noiseLevels(args['dp-noise']);
 mkdirSync(args.out, { recursive: true });
 const dataset = recipe.data.dataset;
 const folder = (name: string): string => {
@@ -106,13 +115,21 @@ for (const alpha of args.alphas.split(',').map(Number)) {
     });
   }
   const results: { strategy: string; linear: number; valKnn: number }[] = [];
-  const variants = args.secagg ? [false, true] : [false];
+  const curve: CurvePoint[] = [];
+  const plain: number[] = [];
+  // Plain, securely aggregated (--secagg), and with DP-SGD at each noise multiplier (--dp-noise).
+  const variants: { secure: boolean; noise: number | null }[] = [
+    { secure: false, noise: null },
+    ...(args.secagg ? [{ secure: true, noise: null }] : []),
+    ...noises.map((noise) => ({ secure: false, noise })),
+  ];
   for (const name of args.strategies.split(','))
-    for (const secure of variants) {
+    for (const { secure, noise } of variants) {
       const t0 = performance.now();
       const run = await simulateFederation({
         recipe,
-        outDir: folder(`${name}${secure ? '-secagg' : ''}-${alpha}`),
+        outDir: folder(`${name}${secure ? '-secagg' : ''}${noise === null ? '' : `-dp${noise}`}-${alpha}`),
+        ...(noise === null ? {} : { dp: { noise, clip: Number(args['dp-clip']) } }),
         sites,
         partition,
         strategy: buildStrategy(name),
@@ -125,7 +142,10 @@ for (const alpha of args.alphas.split(',').map(Number)) {
         quiet: true,
       });
       const p = run.provenance.perRound;
-      if (!secure) results.push({ strategy: name, linear: run.scores.linear!, valKnn: run.validation.knn! });
+      const epsilonMax = worstEpsilon(run.provenance.epsilon);
+      if (!secure && noise === null) results.push({ strategy: name, linear: run.scores.linear!, valKnn: run.validation.knn! });
+      if (noises.length > 0 && noise === null && !secure) plain.push(run.scores.linear!);
+      if (epsilonMax !== null) curve.push({ epsilon: epsilonMax, score: run.scores.linear!, seed: recipe.seed });
       emit({
         case: 'federated',
         dataset,
@@ -134,6 +154,9 @@ for (const alpha of args.alphas.split(',').map(Number)) {
         strategy: name,
         share: run.provenance.strategy.share,
         secagg: secure,
+        ...(noise === null
+          ? {}
+          : { dp_noise: noise, dp_clip: Number(args['dp-clip']), epsilon: run.provenance.epsilon, epsilon_max: epsilonMax }),
         clipped_coordinates: run.provenance.secureAggregation ? run.provenance.secureAggregation.clippedCoordinates : undefined,
         sites_per_round: p.map((r) => r.sites),
         linear: run.scores.linear,
@@ -145,6 +168,13 @@ for (const alpha of args.alphas.split(',').map(Number)) {
         seconds: (performance.now() - t0) / 1000,
       });
     }
+  writeDpCurve(join(args.out, `dp-curve-${alpha}.svg`), {
+    title: `${recipe.name}, ${sites} sites, dirichlet:${alpha}: linear probe against epsilon`,
+    yLabel: 'linear probe accuracy',
+    points: curve,
+    plain,
+    percent: true,
+  });
   if (results.length > 0) {
     const best = results.reduce((a, b) => (b.valKnn > a.valKnn ? b : a));
     emit({

@@ -18,10 +18,11 @@
 // too, so the curve shows what privacy costs and not what the architecture does). Each DP arm's
 // line adds "epsilon" per site and "epsilon_max" at delta 1e-5; dp-curve.svg plots AUROC by epsilon.
 //   npm run bench:federated-tables -- --recipe recipes/tabular/dae-lending-club.yaml --dp-noise 0.8,1.5,3 --dp-clip 1
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildStrategy, lineChart, loadRecipe, rawRowsScores, simulateFederation, type DpConfig, type FederatedRun } from '@pretext/ssl';
+import { buildStrategy, loadRecipe, rawRowsScores, simulateFederation, type DpConfig, type FederatedRun } from '@pretext/ssl';
+import { noiseLevels, worstEpsilon, writeDpCurve, type CurvePoint } from './dpCurve.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -45,8 +46,7 @@ const localEpochs = Number(args['local-epochs']);
 const rounds = Math.max(1, Math.round(base.train.epochs / localEpochs));
 mkdirSync(args.out, { recursive: true });
 
-const noises = args['dp-noise']?.split(',').map(Number) ?? [];
-if (noises.some((n) => !(n > 0))) throw new Error(`--dp-noise takes positive noise multipliers, got '${args['dp-noise']}'`);
+const noises = noiseLevels(args['dp-noise']);
 if (noises.length > 0 && base.encoder.type === 'tabular-mlp')
   base.encoder = { ...base.encoder, config: { ...base.encoder.config, norm: 'layer' } };
 const arms: { arm: string; o: { pooled?: boolean; alone?: boolean; dp?: DpConfig } }[] =
@@ -61,7 +61,7 @@ const arms: { arm: string; o: { pooled?: boolean; alone?: boolean; dp?: DpConfig
         { arm: `federated-${args.strategy}`, o: {} },
       ];
 /** AUROC by epsilon (the largest site's), per seed: the DP arms' points and the plain arm's score. */
-const curve: { epsilon: number; linear: number; seed: number }[] = [];
+const curve: CurvePoint[] = [];
 const plain: number[] = [];
 const perSite = new Map<string, Map<string, number[]>>();
 const record = (arm: string, sites: Record<string, number>): void => {
@@ -104,7 +104,7 @@ for (let seed = 0; seed < Number(args.seeds); seed++) {
     });
     const sites = run.scores.perSite ?? {};
     const epsilon = run.provenance.epsilon;
-    const epsilonMax = epsilon ? Math.max(...Object.values(epsilon)) : null;
+    const epsilonMax = worstEpsilon(epsilon);
     emit({
       case: 'arm',
       arm,
@@ -118,7 +118,7 @@ for (let seed = 0; seed < Number(args.seeds); seed++) {
       seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
     });
     record(arm, sites);
-    if (epsilonMax !== null) curve.push({ epsilon: epsilonMax, linear: run.scores.linear!, seed });
+    if (epsilonMax !== null) curve.push({ epsilon: epsilonMax, score: run.scores.linear!, seed });
     else if (noises.length > 0) plain.push(run.scores.linear!);
   }
 }
@@ -129,34 +129,9 @@ for (const [site, m] of perSite)
     emit({ case: 'site', site, arm, mean: Number(mean.toFixed(4)), std: Number(std.toFixed(4)), seeds: v.length });
   }
 
-if (curve.length > 0) {
-  const seeds = [...new Set(curve.map((c) => c.seed))];
-  const top = Math.max(...curve.map((c) => c.epsilon));
-  writeFileSync(
-    join(args.out, 'dp-curve.svg'),
-    lineChart(
-      [
-        ...seeds.map((seed) => ({
-          name: `DP-SGD, seed ${seed}`,
-          points: curve
-            .filter((c) => c.seed === seed)
-            .sort((a, b) => a.epsilon - b.epsilon)
-            .map((c) => [c.epsilon, c.linear] as [number, number]),
-        })),
-        ...(plain.length
-          ? [
-              {
-                name: 'no DP (mean)',
-                points: [0, top].map((x) => [x, plain.reduce((a, b) => a + b, 0) / plain.length] as [number, number]),
-              },
-            ]
-          : []),
-      ],
-      {
-        title: `${base.name}, ${args.sites} sites by ${args.column}: test AUROC against epsilon (delta 1e-5, largest site)`,
-        xLabel: 'epsilon',
-        yLabel: 'AUROC',
-      },
-    ),
-  );
-}
+writeDpCurve(join(args.out, 'dp-curve.svg'), {
+  title: `${base.name}, ${args.sites} sites by ${args.column}: test AUROC against epsilon`,
+  yLabel: 'AUROC',
+  points: curve,
+  plain,
+});

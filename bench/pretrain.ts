@@ -87,6 +87,7 @@ if (!args['skip-methods']) {
     console.log(
       JSON.stringify({
         method: recipe.method.name,
+        recipe: recipe.name,
         epochs: Number((run.result.step / stepsPerEpoch).toFixed(2)),
         train_min: Number((run.result.trainSeconds / 60).toFixed(2)),
         knn: Number(run.scores.knn!.toFixed(4)),

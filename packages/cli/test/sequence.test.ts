@@ -132,7 +132,9 @@ train: { epochs: 6, batchSize: 32, optimizer: { name: adam, lr: 0.003 } }
     assert.equal(diag.code, d.collapsed ? 3 : 0, diag.stderr);
     assert.ok(Number.isFinite(d.alignment) && d.alignment >= 0, `alignment ${d.alignment}`);
     assert.ok(d.effectiveRank > 1 && d.effectiveRank <= 32, `rank ${d.effectiveRank}`);
-    assert.ok(d.linear > 0.6, `linear accuracy ${d.linear}`);
+    // Above chance (one half) by at least a tenth. The probe reports exact fractions: the same
+    // 6-in-10 result once passed a strict '> 0.6' only as float32's 0.6000000238.
+    assert.ok(d.linear >= 0.6, `linear accuracy ${d.linear}`);
     assert.ok(existsSync(join(run, 'embedding-map.png')));
     checkOnnxExport(env, run, 'event-gru', ['events.json']);
 

@@ -71,8 +71,8 @@ export class FederatedSite {
   private emaLambda: number | null = null;
   /** The global weights of the current round as tensors (FedProx's anchor). */
   private anchor: Map<string, Tensor> | null = null;
-  /** DP-SGD: the sampling rate, and the generators of the samples and of the noise. */
-  private readonly dp: { rate: number; sample: torch.Generator; noise: torch.Generator } | null;
+  /** DP-SGD: its settings, the sampling rate, and the generators of the samples and of the noise. */
+  private readonly dp: { settings: DpSettings; rate: number; sample: torch.Generator; noise: torch.Generator } | null;
 
   constructor(private readonly o: SiteOptions) {
     this.name = o.name;
@@ -90,14 +90,20 @@ export class FederatedSite {
     this.loaderGen = new torch.Generator(o.seed + 1);
     if (o.dp) prepareForDp(o.method);
     this.dp = o.dp
-      ? { rate: this.batchSize / this.examples, sample: new torch.Generator(o.seed + 3), noise: new torch.Generator(o.seed + 4) }
+      ? {
+          settings: o.dp,
+          rate: this.batchSize / this.examples,
+          sample: new torch.Generator(o.seed + 3),
+          noise: new torch.Generator(o.seed + 4),
+        }
       : null;
   }
 
   /** DP-SGD: epsilon spent so far at the settings' delta (null without DP-SGD). */
   epsilon(): number | null {
-    if (!this.dp || !this.o.dp) return null;
-    return dpSgdEpsilon({ q: this.dp.rate, sigma: this.o.dp.noise, steps: this.stepsDone, delta: this.o.dp.delta }).epsilon;
+    if (!this.dp) return null;
+    const { rate: q, settings } = this.dp;
+    return dpSgdEpsilon({ q, sigma: settings.noise, steps: this.stepsDone, delta: settings.delta }).epsilon;
   }
 
   get method(): SSLMethod {
@@ -291,7 +297,7 @@ export class FederatedSite {
     const dp = this.dp!;
     const batch = torch.tidy(() => this.o.examples.indexSelect(0, poissonSample(this.examples, dp.rate, dp.sample)));
     try {
-      return dpTrainStep(ctx, batch, { ...this.o.dp!, expectedBatch: this.batchSize, noiseGenerator: dp.noise });
+      return dpTrainStep(ctx, batch, { ...dp.settings, expectedBatch: this.batchSize, noiseGenerator: dp.noise });
     } finally {
       batch.dispose();
     }

@@ -43,10 +43,14 @@ export abstract class SSLMethod extends nn.Module {
   readonly perExampleLoss: boolean = false;
 
   /**
-   * DP-SGD: from now on, make each example's view from that example and data-independent
-   * noise alone (a method that corrupts rows with cells of other rows switches to a prior).
+   * DP-SGD: each example's view is made from that example and data-independent noise alone (a
+   * method that corrupts rows with cells of other rows draws from a prior instead).
    */
-  usePrivateViews(): void {}
+  protected privateViews = false;
+
+  usePrivateViews(): void {
+    this.privateViews = true;
+  }
 
   /** Called after each optimizer step with the fraction of training done (EMA updates). */
   afterStep(_progress: number): void {}

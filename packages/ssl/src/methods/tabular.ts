@@ -28,8 +28,6 @@ export abstract class CellReconstruction extends SSLMethod {
   override readonly numViews = 1;
   override readonly perExampleLoss = true;
   readonly head: ReconstructionHead;
-  /** Replacement cells from the column prior instead of other rows (DP-SGD). */
-  private prior = false;
   constructor(
     makeBackbone: () => Encoder,
     method: string,
@@ -40,11 +38,8 @@ export abstract class CellReconstruction extends SSLMethod {
     super(makeBackbone);
     this.head = this.registerModule('head', new ReconstructionHead(this.backbone.outDim, layoutOf(method, this.backbone), hiddenDim));
   }
-  override usePrivateViews(): void {
-    this.prior = true;
-  }
   step([x]: Tensor[]): StepResult {
-    const { x: corrupted, mask } = corruptRows(x!, this.corruption, undefined, this.prior ? this.head.layout : undefined);
+    const { x: corrupted, mask } = corruptRows(x!, this.corruption, undefined, this.privateViews ? this.head.layout : undefined);
     const h = this.backbone.forward(corrupted);
     const rec = reconstructionLoss(this.head.forward(h), x!, this.head.layout, this.onlyCorrupted ? mask : null);
     return { loss: rec.loss, logs: { recon_continuous: rec.continuous, recon_categorical: rec.categorical }, embedding: h };

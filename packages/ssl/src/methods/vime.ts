@@ -21,8 +21,6 @@ export class Vime extends SSLMethod {
   override readonly numViews = 1;
   override readonly perExampleLoss = true;
   readonly config: VimeConfig;
-  /** Replacement cells from the column prior instead of other rows (DP-SGD). */
-  private prior = false;
   readonly maskHead: nn.Sequential;
   readonly featureHead: ReconstructionHead;
   constructor(makeBackbone: () => Encoder, options: VimeConfig = {}) {
@@ -38,11 +36,8 @@ export class Vime extends SSLMethod {
     );
     this.featureHead = this.registerModule('featureHead', new ReconstructionHead(this.backbone.outDim, layout, h));
   }
-  override usePrivateViews(): void {
-    this.prior = true;
-  }
   step([x]: Tensor[]): StepResult {
-    const prior = this.prior ? this.featureHead.layout : undefined;
+    const prior = this.privateViews ? this.featureHead.layout : undefined;
     const { x: corrupted, mask } = corruptRows(x!, this.config.corruption ?? 0.3, undefined, prior);
     const h = this.backbone.forward(corrupted);
     const maskLogits = this.maskHead.forward(h);

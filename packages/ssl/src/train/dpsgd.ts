@@ -102,10 +102,10 @@ export function dpTrainStep(
           const value = r.loss.item();
           if (!Number.isFinite(value)) return value;
           r.loss.backward();
-          const norm = Math.sqrt(params.reduce((s, p) => s + (p.grad ? p.grad.pow(2).sum().item() : 0), 0));
-          const scale = Math.min(1, dp.clip / (norm + 1e-12));
-          if (scale < 1) clipped++;
-          torch.noGrad(() => params.forEach((p, j) => p.grad && sums[j]!.add_(p.grad, scale)));
+          // The example's gradient scaled to the clipping norm in place (the engine's clip_grad_norm_).
+          const norm = torch.optim.clipGradNorm(params, dp.clip);
+          if (dp.clip / (norm + 1e-6) < 1) clipped++;
+          torch.noGrad(() => params.forEach((p, j) => p.grad && sums[j]!.add_(p.grad)));
           return value;
         });
         if (!Number.isFinite(loss)) return { loss, examples: n, clipped };

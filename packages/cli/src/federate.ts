@@ -6,7 +6,7 @@ import { DpError, loadRecipe, simulateFederation, StrategyError, STRATEGY_NAMES 
 import { PartitionError } from '@pretext/data';
 import { SecureAggregationError } from '@pretext/hub/client';
 import { UsageError } from './errors.js';
-import { FEDERATE_HUB_HELP, federateHubCommand, roundsAndStrategy } from './federateHub.js';
+import { dpOption, FEDERATE_HUB_HELP, federateHubCommand, roundsAndStrategy } from './federateHub.js';
 
 export const FEDERATE_HELP: Record<string, string> = {
   federate: `Usage: pretext federate simulate <recipe.yaml> --sites N --partition SPEC [--strategy NAME]
@@ -76,7 +76,7 @@ export async function federateCommand(argv: string[]): Promise<number> {
     try {
       hosted = await federateHubCommand(sub, rest);
     } catch (e) {
-      if (e instanceof StrategyError || e instanceof PartitionError) throw new UsageError(e.message);
+      if (e instanceof StrategyError || e instanceof PartitionError || e instanceof DpError) throw new UsageError(e.message);
       throw e;
     }
     if (hosted !== null) return hosted;
@@ -117,17 +117,7 @@ export async function federateCommand(argv: string[]): Promise<number> {
   const sites = Number(values.sites);
   if (!Number.isInteger(sites) || sites < 1) throw new UsageError('--sites N (a whole number, at least 1) is required');
   if (!values.partition) throw new UsageError('--partition is required: iid, dirichlet:ALPHA, shards:K or quantity:ALPHA');
-  const dpGiven = ['dp-noise', 'dp-clip', 'dp-delta'].filter((k) => values[k as 'dp-noise'] !== undefined);
-  if (dpGiven.length > 0 && (values['dp-noise'] === undefined || values['dp-clip'] === undefined))
-    throw new UsageError('DP-SGD needs both --dp-noise SIGMA and --dp-clip C');
-  const dp =
-    dpGiven.length > 0
-      ? {
-          noise: num(values['dp-noise'], 'dp-noise')!,
-          clip: num(values['dp-clip'], 'dp-clip')!,
-          ...(values['dp-delta'] === undefined ? {} : { delta: num(values['dp-delta'], 'dp-delta')! }),
-        }
-      : undefined;
+  const dp = dpOption(values);
   const recipe = loadRecipe(positionals[0]!);
   const minSites = values['min-sites'] === undefined ? undefined : Number(values['min-sites']);
   if (minSites !== undefined && (!Number.isInteger(minSites) || minSites < 1 || minSites > sites))

@@ -7,10 +7,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   buildStrategy,
+  dpSettings,
   hostFederation,
   joinFederation,
   loadRecipe,
   saveHostedEncoder,
+  spentPrivacy,
   watchFederation,
   type HostedFederation,
   type Recipe,
@@ -24,7 +26,7 @@ import { hubConfig } from './hub.js';
 export const FEDERATE_HUB_HELP = `Usage: pretext federate host <team/name> <recipe.yaml> --sites A,B,... [--strategy NAME]
                  [--rounds R] [--local-epochs E] [--min-sites K] [--round-timeout S] [--share encoder|all]
                  [--server-lr X] [--prox-mu X] [--ema-tau X] [--trim-beta X]
-                 [--secure-aggregation [--clip X]] [--no-start]
+                 [--secure-aggregation [--clip X]] [--dp-noise SIGMA --dp-clip C [--dp-delta D]] [--no-start]
        pretext federate join <team/name> --site TEAM [--data recipe.yaml | --shard SPEC:I/N]
                  [--state DIR] [--poll S]
        pretext federate watch <team/name> [--poll S]
@@ -41,7 +43,11 @@ federation recipe's data (e.g. dirichlet:0.1:0/8), for trying a federation out o
 Only writers of the owner team host, start, pause, resume or stop; only a site team's writers
 submit for that site. --secure-aggregation: the hub only ever holds the sum of masked updates
 (each site clips every coordinate to [-X, X], default 4; needs 3 sites or more, the mean, and a
-majority per round); sites that die after sharing their keys are unmasked by the others. 'watch'
+majority per round); sites that die after sharing their keys are unmasked by the others.
+--dp-noise/--dp-clip: every site trains with record-level DP-SGD (per-example gradients clipped
+to C, Gaussian noise of std SIGMA*C, Poisson sampling; the recipe needs a loss that is a mean
+over examples and no BatchNorm) and reports the epsilon it has spent at delta (--dp-delta,
+default 1e-5) after each round; the hub shows it per site and 'save' records it. 'watch'
 (the owner, on labeled data of the recipe's kind) scores the global encoder by validation kNN
 after every round and records it on the hub, where the federation page plots it. 'save'
 writes the global encoder as a run folder (eval, push read it).`;
@@ -59,12 +65,34 @@ function describe(f: HostedFederation): string {
     `sites: ${f.sites.join(', ')} (a round needs ${f.minSites} once ${f.roundTimeoutS} s have passed)`,
     `strategy: ${f.strategy.name}, sharing ${f.strategy.share}; ${f.localEpochs} local epoch(s) per round`,
   ];
+  if (f.secureAggregation) lines.push(`secure aggregation: on (clip ${f.secureAggregation.clip})`);
+  const spent = spentPrivacy(f);
+  if (f.dp && spent)
+    lines.push(
+      `DP-SGD: clip ${f.dp.clip}, noise ${f.dp.noise}; epsilon at delta ${f.dp.delta}: ${f.sites
+        .map((s) => `${s} ${spent[s]?.toFixed(2) ?? '-'}`)
+        .join(', ')}`,
+    );
   if (f.status === 'running') lines.push(`in for the open round: ${f.submitted.length ? f.submitted.join(', ') : 'none yet'}`);
   for (const r of f.history)
     lines.push(
       `  round ${r.round}: ${r.sites.join(', ')} (${r.closedBy}), ${(r.bytesIn / 1e6).toFixed(1)} MB in, ${r.seconds.toFixed(0)} s`,
     );
   return lines.join('\n');
+}
+
+/** DP-SGD's settings from --dp-noise, --dp-clip and --dp-delta (simulate and host read them alike); undefined when none is given. */
+export function dpOption(values: Record<string, unknown>): { noise: number; clip: number; delta?: number } | undefined {
+  const given = ['dp-noise', 'dp-clip', 'dp-delta'].filter((k) => values[k] !== undefined);
+  if (given.length === 0) return undefined;
+  if (values['dp-noise'] === undefined || values['dp-clip'] === undefined)
+    throw new UsageError('DP-SGD needs both --dp-noise SIGMA and --dp-clip C');
+  const delta = values['dp-delta'] as string | undefined;
+  return {
+    noise: positiveNumber(values['dp-noise'] as string, 'dp-noise')!,
+    clip: positiveNumber(values['dp-clip'] as string, 'dp-clip')!,
+    ...(delta === undefined ? {} : { delta: positiveNumber(delta, 'dp-delta')! }),
+  };
 }
 
 /** What simulate and host read alike: local epochs, rounds (default: the recipe's epochs / local epochs) and the strategy. */
@@ -109,6 +137,9 @@ export async function federateHubCommand(sub: string, argv: string[]): Promise<n
       'no-start': { type: 'boolean', default: false },
       'secure-aggregation': { type: 'boolean', default: false },
       clip: { type: 'string', default: '4' },
+      'dp-noise': { type: 'string' },
+      'dp-clip': { type: 'string' },
+      'dp-delta': { type: 'string' },
       site: { type: 'string' },
       data: { type: 'string' },
       shard: { type: 'string' },
@@ -132,6 +163,7 @@ export async function federateHubCommand(sub: string, argv: string[]): Promise<n
     const recipe = loadRecipe(positionals[1]);
     const { localEpochs, rounds, strategy } = roundsAndStrategy(values, recipe);
     const sites = values.sites.split(',').map((s) => s.trim());
+    const dp = dpOption(values);
     const minSites = values['min-sites'] === undefined ? undefined : Number(values['min-sites']);
     const f = await hostFederation(
       client,
@@ -144,6 +176,7 @@ export async function federateHubCommand(sub: string, argv: string[]): Promise<n
         minSites,
         roundTimeoutS: positiveNumber(values['round-timeout'], 'round-timeout'),
         ...(values['secure-aggregation'] ? { secureAggregation: { clip: positiveNumber(values.clip, 'clip')! } } : {}),
+        ...(dp ? { dp: dpSettings(dp) } : {}),
       },
       strategy,
       { start: !values['no-start'] },

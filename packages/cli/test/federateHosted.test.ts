@@ -88,6 +88,14 @@ describe('pretext federate host / join against pretext hub serve', () => {
       join(dir, 'recipe.yaml'),
       tinyImageRecipe('hosted', '{ width: 8, depth: 2, readoutNorm: true }').replace('limit: 512', 'limit: 2048'),
     );
+    // What DP-SGD can bound: a loss that is a mean over images, and no BatchNorm.
+    writeFileSync(
+      join(dir, 'private.yaml'),
+      tinyImageRecipe('hosted-dp', '{ width: 8, depth: 2, norm: group }').replace(
+        'name: simclr\n  config: { hiddenDim: 32, projDim: 16 }',
+        'name: rotation\n  config: { hiddenDim: 32, headNorm: layer }',
+      ),
+    );
   });
   after(() => {
     hub.kill('SIGKILL');
@@ -232,6 +240,63 @@ describe('pretext federate host / join against pretext hub serve', () => {
     const outsider = runPretext({ ...env.north!, PRETEXT_HUB_TOKEN: env.north!.PRETEXT_HUB_TOKEN! }, 'federate', 'stop', 'lab/calm');
     assert.notEqual(outsider.code, 0);
     assert.match(outsider.stderr, /only members of team 'lab' may steer/);
+  });
+
+  it('runs DP-SGD at every site: each reports the epsilon it spent, which the hub shows and the saved encoder records', async () => {
+    const dp = ['--dp-noise', '1.2', '--dp-clip', '1'];
+    // A recipe DP-SGD cannot bound is refused before the federation exists.
+    const refused = runPretext(env.lab!, 'federate', 'host', 'lab/leaky', join(dir, 'recipe.yaml'), '--sites', 'north,south', ...dp);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /simclr's loss compares examples with each other/);
+    const r = await fetch(`${url}/api/federations/lab/leaky`, { headers: { authorization: `Bearer ${env.lab!.PRETEXT_HUB_TOKEN}` } });
+    assert.equal(r.status, 404);
+
+    const h = runPretext(
+      env.lab!,
+      'federate',
+      'host',
+      'lab/private',
+      join(dir, 'private.yaml'),
+      '--sites',
+      'north,south',
+      '--rounds',
+      '2',
+      ...dp,
+      '--json',
+    );
+    assert.equal(h.code, 0, h.stderr);
+    assert.deepEqual((JSON.parse(h.stdout) as { dp: unknown }).dp, { noise: 1.2, clip: 1, delta: 1e-5 });
+    const agents = (['north', 'south'] as const).map((t) => site('private', t));
+    for (const a of agents) {
+      const done = await a.done;
+      assert.equal(done.code, 0, done.out);
+      assert.match(done.out, /federation finished; updates in rounds 1, 2/);
+    }
+    const f = (await api(env.lab!.PRETEXT_HUB_TOKEN!, 'GET', '/api/federations/lab/private')) as {
+      privacy: Record<string, Record<string, number>>;
+    };
+    assert.deepEqual(Object.keys(f.privacy).sort(), ['1', '2']);
+    for (const s of ['north', 'south']) {
+      const [e1, e2] = [f.privacy['1']![s]!, f.privacy['2']![s]!];
+      // Privacy spent grows with the steps taken, and at this noise stays finite.
+      assert.ok(e1 > 0 && e2 > e1 && Number.isFinite(e2), `${s}: ${e1}, ${e2}`);
+    }
+    const st = runPretext(env.lab!, 'federate', 'status', 'lab/private');
+    assert.equal(st.code, 0, st.stderr);
+    assert.match(
+      st.stdout,
+      new RegExp(
+        `DP-SGD: clip 1, noise 1.2; epsilon at delta 0.00001: north ${f.privacy['2']!.north!.toFixed(2)}, south ${f.privacy['2']!.south!.toFixed(2)}`,
+      ),
+    );
+    const out = join(dir, 'private-saved');
+    const saved = runPretext(env.lab!, 'federate', 'save', 'lab/private', '--out', out);
+    assert.equal(saved.code, 0, saved.stderr);
+    const meta = JSON.parse(readFileSync(join(out, 'encoder.json'), 'utf8')) as {
+      federated: { epsilon: Record<string, number>; dp: { noise: number; clip: number; delta: number; sampling: string } };
+    };
+    assert.deepEqual(meta.federated.epsilon, f.privacy['2']);
+    assert.deepEqual(meta.federated.dp, { noise: 1.2, clip: 1, delta: 1e-5, sampling: 'poisson' });
   });
 
   it('runs a securely aggregated federation of three site processes to the end', async () => {

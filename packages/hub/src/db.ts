@@ -233,6 +233,8 @@ const MIGRATIONS: string[] = [
      examples BIGINT NOT NULL, bytes BIGINT NOT NULL, file TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (federation_id, round, site))`,
   // What the owner measured on the global weights after each round (validation kNN, ...), by round.
   `ALTER TABLE federations ADD COLUMN metrics TEXT NOT NULL DEFAULT '{}'`,
+  // What each site of a federation under DP-SGD reported of its privacy spent, by round and site.
+  `ALTER TABLE federations ADD COLUMN privacy TEXT NOT NULL DEFAULT '{}'`,
 ];
 
 export async function migrate(db: Db): Promise<number> {

@@ -136,9 +136,10 @@ for (const engine of ['sqlite', 'postgres'] as const)
 
     const evalBody = { task: 't', dataset: 'd', metric: 'accuracy', value: 0.5, protocol: 'linear', labelBudget: '1%' };
     // Federations: vision owns them, partner is invited as a site (fraud is not in them).
-    const fedBody = (sites: string[], secure = false) => ({
+    const fedBody = (sites: string[], secure = false, dp = false) => ({
       sites,
       ...(secure ? { secureAggregation: { clip: 4 }, minSites: 2 } : {}),
+      ...(dp ? { dp: { noise: 1, clip: 1, delta: 1e-5 } } : {}),
       rounds: 2,
       localEpochs: 1,
       strategy: { name: 'fedavg', share: 'all', aggregation: { kind: 'mean' }, optimizer: { name: 'sgd', lr: 1 } },
@@ -147,9 +148,12 @@ for (const engine of ['sqlite', 'postgres'] as const)
     const initial = encodeWeights(new Map([['w', Float32Array.of(0.5, -0.5)]]));
     const octet = { 'content-type': 'application/octet-stream' };
     /** A fresh federation vision/fed-N made by vera, with its initial weights and started as asked. */
-    const federation = async (c: Cell, o: { weights: boolean; start: boolean; sites?: string[]; secure?: boolean }): Promise<string> => {
+    const federation = async (
+      c: Cell,
+      o: { weights: boolean; start: boolean; sites?: string[]; secure?: boolean; dp?: boolean },
+    ): Promise<string> => {
       const url = `/api/federations/vision/fed-${c.n}`;
-      assert.equal((await h.call('POST', url, tokens.admin, fedBody(o.sites ?? ['partner'], o.secure))).status, 201);
+      assert.equal((await h.call('POST', url, tokens.admin, fedBody(o.sites ?? ['partner'], o.secure, o.dp))).status, 201);
       if (o.weights) assert.equal((await h.call('PUT', `${url}/weights`, tokens.admin, initial, octet)).status, 201);
       if (o.start) assert.equal((await h.call('POST', `${url}/control`, tokens.admin, { action: 'start' })).status, 200);
       return url;
@@ -425,6 +429,16 @@ for (const engine of ['sqlite', 'postgres'] as const)
           return { method: 'POST', url: `${url}/rounds/1/metrics`, body: { metrics: { valKnn: 0.5 } } };
         },
         expect: e(404, 401, 401, 403, 200, 200, 404, 403, 200, 403),
+      },
+      {
+        route: 'POST /api/federations/:team/:name/privacy/:site',
+        what: "the privacy partner spent under DP-SGD: only partner's writers report it",
+        req: async (c) => ({
+          method: 'POST',
+          url: `${await federation(c, { weights: true, start: true, dp: true, sites: ['partner', 'vision'] })}/privacy/partner`,
+          body: { round: 1, epsilon: 0.5 },
+        }),
+        expect: e(404, 401, 401, 403, 403, 403, 404, 200, 403, 403),
       },
       {
         route: 'GET /api/federations/:team/:name/secure/:site',

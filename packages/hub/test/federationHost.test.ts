@@ -160,6 +160,42 @@ describe('a hub-hosted federation', () => {
     await ok(submit('sam', 'f2', 2, 'south', update([1, 1, 1, 1], 0, 4)));
   });
 
+  it("keeps each site's account of the privacy it spent under DP-SGD, which only grows, and only from that site", async () => {
+    const dp = { noise: 1.1, clip: 1, delta: 1e-5 };
+    const created = (await ok(h.call('POST', '/api/federations/lab/private', t.owner, plan({ dp })))).json!;
+    assert.deepEqual([created.dp, created.privacy], [dp, {}]);
+    await ok(h.call('PUT', '/api/federations/lab/private/weights', t.owner, initial(), octet));
+    await ok(h.call('POST', '/api/federations/lab/private/control', t.owner, { action: 'start' }), 200);
+    const report = (who: string, site: string, round: number, epsilon: number) =>
+      h.call('POST', `/api/federations/lab/private/privacy/${site}`, t[who], { round, epsilon });
+    const r = (x: Promise<Reply>) => x.then((y) => `${y.status} ${String(y.json?.error ?? '')}`);
+    await ok(report('nadia', 'north', 1, 0.8), 200);
+    // The same report again (a restarted site) is taken; the hub keeps one figure per round.
+    await ok(report('nadia', 'north', 1, 0.8), 200);
+    assert.match(await r(report('nadia', 'north', 1, 0.9)), /^409 privacy spent only grows: north reported epsilon 0.8 after round 1/);
+    assert.match(await r(report('nadia', 'north', 2, 1.2)), /^409 round 2 .* has not opened \(round 1 is the latest\)/);
+    assert.match(await r(report('nadia', 'south', 1, 0.1)), /^403 only members of site team 'south'/);
+    assert.match(await r(report('owner', 'north', 1, 0.1)), /^403 only members of site team 'north'/);
+    assert.match(await r(report('nadia', 'outsiders', 1, 0.1)), /^403 'outsiders' is not a site/);
+    assert.equal((await report('nadia', 'north', 1, -1)).status, 400);
+    await ok(report('sam', 'south', 1, 0.6), 200);
+    await ok(submit('nadia', 'private', 1, 'north', update([0, 0, 0, 0], 0, 1)));
+    await ok(submit('sam', 'private', 1, 'south', update([0, 0, 0, 0], 0, 1)));
+    assert.match(await r(report('nadia', 'north', 2, 0.7)), /^409 privacy spent only grows/);
+    await ok(report('nadia', 'north', 2, 1.2), 200);
+    const info = (await ok(h.call('GET', '/api/federations/lab/private', t.sam), 200)).json!;
+    assert.deepEqual(info.privacy, { '1': { north: 0.8, south: 0.6 }, '2': { north: 1.2 } });
+    // A federation without a DP policy has nothing to account for.
+    assert.match(
+      await r(h.call('POST', '/api/federations/lab/f1/privacy/north', t.nadia, { round: 1, epsilon: 1 })),
+      /^409 .*runs no DP-SGD/,
+    );
+    assert.equal(
+      (await h.call('POST', '/api/federations/lab/bad-dp', t.owner, plan({ dp: { noise: 0, clip: 1, delta: 1e-5 } }))).status,
+      400,
+    );
+  });
+
   it('resumes after a restart with the updates already in, to the same weights as without one', async () => {
     for (const fed of ['steady', 'restarted']) {
       await ok(h.call('POST', `/api/federations/lab/${fed}`, t.owner, plan({ rounds: 1 })));

@@ -185,10 +185,11 @@ describe('hub web UI', () => {
     await page.screenshot({ path: join(shots, 'leaderboard.png'), fullPage: true });
   });
 
-  it("shows a federation's plan, rounds, bytes and the owner's kNN curve; its recipe stays text", async () => {
+  it("shows a federation's plan, rounds, bytes, the owner's kNN curve and the privacy spent; its recipe stays text", async () => {
     const f = '/api/federations/vision/fed';
     await call('POST', f, admin, {
       sites: ['vision'],
+      dp: { noise: 1.1, clip: 1, delta: 1e-5 },
       rounds: 3,
       localEpochs: 1,
       strategy: { name: 'fedavg', share: 'all', aggregation: { kind: 'mean' }, optimizer: { name: 'sgd', lr: 1 } },
@@ -210,6 +211,7 @@ describe('hub web UI', () => {
       [1, 0.61],
       [2, 0.66],
     ] as const) {
+      await call('POST', `${f}/privacy/vision`, admin, { round, epsilon: 0.7 * round });
       await call('PUT', `${f}/rounds/${round}/updates/vision`, admin, undefined, w([0.5, 0.5], { examples: '10' }));
       await call('POST', `${f}/rounds/${round}/metrics`, admin, { metrics: { valKnn: knn } });
     }
@@ -223,6 +225,12 @@ describe('hub web UI', () => {
     assert.match(rows[1]!, /^2vision(all|timeout)0\.00\.066\.00%$/);
     assert.equal(await page.locator('svg[aria-label="validation kNN % by round"] path').count(), 1);
     assert.equal(await page.locator('svg[aria-label="MB by round"] path').count(), 2);
+    assert.match(
+      (await page.getByTestId('federation-status').textContent())!,
+      /record-level DP-SGD at every site \(clip 1, noise multiplier 1\.1\)/,
+    );
+    assert.deepEqual(await page.getByTestId('federation-privacy').locator('tbody tr').allTextContents(), ['vision1.40']);
+    assert.equal(await page.locator('svg[aria-label="epsilon by round"] path').count(), 1);
     assert.match((await page.locator('pre.recipe').textContent())!, /<img src=x onerror/);
     assert.equal(await page.evaluate(() => (window as unknown as { pwnedFed?: number }).pwnedFed), undefined);
     await page.screenshot({ path: join(shots, 'federation.png'), fullPage: true });

@@ -163,6 +163,7 @@ export {
   hostFederation,
   joinFederation,
   saveHostedEncoder,
+  spentPrivacy,
   watchFederation,
   type FederationRef,
   type HostedFederation,

@@ -27,6 +27,19 @@ export interface SecureView {
   done: boolean;
 }
 
+/** DP-SGD's settings as the owner fixes them for every site. */
+export interface DpPolicy {
+  noise: number;
+  clip: number;
+  delta: number;
+}
+
+/** What a site has spent of its privacy, as it last reported: epsilon at the policy's delta after `round`. */
+export interface PrivacyReport {
+  round: number;
+  epsilon: number;
+}
+
 /** What the owner decides when creating a federation (the hub runs the server side of `strategy`). */
 export interface FederationInput {
   sites: string[];
@@ -47,6 +60,11 @@ export interface FederationInput {
   plainKeys?: string[];
   /** Secure aggregation: sites clip each coordinate to [-clip, clip] and send masked inputs only. */
   secureAggregation?: { clip: number } | null;
+  /**
+   * Record-level DP-SGD at every site, the federation's privacy policy: per-example clipping norm,
+   * noise multiplier, and the delta at which each site reports the epsilon it has spent.
+   */
+  dp?: DpPolicy | null;
   /** The recipe every site trains (YAML); each site reads its own data. */
   recipe: string;
 }

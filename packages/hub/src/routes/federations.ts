@@ -3,6 +3,7 @@
 // slot of the open round. Weights travel as float32 safetensors (application/octet-stream).
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import type { PrivacyReport } from '../federation/wire.js';
 import { HubError, type FederationInput, type SecureStep, type Store } from '../store/index.js';
 import { modelParams, name, responses } from './schemas.js';
 
@@ -72,8 +73,24 @@ const federationBody = {
       properties: { clip: { type: 'number', exclusiveMinimum: 0, maximum: 1e6 } },
       additionalProperties: false,
     },
+    dp: {
+      type: ['object', 'null'],
+      required: ['noise', 'clip', 'delta'],
+      properties: {
+        noise: { type: 'number', exclusiveMinimum: 0, maximum: 1e4 },
+        clip: { type: 'number', exclusiveMinimum: 0, maximum: 1e6 },
+        delta: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 },
+      },
+      additionalProperties: false,
+    },
     recipe: { type: 'string', minLength: 1, maxLength: 200_000 },
   },
+  additionalProperties: false,
+} as const;
+const privacyBody = {
+  type: 'object',
+  required: ['round', 'epsilon'],
+  properties: { round: { type: 'integer', minimum: 1 }, epsilon: { type: 'number', minimum: 0 } },
   additionalProperties: false,
 } as const;
 const controlBody = {
@@ -203,6 +220,12 @@ export function federationRoutes(app: FastifyInstance, store: Store): void {
       },
     },
     (req) => federations.recordMetrics(req.actor, req.params.team, req.params.name, req.params.round, req.body.metrics),
+  );
+  // DP-SGD: a site's account of the privacy it has spent, after a round, for the federation's page and provenance.
+  app.post<{ Params: { team: string; name: string; site: string }; Body: PrivacyReport }>(
+    '/api/federations/:team/:name/privacy/:site',
+    { schema: { params: siteParams, body: privacyBody, response: responses({ 200: 'object' }, [403, 404, 409]) } },
+    (req) => federations.reportPrivacy(req.actor, req.params.team, req.params.name, req.params.site, req.body),
   );
   // Secure aggregation: each site's part of the open round's protocol (keys, sealed shares, a
   // masked input, revealed shares); the hub relays and sums, and never holds an input apart.

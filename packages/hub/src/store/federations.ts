@@ -32,7 +32,7 @@ import {
   type RoundRecord,
 } from '../federation/coordinator.js';
 import type { Weights } from '../federation/aggregate.js';
-import type { FederationInput, SecurePhase, SecureView } from '../federation/wire.js';
+import type { DpPolicy, FederationInput, PrivacyReport, SecurePhase, SecureView } from '../federation/wire.js';
 
 export type { FederationInput } from '../federation/wire.js';
 import { decodeWeights, encodeWeights, TensorFileError } from '../federation/tensors.js';
@@ -61,6 +61,7 @@ interface StoredPlan {
   strategy: FederationInput['strategy'];
   plainKeys: string[];
   secureAggregation: { clip: number } | null;
+  dp: DpPolicy | null;
 }
 
 export interface FederationInfo extends Omit<StoredPlan, 'plainKeys'> {
@@ -76,6 +77,8 @@ export interface FederationInfo extends Omit<StoredPlan, 'plainKeys'> {
   history: RoundRecord[];
   /** What the owner measured on the global weights after a round, by round (1-based). */
   metrics: Record<string, Record<string, number>>;
+  /** Under DP-SGD: epsilon each site reported at the policy's delta, by round (1-based) and site. */
+  privacy: Record<string, Record<string, number>>;
   createdAt: string;
   updatedAt: string;
 }
@@ -91,6 +94,7 @@ type FederationRow = Row & {
   round: number;
   history: string;
   metrics: string;
+  privacy: string;
   created_at: string;
   updated_at: string;
 };
@@ -302,6 +306,7 @@ export class Federations {
         strategy: o.strategy,
         plainKeys: o.plainKeys ?? [],
         secureAggregation: o.secureAggregation ?? null,
+        dp: o.dp ?? null,
       };
       const row = await db.one<{ id: number }>(
         'INSERT INTO federations (team_id, name, plan, recipe, status, round, history, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id',
@@ -331,6 +336,7 @@ export class Federations {
       roundTimeoutS: p.roundTimeoutS,
       maxUpdateNorm: p.maxUpdateNorm,
       secureAggregation: p.secureAggregation ?? null,
+      dp: p.dp ?? null,
       strategy: p.strategy,
       recipe: f.recipe,
       round: num(f.round),
@@ -338,6 +344,7 @@ export class Federations {
       hasWeights: existsSync(this.statePath(num(f.id), 0)),
       history: JSON.parse(f.history) as RoundRecord[],
       metrics: JSON.parse(f.metrics ?? '{}') as Record<string, Record<string, number>>,
+      privacy: JSON.parse(f.privacy ?? '{}') as Record<string, Record<string, number>>,
       createdAt: f.created_at,
       updatedAt: f.updated_at,
     };
@@ -458,6 +465,59 @@ export class Federations {
     });
   }
 
+  /** A writer of site team `site`, which the federation invited: only they act for its slot. */
+  private async siteWriter(actor: Actor | null, f: FederationRow & { siteIds: number[] }, site: string): Promise<Actor> {
+    const a = requireScope(actor, 'write');
+    const slot = await this.db.one<{ id: number }>('SELECT id FROM teams WHERE name = ?', [site]);
+    need(slot && f.siteIds.includes(num(slot.id)), 403, `'${site}' is not a site of federation '${f.team}/${f.name}'`);
+    need(a.teams.has(num(slot.id)), 403, `only members of site team '${site}' act for it`);
+    return a;
+  }
+
+  /**
+   * A site's account of the privacy it has spent under the federation's DP-SGD policy: epsilon at
+   * the policy's delta after training `round` (a round up to the open one). Privacy spent only
+   * grows, so a report below one the site made for an earlier or the same round is refused; the
+   * same report again (a restarted site) is taken.
+   */
+  async reportPrivacy(
+    actor: Actor | null,
+    team: string,
+    name: string,
+    site: string,
+    report: PrivacyReport,
+  ): Promise<{ site: string; round: number; epsilon: number }> {
+    const f = await this.row(actor, team, name);
+    const a = await this.siteWriter(actor, f, site);
+    const p = this.plan(f);
+    need(p.dp, 409, `federation '${team}/${name}' runs no DP-SGD: there is no privacy to account for`);
+    need(Number.isFinite(report.epsilon) && report.epsilon >= 0, 400, 'epsilon must be a finite number, at least 0');
+    const id = num(f.id);
+    return this.lane(id).run(async () => {
+      const g = await this.db.one<{ round: number; privacy: string }>('SELECT round, privacy FROM federations WHERE id = ?', [id]);
+      const open = Math.min(num(g!.round) + 1, p.rounds);
+      need(
+        report.round >= 1 && report.round <= open,
+        409,
+        `round ${report.round} of '${team}/${name}' has not opened (round ${open} is the latest)`,
+      );
+      const all = JSON.parse(g!.privacy) as Record<string, Record<string, number>>;
+      for (const [r, bySite] of Object.entries(all)) {
+        const before = bySite[site];
+        if (before === undefined) continue;
+        need(
+          !(Number(r) <= report.round && before > report.epsilon) && !(Number(r) >= report.round && before < report.epsilon),
+          409,
+          `privacy spent only grows: ${site} reported epsilon ${before} after round ${r}`,
+        );
+      }
+      all[String(report.round)] = { ...all[String(report.round)], [site]: report.epsilon };
+      await this.db.run('UPDATE federations SET privacy = ?, updated_at = ? WHERE id = ?', [JSON.stringify(all), now(), id]);
+      await audit(this.db, a, 'federation.privacy', `${team}/${name}`, { site, ...report });
+      return { site, round: report.round, epsilon: report.epsilon };
+    });
+  }
+
   /** Largest update accepted: the global weights plus room for a header. */
   async maxUpdateBytes(actor: Actor | null, team: string, name: string): Promise<number> {
     const f = await this.row(actor, team, name);
@@ -476,10 +536,7 @@ export class Federations {
     bytes: Buffer,
   ): Promise<{ round: number; site: string; accepted: true; closed: RoundRecord | null }> {
     const f = await this.row(actor, team, name);
-    const a = requireScope(actor, 'write');
-    const slot = await this.db.one<{ id: number }>('SELECT id FROM teams WHERE name = ?', [site]);
-    need(slot && f.siteIds.includes(num(slot.id)), 403, `'${site}' is not a site of federation '${team}/${name}'`);
-    need(a.teams.has(num(slot.id)), 403, `only members of site team '${site}' submit its updates`);
+    const a = await this.siteWriter(actor, f, site);
     need(f.status === 'running', 409, `federation '${team}/${name}' is ${f.status}, not running`);
     let decoded: ReturnType<typeof decodeWeights>;
     try {
@@ -631,10 +688,7 @@ export class Federations {
   /** Checks a site's access to its own slot of a running, securely aggregated federation; returns the row. */
   async secureSlot(actor: Actor | null, team: string, name: string, site: string): Promise<FederationRow> {
     const f = await this.row(actor, team, name);
-    const a = requireScope(actor, 'write');
-    const slot = await this.db.one<{ id: number }>('SELECT id FROM teams WHERE name = ?', [site]);
-    need(slot && f.siteIds.includes(num(slot.id)), 403, `'${site}' is not a site of federation '${team}/${name}'`);
-    need(a.teams.has(num(slot.id)), 403, `only members of site team '${site}' act for it`);
+    await this.siteWriter(actor, f, site);
     need(this.plan(f).secureAggregation, 409, `federation '${team}/${name}' does not run secure aggregation`);
     need(f.status === 'running', 409, `federation '${team}/${name}' is ${f.status}, not running`);
     return f;

@@ -18,6 +18,7 @@ import {
   HubCallError,
   SecAggSite,
   secAggParams,
+  type DpPolicy,
   type FederationInput,
   type HubClient,
   type RoundRecord,
@@ -31,6 +32,7 @@ import { buildAugment } from '../recipe/augment.js';
 import { validateRecipe, type Recipe } from '../recipe/schema.js';
 import { imageViews } from '../train/trainer.js';
 import { hasTrainingState, writeJsonAtomic } from '../train/state.js';
+import { dpSettings, prepareForDp } from '../train/dpsgd.js';
 import { encoderForData, imageEncoderMeta, saveEncoderRun, scoreEncoder, validationSplit } from '../pipeline.js';
 import { seededMethod } from './data.js';
 import { FederatedSite, readWeights, writeWeights } from './site.js';
@@ -54,10 +56,25 @@ export interface HostedFederation {
   roundTimeoutS: number;
   strategy: { name: string; share: string; proxMu?: number; emaTau?: number | null };
   secureAggregation?: { clip: number } | null;
+  /** Record-level DP-SGD every site runs (the owner's policy), or null. */
+  dp?: DpPolicy | null;
+  /** Under DP-SGD: the epsilon each site reported at the policy's delta, by round (1-based) and site. */
+  privacy?: Record<string, Record<string, number>>;
   recipe: string;
   round: number;
   submitted: string[];
   history: RoundRecord[];
+}
+
+/** Each site's latest reported epsilon (null: the federation runs no DP-SGD). */
+export function spentPrivacy(info: HostedFederation): Record<string, number> | null {
+  if (!info.dp) return null;
+  const latest: Record<string, number> = {};
+  for (const r of Object.keys(info.privacy ?? {})
+    .map(Number)
+    .sort((a, b) => a - b))
+    Object.assign(latest, info.privacy![String(r)]);
+  return latest;
 }
 
 const path = (f: FederationRef): string => `/api/federations/${f.team}/${f.name}`;
@@ -89,12 +106,20 @@ export async function hostFederation(
   client: HubClient,
   ref: FederationRef,
   recipeText: string,
-  plan: Pick<FederationInput, 'sites' | 'rounds' | 'localEpochs' | 'minSites' | 'roundTimeoutS' | 'maxUpdateNorm' | 'secureAggregation'>,
+  plan: Pick<
+    FederationInput,
+    'sites' | 'rounds' | 'localEpochs' | 'minSites' | 'roundTimeoutS' | 'maxUpdateNorm' | 'secureAggregation' | 'dp'
+  >,
   strategy: Strategy,
   o: { start?: boolean } = {},
 ): Promise<HostedFederation> {
   const recipe = validateRecipe(parseYaml(recipeText), 'the federation recipe');
   const method = recipeMethod(recipe);
+  // A DP policy the recipe cannot meet is refused here, before any site has trained.
+  if (plan.dp) {
+    dpSettings(plan.dp);
+    prepareForDp(method);
+  }
   const keys = sharedKeys(method, strategy.share);
   const weights = readWeights(method, keys);
   await client.call('POST', path(ref), {
@@ -219,6 +244,7 @@ export async function joinFederation(o: JoinOptions): Promise<JoinResult> {
     strategy,
     shared: keys,
     seed: recipe.seed + siteSeed(o.site),
+    ...(info.dp ? { dp: dpSettings(info.dp) } : {}),
   });
   const shapes = shapesOf(method, keys);
   const stateDir = join(o.stateDir, 'site');
@@ -277,6 +303,11 @@ export async function joinFederation(o: JoinOptions): Promise<JoinResult> {
         progress.trained = open;
         writeJsonAtomic(progressPath, progress);
       }
+      // The privacy this site has spent is on the hub before its update is: the hub accounts for
+      // every round the site trained, sent or not (a report repeated after a restart is the same).
+      const epsilon = site.epsilon();
+      if (epsilon !== null)
+        await patiently(() => client.call('POST', `${path(o.federation)}/privacy/${o.site}`, { round: open, epsilon }), wait);
       const body = readFileSync(updatePath);
       if (secure) await secureSubmit(o, info, open, decodeWeights(body).weights, wait);
       else {
@@ -391,9 +422,10 @@ export async function saveHostedEncoder(
     localEpochs: info.localEpochs,
     minSites: info.minSites,
     strategy: { ...strategy, name: info.strategy.name },
-    secureAggregation: false,
+    secureAggregation: info.secureAggregation ? { clip: info.secureAggregation.clip, clippedCoordinates: NaN } : false,
     perRound: info.history.map((r) => ({ round: r.round, bytesIn: r.bytesIn, bytesOut: r.bytesOut, sites: r.sites.length, loss: NaN })),
-    epsilon: null,
+    epsilon: spentPrivacy(info),
+    ...(info.dp ? { dp: { ...info.dp, sampling: 'poisson' as const } } : {}),
   };
   mkdirSync(outDir, { recursive: true });
   const spec = encoderForData(recipe.encoder as EncoderSpec, data);

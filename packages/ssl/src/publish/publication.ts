@@ -30,7 +30,10 @@ function federationSection(f: NonNullable<EncoderMeta['federated']>): string {
     `| secure aggregation | ${f.secureAggregation ? `on (clip ${f.secureAggregation.clip})` : 'off'} |`,
     `| record-level DP-SGD | ${f.dp ? `on: per-row gradients clipped to ${f.dp.clip}, noise multiplier ${f.dp.noise}, Poisson sampling` : 'off'} |`,
   ];
-  const sites = f.sites.map((s) => `| ${s.name} | ${s.examples} |${f.epsilon ? ` ${f.epsilon[s.name]?.toFixed(2) ?? '-'} |` : ''}`);
+  const sites = f.sites.map(
+    (s) =>
+      `| ${s.name} | ${f.mode === 'hub' ? 'not disclosed' : s.examples} |${f.epsilon ? ` ${f.epsilon[s.name]?.toFixed(2) ?? '-'} |` : ''}`,
+  );
   const head = f.epsilon
     ? `| site | examples | epsilon at delta ${f.dp?.delta ?? 1e-5} |\n|---|---|---|`
     : '| site | examples |\n|---|---|';

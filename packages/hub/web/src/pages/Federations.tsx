@@ -1,6 +1,6 @@
 // Federations the signed-in user takes part in (#/f), and one federation's page (#/f/team/name):
 // its plan, who is in for the open round, and by round the owner's validation kNN of the global
-// encoder and the bytes that moved.
+// encoder and the bytes that moved, and under DP-SGD the privacy each site reports it has spent.
 import { api } from '../api.js';
 import { LineChart } from '../charts.js';
 import { pct, useLoad } from '../hooks.js';
@@ -26,6 +26,8 @@ export interface Federation {
   roundTimeoutS: number;
   strategy: { name: string; share: string };
   secureAggregation: { clip: number } | null;
+  dp: { noise: number; clip: number; delta: number } | null;
+  privacy: Record<string, Record<string, number>>;
   recipe: string;
   round: number;
   submitted: string[];
@@ -78,7 +80,8 @@ export function FederationPage({ team, name }: { team: string; name: string }) {
       </h1>
       <p data-testid="federation-status">
         {f.status}: {f.round} of {f.rounds} rounds done; {f.strategy.name}, sharing {f.strategy.share}; {f.localEpochs} local epoch(s) per
-        round; {f.secureAggregation ? `secure aggregation (clip ${f.secureAggregation.clip})` : 'plain updates'}
+        round; {f.secureAggregation ? `secure aggregation (clip ${f.secureAggregation.clip})` : 'plain updates'};{' '}
+        {f.dp ? `record-level DP-SGD at every site (clip ${f.dp.clip}, noise multiplier ${f.dp.noise})` : 'no DP-SGD'}
       </p>
       <p>
         Sites: {f.sites.join(', ')}. A round closes when all are in, or after {f.roundTimeoutS} s with {f.minSites}.
@@ -123,8 +126,53 @@ export function FederationPage({ team, name }: { team: string; name: string }) {
           ))}
         </tbody>
       </table>
+      {f.dp && <Privacy f={f} dp={f.dp} />}
       <h2>Recipe</h2>
       <pre className="recipe">{f.recipe}</pre>
     </section>
+  );
+}
+
+/** Under DP-SGD: the epsilon each site reported after each round, as a curve and as the latest figure. */
+function Privacy({ f, dp }: { f: Federation; dp: NonNullable<Federation['dp']> }) {
+  const rounds = Object.keys(f.privacy)
+    .map(Number)
+    .sort((a, b) => a - b);
+  const latest = (site: string): number | undefined => {
+    let e: number | undefined;
+    for (const r of rounds) e = f.privacy[String(r)]![site] ?? e;
+    return e;
+  };
+  const lines = f.sites.map((site) => ({
+    name: site,
+    points: rounds
+      .filter((r) => f.privacy[String(r)]![site] !== undefined)
+      .map((r) => [r, f.privacy[String(r)]![site]!] as [number, number]),
+  }));
+  return (
+    <>
+      <h2>Privacy spent (epsilon at delta {dp.delta})</h2>
+      {rounds.length > 0 ? (
+        <LineChart lines={lines.filter((l) => l.points.length > 0)} xLabel="round" yLabel="epsilon" />
+      ) : (
+        <p className="muted">No site has reported yet: each reports after training a round.</p>
+      )}
+      <table className="board" data-testid="federation-privacy">
+        <thead>
+          <tr>
+            <th>site</th>
+            <th>epsilon so far</th>
+          </tr>
+        </thead>
+        <tbody>
+          {f.sites.map((s) => (
+            <tr key={s}>
+              <td>{s}</td>
+              <td>{latest(s)?.toFixed(2) ?? '-'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
   );
 }

@@ -9,8 +9,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { FeatureSchema } from '@pretext/data';
 import { decodeWeights } from '@pretext/hub/client';
-import { bin, runPretext, tinyImageRecipe } from './fixtures/cli.js';
+import { bin, runPretext, tinyImageRecipe, transactions } from './fixtures/cli.js';
 
 const freePort = (): Promise<number> =>
   new Promise((resolve) => {
@@ -297,6 +298,86 @@ describe('pretext federate host / join against pretext hub serve', () => {
     };
     assert.deepEqual(meta.federated.epsilon, f.privacy['2']);
     assert.deepEqual(meta.federated.dp, { noise: 1.2, clip: 1, delta: 1e-5, sampling: 'poisson' });
+  });
+
+  it("federates a table: the owner fixes the preprocessing, each site trains on its own file, and the saved encoder embeds a site's rows", async () => {
+    // The owner holds a labeled copy; each site its own transactions, south with a merchant nobody else has.
+    writeFileSync(join(dir, 'lab.csv'), transactions(400, 1));
+    writeFileSync(join(dir, 'north.csv'), transactions(300, 2));
+    writeFileSync(join(dir, 'south.csv'), transactions(300, 3, ['grocery', 'fuel', 'pharmacy']));
+    for (const party of ['lab', 'north', 'south'])
+      writeFileSync(
+        join(dir, `${party}.yaml`),
+        `name: dae-ledger
+data: { dataset: table, path: ${join(dir, `${party}.csv`)}, label: fraud, drop: [id] }
+encoder: { type: tabular-mlp, config: { hidden: [32, 32] } }
+method: { name: dae }
+train: { epochs: 2, batchSize: 64, optimizer: { name: adamw, lr: 0.001 } }
+`,
+      );
+    const h = runPretext(env.lab!, 'federate', 'host', 'lab/ledger', join(dir, 'lab.yaml'), '--sites', 'north,south', '--json');
+    assert.equal(h.code, 0, h.stderr);
+    const hosted = JSON.parse(h.stdout) as { rounds: number; features: FeatureSchema };
+    assert.equal(hosted.rounds, 2);
+    // The preprocessing is the owner's: fitted on its rows, the label kept out of the inputs.
+    assert.deepEqual(hosted.features.label, { name: 'fraud', classes: ['false', 'true'] });
+    assert.deepEqual(hosted.features.categorical.find((c) => c.name === 'merchant')!.levels.sort(), [
+      'fuel',
+      'grocery',
+      'online',
+      'travel',
+    ]);
+    const agents = (['north', 'south'] as const).map((team) =>
+      join_(
+        env[team]!,
+        'lab/ledger',
+        '--site',
+        team,
+        '--data',
+        join(dir, `${team}.yaml`),
+        '--state',
+        join(dir, `ledger-${team}`),
+        '--poll',
+        '0.1',
+      ),
+    );
+    for (const a of agents) {
+      const done = await a.done;
+      assert.equal(done.code, 0, done.out);
+      assert.match(done.out, /federation finished; updates in rounds 1, 2/);
+    }
+    const f = (await api(env.lab!.PRETEXT_HUB_TOKEN!, 'GET', '/api/federations/lab/ledger')) as {
+      history: { sites: string[]; examples: number }[];
+    };
+    assert.deepEqual(
+      f.history.map((r) => [...r.sites].sort()),
+      [
+        ['north', 'south'],
+        ['north', 'south'],
+      ],
+    );
+    // The owner's evaluator scores the table encoder by validation AUROC on its own labeled rows.
+    const w = runPretext(env.lab!, 'federate', 'watch', 'lab/ledger');
+    assert.equal(w.code, 0, w.stderr);
+    const auroc = Number(/round 2: validation AUROC ([\d.]+)/.exec(w.stdout)?.[1]);
+    assert.ok(auroc > 0.5 && auroc <= 1, w.stdout);
+    const m = (await api(env.lab!.PRETEXT_HUB_TOKEN!, 'GET', '/api/federations/lab/ledger')) as {
+      metrics: Record<string, { valAuroc: number }>;
+    };
+    assert.ok(Math.abs(m.metrics['2']!.valAuroc - auroc) < 1e-4);
+    const out = join(dir, 'ledger-saved');
+    const saved = runPretext(env.lab!, 'federate', 'save', 'lab/ledger', '--out', out);
+    assert.equal(saved.code, 0, saved.stderr);
+    const meta = JSON.parse(readFileSync(join(out, 'encoder.json'), 'utf8')) as {
+      modality: string;
+      federated: { mode: string; rounds: number };
+    };
+    assert.deepEqual([meta.modality, meta.federated.mode, meta.federated.rounds], ['tabular', 'hub', 2]);
+    assert.deepEqual(JSON.parse(readFileSync(join(out, 'features.json'), 'utf8')), hosted.features);
+    // A site embeds its own rows, the merchant the owner never saw included, with the saved encoder.
+    const emb = runPretext({}, 'embed', '--encoder', out, '--table', join(dir, 'south.csv'), '--out', join(dir, 'south-emb.csv'), '--json');
+    assert.equal(emb.code, 0, emb.stderr);
+    assert.deepEqual(JSON.parse(emb.stdout), { out: join(dir, 'south-emb.csv'), rows: 300, dim: 32 });
   });
 
   it('runs a securely aggregated federation of three site processes to the end', async () => {

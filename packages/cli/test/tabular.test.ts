@@ -11,23 +11,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { expectedTypes, tableFromRecords, type FeatureSchema } from '@pretext/data';
 import { dpSgdEpsilon, embedTable, preparePublication, type Gallery } from '@pretext/ssl';
-import { checkOnnxExport, checkTryItPanel, launchChromium, runPretext, serveHub } from './fixtures/cli.js';
-
-/** Transactions: amount and hour carry the fraud signal, merchant a little, id none. */
-function transactions(n: number, seed: number, merchants = ['grocery', 'fuel', 'travel', 'online']): string {
-  let s = seed;
-  const rand = (): number => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
-  const lines = ['id,amount,hour,merchant,card_present,fraud'];
-  for (let i = 0; i < n; i++) {
-    const fraud = rand() < 0.25;
-    const amount = fraud ? 50 + rand() * 500 : rand() * 400;
-    const hour = Math.floor(fraud && rand() < 0.5 ? rand() * 6 : rand() * 24);
-    const merchant = merchants[Math.floor(rand() * merchants.length)]!;
-    const present = rand() < (fraud ? 0.3 : 0.8) ? 'yes' : 'no';
-    lines.push(`${seed * 10000 + i},${i % 17 === 0 ? '' : amount.toFixed(2)},${hour},${merchant},${present},${fraud ? 'yes' : 'no'}`);
-  }
-  return `${lines.join('\n')}\n`;
-}
+import { checkOnnxExport, checkTryItPanel, launchChromium, runPretext, serveHub, transactions } from './fixtures/cli.js';
 
 let browser: Browser | undefined;
 

@@ -65,6 +65,11 @@ export interface FederationInput {
    * noise multiplier, and the delta at which each site reports the epsilon it has spent.
    */
   dp?: DpPolicy | null;
+  /**
+   * A table federation's preprocessing (a Pretext feature schema: category levels, quantiles),
+   * fixed by the owner so every site turns its rows into the same inputs; opaque to the hub.
+   */
+  features?: Record<string, unknown> | null;
   /** The recipe every site trains (YAML); each site reads its own data. */
   recipe: string;
 }

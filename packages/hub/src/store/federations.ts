@@ -62,6 +62,7 @@ interface StoredPlan {
   plainKeys: string[];
   secureAggregation: { clip: number } | null;
   dp: DpPolicy | null;
+  features: Record<string, unknown> | null;
 }
 
 export interface FederationInfo extends Omit<StoredPlan, 'plainKeys'> {
@@ -307,6 +308,7 @@ export class Federations {
         plainKeys: o.plainKeys ?? [],
         secureAggregation: o.secureAggregation ?? null,
         dp: o.dp ?? null,
+        features: o.features ?? null,
       };
       const row = await db.one<{ id: number }>(
         'INSERT INTO federations (team_id, name, plan, recipe, status, round, history, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id',
@@ -337,6 +339,7 @@ export class Federations {
       maxUpdateNorm: p.maxUpdateNorm,
       secureAggregation: p.secureAggregation ?? null,
       dp: p.dp ?? null,
+      features: p.features ?? null,
       strategy: p.strategy,
       recipe: f.recipe,
       round: num(f.round),

@@ -9,6 +9,7 @@ import type { Tensor } from '@pretext/torch';
 import {
   carveValidation,
   duringSelection,
+  expectedTypes,
   fitFeatures,
   labeledRows,
   takeRows,
@@ -31,7 +32,7 @@ import { imageViews, type ViewMaker } from '../train/trainer.js';
 import { fingerprint } from '../data/fingerprint.js';
 import { extractFeatures } from '../eval/features.js';
 import { rowsTensor, tabularEncoderMeta, tabularEncoderSpec, type TabularEncoderChoice } from '../modalities/tabular/pretrain.js';
-import { loadTableData, type TableDataSpec } from '../modalities/tabular/source.js';
+import { loadTableData, type TableData, type TableDataSpec } from '../modalities/tabular/source.js';
 import { tabularViews } from '../modalities/tabular/views.js';
 import { scoreFrozenFeatures } from '../transfer/tabular.js';
 import type { FederatedProvenance } from './provenance.js';
@@ -63,9 +64,12 @@ export interface FederatedData {
   dispose(): void;
 }
 
-/** The federated data of a recipe: its images or its table. `limit` shortens image pretraining only. */
-export async function federatedData(recipe: Recipe, o: { quiet?: boolean } = {}): Promise<FederatedData> {
-  if (recipe.data.dataset === 'table') return tableData(recipe);
+/**
+ * The federated data of a recipe: its images or its table. `limit` shortens image pretraining
+ * only; `schema` is a table's preprocessing when it is fixed already (a hosted federation's).
+ */
+export async function federatedData(recipe: Recipe, o: { quiet?: boolean; schema?: FeatureSchema } = {}): Promise<FederatedData> {
+  if (recipe.data.dataset === 'table') return tableData(recipe, o.schema);
   if (recipe.data.dataset === 'text' || recipe.data.dataset === 'events')
     throw new TypeError(`federated simulation reads images and tables; recipe ${recipe.name} trains on ${recipe.data.dataset}`);
   return imageData(recipe, o);
@@ -132,7 +136,7 @@ async function imageData(recipe: Recipe, o: { quiet?: boolean }): Promise<Federa
 }
 
 /** A column's values as strings ('' when missing), one per row. */
-function columnKeys(t: Table, name: string): string[] {
+export function columnKeys(t: Table, name: string): string[] {
   const c = t.columns.find((x) => x.name === name);
   if (!c) throw new TypeError(`${t.source} has no column '${name}' (it has ${t.columns.map((x) => x.name).join(', ')})`);
   if (c.type === 'categorical' || c.type === 'boolean') return Array.from(c.values, (v) => (v < 0 ? '' : c.levels[v]!));
@@ -140,13 +144,28 @@ function columnKeys(t: Table, name: string): string[] {
   return Array.from(c.values, (v) => (Number.isNaN(v) ? '' : String(v)));
 }
 
-async function tableData(recipe: Recipe): Promise<FederatedData> {
+/**
+ * A table recipe's training rows and the preprocessing fitted on them (the recipe's options, its
+ * label kept out of the inputs): what a simulated federation and a hosted one's owner share.
+ */
+export async function tablePreprocessing(recipe: Recipe): Promise<{ data: TableData; schema: FeatureSchema }> {
+  const data = await loadTableData(recipe.data as TableDataSpec);
+  return { data, schema: fitFeatures(data.train, { ...recipe.features, label: data.label }) };
+}
+
+/** A table file read as a fixed preprocessing expects its columns (so codes like '1', '2' stay categories); benchmarks have fixed types. */
+export function withSchemaTypes(spec: TableDataSpec, schema: FeatureSchema): TableDataSpec {
+  return spec.path === undefined ? spec : { ...spec, types: { ...expectedTypes(schema), ...spec.types } };
+}
+
+async function tableData(recipe: Recipe, given?: FeatureSchema): Promise<FederatedData> {
   const spec = recipe.data as TableDataSpec;
-  const data = await loadTableData(spec);
+  // The preprocessing is fitted on all training rows here (or given, fitted by a hosted
+  // federation's owner): a federation could compute the category levels and quantiles from
+  // the sites' summaries instead.
+  const fitted = given ? { data: await loadTableData(withSchemaTypes(spec, given)), schema: given } : await tablePreprocessing(recipe);
+  const { data, schema } = fitted;
   if (!data.label || !data.test) throw new TypeError(`a federated table benchmark needs a label and test rows; ${data.name} has none`);
-  // The preprocessing is fitted on all training rows here: a real federation would compute the
-  // category levels and quantiles from the sites' summaries instead.
-  const schema: FeatureSchema = fitFeatures(data.train, { ...recipe.features, label: data.label });
   const examples = rowsTensor(data.train, schema);
   const { idx, y } = labeledRows(data.train, schema);
   const labels = new Int32Array(data.train.rows).fill(-1);

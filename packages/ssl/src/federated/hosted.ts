@@ -4,13 +4,15 @@
 // only its update. A site keeps its state (what stays local, optimizer, generators, where it is
 // in its examples) on its own disk after every round, so a site that is killed and restarted
 // trains the open round exactly as it would have, and an update it already sent is not counted
-// twice (the hub refuses a second one for the round).
+// twice (the hub refuses a second one for the round). Images and tables federate alike; a table
+// federation's preprocessing (category levels, quantiles) is fitted by the owner on its copy of
+// the recipe's rows and kept on the hub with the plan, so every site encodes its rows the same way.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse as parseYaml } from 'yaml';
 import * as torch from '@pretext/torch';
-import { duringSelection, parsePartition, partitionExamples, ProgressBar } from '@pretext/data';
+import { featureLayout, labeledRows, parsePartition, partitionExamples, ProgressBar, takeRows, type FeatureSchema } from '@pretext/data';
 import {
   decodeWeights,
   encodeWeights,
@@ -30,11 +32,14 @@ import type { EncoderSpec } from '../encoders/encoder.js';
 import type { SSLMethod } from '../methods/method.js';
 import { buildAugment } from '../recipe/augment.js';
 import { validateRecipe, type Recipe } from '../recipe/schema.js';
-import { imageViews } from '../train/trainer.js';
+import { imageViews, type ViewMaker } from '../train/trainer.js';
+import { rowsTensor, tabularEncoderMeta, tabularEncoderSpec, type TabularEncoderChoice } from '../modalities/tabular/pretrain.js';
+import { loadTableData, type TableDataSpec } from '../modalities/tabular/source.js';
+import { tabularViews } from '../modalities/tabular/views.js';
 import { hasTrainingState, writeJsonAtomic } from '../train/state.js';
 import { dpSettings, prepareForDp } from '../train/dpsgd.js';
-import { encoderForData, imageEncoderMeta, saveEncoderRun, scoreEncoder, validationSplit } from '../pipeline.js';
-import { seededMethod } from './data.js';
+import { encoderForData, imageEncoderMeta, saveEncoderRun } from '../pipeline.js';
+import { columnKeys, federatedData, seededMethod, tablePreprocessing, withSchemaTypes } from './data.js';
 import { FederatedSite, readWeights, writeWeights } from './site.js';
 import type { FederatedProvenance } from './provenance.js';
 import { bufferKeys, buildStrategy, sharedKeys, type Strategy } from './strategy.js';
@@ -56,10 +61,14 @@ export interface HostedFederation {
   roundTimeoutS: number;
   strategy: { name: string; share: string; proxMu?: number; emaTau?: number | null };
   secureAggregation?: { clip: number } | null;
+  /** A table federation's preprocessing (a feature schema), fixed by the owner. */
+  features?: Record<string, unknown> | null;
   /** Record-level DP-SGD every site runs (the owner's policy), or null. */
   dp?: DpPolicy | null;
   /** Under DP-SGD: the epsilon each site reported at the policy's delta, by round (1-based) and site. */
   privacy?: Record<string, Record<string, number>>;
+  /** What the owner measured on the global weights after each round (validation kNN, AUROC), by round. */
+  metrics?: Record<string, Record<string, number>>;
   recipe: string;
   round: number;
   submitted: string[];
@@ -82,12 +91,30 @@ const path = (f: FederationRef): string => `/api/federations/${f.team}/${f.name}
 function imageRecipe(recipe: Recipe): DataSpec {
   const d = recipe.data;
   if (d.dataset === 'table' || d.dataset === 'text' || d.dataset === 'events')
-    throw new TypeError(`hosted federations train image encoders for now; recipe ${recipe.name} reads ${d.dataset}`);
+    throw new TypeError(`recipe ${recipe.name} reads ${d.dataset}, not images`);
   return d as DataSpec;
 }
 
-/** The method every party builds from the recipe: the same seed gives the same initial weights everywhere. */
-function recipeMethod(recipe: Recipe): SSLMethod {
+const isTable = (recipe: Recipe): boolean => recipe.data.dataset === 'table';
+
+/** A table federation's preprocessing as the hub keeps it. */
+function federationSchema(info: Pick<HostedFederation, 'features'>, ref: FederationRef): FeatureSchema {
+  const f = info.features as FeatureSchema | null | undefined;
+  if (f?.format !== 'pretext-features/1')
+    throw new TypeError(
+      `${ref.team}/${ref.name} trains a table but the hub holds no preprocessing for it (host it again with this version)`,
+    );
+  return f;
+}
+
+/**
+ * The method every party builds from the recipe (and, for a table, the federation's
+ * preprocessing): the same seed gives the same initial weights everywhere.
+ */
+function recipeMethod(recipe: Recipe, schema?: FeatureSchema): SSLMethod {
+  if (isTable(recipe)) return seededMethod(recipe, tabularEncoderSpec(recipe.encoder as TabularEncoderChoice, schema!));
+  if (recipe.data.dataset === 'text' || recipe.data.dataset === 'events')
+    throw new TypeError(`hosted federations train image and table encoders; recipe ${recipe.name} reads ${recipe.data.dataset}`);
   return seededMethod(recipe, encoderForData(recipe.encoder as EncoderSpec, imageRecipe(recipe)));
 }
 
@@ -114,7 +141,9 @@ export async function hostFederation(
   o: { start?: boolean } = {},
 ): Promise<HostedFederation> {
   const recipe = validateRecipe(parseYaml(recipeText), 'the federation recipe');
-  const method = recipeMethod(recipe);
+  // A table's preprocessing is fitted on the owner's copy of the recipe's training rows.
+  const schema = isTable(recipe) ? (await tablePreprocessing(recipe)).schema : undefined;
+  const method = recipeMethod(recipe, schema);
   // A DP policy the recipe cannot meet is refused here, before any site has trained.
   if (plan.dp) {
     dpSettings(plan.dp);
@@ -133,6 +162,7 @@ export async function hostFederation(
       emaTau: strategy.emaTau,
     },
     plainKeys: [...bufferKeys(method, keys)],
+    ...(schema ? { features: schema as unknown as Record<string, unknown> } : {}),
     recipe: recipeText,
   });
   await client.bytes('PUT', `${path(ref)}/weights`, encodeWeights(weights, { recipe: recipe.name }, shapesOf(method, keys)));
@@ -145,8 +175,8 @@ export interface JoinOptions {
   federation: FederationRef;
   /** The site team this agent submits for. */
   site: string;
-  /** The site's own data (its recipe's `data`); default: the federation recipe's. */
-  data?: DataSpec;
+  /** The site's own data (its recipe's `data`, of the federation recipe's kind); default: the federation recipe's. */
+  data?: Recipe['data'];
   /** Train on part `index` of `of` of the data, split by `spec` with the recipe's seed (benchmarks and tests). */
   shard?: { spec: string; index: number; of: number };
   /** Where the site keeps its state between rounds and restarts. */
@@ -173,25 +203,66 @@ function siteSeed(name: string): number {
   return h % 1_000_003;
 }
 
+/** Indices of part `index` of `of` of a site's examples, split by `spec` with the recipe's seed. */
+function shardIndices(
+  shard: NonNullable<JoinOptions['shard']>,
+  seed: number,
+  labels: Int32Array,
+  keys: (column: string) => string[],
+): number[] {
+  const spec = parsePartition(shard.spec);
+  const p = partitionExamples(spec, {
+    sites: shard.of,
+    seed,
+    labels,
+    ...(spec.kind === 'column' ? { keys: keys(spec.column) } : {}),
+    minPerSite: 2,
+  });
+  return [...p.sites[shard.index]!.indices];
+}
+
+/** What a site trains on: its own examples, and the views the recipe makes of them. */
 async function siteExamples(
   recipe: Recipe,
   o: JoinOptions,
-): Promise<{ images: torch.Tensor; norm: Awaited<ReturnType<typeof inputNormFor>> }> {
-  const data = o.data ?? imageRecipe(recipe);
+  schema?: FeatureSchema,
+): Promise<{ examples: torch.Tensor; makeViews: ViewMaker }> {
+  if (schema) {
+    const spec = (o.data ?? recipe.data) as TableDataSpec;
+    if (spec.dataset !== 'table')
+      throw new TypeError(`${o.federation.team}/${o.federation.name} trains on a table; --data reads ${spec.dataset}`);
+    // Only the site's training rows: a labeled file's test rows stay held out, as in every run.
+    let rows = (await loadTableData(withSchemaTypes(spec, schema))).train;
+    if (o.shard) {
+      const labels = new Int32Array(rows.rows).fill(-1);
+      if (schema.label && rows.columns.some((c) => c.name === schema.label!.name)) {
+        const l = labeledRows(rows, schema);
+        l.idx.forEach((r, k) => (labels[r] = l.y[k]!));
+      }
+      const table = rows;
+      rows = takeRows(
+        rows,
+        shardIndices(o.shard, recipe.seed, labels, (c) => columnKeys(table, c)),
+      );
+    }
+    return { examples: rowsTensor(rows, schema), makeViews: tabularViews };
+  }
+  const data = (o.data ?? imageRecipe(recipe)) as DataSpec;
   const set = await loadImageSet(data, 'train', { quiet: o.quiet });
   const limit = Math.min(data.limit ?? Infinity, set.images.size(0));
   let indices = Array.from({ length: limit }, (_, i) => i);
   if (o.shard) {
     if (!set.labels) throw new TypeError(`${set.source} has no labels to split by ${o.shard.spec}`);
     const labels = Int32Array.from((set.labels.narrow(0, 0, limit).data() as BigInt64Array).subarray(0, limit), Number);
-    const p = partitionExamples(parsePartition(o.shard.spec), { sites: o.shard.of, seed: recipe.seed, labels, minPerSite: 2 });
-    indices = [...p.sites[o.shard.index]!.indices];
+    indices = shardIndices(o.shard, recipe.seed, labels, (c) => {
+      throw new TypeError(`image data has no column '${c}' to split by`);
+    });
   }
   const images = torch.keep(torch.tidy(() => set.images.indexSelect(0, torch.tensor(BigInt64Array.from(indices, (x) => BigInt(x))))));
   const norm = await inputNormFor(data, set as LabeledSet);
   set.images.dispose();
   set.labels?.dispose();
-  return { images, norm };
+  return { examples: images, makeViews: imageViews(buildAugment(recipe.augment), norm) };
 }
 
 /**
@@ -230,14 +301,15 @@ export async function joinFederation(o: JoinOptions): Promise<JoinResult> {
     ...(info.strategy.name === 'fedprox' ? { proxMu: info.strategy.proxMu } : {}),
     ...(info.strategy.name === 'fedema' && info.strategy.emaTau != null ? { emaTau: info.strategy.emaTau } : {}),
   });
-  const { images, norm } = await siteExamples(recipe, o);
-  const method = recipeMethod(recipe);
+  const schema = isTable(recipe) ? federationSchema(info, o.federation) : undefined;
+  const { examples, makeViews } = await siteExamples(recipe, o, schema);
+  const method = recipeMethod(recipe, schema);
   const keys = sharedKeys(method, strategy.share);
   const site = new FederatedSite({
     name: o.site,
-    examples: images,
+    examples,
     method,
-    makeViews: imageViews(buildAugment(recipe.augment), norm),
+    makeViews,
     train: { ...recipe.train, seed: recipe.seed },
     rounds: info.rounds,
     localEpochs: info.localEpochs,
@@ -408,9 +480,9 @@ export async function saveHostedEncoder(
 ): Promise<{ info: HostedFederation; outDir: string }> {
   const info = await client.call<HostedFederation>('GET', path(ref));
   const recipe = federationRecipe(info, ref);
-  const data = imageRecipe(recipe);
+  const schema = isTable(recipe) ? federationSchema(info, ref) : undefined;
   const { weights } = decodeWeights((await client.bytes('GET', `${path(ref)}/weights`)).bytes);
-  const method = recipeMethod(recipe);
+  const method = recipeMethod(recipe, schema);
   writeWeights(method, weights);
   method.eval();
   const strategy = buildStrategy(info.strategy.name, { share: info.strategy.share as Strategy['share'] });
@@ -423,51 +495,71 @@ export async function saveHostedEncoder(
     minSites: info.minSites,
     strategy: { ...strategy, name: info.strategy.name },
     secureAggregation: info.secureAggregation ? { clip: info.secureAggregation.clip, clippedCoordinates: NaN } : false,
-    perRound: info.history.map((r) => ({ round: r.round, bytesIn: r.bytesIn, bytesOut: r.bytesOut, sites: r.sites.length, loss: NaN })),
+    perRound: info.history.map((r) => ({
+      round: r.round,
+      bytesIn: r.bytesIn,
+      bytesOut: r.bytesOut,
+      sites: r.sites.length,
+      loss: NaN,
+      ...(info.metrics?.[String(r.round)]?.valKnn === undefined ? {} : { valKnn: info.metrics[String(r.round)]!.valKnn }),
+    })),
     epsilon: spentPrivacy(info),
     ...(info.dp ? { dp: { ...info.dp, sampling: 'poisson' as const } } : {}),
   };
   mkdirSync(outDir, { recursive: true });
-  const spec = encoderForData(recipe.encoder as EncoderSpec, data);
-  // The input normalization is the recipe data's (fixed for Fashion-MNIST; measured on the owner's copy otherwise).
-  const set = await loadImageSet(data, 'train', { quiet: true });
-  const norm = await inputNormFor(data, set);
-  set.images.dispose();
-  set.labels?.dispose();
-  saveEncoderRun(
-    outDir,
-    method.backbone,
-    imageEncoderMeta(recipe, spec, method.backbone.outDim, norm, {
-      dataFingerprint: `federation ${ref.team}/${ref.name} round ${info.round}`,
-      trainSteps: 0,
-      trainSeconds: 0,
-      federated: provenance,
-    }),
-  );
+  const lineage = {
+    dataFingerprint: `federation ${ref.team}/${ref.name} round ${info.round}`,
+    trainSteps: 0,
+    trainSeconds: 0,
+    federated: provenance,
+  };
+  if (schema) {
+    const spec = tabularEncoderSpec(recipe.encoder as TabularEncoderChoice, schema);
+    const l = featureLayout(schema);
+    const width = torch.zeros([1, l.numeric + l.indicators + l.cardinalities.length]);
+    const tableSpec = recipe.data as TableDataSpec;
+    const meta = tabularEncoderMeta(spec, schema, width, method.backbone.outDim, {
+      tableData: tableSpec,
+      method: recipe.method.name,
+      recipe: recipe.name,
+      dataset: tableSpec.name ?? `table-file:${tableSpec.path}`,
+      ...lineage,
+    });
+    width.dispose();
+    saveEncoderRun(outDir, method.backbone, meta, { 'features.json': schema });
+  } else {
+    const data = imageRecipe(recipe);
+    const spec = encoderForData(recipe.encoder as EncoderSpec, data);
+    // The input normalization is the recipe data's (fixed for Fashion-MNIST; measured on the owner's copy otherwise).
+    const set = await loadImageSet(data, 'train', { quiet: true });
+    const norm = await inputNormFor(data, set);
+    set.images.dispose();
+    set.labels?.dispose();
+    saveEncoderRun(outDir, method.backbone, imageEncoderMeta(recipe, spec, method.backbone.outDim, norm, lineage));
+  }
   writeJsonAtomic(join(outDir, 'federation.json'), { federation: `${ref.team}/${ref.name}`, status: info.status, ...provenance });
   return { info, outDir };
 }
 
+/** The name a validation score is recorded under on the hub: valKnn, valAuroc, valAccuracy. */
+const metricName = (score: string): string => (score === 'knn' ? 'valKnn' : `val${score[0]!.toUpperCase()}${score.slice(1)}`);
+
 /**
- * The owner's evaluator: after every completed round it pulls the global weights, scores them by
- * kNN on the validation split carved from the recipe's labeled training data (the test split is
- * never read), and records the figure on the hub for the federation page's curve.
+ * The owner's evaluator: after every completed round it pulls the global weights, scores them on
+ * the validation split carved from the recipe's labeled training data (images: kNN; tables: the
+ * final-score protocol's linear head, AUROC or accuracy; the test split is never read), and
+ * records the figure on the hub for the federation page's curve.
  */
 export async function watchFederation(
   client: HubClient,
   ref: FederationRef,
-  o: { pollMs?: number; quiet?: boolean; onRound?: (round: number, valKnn: number) => void } = {},
+  o: { pollMs?: number; quiet?: boolean; onRound?: (round: number, scores: Record<string, number>) => void } = {},
 ): Promise<HostedFederation> {
-  let info = await client.call<HostedFederation & { metrics?: Record<string, Record<string, number>> }>('GET', path(ref));
+  let info = await client.call<HostedFederation>('GET', path(ref));
   const recipe = federationRecipe(info, ref);
-  const data = imageRecipe(recipe);
-  const set = await loadImageSet(data, 'train', { quiet: o.quiet });
-  if (!set.labels) throw new TypeError(`${set.source} has no labels: a kNN curve needs them`);
-  const norm = await inputNormFor(data, set);
-  const curve = validationSplit(set as LabeledSet);
-  set.images.dispose();
-  set.labels.dispose();
-  const method = recipeMethod(recipe);
+  const schema = isTable(recipe) ? federationSchema(info, ref) : undefined;
+  const data = await federatedData(recipe, { quiet: o.quiet, ...(schema ? { schema } : {}) });
+  const method = recipeMethod(recipe, schema);
   try {
     for (;;) {
       const done = Object.keys(info.metrics ?? {}).map(Number);
@@ -477,18 +569,16 @@ export async function watchFederation(
         const round = Number(got.headers.get('x-pretext-round'));
         writeWeights(method, decodeWeights(got.bytes).weights);
         method.eval();
-        const valKnn = duringSelection(
-          `validation kNN of ${ref.team}/${ref.name} after round ${round}`,
-          () => scoreEncoder(method.backbone, norm, curve.train, curve.validation, { knn: true, linear: false }).knn!,
-        );
-        await client.call('POST', `${path(ref)}/rounds/${round}/metrics`, { metrics: { valKnn } });
-        o.onRound?.(round, valKnn);
+        const scores = data.validation(method);
+        const metrics = Object.fromEntries(Object.entries(scores).map(([k, v]) => [metricName(k), v]));
+        await client.call('POST', `${path(ref)}/rounds/${round}/metrics`, { metrics });
+        o.onRound?.(round, scores);
       } else if (info.status === 'finished' || info.status === 'stopped') break;
       else await sleep(o.pollMs ?? 2000);
       info = await client.call('GET', path(ref));
     }
   } finally {
-    for (const t of [curve.train.images, curve.train.labels, curve.validation.images, curve.validation.labels]) t.dispose();
+    data.dispose();
   }
   return info;
 }

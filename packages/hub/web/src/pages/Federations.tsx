@@ -37,6 +37,13 @@ export interface Federation {
 
 const mb = (b: number): string => (b / 1e6).toFixed(1);
 
+/** The validation scores `pretext federate watch` records, as the page shows them. */
+const SCORES = [
+  { key: 'valKnn', label: 'kNN', unit: 'kNN %', scale: 100, show: (v?: number) => pct(v) },
+  { key: 'valAuroc', label: 'AUROC', unit: 'AUROC', scale: 1, show: (v?: number) => (v === undefined ? '-' : v.toFixed(3)) },
+  { key: 'valAccuracy', label: 'accuracy', unit: 'accuracy %', scale: 100, show: (v?: number) => pct(v) },
+] as const;
+
 export function FederationList() {
   const list = useLoad(() => api<Federation[]>('GET', '/api/federations'), []);
   if (list.error) return <p className="error">{list.error}</p>;
@@ -69,9 +76,12 @@ export function FederationPage({ team, name }: { team: string; name: string }) {
   if (fed.error) return <p className="error">{fed.error}</p>;
   const f = fed.data;
   if (!f) return <p className="muted">Loading…</p>;
-  const knn = Object.entries(f.metrics)
-    .filter(([, m]) => typeof m.valKnn === 'number')
-    .map(([r, m]) => [Number(r), 100 * m.valKnn!] as [number, number])
+  // The owner's validation score by round: kNN for images, AUROC or accuracy for tables.
+  const measured = Object.values(f.metrics).flatMap((m) => Object.keys(m));
+  const metric = SCORES.find((m) => measured.includes(m.key)) ?? SCORES[0]!;
+  const curve = Object.entries(f.metrics)
+    .filter(([, m]) => typeof m[metric.key] === 'number')
+    .map(([r, m]) => [Number(r), metric.scale * m[metric.key]!] as [number, number])
     .sort((a, b) => a[0] - b[0]);
   return (
     <section>
@@ -87,9 +97,9 @@ export function FederationPage({ team, name }: { team: string; name: string }) {
         Sites: {f.sites.join(', ')}. A round closes when all are in, or after {f.roundTimeoutS} s with {f.minSites}.
         {f.status === 'running' && ` In for round ${f.round + 1}: ${f.submitted.length ? f.submitted.join(', ') : 'none yet'}.`}
       </p>
-      <h2>Validation kNN of the global encoder</h2>
-      {knn.length > 0 ? (
-        <LineChart lines={[{ name: 'validation kNN %', points: knn }]} xLabel="round" yLabel="validation kNN %" />
+      <h2>Validation {metric.label} of the global encoder</h2>
+      {curve.length > 0 ? (
+        <LineChart lines={[{ name: `validation ${metric.unit}`, points: curve }]} xLabel="round" yLabel={`validation ${metric.unit}`} />
       ) : (
         <p className="muted">No measurements yet: the owner records them with pretext federate watch.</p>
       )}
@@ -110,7 +120,7 @@ export function FederationPage({ team, name }: { team: string; name: string }) {
             <th>closed by</th>
             <th>MB in</th>
             <th>MB out</th>
-            <th>validation kNN</th>
+            <th>validation {metric.label}</th>
           </tr>
         </thead>
         <tbody>
@@ -121,7 +131,7 @@ export function FederationPage({ team, name }: { team: string; name: string }) {
               <td>{r.closedBy}</td>
               <td>{mb(r.bytesIn)}</td>
               <td>{mb(r.bytesOut)}</td>
-              <td>{pct(f.metrics[String(r.round)]?.valKnn)}</td>
+              <td>{metric.show(f.metrics[String(r.round)]?.[metric.key])}</td>
             </tr>
           ))}
         </tbody>

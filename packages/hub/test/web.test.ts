@@ -234,6 +234,26 @@ describe('hub web UI', () => {
     assert.match((await page.locator('pre.recipe').textContent())!, /<img src=x onerror/);
     assert.equal(await page.evaluate(() => (window as unknown as { pwnedFed?: number }).pwnedFed), undefined);
     await page.screenshot({ path: join(shots, 'federation.png'), fullPage: true });
+
+    // A table federation's owner records validation AUROC: the page plots and tabulates that instead.
+    const t = '/api/federations/vision/ledger';
+    await call('POST', t, admin, {
+      sites: ['vision'],
+      rounds: 2,
+      localEpochs: 1,
+      strategy: { name: 'fedavg', share: 'all', aggregation: { kind: 'mean' }, optimizer: { name: 'sgd', lr: 1 } },
+      recipe: 'name: ledger\n',
+    });
+    await call('PUT', `${t}/weights`, admin, undefined, w([1, 2]));
+    await call('POST', `${t}/control`, admin, { action: 'start' });
+    await call('PUT', `${t}/rounds/1/updates/vision`, admin, undefined, w([0.5, 0.5], { examples: '10' }));
+    await call('POST', `${t}/rounds/1/metrics`, admin, { metrics: { valAuroc: 0.7125 } });
+    await page.goto(`${url}/#/f/vision/ledger`);
+    await page.getByRole('heading', { name: 'vision/ledger' }).waitFor();
+    const ledger = page.getByTestId('federation-rounds');
+    assert.match((await ledger.locator('thead').textContent())!, /validation AUROC/);
+    assert.match((await ledger.locator('tbody tr').first().textContent())!, /0\.713$/);
+    assert.equal(await page.locator('svg[aria-label="validation AUROC by round"] path').count(), 1);
   });
 
   it('manages teams, members and tokens', async () => {

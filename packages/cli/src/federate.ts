@@ -15,10 +15,11 @@ export const FEDERATE_HELP: Record<string, string> = {
                  [--secure-aggregation [--clip X]] [--dp-noise SIGMA --dp-clip C [--dp-delta D]]
                  [--partition-seed S] [--out DIR] [--json]
 
-Federated pretraining of the recipe's encoder by N simulated sites in this process, through the
-same coordinator a hub runs: each round every site starts from the global weights, trains on
-its own examples only, and sends the difference in what the strategy shares; the coordinator
-checks and combines the updates and moves the global weights. The run folder is an encoder run
+Federated pretraining of the recipe's encoder (images, a table or event histories) by N
+simulated sites in this process, through the same coordinator a hub runs: each round every
+site starts from the global weights, trains on its own examples only, and sends the difference
+in what the strategy shares; the coordinator checks and combines the updates and moves the
+global weights. The run folder is an encoder run
 (eval, transfer-report, report, push work on it) with federation.json (sites, partition counts
 per class, strategy, bytes per round), partition.json, metrics.jsonl and federation.svg.
 

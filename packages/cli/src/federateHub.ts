@@ -38,8 +38,8 @@ with the recipe's initial weights and the invited site teams, and starts it. Eac
 'join' on its own machine: it dials out to the hub (no inbound port), trains every round on its
 own examples and sends only its update; killed and restarted with the same --state folder
 (default .pretext-federation/<team>-<name>-<site>), it goes on at the open round. --data takes
-the site's own recipe (its data section: images, or a table the site encodes with the
-preprocessing the owner fitted at 'host'); --shard SPEC:I/N trains on part I of N of the
+the site's own recipe (its data section: images, or a table or event file the site encodes
+with the preprocessing the owner fitted at 'host'); --shard SPEC:I/N trains on part I of N of the
 federation recipe's data (e.g. dirichlet:0.1:0/8), for trying a federation out on a benchmark.
 Only writers of the owner team host, start, pause, resume or stop; only a site team's writers
 submit for that site. --secure-aggregation: the hub only ever holds the sum of masked updates
@@ -50,9 +50,9 @@ to C, Gaussian noise of std SIGMA*C, Poisson sampling; the recipe needs a loss t
 over examples and no BatchNorm) and reports the epsilon it has spent at delta (--dp-delta,
 default 1e-5) after each round; the hub shows it per site and 'save' records it. 'watch'
 (the owner, on labeled data of the recipe's kind) scores the global encoder after every round
-(images: validation kNN; tables: AUROC or accuracy of a linear head) and records it on the
-hub, where the federation page plots it. 'save' writes the global encoder as a run folder
-(eval, embed, push read it).`;
+(images: validation kNN; tables, histories: AUROC or accuracy of a linear head) and records
+it on the hub, where the federation page plots it. 'save' writes the global encoder as a run
+folder (eval, embed, push read it).`;
 
 const positiveNumber = (v: string | undefined, name: string): number | undefined => {
   if (v === undefined) return undefined;

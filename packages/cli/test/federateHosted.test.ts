@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FeatureSchema } from '@pretext/data';
 import { decodeWeights } from '@pretext/hub/client';
-import { bin, runPretext, tinyImageRecipe, transactions } from './fixtures/cli.js';
+import { bin, runPretext, shoppingHistories, tinyImageRecipe, transactions } from './fixtures/cli.js';
 
 const freePort = (): Promise<number> =>
   new Promise((resolve) => {
@@ -378,6 +378,85 @@ train: { epochs: 2, batchSize: 64, optimizer: { name: adamw, lr: 0.001 } }
     const emb = runPretext({}, 'embed', '--encoder', out, '--table', join(dir, 'south.csv'), '--out', join(dir, 'south-emb.csv'), '--json');
     assert.equal(emb.code, 0, emb.stderr);
     assert.deepEqual(JSON.parse(emb.stdout), { out: join(dir, 'south-emb.csv'), rows: 300, dim: 32 });
+  });
+
+  it('federates histories: the owner fixes the event preprocessing, each site trains on its own clients, and the saved encoder embeds theirs', async () => {
+    // Three banks' clients: the owner's labeled copy and each site's own event and label files.
+    for (const [k, party] of ['lab', 'north', 'south'].entries()) {
+      shoppingHistories(join(dir, `${party}-events.csv`), join(dir, `${party}-status.csv`), 120, 11 + k);
+      writeFileSync(
+        join(dir, `${party}-events.yaml`),
+        `name: coles-clients
+data:
+  dataset: events
+  path: ${join(dir, `${party}-events.csv`)}
+  entity: client
+  time: day
+  labels: { path: ${join(dir, `${party}-status.csv`)}, label: status }
+  maxLength: 32
+encoder: { type: event-gru, config: { embedDim: 4, hidden: 32 } }
+method: { name: coles, config: { minEvents: 3 } }
+train: { epochs: 2, batchSize: 32, optimizer: { name: adam, lr: 0.003 } }
+`,
+      );
+    }
+    const h = runPretext(env.lab!, 'federate', 'host', 'lab/clients', join(dir, 'lab-events.yaml'), '--sites', 'north,south', '--json');
+    assert.equal(h.code, 0, h.stderr);
+    const hosted = JSON.parse(h.stdout) as {
+      features: { format: string; categorical: { name: string; levels: string[] }[]; maxLength: number };
+    };
+    assert.equal(hosted.features.format, 'pretext-events/1');
+    assert.deepEqual(hosted.features.categorical, [{ name: 'merchant', levels: ['grocery', 'online', 'store'] }]);
+    const agents = (['north', 'south'] as const).map((team) =>
+      join_(
+        env[team]!,
+        'lab/clients',
+        '--site',
+        team,
+        '--data',
+        join(dir, `${team}-events.yaml`),
+        '--state',
+        join(dir, `clients-${team}`),
+        '--poll',
+        '0.1',
+      ),
+    );
+    for (const a of agents) {
+      const done = await a.done;
+      assert.equal(done.code, 0, done.out);
+      assert.match(done.out, /federation finished; updates in rounds 1, 2/);
+    }
+    const w = runPretext(env.lab!, 'federate', 'watch', 'lab/clients');
+    assert.equal(w.code, 0, w.stderr);
+    const auroc = Number(/round 2: validation AUROC ([\d.]+)/.exec(w.stdout)?.[1]);
+    assert.ok(auroc >= 0 && auroc <= 1, w.stdout);
+    const out = join(dir, 'clients-saved');
+    const saved = runPretext(env.lab!, 'federate', 'save', 'lab/clients', '--out', out);
+    assert.equal(saved.code, 0, saved.stderr);
+    const meta = JSON.parse(readFileSync(join(out, 'encoder.json'), 'utf8')) as {
+      modality: string;
+      inputShape: number[];
+      federated: { mode: string };
+    };
+    assert.deepEqual([meta.modality, meta.federated.mode, meta.inputShape[0]], ['sequence', 'hub', 32]);
+    assert.deepEqual(JSON.parse(readFileSync(join(out, 'events.json'), 'utf8')), hosted.features);
+    const emb = runPretext(
+      {},
+      'embed',
+      '--encoder',
+      out,
+      '--events',
+      join(dir, 'south-events.csv'),
+      '--entity',
+      'client',
+      '--time',
+      'day',
+      '--out',
+      join(dir, 'south-clients.csv'),
+      '--json',
+    );
+    assert.equal(emb.code, 0, emb.stderr);
+    assert.deepEqual(JSON.parse(emb.stdout), { out: join(dir, 'south-clients.csv'), rows: 120, dim: 32 });
   });
 
   it('runs a securely aggregated federation of three site processes to the end', async () => {

@@ -19,39 +19,8 @@ import {
   launchChromium,
   runPretext,
   serveHub,
+  shoppingHistories,
 } from './fixtures/cli.js';
-
-/**
- * Clients who churn shop ever less often and mostly online; the others shop weekly in stores.
- * Rows are written in shuffled order, with one exact duplicate, so grouping has work to do.
- */
-function transactions(path: string, labelsPath: string | null, clients: number, seed: number, extraType?: string): void {
-  let s = seed;
-  const rand = (): number => {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    return s / 2 ** 32;
-  };
-  const rows: string[] = [];
-  const labels: string[] = [];
-  for (let c = 0; c < clients; c++) {
-    const churn = c % 2 === 1;
-    labels.push(`c${seed}-${c},${churn ? 'churned' : 'stayed'}`);
-    let day = Math.floor(rand() * 10);
-    const n = 8 + Math.floor(rand() * 20);
-    for (let k = 0; k < n; k++) {
-      day += churn ? 3 + Math.floor(rand() * 4 * (1 + k / 4)) : 6 + Math.floor(rand() * 3);
-      const type = extraType && k === 0 ? extraType : churn ? (rand() < 0.7 ? 'online' : 'grocery') : rand() < 0.7 ? 'store' : 'grocery';
-      rows.push(`c${seed}-${c},${day},${type},${(churn ? 20 : 60) + Math.floor(rand() * 30)}`);
-    }
-  }
-  for (let i = rows.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [rows[i], rows[j]] = [rows[j]!, rows[i]!];
-  }
-  rows.push(rows[0]!);
-  writeFileSync(path, `client,day,merchant,amount\n${rows.join('\n')}\n`);
-  if (labelsPath) writeFileSync(labelsPath, `client,status\n${labels.join('\n')}\nnobody,stayed\n`);
-}
 
 let browser: Browser | undefined;
 
@@ -61,7 +30,7 @@ describe('event histories through the CLI', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-events-'));
     const env = { XDG_CONFIG_HOME: join(dir, 'config'), PRETEXT_CACHE: join(dir, 'cache') };
     const pretext = (...args: string[]) => runPretext(env, ...args);
-    transactions(join(dir, 'tx.csv'), join(dir, 'status.csv'), 200, 1);
+    shoppingHistories(join(dir, 'tx.csv'), join(dir, 'status.csv'), 200, 1);
     writeFileSync(
       join(dir, 'r.yaml'),
       `name: coles-bank
@@ -189,7 +158,7 @@ train: { epochs: 6, batchSize: 32, optimizer: { name: adam, lr: 0.003 } }
       const other = { XDG_CONFIG_HOME: join(dir, 'config2'), PRETEXT_CACHE: join(dir, 'cache2') };
       const theirs = (...args: string[]) => runPretext(other, ...args);
       assert.equal(theirs('login', '--hub', hub.url, '--token', hub.token).code, 0);
-      transactions(join(dir, 'their.csv'), null, 30, 9, 'travel');
+      shoppingHistories(join(dir, 'their.csv'), null, 30, 9, 'travel');
       const out = join(dir, 'emb.csv');
       const emb = theirs(
         'embed',
@@ -238,6 +207,55 @@ train: { epochs: 6, batchSize: 32, optimizer: { name: adam, lr: 0.003 } }
     } finally {
       hub.server.kill('SIGTERM');
     }
+  });
+
+  it('federates histories in the simulator: clients split among sites by label skew, scored on the test entities', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-events-fed-'));
+    const env = { XDG_CONFIG_HOME: join(dir, 'config'), PRETEXT_CACHE: join(dir, 'cache') };
+    shoppingHistories(join(dir, 'tx.csv'), join(dir, 'status.csv'), 200, 5);
+    writeFileSync(
+      join(dir, 'r.yaml'),
+      `name: coles-fed
+data:
+  dataset: events
+  path: ${join(dir, 'tx.csv')}
+  entity: client
+  time: day
+  labels: { path: ${join(dir, 'status.csv')}, label: status }
+  maxLength: 32
+encoder: { type: event-gru, config: { embedDim: 4, hidden: 32 } }
+method: { name: coles, config: { minEvents: 3 } }
+train: { epochs: 3, batchSize: 32, optimizer: { name: adam, lr: 0.003 } }
+`,
+    );
+    const out = join(dir, 'fed');
+    const r = runPretext(
+      env,
+      'federate',
+      'simulate',
+      join(dir, 'r.yaml'),
+      '--sites',
+      '3',
+      '--partition',
+      'dirichlet:1',
+      '--out',
+      out,
+      '--json',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const res = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { metric: string; linear: number; rounds: number };
+    assert.deepEqual([res.metric, res.rounds], ['auroc', 3]);
+    // Churners shop online and ever less often: a trained history encoder separates them.
+    assert.ok(res.linear > 0.7 && res.linear <= 1, `AUROC ${res.linear}`);
+    const fed = JSON.parse(readFileSync(join(out, 'federation.json'), 'utf8')) as { sites: { examples: number; classCounts: number[] }[] };
+    // The 161 labeled training clients (a fifth held out), and the one without events, among three sites.
+    assert.equal(
+      fed.sites.reduce((a, s) => a + s.examples, 0),
+      161,
+    );
+    const meta = JSON.parse(readFileSync(join(out, 'encoder.json'), 'utf8')) as { modality: string; federated: { mode: string } };
+    assert.deepEqual([meta.modality, meta.federated.mode], ['sequence', 'simulated']);
+    assert.ok(existsSync(join(out, 'events.json')));
   });
 });
 

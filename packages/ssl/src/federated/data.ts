@@ -1,15 +1,20 @@
 // What a simulated federation needs from a modality: the training examples the sites split
 // (with their classes, and a column's values for natural partitions), the views a method
 // trains on, the encoder, a validation score for choices, and the final scores on the test
-// split, read once per encoder. Images score by kNN and a linear probe; tables by the tabular
-// final-score protocol (a regularized linear head, AUROC for binary labels), overall and, when
-// sites are a column's values, on each site's own test rows.
+// split, read once per encoder. Images score by kNN and a linear probe; tables and histories by
+// the final-score protocol (a regularized linear head on frozen features, AUROC for binary
+// labels), tables overall and, when sites are a column's values, on each site's own test rows.
 import * as torch from '@pretext/torch';
 import type { Tensor } from '@pretext/torch';
 import {
   carveValidation,
   duringSelection,
   expectedTypes,
+  fitEvents,
+  labeledEntities,
+  takeHistories,
+  type EventSchema,
+  type Histories,
   fitFeatures,
   labeledRows,
   takeRows,
@@ -34,6 +39,15 @@ import { extractFeatures } from '../eval/features.js';
 import { rowsTensor, tabularEncoderMeta, tabularEncoderSpec, type TabularEncoderChoice } from '../modalities/tabular/pretrain.js';
 import { loadTableData, type TableData, type TableDataSpec } from '../modalities/tabular/source.js';
 import { tabularViews } from '../modalities/tabular/views.js';
+import {
+  EVENTS_FILE,
+  historiesTensor,
+  sequenceEncoderMeta,
+  sequenceEncoderSpec,
+  type SequenceEncoderChoice,
+} from '../modalities/sequence/pretrain.js';
+import { loadEventData, type EventData, type EventDataSpec } from '../modalities/sequence/source.js';
+import { sequenceViews } from '../modalities/sequence/views.js';
 import { scoreFrozenFeatures } from '../transfer/tabular.js';
 import type { FederatedProvenance } from './provenance.js';
 
@@ -68,10 +82,14 @@ export interface FederatedData {
  * The federated data of a recipe: its images or its table. `limit` shortens image pretraining
  * only; `schema` is a table's preprocessing when it is fixed already (a hosted federation's).
  */
-export async function federatedData(recipe: Recipe, o: { quiet?: boolean; schema?: FeatureSchema } = {}): Promise<FederatedData> {
-  if (recipe.data.dataset === 'table') return tableData(recipe, o.schema);
-  if (recipe.data.dataset === 'text' || recipe.data.dataset === 'events')
-    throw new TypeError(`federated simulation reads images and tables; recipe ${recipe.name} trains on ${recipe.data.dataset}`);
+export async function federatedData(
+  recipe: Recipe,
+  o: { quiet?: boolean; schema?: FeatureSchema | EventSchema } = {},
+): Promise<FederatedData> {
+  if (recipe.data.dataset === 'table') return tableData(recipe, o.schema as FeatureSchema | undefined);
+  if (recipe.data.dataset === 'events') return historyData(recipe, o.schema as EventSchema | undefined);
+  if (recipe.data.dataset === 'text')
+    throw new TypeError(`federated training reads images, tables and histories; recipe ${recipe.name} trains on text`);
   return imageData(recipe, o);
 }
 
@@ -135,6 +153,38 @@ async function imageData(recipe: Recipe, o: { quiet?: boolean }): Promise<Federa
   };
 }
 
+/** Frozen features of labeled examples and their classes. */
+interface Features {
+  x: Tensor;
+  y: Int32Array;
+}
+
+/** The final-score protocol's regularized linear head, fitted on `a` and scored on `b` (both freed). */
+function headScore(a: Features, b: Features, classes: number): number {
+  const s = scoreFrozenFeatures(a, b, classes);
+  a.x.dispose();
+  b.x.dispose();
+  return s.linear;
+}
+
+/**
+ * The choice score of tables and histories: the same head on a carved fifth of the labeled
+ * training examples' features (freed), AUROC for two classes, accuracy otherwise.
+ */
+function carvedScore(method: SSLMethod, all: Features, classes: number): Record<string, number> {
+  const carved = carveValidation(all.y.length, Math.max(1, Math.floor(all.y.length / 5)));
+  const pick = (rows: Uint32Array): Features => {
+    const ix = torch.tensor(BigInt64Array.from(rows, (r) => BigInt(r)));
+    const x = torch.keep(all.x.indexSelect(0, ix));
+    ix.dispose();
+    return { x, y: Int32Array.from(rows, (r) => all.y[r]!) };
+  };
+  const v = headScore(pick(carved.train), pick(carved.validation), classes);
+  all.x.dispose();
+  method.train();
+  return { [classes === 2 ? 'auroc' : 'accuracy']: v };
+}
+
 /** A column's values as strings ('' when missing), one per row. */
 export function columnKeys(t: Table, name: string): string[] {
   const c = t.columns.find((x) => x.name === name);
@@ -190,12 +240,7 @@ async function tableData(recipe: Recipe, given?: FeatureSchema): Promise<Federat
     rows.dispose();
     return { x, y: Int32Array.from(keep, ([, k]) => l.y[k]!) };
   };
-  const score = (a: { x: Tensor; y: Int32Array }, b: { x: Tensor; y: Int32Array }): number => {
-    const s = scoreFrozenFeatures(a, b, classes);
-    a.x.dispose();
-    b.x.dispose();
-    return s.linear;
-  };
+  const score = (a: Features, b: Features): number => headScore(a, b, classes);
   /** The final-score protocol on frozen features of `method` (none: the raw rows), overall and per site. */
   const finalScore = async (
     method: SSLMethod | null,
@@ -237,23 +282,8 @@ async function tableData(recipe: Recipe, given?: FeatureSchema): Promise<Federat
     keys: (c) => columnKeys(data.train, c),
     makeViews: tabularViews,
     encoderSpec,
-    validation(method) {
-      // The final-score protocol on a carved fifth of the labeled training rows.
-      return duringSelection('validation score of a federated table encoder', () => {
-        const all = labeled(method, data.train);
-        const carved = carveValidation(all.y.length, Math.max(1, Math.floor(all.y.length / 5)));
-        const pick = (rows: Uint32Array) => {
-          const ix = torch.tensor(BigInt64Array.from(rows, (r) => BigInt(r)));
-          const x = torch.keep(all.x.indexSelect(0, ix));
-          ix.dispose();
-          return { x, y: Int32Array.from(rows, (r) => all.y[r]!) };
-        };
-        const v = score(pick(carved.train), pick(carved.validation));
-        all.x.dispose();
-        method.train();
-        return { [schema.label!.classes.length === 2 ? 'auroc' : 'accuracy']: v };
-      });
-    },
+    validation: (method) =>
+      duringSelection('validation score of a federated table encoder', () => carvedScore(method, labeled(method, data.train), classes)),
     baselineScore: (purpose, partition) => finalScore(null, purpose, partition),
     finalScore: (method, purpose, partition, onlySite) => finalScore(method, purpose, partition, onlySite),
     meta: (method, run) =>
@@ -265,6 +295,74 @@ async function tableData(recipe: Recipe, given?: FeatureSchema): Promise<Federat
         ...run,
       }),
     files: { 'features.json': schema },
+    testReads: () => data.test!.openings,
+    dispose: () => examples.dispose(),
+  };
+}
+
+/**
+ * An event recipe's training histories and the event preprocessing fitted on them (kept
+ * levels, scales, the length cut): what a simulated federation and a hosted one's owner share.
+ */
+export async function historyPreprocessing(recipe: Recipe): Promise<{ data: EventData; schema: EventSchema }> {
+  const data = await loadEventData(recipe.data as EventDataSpec);
+  return { data, schema: fitEvents(data.train, { maxLength: data.maxLength, typeField: data.typeField }) };
+}
+
+/** An event file read as a fixed event preprocessing expects its fields (categories stay categories). */
+export function withEventTypes(spec: EventDataSpec, schema: EventSchema): EventDataSpec {
+  if (spec.path === undefined) return spec;
+  const types = Object.fromEntries([
+    ...schema.categorical.map((c) => [c.name, 'categorical' as const]),
+    ...schema.numeric.map((c) => [c.name, 'numeric' as const]),
+  ]);
+  return { ...spec, types: { ...types, ...spec.types } };
+}
+
+async function historyData(recipe: Recipe, given?: EventSchema): Promise<FederatedData> {
+  const spec = recipe.data as EventDataSpec;
+  const { data, schema } = given
+    ? { data: await loadEventData(withEventTypes(spec, given)), schema: given }
+    : await historyPreprocessing(recipe);
+  const h = data.train;
+  if (!h.labels || !h.classes || !data.test)
+    throw new TypeError(`a federated history benchmark needs entity labels and test entities; ${data.name} has none`);
+  const examples = historiesTensor(h, schema);
+  const labels = Int32Array.from(h.labels);
+  const classes = h.classes.length;
+  const encoderSpec = sequenceEncoderSpec(recipe.encoder as SequenceEncoderChoice, schema);
+  /** Frozen features of a set's labeled entities. */
+  const labeled = (method: SSLMethod, set: Histories): Features => {
+    const l = labeledEntities(set);
+    const x = historiesTensor(takeHistories(set, l.idx), schema);
+    const f = extractFeatures(method.backbone, x, { mean: 0, std: 1 }, 512);
+    x.dispose();
+    return { x: f, y: Int32Array.from(l.y) };
+  };
+  return {
+    examples,
+    labels,
+    keys: (c) => {
+      throw new TypeError(`histories have no column '${c}' to partition by: split entities by label (dirichlet, shards), quantity or iid`);
+    },
+    makeViews: sequenceViews,
+    encoderSpec,
+    validation: (method) =>
+      duringSelection('validation score of a federated history encoder', () => carvedScore(method, labeled(method, h), classes)),
+    async finalScore(method, purpose) {
+      method.eval();
+      const test = await data.test!.forFinalScore(purpose);
+      return { metric: classes === 2 ? 'auroc' : 'accuracy', linear: headScore(labeled(method, h), labeled(method, test), classes) };
+    },
+    meta: (method, run) =>
+      sequenceEncoderMeta(encoderSpec, schema, examples, method.backbone.outDim, {
+        eventData: spec,
+        method: recipe.method.name,
+        recipe: recipe.name,
+        dataset: data.name,
+        ...run,
+      }),
+    files: { [EVENTS_FILE]: schema },
     testReads: () => data.test!.openings,
     dispose: () => examples.dispose(),
   };

@@ -4,15 +4,27 @@
 // only its update. A site keeps its state (what stays local, optimizer, generators, where it is
 // in its examples) on its own disk after every round, so a site that is killed and restarted
 // trains the open round exactly as it would have, and an update it already sent is not counted
-// twice (the hub refuses a second one for the round). Images and tables federate alike; a table
-// federation's preprocessing (category levels, quantiles) is fitted by the owner on its copy of
-// the recipe's rows and kept on the hub with the plan, so every site encodes its rows the same way.
+// twice (the hub refuses a second one for the round). Images, tables and event histories
+// federate alike; the preprocessing of a table (category levels, quantiles) or of histories
+// (kept categories, scales, the length cut) is fitted by the owner on its copy of the recipe's
+// data and kept on the hub with the plan, so every site encodes its own data the same way.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse as parseYaml } from 'yaml';
 import * as torch from '@pretext/torch';
-import { featureLayout, labeledRows, parsePartition, partitionExamples, ProgressBar, takeRows, type FeatureSchema } from '@pretext/data';
+import {
+  eventLayout,
+  featureLayout,
+  labeledRows,
+  parsePartition,
+  partitionExamples,
+  ProgressBar,
+  takeHistories,
+  takeRows,
+  type EventSchema,
+  type FeatureSchema,
+} from '@pretext/data';
 import {
   decodeWeights,
   encodeWeights,
@@ -39,7 +51,24 @@ import { tabularViews } from '../modalities/tabular/views.js';
 import { hasTrainingState, writeJsonAtomic } from '../train/state.js';
 import { dpSettings, prepareForDp } from '../train/dpsgd.js';
 import { encoderForData, imageEncoderMeta, saveEncoderRun } from '../pipeline.js';
-import { columnKeys, federatedData, seededMethod, tablePreprocessing, withSchemaTypes } from './data.js';
+import {
+  columnKeys,
+  federatedData,
+  historyPreprocessing,
+  seededMethod,
+  tablePreprocessing,
+  withEventTypes,
+  withSchemaTypes,
+} from './data.js';
+import {
+  EVENTS_FILE,
+  historiesTensor,
+  sequenceEncoderMeta,
+  sequenceEncoderSpec,
+  type SequenceEncoderChoice,
+} from '../modalities/sequence/pretrain.js';
+import { loadEventData, type EventDataSpec } from '../modalities/sequence/source.js';
+import { sequenceViews } from '../modalities/sequence/views.js';
 import { FederatedSite, readWeights, writeWeights } from './site.js';
 import type { FederatedProvenance } from './provenance.js';
 import { bufferKeys, buildStrategy, sharedKeys, type Strategy } from './strategy.js';
@@ -95,26 +124,44 @@ function imageRecipe(recipe: Recipe): DataSpec {
   return d as DataSpec;
 }
 
-const isTable = (recipe: Recipe): boolean => recipe.data.dataset === 'table';
+/** A table's feature schema or a history set's event schema: the preprocessing every party shares. */
+type Preprocessing = FeatureSchema | EventSchema;
 
-/** A table federation's preprocessing as the hub keeps it. */
-function federationSchema(info: Pick<HostedFederation, 'features'>, ref: FederationRef): FeatureSchema {
-  const f = info.features as FeatureSchema | null | undefined;
-  if (f?.format !== 'pretext-features/1')
+const FORMAT = { table: 'pretext-features/1', events: 'pretext-events/1' } as const;
+
+/** Whether the recipe's data needs a preprocessing fitted on data (tables, histories) before its encoder exists. */
+const preprocessed = (recipe: Recipe): recipe is Recipe & { data: { dataset: 'table' | 'events' } } =>
+  recipe.data.dataset === 'table' || recipe.data.dataset === 'events';
+
+/** The owner's side: the preprocessing fitted on its copy of the recipe's training data (none for images). */
+async function fitPreprocessing(recipe: Recipe): Promise<Preprocessing | undefined> {
+  if (recipe.data.dataset === 'table') return (await tablePreprocessing(recipe)).schema;
+  if (recipe.data.dataset === 'events') return (await historyPreprocessing(recipe)).schema;
+  return undefined;
+}
+
+/** A table or history federation's preprocessing as the hub keeps it (none for images). */
+function federationSchema(recipe: Recipe, info: Pick<HostedFederation, 'features'>, ref: FederationRef): Preprocessing | undefined {
+  if (!preprocessed(recipe)) return undefined;
+  const f = info.features as Preprocessing | null | undefined;
+  if (f?.format !== FORMAT[recipe.data.dataset])
     throw new TypeError(
-      `${ref.team}/${ref.name} trains a table but the hub holds no preprocessing for it (host it again with this version)`,
+      `${ref.team}/${ref.name} trains on ${recipe.data.dataset === 'table' ? 'a table' : 'histories'} but the hub holds no preprocessing for it (host it again with this version)`,
     );
   return f;
 }
 
 /**
- * The method every party builds from the recipe (and, for a table, the federation's
- * preprocessing): the same seed gives the same initial weights everywhere.
+ * The method every party builds from the recipe (and, for tables and histories, the
+ * federation's preprocessing): the same seed gives the same initial weights everywhere.
  */
-function recipeMethod(recipe: Recipe, schema?: FeatureSchema): SSLMethod {
-  if (isTable(recipe)) return seededMethod(recipe, tabularEncoderSpec(recipe.encoder as TabularEncoderChoice, schema!));
-  if (recipe.data.dataset === 'text' || recipe.data.dataset === 'events')
-    throw new TypeError(`hosted federations train image and table encoders; recipe ${recipe.name} reads ${recipe.data.dataset}`);
+function recipeMethod(recipe: Recipe, schema?: Preprocessing): SSLMethod {
+  if (recipe.data.dataset === 'table')
+    return seededMethod(recipe, tabularEncoderSpec(recipe.encoder as TabularEncoderChoice, schema as FeatureSchema));
+  if (recipe.data.dataset === 'events')
+    return seededMethod(recipe, sequenceEncoderSpec(recipe.encoder as SequenceEncoderChoice, schema as EventSchema));
+  if (recipe.data.dataset === 'text')
+    throw new TypeError(`hosted federations train image, table and history encoders; recipe ${recipe.name} reads text`);
   return seededMethod(recipe, encoderForData(recipe.encoder as EncoderSpec, imageRecipe(recipe)));
 }
 
@@ -142,7 +189,7 @@ export async function hostFederation(
 ): Promise<HostedFederation> {
   const recipe = validateRecipe(parseYaml(recipeText), 'the federation recipe');
   // A table's preprocessing is fitted on the owner's copy of the recipe's training rows.
-  const schema = isTable(recipe) ? (await tablePreprocessing(recipe)).schema : undefined;
+  const schema = await fitPreprocessing(recipe);
   const method = recipeMethod(recipe, schema);
   // A DP policy the recipe cannot meet is refused here, before any site has trained.
   if (plan.dp) {
@@ -225,8 +272,25 @@ function shardIndices(
 async function siteExamples(
   recipe: Recipe,
   o: JoinOptions,
-  schema?: FeatureSchema,
+  schema?: Preprocessing,
 ): Promise<{ examples: torch.Tensor; makeViews: ViewMaker }> {
+  if (schema?.format === 'pretext-events/1') {
+    const spec = (o.data ?? recipe.data) as EventDataSpec;
+    if (spec.dataset !== 'events')
+      throw new TypeError(`${o.federation.team}/${o.federation.name} trains on histories; --data reads ${spec.dataset}`);
+    // Only the site's training entities: a labeled set's test entities stay held out.
+    let h = (await loadEventData(withEventTypes(spec, schema))).train;
+    if (o.shard) {
+      const labels = h.labels ? Int32Array.from(h.labels) : new Int32Array(h.entities.length).fill(-1);
+      h = takeHistories(
+        h,
+        shardIndices(o.shard, recipe.seed, labels, (c) => {
+          throw new TypeError(`histories have no column '${c}' to split by`);
+        }),
+      );
+    }
+    return { examples: historiesTensor(h, schema), makeViews: sequenceViews };
+  }
   if (schema) {
     const spec = (o.data ?? recipe.data) as TableDataSpec;
     if (spec.dataset !== 'table')
@@ -301,7 +365,7 @@ export async function joinFederation(o: JoinOptions): Promise<JoinResult> {
     ...(info.strategy.name === 'fedprox' ? { proxMu: info.strategy.proxMu } : {}),
     ...(info.strategy.name === 'fedema' && info.strategy.emaTau != null ? { emaTau: info.strategy.emaTau } : {}),
   });
-  const schema = isTable(recipe) ? federationSchema(info, o.federation) : undefined;
+  const schema = federationSchema(recipe, info, o.federation);
   const { examples, makeViews } = await siteExamples(recipe, o, schema);
   const method = recipeMethod(recipe, schema);
   const keys = sharedKeys(method, strategy.share);
@@ -480,7 +544,7 @@ export async function saveHostedEncoder(
 ): Promise<{ info: HostedFederation; outDir: string }> {
   const info = await client.call<HostedFederation>('GET', path(ref));
   const recipe = federationRecipe(info, ref);
-  const schema = isTable(recipe) ? federationSchema(info, ref) : undefined;
+  const schema = federationSchema(recipe, info, ref);
   const { weights } = decodeWeights((await client.bytes('GET', `${path(ref)}/weights`)).bytes);
   const method = recipeMethod(recipe, schema);
   writeWeights(method, weights);
@@ -513,7 +577,20 @@ export async function saveHostedEncoder(
     trainSeconds: 0,
     federated: provenance,
   };
-  if (schema) {
+  if (schema?.format === 'pretext-events/1') {
+    const spec = sequenceEncoderSpec(recipe.encoder as SequenceEncoderChoice, schema);
+    const shape = torch.zeros([1, schema.maxLength, eventLayout(schema).channels]);
+    const eventSpec = recipe.data as EventDataSpec;
+    const meta = sequenceEncoderMeta(spec, schema, shape, method.backbone.outDim, {
+      eventData: eventSpec,
+      method: recipe.method.name,
+      recipe: recipe.name,
+      dataset: eventSpec.name ?? `events-file:${eventSpec.path}`,
+      ...lineage,
+    });
+    shape.dispose();
+    saveEncoderRun(outDir, method.backbone, meta, { [EVENTS_FILE]: schema });
+  } else if (schema) {
     const spec = tabularEncoderSpec(recipe.encoder as TabularEncoderChoice, schema);
     const l = featureLayout(schema);
     const width = torch.zeros([1, l.numeric + l.indicators + l.cardinalities.length]);
@@ -557,7 +634,7 @@ export async function watchFederation(
 ): Promise<HostedFederation> {
   let info = await client.call<HostedFederation>('GET', path(ref));
   const recipe = federationRecipe(info, ref);
-  const schema = isTable(recipe) ? federationSchema(info, ref) : undefined;
+  const schema = federationSchema(recipe, info, ref);
   const data = await federatedData(recipe, { quiet: o.quiet, ...(schema ? { schema } : {}) });
   const method = recipeMethod(recipe, schema);
   try {

@@ -65,7 +65,7 @@ export interface SimulateOptions {
 export interface FederatedRun {
   outDir: string;
   provenance: FederatedProvenance;
-  /** The score on validation data carved from the training examples, for choices between runs (images: knn; tables: auroc or accuracy). */
+  /** The score on validation data carved from the training examples, for choices between runs (images: knn; tables and histories: auroc or accuracy). */
   validation: Record<string, number>;
   /**
    * The test split's final score (each encoder scored once; `alone`: the mean over sites). With a
@@ -293,7 +293,7 @@ export async function simulateFederation(o: SimulateOptions): Promise<FederatedR
     );
   writeFileSync(
     join(o.outDir, 'scores.json'),
-    `${JSON.stringify({ dataset: recipe.data.dataset === 'table' ? (recipe.data.name ?? recipe.data.path) : recipe.data.dataset, split: 'test', ...run.scores, validation: run.validation, ...(run.perSite ? { sites: run.perSite } : {}) }, null, 2)}\n`,
+    `${JSON.stringify({ dataset: recipe.data.dataset === 'table' || recipe.data.dataset === 'events' ? (recipe.data.name ?? recipe.data.path) : recipe.data.dataset, split: 'test', ...run.scores, validation: run.validation, ...(run.perSite ? { sites: run.perSite } : {}) }, null, 2)}\n`,
   );
   for (const s of sites) s.dispose();
   data.dispose();

@@ -50,6 +50,28 @@ export function sequenceEncoderSpec(choice: SequenceEncoderChoice, schema: Event
   return { type: 'event-gru', config: { ...choice.config, cardinalities: l.cardinalities, numeric: l.numeric } };
 }
 
+/** The encoder.json of a history encoder trained on the encoded histories `x` [N, L, C]. */
+export function sequenceEncoderMeta(
+  spec: EncoderSpec,
+  schema: EventSchema,
+  x: Tensor,
+  outDim: number,
+  run: Pick<EncoderMeta, 'method' | 'recipe' | 'dataset' | 'trainSteps' | 'trainSeconds'> & Partial<EncoderMeta>,
+): EncoderMeta {
+  return {
+    format: 'pretext-encoder/1',
+    modality: 'sequence',
+    encoder: spec,
+    events: schema,
+    outDim,
+    inputNorm: { mean: 0, std: 1 },
+    inputShape: [x.size(1), x.size(2)],
+    dataFingerprint: fingerprint(x),
+    createdAt: new Date().toISOString(),
+    ...run,
+  };
+}
+
 export async function pretrainSequence(
   o: SequencePretrainOptions,
 ): Promise<{ meta: EncoderMeta; result: TrainResult; schema: EventSchema }> {
@@ -71,23 +93,14 @@ export async function pretrainSequence(
       quiet: o.quiet ?? false,
       throughput: { unit: 'events', perExample: events / Math.max(1, o.histories.entities.length) },
     });
-    const meta: EncoderMeta = {
-      format: 'pretext-encoder/1',
-      modality: 'sequence',
-      encoder: spec,
-      events: schema,
+    const meta = sequenceEncoderMeta(spec, schema, x, method.backbone.outDim, {
       ...(o.source ? { eventData: o.source } : {}),
-      outDim: method.backbone.outDim,
-      inputNorm: { mean: 0, std: 1 },
-      inputShape: [x.size(1), x.size(2)],
       method: o.method.name,
       recipe: o.recipe,
       dataset: o.dataset,
-      dataFingerprint: fingerprint(x),
       trainSteps: result.step,
       trainSeconds: result.trainSeconds,
-      createdAt: new Date().toISOString(),
-    };
+    });
     saveEncoderRun(o.outDir, method.backbone, meta, { [EVENTS_FILE]: schema });
     method.dispose();
     return { meta, result, schema };

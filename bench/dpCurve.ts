@@ -1,5 +1,5 @@
 // What the federated benches share for DP-SGD: the noise multipliers asked for, and the plot of
-// the test score against epsilon (the largest site's, at delta 1e-5), one line per seed, beside
+// the test score against epsilon (the largest of the sites', at delta 1e-5), one line per seed, beside
 // the same federation without DP.
 import { writeFileSync } from 'node:fs';
 import { lineChart } from '@pretext/ssl';
@@ -42,7 +42,7 @@ export function writeDpCurve(
         })),
         ...(o.plain.length ? [{ name: 'no DP (mean)', points: [0, top].map((x) => [x, plainMean] as [number, number]) }] : []),
       ],
-      { title: o.title, xLabel: 'epsilon (largest site, delta 1e-5)', yLabel: o.yLabel, ...(o.percent ? { percent: true } : {}) },
+      { title: o.title, xLabel: 'epsilon (the worst site, delta 1e-5)', yLabel: o.yLabel, ...(o.percent ? { percent: true } : {}) },
     ),
   );
 }

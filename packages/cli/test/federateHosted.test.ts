@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FeatureSchema } from '@pretext/data';
 import { decodeWeights } from '@pretext/hub/client';
-import { bin, runPretext, shoppingHistories, tinyImageRecipe, transactions } from './fixtures/cli.js';
+import { bin, historyRecipe, runPretext, shoppingHistories, tinyImageRecipe, transactions } from './fixtures/cli.js';
 
 const freePort = (): Promise<number> =>
   new Promise((resolve) => {
@@ -61,6 +61,8 @@ describe('pretext federate host / join against pretext hub serve', () => {
       method,
       headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
       body: body ? JSON.stringify(body) : undefined,
+    }).catch((e: Error) => {
+      throw new Error(`${method} ${path}: ${e.message} (${String((e.cause as Error | undefined)?.message ?? e.cause)})`);
     });
     const json = (await r.json()) as Record<string, unknown>;
     assert.ok(r.ok, `${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
@@ -135,6 +137,17 @@ describe('pretext federate host / join against pretext hub serve', () => {
       '--poll',
       '0.1',
     );
+  /** north and south join lab/`name`, each with its own recipe (its own data), and both take part in rounds 1 and 2. */
+  const ownDataSites = async (name: string, recipe: (team: string) => string): Promise<void> => {
+    const agents = (['north', 'south'] as const).map((team) =>
+      join_(env[team]!, `lab/${name}`, '--site', team, '--data', recipe(team), '--state', join(dir, `${name}-${team}`), '--poll', '0.1'),
+    );
+    for (const a of agents) {
+      const done = await a.done;
+      assert.equal(done.code, 0, done.out);
+      assert.match(done.out, /federation finished; updates in rounds 1, 2/);
+    }
+  };
   const globalWeights = async (name: string): Promise<Map<string, Float32Array>> => {
     const r = await fetch(`${url}/api/federations/lab/${name}/weights`, {
       headers: { authorization: `Bearer ${env.lab!.PRETEXT_HUB_TOKEN}` },
@@ -211,8 +224,19 @@ describe('pretext federate host / join against pretext hub serve', () => {
     assert.ok(existsSync(join(out, 'encoder.json')));
     const meta = JSON.parse(readFileSync(join(out, 'encoder.json'), 'utf8')) as {
       federated: { mode: string; rounds: number; sites: { name: string }[] };
+      inputNorm: { mean: number; std: number };
     };
     assert.deepEqual([meta.federated.mode, meta.federated.rounds, meta.federated.sites.map((s) => s.name)], ['hub', 3, ['north', 'south']]);
+    // Every site normalized its images by the owner's figures, which the hub kept with the plan.
+    const plan = (await api(env.lab!.PRETEXT_HUB_TOKEN!, 'GET', '/api/federations/lab/calm')) as {
+      features: { format: string; mean: number; std: number };
+    };
+    assert.equal(plan.features.format, 'pretext-input-norm/1');
+    assert.ok(
+      plan.features.mean > 0.2 && plan.features.mean < 0.4 && plan.features.std > 0.2 && plan.features.std < 0.5,
+      JSON.stringify(plan),
+    );
+    assert.deepEqual(meta.inputNorm, { mean: plan.features.mean, std: plan.features.std });
     // The owner's evaluator records the finished federation's validation kNN for its page.
     const w = runPretext(env.lab!, 'federate', 'watch', 'lab/calm');
     assert.equal(w.code, 0, w.stderr);
@@ -327,25 +351,7 @@ train: { epochs: 2, batchSize: 64, optimizer: { name: adamw, lr: 0.001 } }
       'online',
       'travel',
     ]);
-    const agents = (['north', 'south'] as const).map((team) =>
-      join_(
-        env[team]!,
-        'lab/ledger',
-        '--site',
-        team,
-        '--data',
-        join(dir, `${team}.yaml`),
-        '--state',
-        join(dir, `ledger-${team}`),
-        '--poll',
-        '0.1',
-      ),
-    );
-    for (const a of agents) {
-      const done = await a.done;
-      assert.equal(done.code, 0, done.out);
-      assert.match(done.out, /federation finished; updates in rounds 1, 2/);
-    }
+    await ownDataSites('ledger', (team) => join(dir, `${team}.yaml`));
     const f = (await api(env.lab!.PRETEXT_HUB_TOKEN!, 'GET', '/api/federations/lab/ledger')) as {
       history: { sites: string[]; examples: number }[];
     };
@@ -386,18 +392,7 @@ train: { epochs: 2, batchSize: 64, optimizer: { name: adamw, lr: 0.001 } }
       shoppingHistories(join(dir, `${party}-events.csv`), join(dir, `${party}-status.csv`), 120, 11 + k);
       writeFileSync(
         join(dir, `${party}-events.yaml`),
-        `name: coles-clients
-data:
-  dataset: events
-  path: ${join(dir, `${party}-events.csv`)}
-  entity: client
-  time: day
-  labels: { path: ${join(dir, `${party}-status.csv`)}, label: status }
-  maxLength: 32
-encoder: { type: event-gru, config: { embedDim: 4, hidden: 32 } }
-method: { name: coles, config: { minEvents: 3 } }
-train: { epochs: 2, batchSize: 32, optimizer: { name: adam, lr: 0.003 } }
-`,
+        historyRecipe('coles-clients', join(dir, `${party}-events.csv`), join(dir, `${party}-status.csv`), 2),
       );
     }
     const h = runPretext(env.lab!, 'federate', 'host', 'lab/clients', join(dir, 'lab-events.yaml'), '--sites', 'north,south', '--json');
@@ -407,25 +402,7 @@ train: { epochs: 2, batchSize: 32, optimizer: { name: adam, lr: 0.003 } }
     };
     assert.equal(hosted.features.format, 'pretext-events/1');
     assert.deepEqual(hosted.features.categorical, [{ name: 'merchant', levels: ['grocery', 'online', 'store'] }]);
-    const agents = (['north', 'south'] as const).map((team) =>
-      join_(
-        env[team]!,
-        'lab/clients',
-        '--site',
-        team,
-        '--data',
-        join(dir, `${team}-events.yaml`),
-        '--state',
-        join(dir, `clients-${team}`),
-        '--poll',
-        '0.1',
-      ),
-    );
-    for (const a of agents) {
-      const done = await a.done;
-      assert.equal(done.code, 0, done.out);
-      assert.match(done.out, /federation finished; updates in rounds 1, 2/);
-    }
+    await ownDataSites('clients', (team) => join(dir, `${team}-events.yaml`));
     const w = runPretext(env.lab!, 'federate', 'watch', 'lab/clients');
     assert.equal(w.code, 0, w.stderr);
     const auroc = Number(/round 2: validation AUROC ([\d.]+)/.exec(w.stdout)?.[1]);

@@ -18,6 +18,7 @@ import {
   checkTryItPanel,
   launchChromium,
   runPretext,
+  historyRecipe,
   serveHub,
   shoppingHistories,
 } from './fixtures/cli.js';
@@ -31,21 +32,7 @@ describe('event histories through the CLI', () => {
     const env = { XDG_CONFIG_HOME: join(dir, 'config'), PRETEXT_CACHE: join(dir, 'cache') };
     const pretext = (...args: string[]) => runPretext(env, ...args);
     shoppingHistories(join(dir, 'tx.csv'), join(dir, 'status.csv'), 200, 1);
-    writeFileSync(
-      join(dir, 'r.yaml'),
-      `name: coles-bank
-data:
-  dataset: events
-  path: ${join(dir, 'tx.csv')}
-  entity: client
-  time: day
-  labels: { path: ${join(dir, 'status.csv')}, label: status }
-  maxLength: 32
-encoder: { type: event-gru, config: { embedDim: 4, hidden: 32 } }
-method: { name: coles, config: { minEvents: 3 } }
-train: { epochs: 6, batchSize: 32, optimizer: { name: adam, lr: 0.003 } }
-`,
-    );
+    writeFileSync(join(dir, 'r.yaml'), historyRecipe('coles-bank', join(dir, 'tx.csv'), join(dir, 'status.csv'), 6));
     const run = join(dir, 'run');
     const pre = pretext('pretrain', join(dir, 'r.yaml'), '--out', run);
     assert.equal(pre.code, 0, pre.stderr);
@@ -213,21 +200,7 @@ train: { epochs: 6, batchSize: 32, optimizer: { name: adam, lr: 0.003 } }
     const dir = mkdtempSync(join(tmpdir(), 'cli-events-fed-'));
     const env = { XDG_CONFIG_HOME: join(dir, 'config'), PRETEXT_CACHE: join(dir, 'cache') };
     shoppingHistories(join(dir, 'tx.csv'), join(dir, 'status.csv'), 200, 5);
-    writeFileSync(
-      join(dir, 'r.yaml'),
-      `name: coles-fed
-data:
-  dataset: events
-  path: ${join(dir, 'tx.csv')}
-  entity: client
-  time: day
-  labels: { path: ${join(dir, 'status.csv')}, label: status }
-  maxLength: 32
-encoder: { type: event-gru, config: { embedDim: 4, hidden: 32 } }
-method: { name: coles, config: { minEvents: 3 } }
-train: { epochs: 3, batchSize: 32, optimizer: { name: adam, lr: 0.003 } }
-`,
-    );
+    writeFileSync(join(dir, 'r.yaml'), historyRecipe('coles-fed', join(dir, 'tx.csv'), join(dir, 'status.csv'), 3));
     const out = join(dir, 'fed');
     const r = runPretext(
       env,

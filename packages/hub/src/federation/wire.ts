@@ -66,8 +66,9 @@ export interface FederationInput {
    */
   dp?: DpPolicy | null;
   /**
-   * A table federation's preprocessing (a Pretext feature schema: category levels, quantiles),
-   * fixed by the owner so every site turns its rows into the same inputs; opaque to the hub.
+   * The preprocessing every site applies (a table's feature schema, histories' event schema, or
+   * images' input normalization), fixed by the owner so every site turns its data into the same
+   * inputs; opaque to the hub.
    */
   features?: Record<string, unknown> | null;
   /** The recipe every site trains (YAML); each site reads its own data. */

@@ -83,7 +83,7 @@ const federationBody = {
       },
       additionalProperties: false,
     },
-    // A table's preprocessing (opaque here; the body limit bounds its size).
+    // The preprocessing every site applies (opaque here; the body limit bounds its size).
     features: { type: ['object', 'null'], maxProperties: 64 },
     recipe: { type: 'string', minLength: 1, maxLength: 200_000 },
   },

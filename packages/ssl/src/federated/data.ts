@@ -35,7 +35,7 @@ import { buildAugment } from '../recipe/augment.js';
 import type { Recipe } from '../recipe/schema.js';
 import { imageViews, type ViewMaker } from '../train/trainer.js';
 import { fingerprint } from '../data/fingerprint.js';
-import { extractFeatures } from '../eval/features.js';
+import { extractFeatures, type InputNorm } from '../eval/features.js';
 import { rowsTensor, tabularEncoderMeta, tabularEncoderSpec, type TabularEncoderChoice } from '../modalities/tabular/pretrain.js';
 import { loadTableData, type TableData, type TableDataSpec } from '../modalities/tabular/source.js';
 import { tabularViews } from '../modalities/tabular/views.js';
@@ -79,12 +79,13 @@ export interface FederatedData {
 }
 
 /**
- * The federated data of a recipe: its images or its table. `limit` shortens image pretraining
- * only; `schema` is a table's preprocessing when it is fixed already (a hosted federation's).
+ * The federated data of a recipe: its images, its table or its histories. `limit` shortens
+ * image pretraining only; `schema` (a table's or histories' preprocessing) and `norm` (images')
+ * are given when they are fixed already (a hosted federation's).
  */
 export async function federatedData(
   recipe: Recipe,
-  o: { quiet?: boolean; schema?: FeatureSchema | EventSchema } = {},
+  o: { quiet?: boolean; schema?: FeatureSchema | EventSchema; norm?: InputNorm } = {},
 ): Promise<FederatedData> {
   if (recipe.data.dataset === 'table') return tableData(recipe, o.schema as FeatureSchema | undefined);
   if (recipe.data.dataset === 'events') return historyData(recipe, o.schema as EventSchema | undefined);
@@ -93,14 +94,14 @@ export async function federatedData(
   return imageData(recipe, o);
 }
 
-async function imageData(recipe: Recipe, o: { quiet?: boolean }): Promise<FederatedData> {
+async function imageData(recipe: Recipe, o: { quiet?: boolean; norm?: InputNorm }): Promise<FederatedData> {
   const data = recipe.data as DataSpec;
   const full = await loadImageSet(data, 'train', { quiet: o.quiet });
   if (!full.labels) throw new TypeError(`${full.source} has no labels: a federated benchmark partitions and scores by class`);
   const limit = Math.min(data.limit ?? Infinity, full.images.size(0));
   const examples = torch.keep(full.images.narrow(0, 0, limit));
   const labels = Int32Array.from(full.labels.narrow(0, 0, limit).data() as BigInt64Array, Number);
-  const norm = await inputNormFor(data, { ...full, images: examples } as LabeledSet);
+  const norm = o.norm ?? (await inputNormFor(data, { ...full, images: examples } as LabeledSet));
   // Scoring follows the centralized protocol: the kNN bank and the probe see the whole labeled
   // training split (a `limit` only shortens pretraining), the curve its carved validation part.
   const scoring = full as LabeledSet;
@@ -203,6 +204,37 @@ export async function tablePreprocessing(recipe: Recipe): Promise<{ data: TableD
   return { data, schema: fitFeatures(data.train, { ...recipe.features, label: data.label }) };
 }
 
+/**
+ * encoder.json of a table or history encoder trained from `recipe` under `schema`, and the
+ * preprocessing file saved beside it; `x` (encoded examples, or a zero tensor of their shape)
+ * gives the input shape and, unless `run` names one, the data fingerprint.
+ */
+export function preprocessedMeta(
+  recipe: Recipe,
+  schema: FeatureSchema | EventSchema,
+  x: Tensor,
+  outDim: number,
+  run: Pick<EncoderMeta, 'trainSteps' | 'trainSeconds'> & Partial<EncoderMeta>,
+): { meta: EncoderMeta; files: Record<string, unknown> } {
+  const d = recipe.data as TableDataSpec | EventDataSpec;
+  const lineage = { method: recipe.method.name, recipe: recipe.name, ...run };
+  if (schema.format === 'pretext-events/1') {
+    const spec = recipe.data as EventDataSpec;
+    const encoder = sequenceEncoderSpec(recipe.encoder as SequenceEncoderChoice, schema);
+    const dataset = d.name ?? `events-file:${d.path}`;
+    return {
+      meta: sequenceEncoderMeta(encoder, schema, x, outDim, { eventData: spec, dataset, ...lineage }),
+      files: { [EVENTS_FILE]: schema },
+    };
+  }
+  const encoder = tabularEncoderSpec(recipe.encoder as TabularEncoderChoice, schema);
+  const dataset = d.name ?? `table-file:${d.path}`;
+  return {
+    meta: tabularEncoderMeta(encoder, schema, x, outDim, { tableData: recipe.data as TableDataSpec, dataset, ...lineage }),
+    files: { 'features.json': schema },
+  };
+}
+
 /** A table file read as a fixed preprocessing expects its columns (so codes like '1', '2' stay categories); benchmarks have fixed types. */
 export function withSchemaTypes(spec: TableDataSpec, schema: FeatureSchema): TableDataSpec {
   return spec.path === undefined ? spec : { ...spec, types: { ...expectedTypes(schema), ...spec.types } };
@@ -286,14 +318,7 @@ async function tableData(recipe: Recipe, given?: FeatureSchema): Promise<Federat
       duringSelection('validation score of a federated table encoder', () => carvedScore(method, labeled(method, data.train), classes)),
     baselineScore: (purpose, partition) => finalScore(null, purpose, partition),
     finalScore: (method, purpose, partition, onlySite) => finalScore(method, purpose, partition, onlySite),
-    meta: (method, run) =>
-      tabularEncoderMeta(encoderSpec, schema, examples, method.backbone.outDim, {
-        tableData: spec,
-        method: recipe.method.name,
-        recipe: recipe.name,
-        dataset: data.name,
-        ...run,
-      }),
+    meta: (method, run) => preprocessedMeta(recipe, schema, examples, method.backbone.outDim, run).meta,
     files: { 'features.json': schema },
     testReads: () => data.test!.openings,
     dispose: () => examples.dispose(),
@@ -354,14 +379,7 @@ async function historyData(recipe: Recipe, given?: EventSchema): Promise<Federat
       const test = await data.test!.forFinalScore(purpose);
       return { metric: classes === 2 ? 'auroc' : 'accuracy', linear: headScore(labeled(method, h), labeled(method, test), classes) };
     },
-    meta: (method, run) =>
-      sequenceEncoderMeta(encoderSpec, schema, examples, method.backbone.outDim, {
-        eventData: spec,
-        method: recipe.method.name,
-        recipe: recipe.name,
-        dataset: data.name,
-        ...run,
-      }),
+    meta: (method, run) => preprocessedMeta(recipe, schema, examples, method.backbone.outDim, run).meta,
     files: { [EVENTS_FILE]: schema },
     testReads: () => data.test!.openings,
     dispose: () => examples.dispose(),

@@ -45,7 +45,8 @@ import type { SSLMethod } from '../methods/method.js';
 import { buildAugment } from '../recipe/augment.js';
 import { validateRecipe, type Recipe } from '../recipe/schema.js';
 import { imageViews, type ViewMaker } from '../train/trainer.js';
-import { rowsTensor, tabularEncoderMeta, tabularEncoderSpec, type TabularEncoderChoice } from '../modalities/tabular/pretrain.js';
+import type { InputNorm } from '../eval/features.js';
+import { rowsTensor, tabularEncoderSpec, type TabularEncoderChoice } from '../modalities/tabular/pretrain.js';
 import { loadTableData, type TableDataSpec } from '../modalities/tabular/source.js';
 import { tabularViews } from '../modalities/tabular/views.js';
 import { hasTrainingState, writeJsonAtomic } from '../train/state.js';
@@ -55,18 +56,13 @@ import {
   columnKeys,
   federatedData,
   historyPreprocessing,
+  preprocessedMeta,
   seededMethod,
   tablePreprocessing,
   withEventTypes,
   withSchemaTypes,
 } from './data.js';
-import {
-  EVENTS_FILE,
-  historiesTensor,
-  sequenceEncoderMeta,
-  sequenceEncoderSpec,
-  type SequenceEncoderChoice,
-} from '../modalities/sequence/pretrain.js';
+import { historiesTensor, sequenceEncoderSpec, type SequenceEncoderChoice } from '../modalities/sequence/pretrain.js';
 import { loadEventData, type EventDataSpec } from '../modalities/sequence/source.js';
 import { sequenceViews } from '../modalities/sequence/views.js';
 import { FederatedSite, readWeights, writeWeights } from './site.js';
@@ -90,7 +86,7 @@ export interface HostedFederation {
   roundTimeoutS: number;
   strategy: { name: string; share: string; proxMu?: number; emaTau?: number | null };
   secureAggregation?: { clip: number } | null;
-  /** A table federation's preprocessing (a feature schema), fixed by the owner. */
+  /** What every party preprocesses its data by (a table's feature schema, an event schema, images' normalization), fixed by the owner. */
   features?: Record<string, unknown> | null;
   /** Record-level DP-SGD every site runs (the owner's policy), or null. */
   dp?: DpPolicy | null;
@@ -124,29 +120,45 @@ function imageRecipe(recipe: Recipe): DataSpec {
   return d as DataSpec;
 }
 
-/** A table's feature schema or a history set's event schema: the preprocessing every party shares. */
-type Preprocessing = FeatureSchema | EventSchema;
+/**
+ * What every party of a federation preprocesses its data by, fitted by the owner: a table's
+ * feature schema, a history set's event schema, or the input normalization of images.
+ */
+type Preprocessing = FeatureSchema | EventSchema | ImageNorm;
 
-const FORMAT = { table: 'pretext-features/1', events: 'pretext-events/1' } as const;
-
-/** Whether the recipe's data needs a preprocessing fitted on data (tables, histories) before its encoder exists. */
-const preprocessed = (recipe: Recipe): recipe is Recipe & { data: { dataset: 'table' | 'events' } } =>
-  recipe.data.dataset === 'table' || recipe.data.dataset === 'events';
-
-/** The owner's side: the preprocessing fitted on its copy of the recipe's training data (none for images). */
-async function fitPreprocessing(recipe: Recipe): Promise<Preprocessing | undefined> {
-  if (recipe.data.dataset === 'table') return (await tablePreprocessing(recipe)).schema;
-  if (recipe.data.dataset === 'events') return (await historyPreprocessing(recipe)).schema;
-  return undefined;
+/** The input normalization of an image federation, as the hub keeps it. */
+interface ImageNorm extends InputNorm {
+  format: 'pretext-input-norm/1';
 }
 
-/** A table or history federation's preprocessing as the hub keeps it (none for images). */
+const FORMAT = { table: 'pretext-features/1', events: 'pretext-events/1', images: 'pretext-input-norm/1' } as const;
+const kindOf = (recipe: Recipe): keyof typeof FORMAT =>
+  recipe.data.dataset === 'table' || recipe.data.dataset === 'events' ? recipe.data.dataset : 'images';
+
+/** The owner's side: the preprocessing fitted on its copy of the recipe's training data. */
+async function fitPreprocessing(recipe: Recipe): Promise<Preprocessing> {
+  if (recipe.data.dataset === 'table') return (await tablePreprocessing(recipe)).schema;
+  if (recipe.data.dataset === 'events') return (await historyPreprocessing(recipe)).schema;
+  const data = imageRecipe(recipe);
+  const set = await loadImageSet(data, 'train', { quiet: true });
+  const limit = Math.min(data.limit ?? Infinity, set.images.size(0));
+  const norm = await inputNormFor(data, { ...set, images: set.images.narrow(0, 0, limit) });
+  set.images.dispose();
+  set.labels?.dispose();
+  return { format: FORMAT.images, ...norm };
+}
+
+/**
+ * A federation's preprocessing as the hub keeps it. An image federation hosted before the hub
+ * kept one has none: its sites then normalize by their own images' statistics.
+ */
 function federationSchema(recipe: Recipe, info: Pick<HostedFederation, 'features'>, ref: FederationRef): Preprocessing | undefined {
-  if (!preprocessed(recipe)) return undefined;
+  const kind = kindOf(recipe);
   const f = info.features as Preprocessing | null | undefined;
-  if (f?.format !== FORMAT[recipe.data.dataset])
+  if (kind === 'images' && !f) return undefined;
+  if (f?.format !== FORMAT[kind])
     throw new TypeError(
-      `${ref.team}/${ref.name} trains on ${recipe.data.dataset === 'table' ? 'a table' : 'histories'} but the hub holds no preprocessing for it (host it again with this version)`,
+      `${ref.team}/${ref.name} trains on ${kind === 'table' ? 'a table' : kind} but the hub holds no preprocessing for it (host it again with this version)`,
     );
   return f;
 }
@@ -209,7 +221,7 @@ export async function hostFederation(
       emaTau: strategy.emaTau,
     },
     plainKeys: [...bufferKeys(method, keys)],
-    ...(schema ? { features: schema as unknown as Record<string, unknown> } : {}),
+    features: schema as unknown as Record<string, unknown>,
     recipe: recipeText,
   });
   await client.bytes('PUT', `${path(ref)}/weights`, encodeWeights(weights, { recipe: recipe.name }, shapesOf(method, keys)));
@@ -291,7 +303,7 @@ async function siteExamples(
     }
     return { examples: historiesTensor(h, schema), makeViews: sequenceViews };
   }
-  if (schema) {
+  if (schema?.format === FORMAT.table) {
     const spec = (o.data ?? recipe.data) as TableDataSpec;
     if (spec.dataset !== 'table')
       throw new TypeError(`${o.federation.team}/${o.federation.name} trains on a table; --data reads ${spec.dataset}`);
@@ -323,7 +335,8 @@ async function siteExamples(
     });
   }
   const images = torch.keep(torch.tidy(() => set.images.indexSelect(0, torch.tensor(BigInt64Array.from(indices, (x) => BigInt(x))))));
-  const norm = await inputNormFor(data, set as LabeledSet);
+  // The owner's normalization, so every site feeds the encoder the same inputs.
+  const norm = schema?.format === FORMAT.images ? { mean: schema.mean, std: schema.std } : await inputNormFor(data, set as LabeledSet);
   set.images.dispose();
   set.labels?.dispose();
   return { examples: images, makeViews: imageViews(buildAugment(recipe.augment), norm) };
@@ -577,41 +590,21 @@ export async function saveHostedEncoder(
     trainSeconds: 0,
     federated: provenance,
   };
-  if (schema?.format === 'pretext-events/1') {
-    const spec = sequenceEncoderSpec(recipe.encoder as SequenceEncoderChoice, schema);
-    const shape = torch.zeros([1, schema.maxLength, eventLayout(schema).channels]);
-    const eventSpec = recipe.data as EventDataSpec;
-    const meta = sequenceEncoderMeta(spec, schema, shape, method.backbone.outDim, {
-      eventData: eventSpec,
-      method: recipe.method.name,
-      recipe: recipe.name,
-      dataset: eventSpec.name ?? `events-file:${eventSpec.path}`,
-      ...lineage,
-    });
-    shape.dispose();
-    saveEncoderRun(outDir, method.backbone, meta, { [EVENTS_FILE]: schema });
-  } else if (schema) {
-    const spec = tabularEncoderSpec(recipe.encoder as TabularEncoderChoice, schema);
-    const l = featureLayout(schema);
-    const width = torch.zeros([1, l.numeric + l.indicators + l.cardinalities.length]);
-    const tableSpec = recipe.data as TableDataSpec;
-    const meta = tabularEncoderMeta(spec, schema, width, method.backbone.outDim, {
-      tableData: tableSpec,
-      method: recipe.method.name,
-      recipe: recipe.name,
-      dataset: tableSpec.name ?? `table-file:${tableSpec.path}`,
-      ...lineage,
-    });
-    width.dispose();
-    saveEncoderRun(outDir, method.backbone, meta, { 'features.json': schema });
+  if (schema && schema.format !== FORMAT.images) {
+    // No examples here: a zero tensor of the encoded input's shape stands for them.
+    const l = schema.format === 'pretext-events/1' ? null : featureLayout(schema);
+    const shape = l
+      ? [1, l.numeric + l.indicators + l.cardinalities.length]
+      : [1, (schema as EventSchema).maxLength, eventLayout(schema as EventSchema).channels];
+    const x = torch.zeros(shape);
+    const { meta, files } = preprocessedMeta(recipe, schema, x, method.backbone.outDim, lineage);
+    x.dispose();
+    saveEncoderRun(outDir, method.backbone, meta, files);
   } else {
     const data = imageRecipe(recipe);
     const spec = encoderForData(recipe.encoder as EncoderSpec, data);
-    // The input normalization is the recipe data's (fixed for Fashion-MNIST; measured on the owner's copy otherwise).
-    const set = await loadImageSet(data, 'train', { quiet: true });
-    const norm = await inputNormFor(data, set);
-    set.images.dispose();
-    set.labels?.dispose();
+    // The normalization every site used (that of the owner's copy of the recipe's data).
+    const { format: _, ...norm } = (schema ?? (await fitPreprocessing(recipe))) as ImageNorm;
     saveEncoderRun(outDir, method.backbone, imageEncoderMeta(recipe, spec, method.backbone.outDim, norm, lineage));
   }
   writeJsonAtomic(join(outDir, 'federation.json'), { federation: `${ref.team}/${ref.name}`, status: info.status, ...provenance });
@@ -635,7 +628,12 @@ export async function watchFederation(
   let info = await client.call<HostedFederation>('GET', path(ref));
   const recipe = federationRecipe(info, ref);
   const schema = federationSchema(recipe, info, ref);
-  const data = await federatedData(recipe, { quiet: o.quiet, ...(schema ? { schema } : {}) });
+  const data = await federatedData(
+    recipe,
+    schema?.format === FORMAT.images
+      ? { quiet: o.quiet, norm: { mean: schema.mean, std: schema.std } }
+      : { quiet: o.quiet, ...(schema ? { schema } : {}) },
+  );
   const method = recipeMethod(recipe, schema);
   try {
     for (;;) {

@@ -83,6 +83,35 @@ export interface EncoderMeta {
   createdAt: string;
 }
 
+/** What a training run adds to an encoder's metadata (lineage, length), for the builders below. */
+export type RunLineage = Pick<EncoderMeta, 'method' | 'recipe' | 'dataset' | 'trainSteps' | 'trainSeconds'> & Partial<EncoderMeta>;
+
+/**
+ * encoder.json of an encoder whose inputs are already encoded numbers (tables, histories): no
+ * input normalization, the shape of one example of `x` (with the batch first), its fingerprint.
+ */
+export function encodedInputMeta(
+  modality: 'tabular' | 'sequence',
+  spec: EncoderSpec,
+  x: Tensor,
+  outDim: number,
+  preprocessing: Pick<EncoderMeta, 'features' | 'events'>,
+  run: RunLineage,
+): EncoderMeta {
+  return {
+    format: 'pretext-encoder/1',
+    modality,
+    encoder: spec,
+    ...preprocessing,
+    outDim,
+    inputNorm: { mean: 0, std: 1 },
+    inputShape: x.shape.slice(1),
+    dataFingerprint: fingerprint(x),
+    createdAt: new Date().toISOString(),
+    ...run,
+  };
+}
+
 export interface Scores {
   /** What `linear` measures: accuracy (images, multi-class tables) or AUROC (binary tables). */
   metric?: 'accuracy' | 'auroc';

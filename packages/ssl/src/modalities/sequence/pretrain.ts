@@ -9,8 +9,7 @@ import { encodeHistories, eventLayout, fitEvents, type EventSchema, type Histori
 import { buildEncoder, type EncoderSpec } from '../../encoders/encoder.js';
 import { buildMethod, type MethodName } from '../../methods/index.js';
 import { pretrain, type TrainConfig, type TrainResult } from '../../train/trainer.js';
-import { saveEncoderRun, type EncoderMeta } from '../../pipeline.js';
-import { fingerprint } from '../../data/fingerprint.js';
+import { encodedInputMeta, saveEncoderRun, type EncoderMeta, type RunLineage } from '../../pipeline.js';
 import type { EventGruConfig } from './encoder.js';
 import { sequenceViews } from './views.js';
 import type { EventDataSpec } from './source.js';
@@ -51,25 +50,8 @@ export function sequenceEncoderSpec(choice: SequenceEncoderChoice, schema: Event
 }
 
 /** The encoder.json of a history encoder trained on the encoded histories `x` [N, L, C]. */
-export function sequenceEncoderMeta(
-  spec: EncoderSpec,
-  schema: EventSchema,
-  x: Tensor,
-  outDim: number,
-  run: Pick<EncoderMeta, 'method' | 'recipe' | 'dataset' | 'trainSteps' | 'trainSeconds'> & Partial<EncoderMeta>,
-): EncoderMeta {
-  return {
-    format: 'pretext-encoder/1',
-    modality: 'sequence',
-    encoder: spec,
-    events: schema,
-    outDim,
-    inputNorm: { mean: 0, std: 1 },
-    inputShape: [x.size(1), x.size(2)],
-    dataFingerprint: fingerprint(x),
-    createdAt: new Date().toISOString(),
-    ...run,
-  };
+export function sequenceEncoderMeta(spec: EncoderSpec, schema: EventSchema, x: Tensor, outDim: number, run: RunLineage): EncoderMeta {
+  return encodedInputMeta('sequence', spec, x, outDim, { events: schema }, run);
 }
 
 export async function pretrainSequence(

@@ -9,8 +9,7 @@ import { encodeFeatures, featureLayout, fitFeatures, type FeatureSchema, type Fi
 import { buildEncoder, type EncoderSpec } from '../../encoders/encoder.js';
 import { buildMethod, type MethodName } from '../../methods/index.js';
 import { pretrain, type TrainConfig, type TrainResult } from '../../train/trainer.js';
-import { saveEncoderRun, type EncoderMeta } from '../../pipeline.js';
-import { fingerprint } from '../../data/fingerprint.js';
+import { encodedInputMeta, saveEncoderRun, type EncoderMeta, type RunLineage } from '../../pipeline.js';
 import { tabularViews } from './views.js';
 import type { FtTransformerConfig, TabularMlpConfig } from './encoders.js';
 
@@ -53,25 +52,8 @@ export function tabularEncoderSpec(choice: TabularEncoderChoice, schema: Feature
 }
 
 /** The encoder.json of a table encoder trained on the encoded rows `x`. */
-export function tabularEncoderMeta(
-  spec: EncoderSpec,
-  schema: FeatureSchema,
-  x: Tensor,
-  outDim: number,
-  run: Pick<EncoderMeta, 'method' | 'recipe' | 'dataset' | 'trainSteps' | 'trainSeconds'> & Partial<EncoderMeta>,
-): EncoderMeta {
-  return {
-    format: 'pretext-encoder/1',
-    modality: 'tabular',
-    encoder: spec,
-    features: schema,
-    outDim,
-    inputNorm: { mean: 0, std: 1 },
-    inputShape: [x.size(1)],
-    dataFingerprint: fingerprint(x),
-    createdAt: new Date().toISOString(),
-    ...run,
-  };
+export function tabularEncoderMeta(spec: EncoderSpec, schema: FeatureSchema, x: Tensor, outDim: number, run: RunLineage): EncoderMeta {
+  return encodedInputMeta('tabular', spec, x, outDim, { features: schema }, run);
 }
 
 export async function pretrainTabular(

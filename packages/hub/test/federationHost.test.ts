@@ -196,6 +196,19 @@ describe('a hub-hosted federation', () => {
     );
   });
 
+  it("keeps a wide table's preprocessing with the plan, past the hub's usual body limit", async () => {
+    // 400 numeric columns with 256 quantiles each: about 1.9 MB of JSON.
+    const numeric = Array.from({ length: 400 }, (_, c) => ({
+      name: `c${c}`,
+      quantiles: Array.from({ length: 256 }, (_, q) => c + q / 255 + 1e-9),
+    }));
+    const features = { format: 'pretext-features/1', numeric, categorical: [], ignored: {} };
+    const size = JSON.stringify(features).length;
+    assert.ok(size > 1024 ** 2, `${size} bytes`);
+    const made = (await ok(h.call('POST', '/api/federations/lab/wide', t.owner, plan({ features })))).json!;
+    assert.deepEqual(made.features, features);
+  });
+
   it('resumes after a restart with the updates already in, to the same weights as without one', async () => {
     for (const fed of ['steady', 'restarted']) {
       await ok(h.call('POST', `/api/federations/lab/${fed}`, t.owner, plan({ rounds: 1 })));

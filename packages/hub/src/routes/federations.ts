@@ -7,6 +7,9 @@ import type { PrivacyReport } from '../federation/wire.js';
 import { HubError, type FederationInput, type SecureStep, type Store } from '../store/index.js';
 import { modelParams, name, responses } from './schemas.js';
 
+/** Largest plan: its recipe and the preprocessing every site applies. */
+const MAX_PLAN_BYTES = 16 * 1024 ** 2;
+
 /** Largest initial-weights file (the updates are held to the size of the global weights). */
 const MAX_WEIGHTS_BYTES = 1024 ** 3;
 
@@ -164,7 +167,11 @@ export function federationRoutes(app: FastifyInstance, store: Store): void {
   app.get('/api/federations', { schema: { response: responses({ 200: 'array' }, [403]) } }, (req) => federations.list(req.actor));
   app.post<{ Params: { team: string; name: string }; Body: FederationInput }>(
     '/api/federations/:team/:name',
-    { schema: { params: modelParams, body: federationBody, response: responses({ 201: 'object' }, [403, 404, 409, 413]) } },
+    {
+      // A wide table's preprocessing (quantiles of every column) outgrows the hub's 1 MiB default.
+      bodyLimit: MAX_PLAN_BYTES,
+      schema: { params: modelParams, body: federationBody, response: responses({ 201: 'object' }, [403, 404, 409, 413]) },
+    },
     async (req, reply) => reply.status(201).send(await federations.create(req.actor, req.params.team, req.params.name, req.body)),
   );
   app.get<{ Params: { team: string; name: string } }>(

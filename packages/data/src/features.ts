@@ -162,6 +162,12 @@ export function featureLayout(s: FeatureSchema): { numeric: number; indicators: 
   };
 }
 
+/** Columns of an encoded row (what `encodeFeatures` writes): numeric values, their indicators, one code per categorical feature. */
+export function encodedWidth(s: FeatureSchema): number {
+  const { numeric, indicators, cardinalities } = featureLayout(s);
+  return numeric + indicators + cardinalities.length;
+}
+
 /** Inverse of the standard normal CDF (Acklam's rational approximation, |error| < 1.2e-9). */
 export function normalQuantile(p: number): number {
   const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
@@ -238,8 +244,8 @@ function categoricalCodes(table: Table, f: CategoricalFeature): Int32Array {
 
 /** Encoder inputs: [rows, numeric + indicators + categorical] (codes as floats). */
 export function encodeFeatures(table: Table, s: FeatureSchema): FeatureMatrix {
-  const { numeric, indicators, cardinalities } = featureLayout(s);
-  const cols = numeric + indicators + cardinalities.length;
+  const { numeric, indicators } = featureLayout(s);
+  const cols = encodedWidth(s);
   const data = new Float32Array(table.rows * cols);
   let ind = numeric;
   s.numeric.forEach((f, j) => {

@@ -37,6 +37,14 @@ export interface EventLayout {
   channels: number;
 }
 
+/** The column types an event file is read with under `s` (so codes like '1', '2' stay categories). */
+export function eventFieldTypes(s: EventSchema): Record<string, 'categorical' | 'numeric'> {
+  return Object.fromEntries([
+    ...s.categorical.map((c) => [c.name, 'categorical' as const]),
+    ...s.numeric.map((c) => [c.name, 'numeric' as const]),
+  ]);
+}
+
 export const eventLayout = (s: EventSchema): EventLayout => ({
   cardinalities: s.categorical.map((c) => c.levels.length + 2),
   numeric: s.numeric.length,

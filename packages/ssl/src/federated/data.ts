@@ -9,8 +9,10 @@ import type { Tensor } from '@pretext/torch';
 import {
   carveValidation,
   duringSelection,
+  eventFieldTypes,
   expectedTypes,
   fitEvents,
+  labelCodes,
   labeledEntities,
   takeHistories,
   type EventSchema,
@@ -249,9 +251,7 @@ async function tableData(recipe: Recipe, given?: FeatureSchema): Promise<Federat
   const { data, schema } = fitted;
   if (!data.label || !data.test) throw new TypeError(`a federated table benchmark needs a label and test rows; ${data.name} has none`);
   const examples = rowsTensor(data.train, schema);
-  const { idx, y } = labeledRows(data.train, schema);
-  const labels = new Int32Array(data.train.rows).fill(-1);
-  idx.forEach((r, k) => (labels[r] = y[k]!));
+  const labels = labelCodes(data.train, schema);
   const classes = schema.label!.classes.length;
   const encoderSpec = tabularEncoderSpec(recipe.encoder as TabularEncoderChoice, schema);
   // No method: the preprocessed rows themselves (the logistic-regression baseline).
@@ -336,12 +336,7 @@ export async function historyPreprocessing(recipe: Recipe): Promise<{ data: Even
 
 /** An event file read as a fixed event preprocessing expects its fields (categories stay categories). */
 export function withEventTypes(spec: EventDataSpec, schema: EventSchema): EventDataSpec {
-  if (spec.path === undefined) return spec;
-  const types = Object.fromEntries([
-    ...schema.categorical.map((c) => [c.name, 'categorical' as const]),
-    ...schema.numeric.map((c) => [c.name, 'numeric' as const]),
-  ]);
-  return { ...spec, types: { ...types, ...spec.types } };
+  return spec.path === undefined ? spec : { ...spec, types: { ...eventFieldTypes(schema), ...spec.types } };
 }
 
 async function historyData(recipe: Recipe, given?: EventSchema): Promise<FederatedData> {

@@ -14,9 +14,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parse as parseYaml } from 'yaml';
 import * as torch from '@pretext/torch';
 import {
+  encodedWidth,
   eventLayout,
-  featureLayout,
-  labeledRows,
+  labelCodes,
   parsePartition,
   partitionExamples,
   ProgressBar,
@@ -200,7 +200,7 @@ export async function hostFederation(
   o: { start?: boolean } = {},
 ): Promise<HostedFederation> {
   const recipe = validateRecipe(parseYaml(recipeText), 'the federation recipe');
-  // A table's preprocessing is fitted on the owner's copy of the recipe's training rows.
+  // The preprocessing every site applies is fitted on the owner's copy of the recipe's data.
   const schema = await fitPreprocessing(recipe);
   const method = recipeMethod(recipe, schema);
   // A DP policy the recipe cannot meet is refused here, before any site has trained.
@@ -310,11 +310,11 @@ async function siteExamples(
     // Only the site's training rows: a labeled file's test rows stay held out, as in every run.
     let rows = (await loadTableData(withSchemaTypes(spec, schema))).train;
     if (o.shard) {
-      const labels = new Int32Array(rows.rows).fill(-1);
-      if (schema.label && rows.columns.some((c) => c.name === schema.label!.name)) {
-        const l = labeledRows(rows, schema);
-        l.idx.forEach((r, k) => (labels[r] = l.y[k]!));
-      }
+      // A site's file may carry no label column: its rows then split as unlabeled.
+      const labels =
+        schema.label && rows.columns.some((c) => c.name === schema.label!.name)
+          ? labelCodes(rows, schema)
+          : new Int32Array(rows.rows).fill(-1);
       const table = rows;
       rows = takeRows(
         rows,
@@ -592,10 +592,7 @@ export async function saveHostedEncoder(
   };
   if (schema && schema.format !== FORMAT.images) {
     // No examples here: a zero tensor of the encoded input's shape stands for them.
-    const l = schema.format === 'pretext-events/1' ? null : featureLayout(schema);
-    const shape = l
-      ? [1, l.numeric + l.indicators + l.cardinalities.length]
-      : [1, (schema as EventSchema).maxLength, eventLayout(schema as EventSchema).channels];
+    const shape = schema.format === 'pretext-events/1' ? [1, schema.maxLength, eventLayout(schema).channels] : [1, encodedWidth(schema)];
     const x = torch.zeros(shape);
     const { meta, files } = preprocessedMeta(recipe, schema, x, method.backbone.outDim, lineage);
     x.dispose();
@@ -616,8 +613,9 @@ const metricName = (score: string): string => (score === 'knn' ? 'valKnn' : `val
 
 /**
  * The owner's evaluator: after every completed round it pulls the global weights, scores them on
- * the validation split carved from the recipe's labeled training data (images: kNN; tables: the
- * final-score protocol's linear head, AUROC or accuracy; the test split is never read), and
+ * the validation split carved from the recipe's labeled training data (images: kNN; tables and
+ * histories: the final-score protocol's linear head, AUROC or accuracy; the test split is never
+ * read), and
  * records the figure on the hub for the federation page's curve.
  */
 export async function watchFederation(

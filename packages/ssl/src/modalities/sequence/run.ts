@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import {
   describeHistories,
+  eventFieldTypes,
   groupEvents,
   labeledEntities,
   readTableFile,
@@ -80,11 +81,7 @@ export async function embedEventFile(
   if (meta.modality !== 'sequence' || !meta.events)
     throw new TypeError(`${encoderDir} holds an ${meta.modality ?? 'image'} encoder, not an event-history encoder`);
   const s = meta.events;
-  const types = Object.fromEntries([
-    ...s.categorical.map((c) => [c.name, 'categorical' as const]),
-    ...s.numeric.map((c) => [c.name, 'numeric' as const]),
-  ]);
-  const table = await readTableFile(path, { ...o, types });
+  const table = await readTableFile(path, { ...o, types: eventFieldTypes(s) });
   const h = groupEvents(
     table,
     { entity: o.entity, time: o.time, categorical: s.categorical.map((c) => c.name), numeric: s.numeric.map((c) => c.name) },

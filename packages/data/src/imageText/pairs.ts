@@ -5,6 +5,7 @@
 // pairs that are fine are kept.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
+import { Resvg, renderAsync } from '@resvg/resvg-js';
 import { parse as parseCsv } from 'csv-parse/sync';
 import sharp from 'sharp';
 import { IMAGE_EXTENSIONS } from '../imageFolder.js';
@@ -186,9 +187,38 @@ export async function readImageTextPairs(
 export const describeProblem = (p: PairProblem): string =>
   `  - ${p.line > 0 ? `line ${p.line}: ` : ''}${p.item ? `${p.item}: ` : ''}${p.why}`;
 
-/** An image file (PNG, JPEG, WebP, GIF, TIFF or SVG) as size x size RGB bytes, transparency on white. */
+/** Whether bytes are SVG text: markup first (after a byte-order mark and white space), not a raster signature. */
+const looksLikeSvg = (b: Buffer): boolean => /^(\uFEFF)?\s*</.test(b.subarray(0, 64).toString('utf8'));
+
+/** The SVG namespace on a root element written without it (old Illustrator and Sodipodi files): resvg requires it. */
+const withSvgNamespace = (svg: string): string =>
+  svg.replace(/<svg\b[^>]*>/, (tag) => (/\sxmlns\s*=/.test(tag) ? tag : tag.replace(/^<svg/, '<svg xmlns="http://www.w3.org/2000/svg"')));
+
+/**
+ * An SVG drawn by resvg, its longer side `size` pixels, on white. No text is drawn: with system
+ * fonts loaded, resvg 2.6.2's text layout panics on some text-on-path drawings, and a panic
+ * aborts the whole process. resvg reads no external file the SVG links to.
+ */
+async function rasterizedSvg(svg: Buffer, size: number): Promise<Buffer> {
+  const text = withSvgNamespace(svg.toString('utf8'));
+  const font = { loadSystemFonts: false };
+  const { width, height } = new Resvg(text, { font });
+  if (!(width > 0 && height > 0)) throw new DataFormatError(`SVG has no size (${width}x${height})`);
+  const fitTo = width >= height ? ({ mode: 'width', value: size } as const) : ({ mode: 'height', value: size } as const);
+  return (await renderAsync(text, { fitTo, background: '#ffffff', font, logLevel: 'off' })).asPng();
+}
+
+/**
+ * An image file (PNG, JPEG, WebP, GIF, TIFF or SVG) as size x size RGB bytes, transparency on
+ * white. SVG is rasterized by resvg; everything else is decoded and resized by sharp.
+ */
 export async function flattenedImage(file: string | Buffer, size: number): Promise<Buffer> {
-  const { data, info } = await sharp(file, { failOn: 'error', density: 72 * Math.max(1, size / 24), limitInputPixels: 1 << 26 })
+  const bytes = typeof file === 'string' ? readFileSync(file) : file;
+  const input =
+    (typeof file === 'string' ? extname(file).toLowerCase() === '.svg' : false) || looksLikeSvg(bytes)
+      ? await rasterizedSvg(bytes, size)
+      : bytes;
+  const { data, info } = await sharp(input, { failOn: 'error', limitInputPixels: 1 << 26 })
     .resize(size, size, { fit: 'contain', background: '#ffffff' })
     .flatten({ background: '#ffffff' })
     .removeAlpha()

@@ -5,7 +5,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -436,7 +436,7 @@ train: { epochs: 2, batchSize: 64, optimizer: { name: adamw, lr: 0.001 } }
     assert.deepEqual(JSON.parse(emb.stdout), { out: join(dir, 'south-clients.csv'), rows: 120, dim: 32 });
   });
 
-  it('runs a securely aggregated federation of three site processes to the end', async () => {
+  it('runs a securely aggregated federation of three site processes to the end, a site killed after sharing its keys included', async () => {
     const r = runPretext(
       env.lab!,
       'federate',
@@ -455,11 +455,31 @@ train: { epochs: 2, batchSize: 64, optimizer: { name: adamw, lr: 0.001 } }
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual((JSON.parse(r.stdout) as { secureAggregation: unknown }).secureAggregation, { clip: 1 });
     const agents = (['north', 'south', 'east'] as const).map((t) => site('vault', t));
+    // south is killed in round 1 as soon as it has kept its keys and shares on disk (before its
+    // masked input can follow a poll later), then restarted: it must go on with the keys the
+    // other sites hold, and round 1 must include it.
+    const saved = join(dir, 'vault-south', 'secagg.json');
+    const sharedYet = (): boolean => existsSync(saved) && (JSON.parse(readFileSync(saved, 'utf8')) as { shared: boolean }).shared;
+    for (let i = 0; i < 12_000 && !sharedYet(); i++) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(sharedYet(), 'south never shared its keys');
+    agents[1]!.proc.kill('SIGKILL');
+    assert.equal((await agents[1]!.done).signal, 'SIGKILL');
+    assert.equal(statSync(saved).mode & 0o777, 0o600, 'the keys file is readable by the site only');
+    const view = (await api(env.south!.PRETEXT_HUB_TOKEN!, 'GET', '/api/federations/lab/vault/secure/south')) as {
+      round: number;
+      phase: string;
+      done: boolean;
+    };
+    assert.equal(view.round, 1);
+    assert.ok(!(view.phase === 'inputs' && view.done), `south's masked input reached the hub before the kill: ${JSON.stringify(view)}`);
+    agents[1] = site('vault', 'south');
     for (const a of agents) {
       const done = await a.done;
       assert.equal(done.code, 0, done.out);
       assert.match(done.out, /federation finished; updates in rounds 1, 2/);
     }
+    assert.match((await agents[1]!.done).out, /resuming secure aggregation with the keys it advertised/);
+    assert.ok(!existsSync(saved), 'the keys file outlived the federation');
     const f = await status('vault');
     assert.deepEqual(
       f.history.map((h) => [...h.sites].sort()),

@@ -81,6 +81,31 @@ describe('secure aggregation', () => {
     assert.deepEqual(out.dropped, ['clinic-b', 'clinic-d']);
   });
 
+  it('a site restored from its saved state masks as before, and still refuses to reveal twice', async () => {
+    const { server, sites } = await setUp(names, p);
+    // clinic-b restarts after receiving its shares: a fresh object from what it kept on disk.
+    const saved = JSON.parse(JSON.stringify(sites[1]!.state())) as ReturnType<SecAggSite['state']>;
+    const restored = new SecAggSite('clinic-b', p, saved);
+    assert.deepEqual(restored.advertise(), sites[1]!.advertise());
+    assert.deepEqual([...restored.maskedInput(update(1), 1).masked], [...sites[1]!.maskedInput(update(1), 1).masked]);
+    const all = sites.map((s, k) => (k === 1 ? restored : s));
+    for (const [k, s] of all.entries()) server.submitMasked(s.site, s.maskedInput(update(k), 1).masked, 1);
+    const req = server.unmaskRequest();
+    const answers = all.map((s) => s.unmask(req));
+    // Revealing is remembered through a second restart.
+    assert.throws(() => new SecAggSite('clinic-b', p, restored.state()).unmask(req), /already revealed/);
+    const out = await server.finish(answers);
+    const exact = new Uint32Array(LENGTH);
+    for (const k of names.keys()) {
+      const q = quantize(update(k), 1, p).q;
+      for (let i = 0; i < LENGTH; i++) exact[i] = (exact[i]! + q[i]!) >>> 0;
+    }
+    assert.deepEqual([...out.sum], [...dequantizeSum(exact, 5, p)]);
+    // A corrupted file is refused with a reason, not used.
+    assert.throws(() => new SecAggSite('clinic-b', p, { ...saved, maskKey: 'AAAA' }), /saved key does not load/);
+    assert.throws(() => new SecAggSite('clinic-b', p, { ...saved, seed: 'AAAA' }), /seed is 32 bytes/);
+  });
+
   it('refuses to unmask below the threshold, to reveal both secrets of one site, twice, or with tampered shares', async () => {
     const { server, sites } = await setUp(names, p);
     for (const k of [0, 1]) server.submitMasked(names[k]!, sites[k]!.maskedInput(update(k), 1).masked, 1);

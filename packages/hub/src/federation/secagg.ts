@@ -128,11 +128,26 @@ function publicKey(x: string): KeyObject {
   return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' });
 }
 
-function keyPair(): { priv: KeyObject; pub: string; secret: Buffer } {
-  const { privateKey } = generateKeyPairSync('x25519');
-  const jwk = privateKey.export({ format: 'jwk' });
-  return { priv: privateKey, pub: jwk.x!, secret: raw(jwk.d!) };
+interface KeyPair {
+  priv: KeyObject;
+  pub: string;
+  secret: Buffer;
 }
+
+/** A fresh X25519 key pair, or a saved one (its private key as PKCS #8 DER). */
+function keyPair(pkcs8?: Buffer): KeyPair {
+  let priv: KeyObject;
+  try {
+    priv = pkcs8 ? createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }) : generateKeyPairSync('x25519').privateKey;
+  } catch (e) {
+    throw new SecureAggregationError(`a saved key does not load: ${(e as Error).message}`);
+  }
+  if (priv.asymmetricKeyType !== 'x25519') throw new SecureAggregationError(`a saved key is ${priv.asymmetricKeyType}, not X25519`);
+  const jwk = priv.export({ format: 'jwk' });
+  return { priv, pub: jwk.x!, secret: raw(jwk.d!) };
+}
+
+const savedKey = (k: KeyPair): string => b64u(k.priv.export({ format: 'der', type: 'pkcs8' }));
 
 /** A 32-byte key from an X25519 agreement, bound to the round, the pair and its use. */
 function agree(priv: KeyObject, pub: string, p: SecAggParams, a: string, b: string, use: string): Buffer {
@@ -170,20 +185,59 @@ export interface UnmaskResponse {
   keyShares: Record<string, string>;
 }
 
+/**
+ * Everything a site holds in one attempt of a round, secrets included, so that a site restarted
+ * mid-round carries on with the keys it advertised (kept by the site on its own disk, never sent).
+ */
+export interface SecAggSiteState {
+  /** base64url PKCS #8 DER of the two X25519 private keys, and the self-mask seed. */
+  channelKey: string;
+  maskKey: string;
+  seed: string;
+  roster: Advertisement[];
+  /** from -> [mask-key share, seed share], base64url. */
+  held: Record<string, [string, string]>;
+  revealed: string[];
+}
+
 /** A site's side of one round. */
 export class SecAggSite {
-  private readonly channel = keyPair();
-  private readonly mask = keyPair();
-  private readonly seed = randomBytes(32);
+  private readonly channel: KeyPair;
+  private readonly mask: KeyPair;
+  private readonly seed: Buffer;
   private roster: Advertisement[] = [];
   /** Shares other sites sent this site: from -> [mask-key share, seed share]. */
   private readonly held = new Map<string, [Uint8Array, Uint8Array]>();
   private revealed = new Set<string>();
 
+  /** Fresh keys and seed, or those of `state` (a restarted site). */
   constructor(
     readonly site: string,
     readonly params: SecAggParams,
-  ) {}
+    state?: SecAggSiteState,
+  ) {
+    this.channel = keyPair(state && raw(state.channelKey));
+    this.mask = keyPair(state && raw(state.maskKey));
+    this.seed = state ? raw(state.seed) : randomBytes(32);
+    if (state) {
+      if (this.seed.length !== 32) throw new SecureAggregationError('a saved self-mask seed is 32 bytes');
+      this.roster = state.roster;
+      for (const [from, [k, s]] of Object.entries(state.held)) this.held.set(from, [new Uint8Array(raw(k)), new Uint8Array(raw(s))]);
+      this.revealed = new Set(state.revealed);
+    }
+  }
+
+  /** This site's secrets and progress in the attempt, for its own disk only. */
+  state(): SecAggSiteState {
+    return {
+      channelKey: savedKey(this.channel),
+      maskKey: savedKey(this.mask),
+      seed: b64u(this.seed),
+      roster: this.roster,
+      held: Object.fromEntries([...this.held].map(([from, [k, s]]) => [from, [b64u(k), b64u(s)]])),
+      revealed: [...this.revealed],
+    };
+  }
 
   advertise(): Advertisement {
     return { site: this.site, channelKey: this.channel.pub, maskKey: this.mask.pub };

@@ -8,7 +8,7 @@
 // federate alike; the preprocessing of a table (category levels, quantiles) or of histories
 // (kept categories, scales, the length cut) is fitted by the owner on its copy of the recipe's
 // data and kept on the hub with the plan, so every site encodes its own data the same way.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse as parseYaml } from 'yaml';
@@ -36,7 +36,9 @@ import {
   type FederationInput,
   type HubClient,
   type RoundRecord,
+  type SecAggSiteState,
   type SecureView,
+  type UnmaskResponse,
   type Weights,
 } from '@pretext/hub/client';
 import { inputNormFor, loadImageSet, type DataSpec, type LabeledSet } from '../data/sources.js';
@@ -481,10 +483,25 @@ function writeAtomicBytes(file: string, bytes: Uint8Array): void {
   renameSync(`${file}.tmp`, file);
 }
 
+/** What a site keeps on its own disk of the round it is securely aggregating (secrets included). */
+interface SecureProgress {
+  round: number;
+  attempt: string;
+  /** Its shares went to the hub (its masked input must then go with these keys). */
+  shared: boolean;
+  agent: SecAggSiteState;
+  /** The shares it revealed, sent again as they were if the site restarts before the hub has them. */
+  unmask?: UnmaskResponse;
+}
+
 /**
  * This site's part of the open round's secure aggregation: advertise keys, share them sealed,
- * send the masked update, reveal shares for the unmasking; until the round closes. A new
- * attempt (the hub restarted mid-round) starts over with fresh keys and the same update.
+ * send the masked update, reveal shares for the unmasking; until the round closes. Its keys,
+ * seed and shares are kept in the state folder (readable by the site's user only) before each
+ * step is sent, so a site killed mid-round and restarted goes on with the keys the other sites
+ * already hold, and never reveals a second, different set of shares. A new attempt (the hub
+ * restarted mid-round) starts over with fresh keys and the same update; the file goes when the
+ * round closes.
  */
 async function secureSubmit(
   o: JoinOptions,
@@ -494,22 +511,36 @@ async function secureSubmit(
   wait: { pollMs: number; patienceMs: number; log: (s: string) => void },
 ): Promise<void> {
   const at = `${path(o.federation)}/secure/${o.site}`;
+  const savedPath = join(o.stateDir, 'secagg.json');
+  const saved = existsSync(savedPath) ? (JSON.parse(readFileSync(savedPath, 'utf8')) as SecureProgress) : null;
   let agent: SecAggSite | null = null;
   let attempt = '';
   let shared = false;
+  let answer: UnmaskResponse | undefined;
+  const keep = (): void => {
+    const p: SecureProgress = { round: open, attempt, shared, agent: agent!.state(), ...(answer ? { unmask: answer } : {}) };
+    writeFileSync(`${savedPath}.tmp`, JSON.stringify(p), { mode: 0o600 });
+    renameSync(`${savedPath}.tmp`, savedPath);
+  };
+  const finished = (): void => rmSync(savedPath, { force: true });
   for (;;) {
     let v: SecureView;
     try {
       v = await patiently(() => o.client.call<SecureView>('GET', at), wait);
     } catch (e) {
-      if (e instanceof HubCallError && e.status === 409) return; // finished or stopped
+      if (e instanceof HubCallError && e.status === 409) return finished(); // finished or stopped
       throw e;
     }
-    if (v.round !== open) return;
+    if (v.round !== open) return finished();
     if (v.attempt !== attempt) {
-      agent = new SecAggSite(o.site, secAggParams(info.sites.length, v.clip, v.context));
+      const params = secAggParams(info.sites.length, v.clip, v.context);
+      const resumed = saved !== null && saved.round === open && saved.attempt === v.attempt;
+      agent = new SecAggSite(o.site, params, resumed ? saved.agent : undefined);
       attempt = v.attempt;
-      shared = false;
+      shared = resumed && saved.shared;
+      answer = resumed ? saved.unmask : undefined;
+      if (resumed) wait.log(`${o.site}: round ${open}: resuming secure aggregation with the keys it advertised before the restart`);
+      keep();
     }
     const a = agent!;
     const step = async (body: Record<string, unknown>): Promise<void> => {
@@ -524,8 +555,10 @@ async function secureSubmit(
     if (!v.done) {
       if (v.phase === 'keys') await step({ step: 'keys', advertisement: a.advertise() });
       else if (v.phase === 'shares' && v.roster.some((r) => r.site === o.site)) {
-        await step({ step: 'shares', boxes: await a.shareKeys(v.roster) });
+        const boxes = await a.shareKeys(v.roster);
         shared = true;
+        keep();
+        await step({ step: 'shares', boxes });
       } else if (v.phase === 'inputs' && shared) {
         a.receiveShares(v.boxes);
         const { masked } = a.maskedInput(flattenWeights(delta, [...delta.keys()]), 1);
@@ -538,8 +571,13 @@ async function secureSubmit(
           if (!(e instanceof HubCallError && e.status === 409)) throw e;
           wait.log(`${o.site}: round ${open}: ${e.message}`);
         }
-      } else if (v.phase === 'unmask' && v.request?.survivors.includes(o.site))
-        await step({ step: 'unmask', response: a.unmask(v.request) });
+      } else if (v.phase === 'unmask' && v.request?.survivors.includes(o.site)) {
+        if (!answer) {
+          answer = a.unmask(v.request);
+          keep();
+        }
+        await step({ step: 'unmask', response: answer });
+      }
     }
     await sleep(wait.pollMs);
   }

@@ -76,10 +76,14 @@ function describe(f: HostedFederation): string {
         .join(', ')}`,
     );
   if (f.status === 'running') lines.push(`in for the open round: ${f.submitted.length ? f.submitted.join(', ') : 'none yet'}`);
-  for (const r of f.history)
+  for (const r of f.history) {
+    const losses = Object.entries(f.losses?.[String(r.round)] ?? {});
     lines.push(
-      `  round ${r.round}: ${r.sites.join(', ')} (${r.closedBy}), ${(r.bytesIn / 1e6).toFixed(1)} MB in, ${r.seconds.toFixed(0)} s`,
+      `  round ${r.round}: ${r.sites.join(', ')} (${r.closedBy}), ${(r.bytesIn / 1e6).toFixed(1)} MB in, ${r.seconds.toFixed(0)} s${
+        losses.length ? `; training loss ${losses.map(([s, l]) => `${s} ${l.toFixed(3)}`).join(', ')}` : ''
+      }`,
     );
+  }
   return lines.join('\n');
 }
 

@@ -173,6 +173,23 @@ describe('pretext federate host / join against pretext hub serve', () => {
     const fault = await status('calm');
     assert.equal(fault.status, 'finished');
     assert.ok(fault.history.every((r) => r.sites.length === 2));
+    // Each site reported its training loss for every round; status prints them by round.
+    const { losses } = (await api(env.lab!.PRETEXT_HUB_TOKEN!, 'GET', '/api/federations/lab/calm')) as {
+      losses: Record<string, Record<string, number>>;
+    };
+    assert.deepEqual(Object.keys(losses).sort(), ['1', '2', '3']);
+    for (const bySite of Object.values(losses)) {
+      assert.deepEqual(Object.keys(bySite).sort(), ['north', 'south']);
+      assert.ok(
+        Object.values(bySite).every((l) => Number.isFinite(l) && l > 0),
+        JSON.stringify(losses),
+      );
+    }
+    const calmStatus = runPretext(env.lab!, 'federate', 'status', 'lab/calm');
+    assert.match(
+      calmStatus.stdout,
+      new RegExp(`round 3: .*; training loss north ${losses['3']!.north!.toFixed(3)}, south ${losses['3']!.south!.toFixed(3)}`),
+    );
 
     host('stormy');
     const north = site('stormy', 'north');
@@ -299,8 +316,11 @@ describe('pretext federate host / join against pretext hub serve', () => {
     }
     const f = (await api(env.lab!.PRETEXT_HUB_TOKEN!, 'GET', '/api/federations/lab/private')) as {
       privacy: Record<string, Record<string, number>>;
+      losses: Record<string, Record<string, number>>;
     };
     assert.deepEqual(Object.keys(f.privacy).sort(), ['1', '2']);
+    // Under DP-SGD no site sends its (unnoised) training loss.
+    assert.deepEqual(f.losses, {});
     for (const s of ['north', 'south']) {
       const [e1, e2] = [f.privacy['1']![s]!, f.privacy['2']![s]!];
       // Privacy spent grows with the steps taken, and at this noise stays finite.

@@ -235,6 +235,8 @@ const MIGRATIONS: string[] = [
   `ALTER TABLE federations ADD COLUMN metrics TEXT NOT NULL DEFAULT '{}'`,
   // What each site of a federation under DP-SGD reported of its privacy spent, by round and site.
   `ALTER TABLE federations ADD COLUMN privacy TEXT NOT NULL DEFAULT '{}'`,
+  // Each site's mean training loss, by round and site (federations without DP-SGD).
+  `ALTER TABLE federations ADD COLUMN losses TEXT NOT NULL DEFAULT '{}'`,
 ];
 
 export async function migrate(db: Db): Promise<number> {

@@ -441,6 +441,16 @@ for (const engine of ['sqlite', 'postgres'] as const)
         expect: e(404, 401, 401, 403, 403, 403, 404, 200, 403, 403),
       },
       {
+        route: 'POST /api/federations/:team/:name/losses/:site',
+        what: "partner's training loss in a round: only partner's writers report it",
+        req: async (c) => ({
+          method: 'POST',
+          url: `${await federation(c, { weights: true, start: true, sites: ['partner', 'vision'] })}/losses/partner`,
+          body: { round: 1, loss: 1.5 },
+        }),
+        expect: e(404, 401, 401, 403, 403, 403, 404, 200, 403, 403),
+      },
+      {
         route: 'GET /api/federations/:team/:name/secure/:site',
         what: "partner's view of a secure round: only partner's writers",
         req: async (c) => ({

@@ -196,6 +196,30 @@ describe('a hub-hosted federation', () => {
     );
   });
 
+  it("keeps each site's training loss by round, only from that site, and never under DP-SGD", async () => {
+    await ok(h.call('POST', '/api/federations/lab/losses', t.owner, plan()));
+    await ok(h.call('PUT', '/api/federations/lab/losses/weights', t.owner, initial(), octet));
+    await ok(h.call('POST', '/api/federations/lab/losses/control', t.owner, { action: 'start' }), 200);
+    const report = (who: string, site: string, round: number, loss: number) =>
+      h.call('POST', `/api/federations/lab/losses/losses/${site}`, t[who], { round, loss });
+    const r = (x: Promise<Reply>) => x.then((y) => `${y.status} ${String(y.json?.error ?? '')}`);
+    await ok(report('nadia', 'north', 1, 2.5), 200);
+    // A restarted site reports again; losses may be negative (BYOL's, SimSiam's).
+    await ok(report('nadia', 'north', 1, -0.25), 200);
+    await ok(report('sam', 'south', 1, 1.75), 200);
+    assert.match(await r(report('nadia', 'north', 2, 1)), /^409 round 2 .* has not opened/);
+    assert.match(await r(report('sam', 'north', 1, 1)), /^403 only members of site team 'north'/);
+    assert.match(await r(report('owner', 'south', 1, 1)), /^403 only members of site team 'south'/);
+    assert.equal((await h.call('POST', '/api/federations/lab/losses/losses/north', t.nadia, { round: 1, loss: 'NaN' })).status, 400);
+    const info = (await ok(h.call('GET', '/api/federations/lab/losses', t.owner), 200)).json!;
+    assert.deepEqual(info.losses, { '1': { north: -0.25, south: 1.75 } });
+    // Under DP-SGD the loss, computed on the records without noise, is not taken.
+    assert.match(
+      await r(h.call('POST', '/api/federations/lab/private/losses/north', t.nadia, { round: 1, loss: 1 })),
+      /^409 .*runs DP-SGD: an unnoised training loss would escape its privacy account/,
+    );
+  });
+
   it("keeps a wide table's preprocessing with the plan, past the hub's usual body limit", async () => {
     // 400 numeric columns with 256 quantiles each: about 1.9 MB of JSON.
     const numeric = Array.from({ length: 400 }, (_, c) => ({

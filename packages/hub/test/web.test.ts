@@ -185,7 +185,7 @@ describe('hub web UI', () => {
     await page.screenshot({ path: join(shots, 'leaderboard.png'), fullPage: true });
   });
 
-  it("shows a federation's plan, rounds, bytes, the owner's kNN curve and the privacy spent; its recipe stays text", async () => {
+  it("shows a federation's plan, rounds, bytes, the owner's kNN curve, the privacy spent or the sites' losses; its recipe stays text", async () => {
     const f = '/api/federations/vision/fed';
     await call('POST', f, admin, {
       sites: ['vision'],
@@ -246,6 +246,7 @@ describe('hub web UI', () => {
     });
     await call('PUT', `${t}/weights`, admin, undefined, w([1, 2]));
     await call('POST', `${t}/control`, admin, { action: 'start' });
+    await call('POST', `${t}/losses/vision`, admin, { round: 1, loss: 0.41234 });
     await call('PUT', `${t}/rounds/1/updates/vision`, admin, undefined, w([0.5, 0.5], { examples: '10' }));
     await call('POST', `${t}/rounds/1/metrics`, admin, { metrics: { valAuroc: 0.7125 } });
     await page.goto(`${url}/#/f/vision/ledger`);
@@ -254,6 +255,10 @@ describe('hub web UI', () => {
     assert.match((await ledger.locator('thead').textContent())!, /validation AUROC/);
     assert.match((await ledger.locator('tbody tr').first().textContent())!, /0\.713$/);
     assert.equal(await page.locator('svg[aria-label="validation AUROC by round"] path').count(), 1);
+    // Without DP-SGD each site's training loss is shown instead of the privacy spent.
+    assert.deepEqual(await page.getByTestId('federation-losses').locator('tbody tr').allTextContents(), ['vision0.412']);
+    assert.equal(await page.locator('svg[aria-label="mean training loss by round"] path').count(), 1);
+    assert.equal(await page.getByTestId('federation-privacy').count(), 0);
   });
 
   it('manages teams, members and tokens', async () => {

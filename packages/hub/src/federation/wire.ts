@@ -40,6 +40,12 @@ export interface PrivacyReport {
   epsilon: number;
 }
 
+/** A site's mean training loss over `round`. */
+export interface LossReport {
+  round: number;
+  loss: number;
+}
+
 /** What the owner decides when creating a federation (the hub runs the server side of `strategy`). */
 export interface FederationInput {
   sites: string[];

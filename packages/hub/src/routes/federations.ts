@@ -3,7 +3,7 @@
 // slot of the open round. Weights travel as float32 safetensors (application/octet-stream).
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import type { PrivacyReport } from '../federation/wire.js';
+import type { LossReport, PrivacyReport } from '../federation/wire.js';
 import { HubError, type FederationInput, type SecureStep, type Store } from '../store/index.js';
 import { modelParams, name, responses } from './schemas.js';
 
@@ -96,6 +96,12 @@ const privacyBody = {
   type: 'object',
   required: ['round', 'epsilon'],
   properties: { round: { type: 'integer', minimum: 1 }, epsilon: { type: 'number', minimum: 0 } },
+  additionalProperties: false,
+} as const;
+const lossBody = {
+  type: 'object',
+  required: ['round', 'loss'],
+  properties: { round: { type: 'integer', minimum: 1 }, loss: { type: 'number' } },
   additionalProperties: false,
 } as const;
 const controlBody = {
@@ -235,6 +241,12 @@ export function federationRoutes(app: FastifyInstance, store: Store): void {
     '/api/federations/:team/:name/privacy/:site',
     { schema: { params: siteParams, body: privacyBody, response: responses({ 200: 'object' }, [403, 404, 409]) } },
     (req) => federations.reportPrivacy(req.actor, req.params.team, req.params.name, req.params.site, req.body),
+  );
+  // A site's mean training loss over a round, for the federation's page (refused under DP-SGD).
+  app.post<{ Params: { team: string; name: string; site: string }; Body: LossReport }>(
+    '/api/federations/:team/:name/losses/:site',
+    { schema: { params: siteParams, body: lossBody, response: responses({ 200: 'object' }, [403, 404, 409]) } },
+    (req) => federations.reportLoss(req.actor, req.params.team, req.params.name, req.params.site, req.body),
   );
   // Secure aggregation: each site's part of the open round's protocol (keys, sealed shares, a
   // masked input, revealed shares); the hub relays and sums, and never holds an input apart.

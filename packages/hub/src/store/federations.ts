@@ -32,7 +32,7 @@ import {
   type RoundRecord,
 } from '../federation/coordinator.js';
 import type { Weights } from '../federation/aggregate.js';
-import type { DpPolicy, FederationInput, PrivacyReport, SecurePhase, SecureView } from '../federation/wire.js';
+import type { DpPolicy, FederationInput, LossReport, PrivacyReport, SecurePhase, SecureView } from '../federation/wire.js';
 
 export type { FederationInput } from '../federation/wire.js';
 import { decodeWeights, encodeWeights, TensorFileError } from '../federation/tensors.js';
@@ -80,6 +80,8 @@ export interface FederationInfo extends Omit<StoredPlan, 'plainKeys'> {
   metrics: Record<string, Record<string, number>>;
   /** Under DP-SGD: epsilon each site reported at the policy's delta, by round (1-based) and site. */
   privacy: Record<string, Record<string, number>>;
+  /** Each site's mean training loss, by round (1-based) and site (not under DP-SGD). */
+  losses: Record<string, Record<string, number>>;
   createdAt: string;
   updatedAt: string;
 }
@@ -96,6 +98,7 @@ type FederationRow = Row & {
   history: string;
   metrics: string;
   privacy: string;
+  losses: string;
   created_at: string;
   updated_at: string;
 };
@@ -348,6 +351,7 @@ export class Federations {
       history: JSON.parse(f.history) as RoundRecord[],
       metrics: JSON.parse(f.metrics ?? '{}') as Record<string, Record<string, number>>,
       privacy: JSON.parse(f.privacy ?? '{}') as Record<string, Record<string, number>>,
+      losses: JSON.parse(f.losses ?? '{}') as Record<string, Record<string, number>>,
       createdAt: f.created_at,
       updatedAt: f.updated_at,
     };
@@ -490,34 +494,71 @@ export class Federations {
     site: string,
     report: PrivacyReport,
   ): Promise<{ site: string; round: number; epsilon: number }> {
-    const f = await this.row(actor, team, name);
-    const a = await this.siteWriter(actor, f, site);
-    const p = this.plan(f);
-    need(p.dp, 409, `federation '${team}/${name}' runs no DP-SGD: there is no privacy to account for`);
     need(Number.isFinite(report.epsilon) && report.epsilon >= 0, 400, 'epsilon must be a finite number, at least 0');
-    const id = num(f.id);
-    return this.lane(id).run(async () => {
-      const g = await this.db.one<{ round: number; privacy: string }>('SELECT round, privacy FROM federations WHERE id = ?', [id]);
-      const open = Math.min(num(g!.round) + 1, p.rounds);
-      need(
-        report.round >= 1 && report.round <= open,
-        409,
-        `round ${report.round} of '${team}/${name}' has not opened (round ${open} is the latest)`,
-      );
-      const all = JSON.parse(g!.privacy) as Record<string, Record<string, number>>;
-      for (const [r, bySite] of Object.entries(all)) {
-        const before = bySite[site];
-        if (before === undefined) continue;
+    await this.siteFigure(actor, team, name, site, report.round, 'privacy', report.epsilon, (p, earlier) => {
+      need(p.dp, 409, `federation '${team}/${name}' runs no DP-SGD: there is no privacy to account for`);
+      for (const [r, before] of earlier)
         need(
-          !(Number(r) <= report.round && before > report.epsilon) && !(Number(r) >= report.round && before < report.epsilon),
+          !(r <= report.round && before > report.epsilon) && !(r >= report.round && before < report.epsilon),
           409,
           `privacy spent only grows: ${site} reported epsilon ${before} after round ${r}`,
         );
-      }
-      all[String(report.round)] = { ...all[String(report.round)], [site]: report.epsilon };
-      await this.db.run('UPDATE federations SET privacy = ?, updated_at = ? WHERE id = ?', [JSON.stringify(all), now(), id]);
-      await audit(this.db, a, 'federation.privacy', `${team}/${name}`, { site, ...report });
-      return { site, round: report.round, epsilon: report.epsilon };
+    });
+    return { site, round: report.round, epsilon: report.epsilon };
+  }
+
+  /**
+   * A site's mean training loss over a round (its own examples, its own objective), for the
+   * federation's page. Refused under DP-SGD: a loss computed on the site's records without noise
+   * is outside what its epsilon accounts for. A report again for the same round replaces it.
+   */
+  async reportLoss(
+    actor: Actor | null,
+    team: string,
+    name: string,
+    site: string,
+    report: LossReport,
+  ): Promise<{ site: string; round: number; loss: number }> {
+    need(Number.isFinite(report.loss), 400, 'loss must be a finite number');
+    await this.siteFigure(actor, team, name, site, report.round, 'losses', report.loss, (p) =>
+      need(!p.dp, 409, `federation '${team}/${name}' runs DP-SGD: an unnoised training loss would escape its privacy account`),
+    );
+    return { site, round: report.round, loss: report.loss };
+  }
+
+  /**
+   * Keeps one figure a site reports for a round (up to the open one) in a JSON column by round
+   * and site, after `check` has seen the plan and the site's figures for other rounds.
+   */
+  private async siteFigure(
+    actor: Actor | null,
+    team: string,
+    name: string,
+    site: string,
+    round: number,
+    column: 'privacy' | 'losses',
+    value: number,
+    check: (plan: StoredPlan, earlier: [number, number][]) => void,
+  ): Promise<void> {
+    const f = await this.row(actor, team, name);
+    const a = await this.siteWriter(actor, f, site);
+    const p = this.plan(f);
+    check(p, []);
+    const id = num(f.id);
+    await this.lane(id).run(async () => {
+      const g = await this.db.one<{ round: number; figures: string }>(`SELECT round, ${column} AS figures FROM federations WHERE id = ?`, [
+        id,
+      ]);
+      const open = Math.min(num(g!.round) + 1, p.rounds);
+      need(round >= 1 && round <= open, 409, `round ${round} of '${team}/${name}' has not opened (round ${open} is the latest)`);
+      const all = JSON.parse(g!.figures) as Record<string, Record<string, number>>;
+      const earlier = Object.entries(all).flatMap(([r, bySite]) =>
+        bySite[site] === undefined ? [] : [[Number(r), bySite[site]] as [number, number]],
+      );
+      check(p, earlier);
+      all[String(round)] = { ...all[String(round)], [site]: value };
+      await this.db.run(`UPDATE federations SET ${column} = ?, updated_at = ? WHERE id = ?`, [JSON.stringify(all), now(), id]);
+      await audit(this.db, a, column === 'privacy' ? 'federation.privacy' : 'federation.loss', `${team}/${name}`, { site, round, value });
     });
   }
 

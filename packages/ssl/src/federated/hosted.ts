@@ -96,6 +96,8 @@ export interface HostedFederation {
   privacy?: Record<string, Record<string, number>>;
   /** What the owner measured on the global weights after each round (validation kNN, AUROC), by round. */
   metrics?: Record<string, Record<string, number>>;
+  /** Each site's mean training loss, by round (1-based) and site (none under DP-SGD). */
+  losses?: Record<string, Record<string, number>>;
   recipe: string;
   round: number;
   submitted: string[];
@@ -405,9 +407,16 @@ export async function joinFederation(o: JoinOptions): Promise<JoinResult> {
   const fed = `${o.federation.team}/${o.federation.name}`;
   // trained: the last round trained (its update is in update.safetensors until the round is over);
   // done: the last round this site has finished with, its update taken or not.
-  const progress: { federation: string; site: string; submitted: number[]; missed: number[]; trained: number; done: number } = existsSync(
-    progressPath,
-  )
+  // loss: the mean training loss of round `trained` (reported to the hub with the update).
+  const progress: {
+    federation: string;
+    site: string;
+    submitted: number[];
+    missed: number[];
+    trained: number;
+    done: number;
+    loss?: number;
+  } = existsSync(progressPath)
     ? (JSON.parse(readFileSync(progressPath, 'utf8')) as typeof progress)
     : { federation: fed, site: o.site, submitted: [], missed: [], trained: 0, done: 0 };
   if (progress.federation !== fed || progress.site !== o.site)
@@ -452,6 +461,7 @@ export async function joinFederation(o: JoinOptions): Promise<JoinResult> {
           encodeWeights(update!.delta, { examples: String(update!.examples), site: o.site, round: String(open) }, shapes),
         );
         progress.trained = open;
+        progress.loss = loss;
         writeJsonAtomic(progressPath, progress);
       }
       // The privacy this site has spent is on the hub before its update is: the hub accounts for
@@ -459,6 +469,15 @@ export async function joinFederation(o: JoinOptions): Promise<JoinResult> {
       const epsilon = site.epsilon();
       if (epsilon !== null)
         await patiently(() => client.call('POST', `${path(o.federation)}/privacy/${o.site}`, { round: open, epsilon }), wait);
+      // Its training loss, for the federation's page; never under DP-SGD (it would be outside the account).
+      else if (progress.loss !== undefined && Number.isFinite(progress.loss))
+        try {
+          await patiently(() => client.call('POST', `${path(o.federation)}/losses/${o.site}`, { round: open, loss: progress.loss }), wait);
+        } catch (e) {
+          // A hub older than the losses route: the site trains on without reporting them.
+          if (!(e instanceof HubCallError && e.status === 404)) throw e;
+          log(`${o.site}: round ${open}: the hub takes no training losses (${e.message})`);
+        }
       const body = readFileSync(updatePath);
       if (secure) await secureSubmit(o, info, open, decodeWeights(body).weights, wait);
       else {

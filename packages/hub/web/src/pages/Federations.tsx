@@ -1,6 +1,7 @@
 // Federations the signed-in user takes part in (#/f), and one federation's page (#/f/team/name):
 // its plan, who is in for the open round, and by round the owner's validation kNN of the global
-// encoder and the bytes that moved, and under DP-SGD the privacy each site reports it has spent.
+// encoder and the bytes that moved, each site's training loss, and under DP-SGD (instead of the
+// loss) the privacy each site reports it has spent.
 import { api } from '../api.js';
 import { LineChart } from '../charts.js';
 import { pct, useLoad } from '../hooks.js';
@@ -28,6 +29,8 @@ export interface Federation {
   secureAggregation: { clip: number } | null;
   dp: { noise: number; clip: number; delta: number } | null;
   privacy: Record<string, Record<string, number>>;
+  /** Each site's mean training loss by round (none under DP-SGD, where it would escape the account). */
+  losses: Record<string, Record<string, number>>;
   recipe: string;
   round: number;
   submitted: string[];
@@ -136,49 +139,76 @@ export function FederationPage({ team, name }: { team: string; name: string }) {
           ))}
         </tbody>
       </table>
-      {f.dp && <Privacy f={f} dp={f.dp} />}
+      {f.dp ? (
+        <BySite
+          f={f}
+          figures={f.privacy}
+          title={`Privacy spent (epsilon at delta ${f.dp.delta})`}
+          yLabel="epsilon"
+          column="epsilon so far"
+          digits={2}
+          empty="No site has reported yet: each reports after training a round."
+          testId="federation-privacy"
+        />
+      ) : (
+        <BySite
+          f={f}
+          figures={f.losses}
+          title="Training loss at each site"
+          yLabel="mean training loss"
+          column="latest training loss"
+          digits={3}
+          empty="No site has reported a training loss yet: each reports after training a round."
+          testId="federation-losses"
+        />
+      )}
       <h2>Recipe</h2>
       <pre className="recipe">{f.recipe}</pre>
     </section>
   );
 }
 
-/** Under DP-SGD: the epsilon each site reported after each round, as a curve and as the latest figure. */
-function Privacy({ f, dp }: { f: Federation; dp: NonNullable<Federation['dp']> }) {
-  const rounds = Object.keys(f.privacy)
+/**
+ * A figure each site reports after each round (epsilon spent, training loss), as a curve per site
+ * and as each site's latest value.
+ */
+function BySite(props: {
+  f: Federation;
+  figures: Record<string, Record<string, number>>;
+  title: string;
+  yLabel: string;
+  column: string;
+  digits: number;
+  empty: string;
+  testId: string;
+}) {
+  const { f, figures } = props;
+  const rounds = Object.keys(figures)
     .map(Number)
     .sort((a, b) => a - b);
-  const latest = (site: string): number | undefined => {
-    let e: number | undefined;
-    for (const r of rounds) e = f.privacy[String(r)]![site] ?? e;
-    return e;
-  };
-  const lines = f.sites.map((site) => ({
-    name: site,
-    points: rounds
-      .filter((r) => f.privacy[String(r)]![site] !== undefined)
-      .map((r) => [r, f.privacy[String(r)]![site]!] as [number, number]),
-  }));
+  const points = (site: string): [number, number][] =>
+    rounds.filter((r) => figures[String(r)]![site] !== undefined).map((r) => [r, figures[String(r)]![site]!] as [number, number]);
+  const lines = f.sites.map((site) => ({ name: site, points: points(site) }));
   return (
     <>
-      <h2>Privacy spent (epsilon at delta {dp.delta})</h2>
+      <h2>{props.title}</h2>
       {rounds.length > 0 ? (
-        <LineChart lines={lines.filter((l) => l.points.length > 0)} xLabel="round" yLabel="epsilon" />
+        <LineChart lines={lines.filter((l) => l.points.length > 0)} xLabel="round" yLabel={props.yLabel} />
       ) : (
-        <p className="muted">No site has reported yet: each reports after training a round.</p>
+        <p className="muted">{props.empty}</p>
       )}
-      <table className="board" data-testid="federation-privacy">
+      <table className="board" data-testid={props.testId}>
         <thead>
           <tr>
             <th>site</th>
-            <th>epsilon so far</th>
+            <th>{props.column}</th>
           </tr>
         </thead>
         <tbody>
-          {f.sites.map((s) => (
-            <tr key={s}>
-              <td>{s}</td>
-              <td>{latest(s)?.toFixed(2) ?? '-'}</td>
+          {lines.map((l) => (
+            <tr key={l.name}>
+              <td>{l.name}</td>
+              <td>{l.points.at(-1)?.[1].toFixed(props.digits) ?? '-'}</td>
             </tr>
           ))}
         </tbody>

@@ -1,12 +1,15 @@
 // The openclipart source and the SVG rasterizer: the boilerplate rule drops the folders it
 // names and replaces collection stamps by file names; a drawing's folder never enters its
 // caption; links and identical files cannot put one drawing on both sides of a split; resvg
-// draws SVGs that omit the SVG namespace and refuses files that are not SVG.
+// draws SVGs that omit the SVG namespace and refuses files that are not SVG, and a crash inside
+// it costs one file, never the command.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SvgRasterizer } from '../src/imageText/svgRaster.js';
 import {
   debianPackageDir,
   flattenedImage,
@@ -123,5 +126,26 @@ describe('SVG rasterizing (resvg)', () => {
 
   it('refuses bytes that are not an image, with the parser reason', async () => {
     await assert.rejects(flattenedImage(Buffer.from('<svg><unclosed'), 8), /SVG|parsing/i);
+  });
+});
+
+describe('SVG rasterizer crash isolation', () => {
+  it('a crash costs the file it happened on; the other pending drawings go to a fresh child', async () => {
+    const r = new SvgRasterizer(fileURLToPath(new URL('./fixtures/crashingSvgWorker.mjs', import.meta.url)));
+    try {
+      const asks = ['<svg a/>', '<svg crash/>', '<svg bb/>', '<svg bad/>', '<svg dddd/>'].map((s) => r.draw(s, 7));
+      const got = await Promise.allSettled(asks);
+      assert.deepEqual(
+        got.map((g) => (g.status === 'fulfilled' ? [...g.value] : (g.reason as Error).message.replace(/\(.*\)/, '(...)'))),
+        [[7, 8], 'resvg crashed drawing this SVG (...)', [7, 9], 'bad SVG', [7, 11]],
+      );
+      assert.ok(got[1]!.status === 'rejected' && (got[1]!.reason as Error) instanceof DataFormatError);
+      assert.match((got[1] as PromiseRejectedResult).reason.message, /SIGABRT/);
+      assert.equal(r.crashes, 1);
+      // And it keeps working after the crash.
+      assert.deepEqual([...(await r.draw('<svg e/>', 3))], [3, 8]);
+    } finally {
+      r.close();
+    }
   });
 });

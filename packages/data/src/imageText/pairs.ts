@@ -5,12 +5,12 @@
 // pairs that are fine are kept.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
-import { Resvg, renderAsync } from '@resvg/resvg-js';
 import { parse as parseCsv } from 'csv-parse/sync';
 import sharp from 'sharp';
 import { IMAGE_EXTENSIONS } from '../imageFolder.js';
 import { DataFormatError } from '../errors.js';
 import { ProgressBar } from '../progress.js';
+import { svgRasterizer } from './svgRaster.js';
 
 export interface ImageTextPairs {
   /** Pixels [N, size, size, 3], RGB, transparent areas on white. */
@@ -195,18 +195,12 @@ const withSvgNamespace = (svg: string): string =>
   svg.replace(/<svg\b[^>]*>/, (tag) => (/\sxmlns\s*=/.test(tag) ? tag : tag.replace(/^<svg/, '<svg xmlns="http://www.w3.org/2000/svg"')));
 
 /**
- * An SVG drawn by resvg, its longer side `size` pixels, on white. No text is drawn: with system
- * fonts loaded, resvg 2.6.2's text layout panics on some text-on-path drawings, and a panic
- * aborts the whole process. resvg reads no external file the SVG links to.
+ * An SVG drawn by resvg (in a child process, so that a crash inside it costs one file, not the
+ * command), its longer side `size` pixels, on white. No text is drawn: with system fonts loaded,
+ * resvg 2.6.2's text layout panicked on some text-on-path drawings. resvg reads no external
+ * file the SVG links to.
  */
-async function rasterizedSvg(svg: Buffer, size: number): Promise<Buffer> {
-  const text = withSvgNamespace(svg.toString('utf8'));
-  const font = { loadSystemFonts: false };
-  const { width, height } = new Resvg(text, { font });
-  if (!(width > 0 && height > 0)) throw new DataFormatError(`SVG has no size (${width}x${height})`);
-  const fitTo = width >= height ? ({ mode: 'width', value: size } as const) : ({ mode: 'height', value: size } as const);
-  return (await renderAsync(text, { fitTo, background: '#ffffff', font, logLevel: 'off' })).asPng();
-}
+const rasterizedSvg = (svg: Buffer, size: number): Promise<Buffer> => svgRasterizer().draw(withSvgNamespace(svg.toString('utf8')), size);
 
 /**
  * An image file (PNG, JPEG, WebP, GIF, TIFF or SVG) as size x size RGB bytes, transparency on

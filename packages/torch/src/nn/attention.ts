@@ -1,6 +1,7 @@
 // Multi-head attention and the Transformer encoder layer, with PyTorch's parameter names
 // (in_proj_weight, out_proj.weight, linear1, norm1 ...) and sequence-first layout by default.
 import { empty, zeros } from '../creation.js';
+import { tidy } from '../scope.js';
 import { Tensor } from '../tensor.js';
 import * as F from './functional.js';
 import * as init from './init.js';
@@ -44,6 +45,11 @@ export class MultiheadAttention extends Module {
 
   /** query [L, N, E], key/value [S, N, E] ([N, L, E] with batchFirst) -> output and weights [N, L, S]. */
   forward(query: Tensor, key: Tensor, value: Tensor, o: AttentionOptions = {}): { output: Tensor; weights: Tensor | null } {
+    // One scope: the projections, scores and probabilities go when the output is made.
+    return tidy(() => this.attend(query, key, value, o));
+  }
+
+  private attend(query: Tensor, key: Tensor, value: Tensor, o: AttentionOptions): { output: Tensor; weights: Tensor | null } {
     const [q0, k0, v0] = this.batchFirst ? [query.transpose(0, 1), key.transpose(0, 1), value.transpose(0, 1)] : [query, key, value];
     const [L, N, E] = q0.shape as [number, number, number];
     const S = k0.shape[0]!;
@@ -125,13 +131,18 @@ export class TransformerEncoderLayer extends Module {
   }
 
   forward(src: Tensor, o: { srcMask?: Tensor | null; srcKeyPaddingMask?: Tensor | null } = {}): Tensor {
+    // Each block in its own scope, so its temporaries go as soon as it returns (what autograd
+    // needs it holds itself), as Python's reference counting frees them in PyTorch: the next
+    // block then reuses memory that is still in cache instead of touching fresh pages.
     const sa = (x: Tensor): Tensor =>
-      this.drop1.forward(
-        this.selfAttn.forward(x, x, x, { attnMask: o.srcMask ?? null, keyPaddingMask: o.srcKeyPaddingMask ?? null, needWeights: false })
-          .output,
+      tidy(() =>
+        this.drop1.forward(
+          this.selfAttn.forward(x, x, x, { attnMask: o.srcMask ?? null, keyPaddingMask: o.srcKeyPaddingMask ?? null, needWeights: false })
+            .output,
+        ),
       );
     const act = (x: Tensor): Tensor => (this.o.activation === 'gelu' ? x.gelu() : x.relu());
-    const ff = (x: Tensor): Tensor => this.drop2.forward(this.linear2.forward(this.drop.forward(act(this.linear1.forward(x)))));
+    const ff = (x: Tensor): Tensor => tidy(() => this.drop2.forward(this.linear2.forward(this.drop.forward(act(this.linear1.forward(x))))));
     if (this.o.normFirst) {
       const x = src.add(sa(this.norm1.forward(src)));
       return x.add(ff(this.norm2.forward(x)));

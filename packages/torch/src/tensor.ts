@@ -53,6 +53,7 @@ const op = {
   clampInplace: bindOp('aten::clamp_'),
   mm: bindOp('aten::mm'),
   bmm: bindOp('aten::bmm'),
+  baddbmm: bindOp('aten::baddbmm'),
   sum: bindOp('aten::sum.dim_IntList'),
   mean: bindOp('aten::mean.dim'),
   prod: bindOp('aten::prod'),
@@ -497,6 +498,10 @@ export class Tensor {
   }
   bmm(other: Tensor): Tensor {
     return new Tensor(op.bmm(this.h, other.h) as Handle);
+  }
+  /** beta * this + alpha * (a @ b) for batches a [B, n, m] and b [B, m, p]; `this` broadcasts to [B, n, p]. */
+  baddbmm(a: Tensor, b: Tensor, o: { beta?: number; alpha?: number } = {}): Tensor {
+    return new Tensor(op.baddbmm(this.h, a.h, b.h, o.beta ?? 1, o.alpha ?? 1) as Handle);
   }
   /** Transpose of a 2-D tensor. */
   t(): Tensor {

@@ -80,6 +80,35 @@ describe('layers match PyTorch', () => {
     assertClose(torch.cat([output.reshape(-1), weights!.reshape(-1)]), fx('mha.out'), { what: 'mha' });
   });
 
+  it('attention with both masks, bool or float, equals softmax(q k^T / sqrt(d) - inf where hidden) v, and so do its gradients', () => {
+    torch.manualSeed(3);
+    const [L, N, E, H] = [5, 3, 8, 2];
+    const hd = E / H;
+    const m = new nn.MultiheadAttention(E, H);
+    m.eval();
+    const x = torch.randn([L, N, E]).requiresGrad_();
+    const xRef = x.detach().clone().requiresGrad_();
+    const causal = torch.ones([L, L], { dtype: 'bool' }).triu(1);
+    const padding = torch.zeros([N, L], { dtype: 'bool' });
+    torch.noGrad(() => padding.narrow(1, 3, 2).select(0, 1).fill_(1));
+    const floatCausal = torch.zeros([L, L]).maskedFill(causal, -Infinity);
+    const ours = m.forward(x, x, x, { attnMask: causal, keyPaddingMask: padding, needWeights: false }).output;
+    const viaFloat = m.forward(x, x, x, { attnMask: floatCausal, keyPaddingMask: padding, needWeights: false }).output;
+    // The reference, one head at a time with nothing but products, masked_fill and softmax.
+    const [wq, wk, wv] = m.inProjWeight.chunk(3) as [Tensor, Tensor, Tensor];
+    const [bq, bk, bv] = m.inProjBias!.chunk(3) as [Tensor, Tensor, Tensor];
+    const per = (w: Tensor, b: Tensor) => F.linear(xRef, w, b).reshape(L, N, H, hd).permute([1, 2, 0, 3]); // [N, H, L, hd]
+    const [q, k, v] = [per(wq, bq), per(wk, bk), per(wv, bv)];
+    const hidden = causal.reshape(1, 1, L, L).logicalOr(padding.reshape(N, 1, 1, L));
+    const p = q.matmul(k.transpose(2, 3)).div(Math.sqrt(hd)).maskedFill(hidden, -Infinity).softmax(-1);
+    const ref = m.outProj.forward(p.matmul(v).permute([2, 0, 1, 3]).reshape(L, N, E));
+    assertClose(ours, ref, { what: 'both masks' });
+    assertClose(viaFloat, ref, { what: 'float causal mask' });
+    ours.pow(2).sum().backward();
+    ref.pow(2).sum().backward();
+    assertClose(x.grad!, xRef.grad!, { what: 'gradient' });
+  });
+
   it('pre-norm, batch-first, GELU encoder layer with a causal mask', () => {
     const m = new nn.TransformerEncoderLayer(8, 4, { dimFeedforward: 12, activation: 'gelu', batchFirst: true, normFirst: true });
     assert.deepEqual([...m.stateDict().keys()], JSON.parse(fixtureMetadata('layers.safetensors')['order.encoder_prenorm']!));

@@ -69,26 +69,46 @@ export class MultiheadAttention extends Module {
     const q = heads(qp, L).mul(1 / Math.sqrt(hd));
     const k = heads(kp, S);
     const v = heads(vp, S);
-    let scores = q.bmm(k.transpose(1, 2)); // [N*H, L, S]
-    if (o.attnMask) {
-      scores = o.attnMask.dtype === 'bool' ? scores.maskedFill(o.attnMask, -Infinity) : scores.add(o.attnMask);
-    }
-    if (o.keyPaddingMask) {
-      const pad = o.keyPaddingMask
-        .reshape(N, 1, 1, S)
-        .expand(N, H, 1, S)
-        .reshape(N * H, 1, S);
-      scores = scores.maskedFill(pad, -Infinity);
-    }
+    // Both masks become one additive float mask (-inf where a key is hidden), added inside the
+    // score product as PyTorch's functional attention does, instead of a pass of its own.
+    const mask = additiveMask(o.attnMask ?? null, o.keyPaddingMask ?? null, N, H, S, q.dtype);
+    const scores = mask ? mask.baddbmm(q, k.transpose(1, 2)) : q.bmm(k.transpose(1, 2)); // [N*H, L, S]
     let attn = scores.softmax(-1);
     if (this.training && this.dropout > 0) attn = F.dropout(attn, this.dropout, true);
-    const out = attn.bmm(v).transpose(0, 1).reshape(L, N, E);
-    let output = this.outProj.forward(out);
+    const out = attn
+      .bmm(v)
+      .transpose(0, 1)
+      .reshape(L * N, E);
+    let output = this.outProj.forward(out).view(L, N, E);
     if (this.batchFirst) output = output.transpose(0, 1);
     if (!(o.needWeights ?? true)) return { output, weights: null };
     const w = attn.reshape(N, H, L, S);
     return { output, weights: (o.averageAttnWeights ?? true) ? w.mean(1) : w };
   }
+}
+
+/**
+ * The attention mask ([L, S] or [N*H, L, S]; bool: true hides) and the key padding mask
+ * ([N, S]; true hides) as one float mask to add to the scores, or null when there is neither.
+ */
+function additiveMask(
+  attnMask: Tensor | null,
+  keyPadding: Tensor | null,
+  N: number,
+  H: number,
+  S: number,
+  dtype: Tensor['dtype'],
+): Tensor | null {
+  const asFloat = (m: Tensor): Tensor => (m.dtype === 'bool' ? zeros(m.shape, { dtype }).maskedFill(m, -Infinity) : m);
+  const attn = attnMask ? asFloat(attnMask) : null;
+  if (!keyPadding) return attn;
+  const pad = asFloat(
+    keyPadding
+      .reshape(N, 1, 1, S)
+      .expand(N, H, 1, S)
+      .reshape(N * H, 1, S),
+  );
+  return attn ? attn.add(pad) : pad;
 }
 
 export interface TransformerEncoderLayerOptions {

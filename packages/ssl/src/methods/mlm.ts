@@ -23,6 +23,8 @@ export function textBackbone(method: string, backbone: Encoder): TextEncoder {
   return backbone;
 }
 
+const ACCURACY_SAMPLE = 256;
+
 export class MaskedLanguageModel extends SSLMethod {
   readonly name = 'mlm';
   override readonly numViews = 1;
@@ -43,7 +45,22 @@ export class MaskedLanguageModel extends SSLMethod {
     const logits = this.head.forward(hidden.index([chosen]));
     // A batch where no token was drawn has nothing to predict: a zero loss keeps the graph.
     const loss = targets.size(0) > 0 ? torch.nn.functional.crossEntropy(logits, targets) : hidden.sum().mul(0);
-    const accuracy = targets.size(0) > 0 ? torch.noGrad(() => logits.argmax(1).eq(targets).float().mean().item()) : 0;
+    // The logged accuracy reads at most 256 predicted tokens: corrupted places are drawn at random,
+    // so the first ones are a fair sample, and an argmax over every row of the vocabulary-wide
+    // logits cost about 1.5% of the step.
+    const seen = Math.min(targets.size(0), ACCURACY_SAMPLE);
+    const accuracy =
+      seen > 0
+        ? torch.noGrad(() =>
+            logits
+              .narrow(0, 0, seen)
+              .argmax(1)
+              .eq(targets.narrow(0, 0, seen))
+              .float()
+              .mean()
+              .item(),
+          )
+        : 0;
     const keep = padding.logicalNot().float().unsqueeze(2);
     const embedding = hidden.mul(keep).sum(1).div(keep.sum(1).clampMin(1));
     return { loss, logs: { mlm_accuracy: accuracy }, embedding };

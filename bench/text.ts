@@ -12,6 +12,8 @@
 //   npm run bench:text -- --datasets food-reviews --budgets 10/class,50/class --seeds 5
 //   npm run bench:text -- --reuse            transfer from runs already in bench/out/text
 //   npm run bench:text -- --skip-transfer    the speed case only
+//   npm run bench:text -- --datasets food-reviews --simcse   also SimCSE on top of the MLM encoder
+//                                            (recipes/text/simcse-<corpus>.yaml), arms simcse-*
 //
 // The recipes are fixed before any score is seen (epochs sized to 20 minutes of pretraining on
 // 2 cores). Test documents are read once per corpus, for the final scores and fill-mask.
@@ -50,6 +52,7 @@ const { values: args } = parseArgs({
     reuse: { type: 'boolean', default: false },
     'skip-transfer': { type: 'boolean', default: false },
     'skip-speed': { type: 'boolean', default: false },
+    simcse: { type: 'boolean', default: false },
     out: { type: 'string', default: join(here, 'out', 'text') },
     threads: { type: 'string', default: String(availableParallelism()) },
   },
@@ -71,6 +74,21 @@ if (!args['skip-transfer']) {
       const meta = JSON.parse(readFileSync(join(dir, 'encoder.json'), 'utf8')) as { trainSteps: number; trainSeconds: number };
       emit({ case: 'pretrain', dataset: name, steps: meta.trainSteps, minutes: Number((meta.trainSeconds / 60).toFixed(2)), reused: true });
     }
+    // SimCSE sharpens the MLM encoder it starts from (the recipe's init names the MLM run).
+    const simcseRecipe = join(here, '..', 'recipes', 'text', `simcse-${name}.yaml`);
+    if (args.simcse && !existsSync(simcseRecipe)) throw new Error(`--simcse: there is no ${simcseRecipe}`);
+    const simcse = args.simcse ? { ...loadRecipe(simcseRecipe), init: dir } : null;
+    const simcseDir = simcse ? join(args.out, simcse.name) : null;
+    if (simcse && simcseDir && !(args.reuse && existsSync(join(simcseDir, 'encoder.json')))) {
+      const run = await pretrainFromRecipe(simcse, { outDir: simcseDir });
+      emit({
+        case: 'pretrain',
+        dataset: name,
+        method: 'simcse',
+        steps: run.result.step,
+        minutes: Number((run.result.trainSeconds / 60).toFixed(2)),
+      });
+    }
     const data = await loadTextData(recipe.data as TextDataSpec);
     const test = await data.test!.forFinalScore(`bench:text final scores on ${name}`);
     const m = loadMaskedLanguageModel(dir);
@@ -89,6 +107,23 @@ if (!args['skip-transfer']) {
     });
     bar.finish();
     for (const line of summaryLines(name, runs)) emit(line);
+    if (simcseDir) {
+      // The encoder arms again on the SimCSE encoder; the classical arm does not depend on it.
+      const encoderArms = (arms ?? ['pretrained-linear', 'pretrained-finetune']).filter((a) => a.startsWith('pretrained'));
+      const sbar = new ProgressBar({ total: budgets.length * seeds.length * encoderArms.length, label: `${name} simcse`, unit: 'runs' });
+      const sruns = runTextTransfer(simcseDir, data.train, test, {
+        budgets,
+        seeds,
+        arms: encoderArms,
+        onRun: (r) => sbar.tick(1, `${r.labels} ${r.arm} ${r.value.toFixed(3)}`),
+      });
+      sbar.finish();
+      for (const line of summaryLines(
+        name,
+        sruns.map((r) => ({ ...r, arm: r.arm.replace('pretrained', 'simcse') })),
+      ))
+        emit(line);
+    }
   }
 }
 

@@ -37,6 +37,7 @@ import {
   textViews,
   trainStep,
   TEXT_BUDGETS,
+  type Recipe,
   type TextDataSpec,
 } from '@pretext/ssl';
 import { summaryLines } from './summary.js';
@@ -61,33 +62,33 @@ const threads = Number(args.threads);
 torch.setNumThreads(threads);
 const emit = (o: object): void => console.log(JSON.stringify(o));
 
+type TextArm = NonNullable<Parameters<typeof runTextTransfer>[3]['arms']>[number];
+
+/** Pretrains `recipe` into `dir` (or, with --reuse, takes the run already there) and emits its pretrain line. */
+async function pretrainOnce(recipe: Recipe, dir: string, line: object): Promise<void> {
+  if (!(args.reuse && existsSync(join(dir, 'encoder.json')))) {
+    const run = await pretrainFromRecipe(recipe, { outDir: dir });
+    emit({ case: 'pretrain', ...line, steps: run.result.step, minutes: Number((run.result.trainSeconds / 60).toFixed(2)) });
+  } else {
+    const meta = JSON.parse(readFileSync(join(dir, 'encoder.json'), 'utf8')) as { trainSteps: number; trainSeconds: number };
+    emit({ case: 'pretrain', ...line, steps: meta.trainSteps, minutes: Number((meta.trainSeconds / 60).toFixed(2)), reused: true });
+  }
+}
+
 if (!args['skip-transfer']) {
   const budgets = args.budgets.split(',').map(parseLabelBudget);
   const seeds = Array.from({ length: Number(args.seeds) }, (_, i) => i);
+  const arms = args.arms?.split(',') as TextArm[] | undefined;
   for (const name of args.datasets.split(',')) {
     const recipe = loadRecipe(join(here, '..', 'recipes', 'text', `mlm-${name}.yaml`));
     const dir = join(args.out, recipe.name);
-    if (!(args.reuse && existsSync(join(dir, 'encoder.json')))) {
-      const run = await pretrainFromRecipe(recipe, { outDir: dir });
-      emit({ case: 'pretrain', dataset: name, steps: run.result.step, minutes: Number((run.result.trainSeconds / 60).toFixed(2)) });
-    } else {
-      const meta = JSON.parse(readFileSync(join(dir, 'encoder.json'), 'utf8')) as { trainSteps: number; trainSeconds: number };
-      emit({ case: 'pretrain', dataset: name, steps: meta.trainSteps, minutes: Number((meta.trainSeconds / 60).toFixed(2)), reused: true });
-    }
-    // SimCSE sharpens the MLM encoder it starts from (the recipe's init names the MLM run).
-    const simcseRecipe = join(here, '..', 'recipes', 'text', `simcse-${name}.yaml`);
-    if (args.simcse && !existsSync(simcseRecipe)) throw new Error(`--simcse: there is no ${simcseRecipe}`);
-    const simcse = args.simcse ? { ...loadRecipe(simcseRecipe), init: dir } : null;
-    const simcseDir = simcse ? join(args.out, simcse.name) : null;
-    if (simcse && simcseDir && !(args.reuse && existsSync(join(simcseDir, 'encoder.json')))) {
-      const run = await pretrainFromRecipe(simcse, { outDir: simcseDir });
-      emit({
-        case: 'pretrain',
-        dataset: name,
-        method: 'simcse',
-        steps: run.result.step,
-        minutes: Number((run.result.trainSeconds / 60).toFixed(2)),
-      });
+    await pretrainOnce(recipe, dir, { dataset: name });
+    // SimCSE sharpens the MLM encoder it starts from: its recipe's init is pointed at the run above.
+    let simcseDir: string | null = null;
+    if (args.simcse) {
+      const simcse = { ...loadRecipe(join(here, '..', 'recipes', 'text', `simcse-${name}.yaml`)), init: dir };
+      simcseDir = join(args.out, simcse.name);
+      await pretrainOnce(simcse, simcseDir, { dataset: name, method: 'simcse' });
     }
     const data = await loadTextData(recipe.data as TextDataSpec);
     const test = await data.test!.forFinalScore(`bench:text final scores on ${name}`);
@@ -95,34 +96,28 @@ if (!args['skip-transfer']) {
     const fm = maskedTopK(m, test.texts, { tokens: 1000, k: 5, seed: 0 });
     m.dispose();
     emit({ case: 'fill-mask', dataset: name, k: fm.k, tokens: fm.tokens, top5: Number(fm.accuracy.toFixed(4)) });
-    const arms = args.arms?.split(',') as Parameters<typeof runTextTransfer>[3]['arms'];
-    const total = budgets.length * seeds.length * (arms?.length ?? 4);
-    const bar = new ProgressBar({ total, label: `${name} transfer`, unit: 'runs' });
-    const runs = runTextTransfer(dir, data.train, test, {
-      budgets,
-      seeds,
-      arms,
-      onRun: (r) => bar.tick(1, `${r.labels} ${r.arm} ${r.value.toFixed(3)}`),
-      onCut: (n) => n > 0 && process.stderr.write(`${name}: ${n} documents longer than 4 windows are cut to 4 in the fine-tuned arms\n`),
-    });
-    bar.finish();
-    for (const line of summaryLines(name, runs)) emit(line);
-    if (simcseDir) {
-      // The encoder arms again on the SimCSE encoder; the classical arm does not depend on it.
-      const encoderArms = (arms ?? ['pretrained-linear', 'pretrained-finetune']).filter((a) => a.startsWith('pretrained'));
-      const sbar = new ProgressBar({ total: budgets.length * seeds.length * encoderArms.length, label: `${name} simcse`, unit: 'runs' });
-      const sruns = runTextTransfer(simcseDir, data.train, test, {
+    /** The transfer arms on one encoder, with a progress bar; `rename` relabels its arms in the lines. */
+    const transfer = (encoderDir: string, runArms: TextArm[] | undefined, label: string, rename = (arm: string): string => arm): void => {
+      const bar = new ProgressBar({ total: budgets.length * seeds.length * (runArms?.length ?? 4), label, unit: 'runs' });
+      const runs = runTextTransfer(encoderDir, data.train, test, {
         budgets,
         seeds,
-        arms: encoderArms,
-        onRun: (r) => sbar.tick(1, `${r.labels} ${r.arm} ${r.value.toFixed(3)}`),
+        arms: runArms,
+        onRun: (r) => bar.tick(1, `${r.labels} ${r.arm} ${r.value.toFixed(3)}`),
+        onCut: (n) => n > 0 && process.stderr.write(`${name}: ${n} documents longer than 4 windows are cut to 4 in the fine-tuned arms\n`),
       });
-      sbar.finish();
+      bar.finish();
       for (const line of summaryLines(
         name,
-        sruns.map((r) => ({ ...r, arm: r.arm.replace('pretrained', 'simcse') })),
+        runs.map((r) => ({ ...r, arm: rename(r.arm) })),
       ))
         emit(line);
+    };
+    transfer(dir, arms, `${name} transfer`);
+    // The encoder arms again on the SimCSE encoder; the classical arms do not depend on it.
+    if (simcseDir) {
+      const encoderArms = (arms ?? ['pretrained-linear', 'pretrained-finetune']).filter((a) => a.startsWith('pretrained'));
+      transfer(simcseDir, encoderArms, `${name} simcse`, (arm) => arm.replace('pretrained', 'simcse'));
     }
   }
 }

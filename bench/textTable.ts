@@ -1,7 +1,7 @@
 // The README's table of bench:text: reads its JSON lines and prints, per corpus and budget,
 // every arm's mean accuracy ± std and the verdict of the issue's target: the best pretrained
-// arm (linear or fine-tuned, after MLM or after SimCSE on it) against TF-IDF + logistic regression, a win when it is ahead by
-// at least 3 points and by more than both arms' seed std.
+// arm (linear or fine-tuned, after MLM or after SimCSE on it) against TF-IDF + logistic
+// regression, a win when it is ahead by at least 3 points and by more than both arms' seed std.
 //
 //   node --import tsx bench/textTable.ts bench/out/text.jsonl
 import { readFileSync } from 'node:fs';

@@ -11,6 +11,8 @@
 //
 //   npm run bench:federated-tables                      scarf on lending-club, 5 sites by addr_state, 3 seeds
 //   npm run bench:federated-tables -- --seeds 1 --epochs 10
+//   npm run bench:federated-tables -- --site-summaries   adds FedAvg and logistic regression on
+//                                      the preprocessing merged from the sites' summaries
 //
 // Accuracy against epsilon (record-level DP-SGD at every site): the federation without DP and
 // with each noise multiplier, the same recipe and encoder on both sides (a loss that is a mean
@@ -36,6 +38,8 @@ const { values: args } = parseArgs({
     // Noise multipliers for the accuracy-against-epsilon curve (comma-separated), and the per-row clipping norm.
     'dp-noise': { type: 'string' },
     'dp-clip': { type: 'string', default: '1' },
+    // Also run FedAvg and logistic regression on the preprocessing merged from the sites' summaries.
+    'site-summaries': { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/out/federated-tables' },
   },
 });
@@ -49,7 +53,8 @@ mkdirSync(args.out, { recursive: true });
 const noises = noiseLevels(args['dp-noise']);
 if (noises.length > 0 && base.encoder.type === 'tabular-mlp')
   base.encoder = { ...base.encoder, config: { ...base.encoder.config, norm: 'layer' } };
-const arms: { arm: string; o: { pooled?: boolean; alone?: boolean; dp?: DpConfig } }[] =
+const siteSummaries = { minCount: base.features?.minCount ?? 5 };
+const arms: { arm: string; o: { pooled?: boolean; alone?: boolean; dp?: DpConfig; siteSummaries?: { minCount: number } } }[] =
   noises.length > 0
     ? [
         { arm: `federated-${args.strategy}`, o: {} },
@@ -59,6 +64,7 @@ const arms: { arm: string; o: { pooled?: boolean; alone?: boolean; dp?: DpConfig
         { arm: 'pooled', o: { pooled: true } },
         { arm: 'alone', o: { alone: true } },
         { arm: `federated-${args.strategy}`, o: {} },
+        ...(args['site-summaries'] ? [{ arm: `federated-${args.strategy}-summaries`, o: { siteSummaries } }] : []),
       ];
 /** AUROC by epsilon (the largest site's), per seed: the DP arms' points and the plain arm's score. */
 const curve: CurvePoint[] = [];
@@ -72,19 +78,24 @@ const record = (arm: string, sites: Record<string, number>): void => {
   }
 };
 // The classical arm: logistic regression on the preprocessed rows (no pretraining, no seed to vary).
-{
+for (const merged of args['site-summaries'] ? [false, true] : [false]) {
   const t0 = performance.now();
-  const s = await rawRowsScores(base, { sites: Number(args.sites), partition: `column:${args.column}` });
+  const s = await rawRowsScores(base, {
+    sites: Number(args.sites),
+    partition: `column:${args.column}`,
+    ...(merged ? { siteSummaries } : {}),
+  });
+  const arm = merged ? 'logistic-summaries' : 'logistic';
   emit({
     case: 'arm',
-    arm: 'logistic',
+    arm,
     seed: null,
     metric: s.metric,
     linear: s.linear,
     per_site: s.perSite ?? {},
     seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
   });
-  record('logistic', s.perSite ?? {});
+  record(arm, s.perSite ?? {});
 }
 for (let seed = 0; seed < Number(args.seeds); seed++) {
   for (const { arm, o } of arms) {

@@ -6,14 +6,14 @@ import { DpError, loadRecipe, simulateFederation, StrategyError, STRATEGY_NAMES 
 import { PartitionError } from '@pretext/data';
 import { SecureAggregationError } from '@pretext/hub/client';
 import { UsageError } from './errors.js';
-import { dpOption, FEDERATE_HUB_HELP, federateHubCommand, roundsAndStrategy } from './federateHub.js';
+import { dpOption, FEDERATE_HUB_HELP, federateHubCommand, minCountOption, roundsAndStrategy } from './federateHub.js';
 
 export const FEDERATE_HELP: Record<string, string> = {
   federate: `Usage: pretext federate simulate <recipe.yaml> --sites N --partition SPEC [--strategy NAME]
                  [--rounds R] [--local-epochs E] [--min-sites K] [--drop-rate P | --drop-per-round N] [--alone]
                  [--server-lr X] [--prox-mu X] [--ema-tau X] [--trim-beta X] [--share encoder|all]
                  [--secure-aggregation [--clip X]] [--dp-noise SIGMA --dp-clip C [--dp-delta D]]
-                 [--partition-seed S] [--out DIR] [--json]
+                 [--site-summaries [--min-count N]] [--partition-seed S] [--out DIR] [--json]
 
 Federated pretraining of the recipe's encoder (images, a table or event histories) by N
 simulated sites in this process, through the same coordinator a hub runs: each round every
@@ -57,6 +57,10 @@ per class, strategy, bytes per round), partition.json, metrics.jsonl and federat
                      1e-5) goes into federation.json and the encoder's provenance. Needs a loss
                      that is a mean over rows and no BatchNorm: dae, mfm or vime on ft-transformer
                      or tabular-mlp with norm: layer.
+  --site-summaries   tables: the preprocessing is merged from each site's summary of its own
+                     rows (as a hosted federation's with --site-summaries) instead of fitted on
+                     every training row; --min-count N: the smallest count a summary names
+                     (default the recipe's features.minCount or 5)
   --out DIR          run folder (default runs/<recipe name>-federated)
 
 ${FEDERATE_HUB_HELP}`,
@@ -108,6 +112,8 @@ export async function federateCommand(argv: string[]): Promise<number> {
       'trim-beta': { type: 'string' },
       share: { type: 'string' },
       'partition-seed': { type: 'string' },
+      'site-summaries': { type: 'boolean', default: false },
+      'min-count': { type: 'string' },
       out: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -119,6 +125,7 @@ export async function federateCommand(argv: string[]): Promise<number> {
   if (!Number.isInteger(sites) || sites < 1) throw new UsageError('--sites N (a whole number, at least 1) is required');
   if (!values.partition) throw new UsageError('--partition is required: iid, dirichlet:ALPHA, shards:K or quantity:ALPHA');
   const dp = dpOption(values);
+  if (values['min-count'] !== undefined && !values['site-summaries']) throw new UsageError('--min-count belongs to --site-summaries');
   const recipe = loadRecipe(positionals[0]!);
   const minSites = values['min-sites'] === undefined ? undefined : Number(values['min-sites']);
   if (minSites !== undefined && (!Number.isInteger(minSites) || minSites < 1 || minSites > sites))
@@ -142,6 +149,7 @@ export async function federateCommand(argv: string[]): Promise<number> {
       pooled: values.pooled,
       secureAggregation: values['secure-aggregation'] ? { clip: num(values.clip, 'clip')! } : undefined,
       dp,
+      ...(values['site-summaries'] ? { siteSummaries: { minCount: minCountOption(values['min-count'], recipe) } } : {}),
     });
     const p = run.provenance;
     if (values.json) {

@@ -26,7 +26,8 @@ import { hubConfig } from './hub.js';
 export const FEDERATE_HUB_HELP = `Usage: pretext federate host <team/name> <recipe.yaml> --sites A,B,... [--strategy NAME]
                  [--rounds R] [--local-epochs E] [--min-sites K] [--round-timeout S] [--share encoder|all]
                  [--server-lr X] [--prox-mu X] [--ema-tau X] [--trim-beta X]
-                 [--secure-aggregation [--clip X]] [--dp-noise SIGMA --dp-clip C [--dp-delta D]] [--no-start]
+                 [--secure-aggregation [--clip X]] [--dp-noise SIGMA --dp-clip C [--dp-delta D]]
+                 [--site-summaries [--min-count N] [--summary-wait S]] [--no-start]
        pretext federate join <team/name> --site TEAM [--data recipe.yaml | --shard SPEC:I/N]
                  [--state DIR] [--poll S]
        pretext federate watch <team/name> [--poll S]
@@ -52,7 +53,14 @@ default 1e-5) after each round; the hub shows it per site and 'save' records it.
 (the owner, on labeled data of the recipe's kind) scores the global encoder after every round
 (images: validation kNN; tables, histories: AUROC or accuracy of a linear head) and records
 it on the hub, where the federation page plots it. 'save' writes the global encoder as a run
-folder (eval, embed, push read it).`;
+folder (eval, embed, push read it).
+--site-summaries (tables): the preprocessing is not fitted on the owner's rows but merged from
+the sites': each site sends a summary of its training rows when it joins (per numeric column its
+values at 256 evenly spaced probabilities, never past its N-th smallest or largest value; per
+category its count, levels seen fewer than N times counted but not named; N is --min-count,
+default the recipe's features.minCount or 5), only the owner reads them, and 'host' waits for
+every site's (or, after --summary-wait seconds, default the round timeout, for --min-sites of
+them) before it merges, builds the model and starts.`;
 
 const positiveNumber = (v: string | undefined, name: string): number | undefined => {
   if (v === undefined) return undefined;
@@ -68,6 +76,12 @@ function describe(f: HostedFederation): string {
     `strategy: ${f.strategy.name}, sharing ${f.strategy.share}; ${f.localEpochs} local epoch(s) per round`,
   ];
   if (f.secureAggregation) lines.push(`secure aggregation: on (clip ${f.secureAggregation.clip})`);
+  if (f.siteSummaries)
+    lines.push(
+      `preprocessing: merged from site summaries (min count ${f.siteSummaries.minCount}), ${f.features ? 'fixed' : 'not fixed yet'}; in from ${
+        f.summarized?.length ? f.summarized.join(', ') : 'no site yet'
+      }`,
+    );
   const spent = spentPrivacy(f);
   if (f.dp && spent)
     lines.push(
@@ -99,6 +113,14 @@ export function dpOption(values: Record<string, unknown>): { noise: number; clip
     clip: positiveNumber(values['dp-clip'] as string, 'dp-clip')!,
     ...(delta === undefined ? {} : { delta: positiveNumber(delta, 'dp-delta')! }),
   };
+}
+
+/** --min-count: the smallest count a site summary names (default the recipe's features.minCount, else 5). */
+export function minCountOption(v: string | undefined, recipe: Recipe): number {
+  if (v === undefined) return recipe.features?.minCount ?? 5;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--min-count must be a whole number, at least 1, got '${v}'`);
+  return n;
 }
 
 /** What simulate and host read alike: local epochs, rounds (default: the recipe's epochs / local epochs) and the strategy. */
@@ -146,6 +168,9 @@ export async function federateHubCommand(sub: string, argv: string[]): Promise<n
       'dp-noise': { type: 'string' },
       'dp-clip': { type: 'string' },
       'dp-delta': { type: 'string' },
+      'site-summaries': { type: 'boolean', default: false },
+      'min-count': { type: 'string' },
+      'summary-wait': { type: 'string' },
       site: { type: 'string' },
       data: { type: 'string' },
       shard: { type: 'string' },
@@ -171,6 +196,8 @@ export async function federateHubCommand(sub: string, argv: string[]): Promise<n
     const sites = values.sites.split(',').map((s) => s.trim());
     const dp = dpOption(values);
     const minSites = values['min-sites'] === undefined ? undefined : Number(values['min-sites']);
+    if (!values['site-summaries'] && (values['min-count'] !== undefined || values['summary-wait'] !== undefined))
+      throw new UsageError('--min-count and --summary-wait belong to --site-summaries');
     const f = await hostFederation(
       client,
       ref,
@@ -185,7 +212,12 @@ export async function federateHubCommand(sub: string, argv: string[]): Promise<n
         ...(dp ? { dp: dpSettings(dp) } : {}),
       },
       strategy,
-      { start: !values['no-start'] },
+      {
+        start: !values['no-start'],
+        pollMs: positiveNumber(values.poll, 'poll')! * 1000,
+        ...(values['site-summaries'] ? { siteSummaries: { minCount: minCountOption(values['min-count'], recipe) } } : {}),
+        ...(values['summary-wait'] === undefined ? {} : { summaryWaitMs: positiveNumber(values['summary-wait'], 'summary-wait')! * 1000 }),
+      },
     );
     return show(f);
   }

@@ -406,6 +406,70 @@ train: { epochs: 2, batchSize: 64, optimizer: { name: adamw, lr: 0.001 } }
     assert.deepEqual(JSON.parse(emb.stdout), { out: join(dir, 'south-emb.csv'), rows: 300, dim: 32 });
   });
 
+  it("merges a table's preprocessing from the sites' summaries: the owner reads no rows, and the sites' levels are the inputs", async () => {
+    writeFileSync(join(dir, 'north-m.csv'), transactions(300, 4));
+    writeFileSync(join(dir, 'south-m.csv'), transactions(300, 5, ['grocery', 'fuel', 'pharmacy']));
+    const recipe = (file: string): string => `name: dae-merged
+data: { dataset: table, path: ${file}, label: fraud, drop: [id] }
+encoder: { type: tabular-mlp, config: { hidden: [32, 32] } }
+method: { name: dae }
+train: { epochs: 2, batchSize: 64, optimizer: { name: adamw, lr: 0.001 } }
+`;
+    // The owner's recipe names a file it does not have: with --site-summaries it is never read.
+    writeFileSync(join(dir, 'merged.yaml'), recipe(join(dir, 'no-such-owner-file.csv')));
+    for (const team of ['north', 'south']) writeFileSync(join(dir, `${team}-m.yaml`), recipe(join(dir, `${team}-m.csv`)));
+    const host = spawn(
+      process.execPath,
+      [bin, 'federate', 'host', 'lab/merged', join(dir, 'merged.yaml'), '--sites', 'north,south'].concat([
+        '--site-summaries',
+        '--poll',
+        '0.1',
+        '--json',
+      ]),
+      { env: { ...process.env, ...env.lab! } },
+    );
+    let hostOut = '';
+    let hostErr = '';
+    host.stdout!.on('data', (d: Buffer) => (hostOut += d.toString()));
+    host.stderr!.on('data', (d: Buffer) => (hostErr += d.toString()));
+    const hosted = new Promise<number | null>((resolve) => host.on('exit', resolve));
+    // The sites join once the owner has created the federation (it then waits for their summaries).
+    const headers = { authorization: `Bearer ${env.north!.PRETEXT_HUB_TOKEN}` };
+    for (let i = 0; (await fetch(`${url}/api/federations/lab/merged`, { headers })).status === 404; i++) {
+      assert.ok(i < 300, `lab/merged was not created: ${hostErr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await ownDataSites('merged', (team) => join(dir, `${team}-m.yaml`));
+    assert.equal(await hosted, 0, hostErr);
+    assert.match(hostErr, /summaries from 0 of 2 sites; waiting/);
+    assert.match(hostErr, /preprocessing merged from north, south: 2 numeric and 2 categorical inputs/);
+    const f = JSON.parse(hostOut) as { features: FeatureSchema; siteSummaries: { minCount: number }; summarized: string[] };
+    assert.deepEqual([f.siteSummaries, f.summarized], [{ minCount: 5 }, ['north', 'south']]);
+    assert.deepEqual(f.features.label, { name: 'fraud', classes: ['false', 'true'] });
+    // south's pharmacy is an input level although neither the owner nor north has one.
+    assert.deepEqual(f.features.categorical.find((c) => c.name === 'merchant')!.levels, [
+      'fuel',
+      'grocery',
+      'online',
+      'pharmacy',
+      'travel',
+    ]);
+    // Each summary is of the site's training rows (its test fifth held out), and only the owner reads them.
+    const summaries = (await api(env.lab!.PRETEXT_HUB_TOKEN!, 'GET', '/api/federations/lab/merged/summaries')) as Record<
+      string,
+      { rows: number; minCount: number }
+    >;
+    assert.deepEqual(
+      Object.entries(summaries).map(([s, x]) => [s, x.rows, x.minCount]),
+      [
+        ['north', 240, 5],
+        ['south', 240, 5],
+      ],
+    );
+    const denied = await fetch(`${url}/api/federations/lab/merged/summaries`, { headers });
+    assert.equal(denied.status, 403);
+  });
+
   it('federates histories: the owner fixes the event preprocessing, each site trains on its own clients, and the saved encoder embeds theirs', async () => {
     // Three banks' clients: the owner's labeled copy and each site's own event and label files.
     for (const [k, party] of ['lab', 'north', 'south'].entries()) {

@@ -198,6 +198,19 @@ train: { epochs: 2, batchSize: 64, optimizer: { name: adamw, lr: 0.001 } }
       fedJson.sites.map((s) => s.name),
       ['north', 'south', 'other'],
     );
+    // Preprocessing merged from the sites' summaries: each merchant has about 100 rows at north
+    // and 70 at the others, so with 150 as the smallest count a summary names, no site names one
+    // and the merged inputs have no merchant level, where fitting on all rows (240 each) keeps four.
+    const merged = arm('merged', '--site-summaries', '--min-count', '150');
+    assert.ok(merged.res.linear > 0.5 && merged.res.linear <= 1, JSON.stringify(merged.res));
+    const features = (run: string) => JSON.parse(readFileSync(join(run, 'features.json'), 'utf8')) as FeatureSchema;
+    const merchant = (s: FeatureSchema) => s.categorical.find((c) => c.name === 'merchant')!.levels;
+    assert.deepEqual(merchant(features(merged.out)), []);
+    assert.deepEqual(merchant(features(fed.out)), ['fuel', 'grocery', 'online', 'travel']);
+    const provenance = (run: string) =>
+      (JSON.parse(readFileSync(join(run, 'federation.json'), 'utf8')) as { preprocessing: Record<string, unknown> }).preprocessing;
+    assert.deepEqual(provenance(merged.out), { from: 'site-summaries', minCount: 150, sites: ['north', 'south', 'other'] });
+    assert.deepEqual(provenance(fed.out), { from: 'all-rows' });
   });
 
   it('federates with record-level DP-SGD: each site reports the epsilon its steps spent; losses and layers DP cannot bound are refused', () => {

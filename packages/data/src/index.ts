@@ -17,6 +17,7 @@ export { loadTabularSet, TABULAR_SETS, type TabularSet } from './tabularSets.js'
 export { readRData, readRds, readRda, readLazyLoad, lazyLoadNames, rDataFrame, type RDataOptions } from './formats/rdata.js';
 export { unserialize, type RValue } from './formats/rserialize.js';
 export * from './features.js';
+export * from './featureSummary.js';
 export { readParquet } from './formats/parquet.js';
 export { readTableFile, TABLE_EXTENSIONS, type TableFileOptions } from './tableFile.js';
 export { npmPackageDir, type NpmTarball, type NpmFetchOptions } from './npmPackage.js';

@@ -237,6 +237,10 @@ const MIGRATIONS: string[] = [
   `ALTER TABLE federations ADD COLUMN privacy TEXT NOT NULL DEFAULT '{}'`,
   // Each site's mean training loss, by round and site (federations without DP-SGD).
   `ALTER TABLE federations ADD COLUMN losses TEXT NOT NULL DEFAULT '{}'`,
+  // What each site showed of its rows before the first round, for a preprocessing merged across
+  // sites (the owner reads them; another site never does).
+  `CREATE TABLE federation_summaries (federation_id BIGINT NOT NULL REFERENCES federations(id), site TEXT NOT NULL,
+     summary TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (federation_id, site))`,
 ];
 
 export async function migrate(db: Db): Promise<number> {

@@ -136,10 +136,11 @@ for (const engine of ['sqlite', 'postgres'] as const)
 
     const evalBody = { task: 't', dataset: 'd', metric: 'accuracy', value: 0.5, protocol: 'linear', labelBudget: '1%' };
     // Federations: vision owns them, partner is invited as a site (fraud is not in them).
-    const fedBody = (sites: string[], secure = false, dp = false) => ({
+    const fedBody = (sites: string[], secure = false, dp = false, summaries = false) => ({
       sites,
       ...(secure ? { secureAggregation: { clip: 4 }, minSites: 2 } : {}),
       ...(dp ? { dp: { noise: 1, clip: 1, delta: 1e-5 } } : {}),
+      ...(summaries ? { siteSummaries: { minCount: 5 } } : {}),
       rounds: 2,
       localEpochs: 1,
       strategy: { name: 'fedavg', share: 'all', aggregation: { kind: 'mean' }, optimizer: { name: 'sgd', lr: 1 } },
@@ -150,10 +151,10 @@ for (const engine of ['sqlite', 'postgres'] as const)
     /** A fresh federation vision/fed-N made by vera, with its initial weights and started as asked. */
     const federation = async (
       c: Cell,
-      o: { weights: boolean; start: boolean; sites?: string[]; secure?: boolean; dp?: boolean },
+      o: { weights: boolean; start: boolean; sites?: string[]; secure?: boolean; dp?: boolean; summaries?: boolean },
     ): Promise<string> => {
       const url = `/api/federations/vision/fed-${c.n}`;
-      assert.equal((await h.call('POST', url, tokens.admin, fedBody(o.sites ?? ['partner'], o.secure, o.dp))).status, 201);
+      assert.equal((await h.call('POST', url, tokens.admin, fedBody(o.sites ?? ['partner'], o.secure, o.dp, o.summaries))).status, 201);
       if (o.weights) assert.equal((await h.call('PUT', `${url}/weights`, tokens.admin, initial, octet)).status, 201);
       if (o.start) assert.equal((await h.call('POST', `${url}/control`, tokens.admin, { action: 'start' })).status, 200);
       return url;
@@ -449,6 +450,37 @@ for (const engine of ['sqlite', 'postgres'] as const)
           body: { round: 1, loss: 1.5 },
         }),
         expect: e(404, 401, 401, 403, 403, 403, 404, 200, 403, 403),
+      },
+      {
+        route: 'PUT /api/federations/:team/:name/summaries/:site',
+        what: "partner's summary of its rows for a merged preprocessing: only partner's writers send it",
+        req: async (c) => ({
+          method: 'PUT',
+          url: `${await federation(c, { weights: false, start: false, summaries: true, sites: ['partner', 'vision'] })}/summaries/partner`,
+          body: { format: 'pretext-table-summary/1', rows: 0, minCount: 5, columns: [] },
+        }),
+        expect: e(404, 401, 401, 403, 403, 403, 404, 200, 403, 403),
+      },
+      {
+        route: 'GET /api/federations/:team/:name/summaries',
+        what: "the sites' summaries: the owner team's writers, never a site team",
+        req: async (c) => {
+          const url = await federation(c, { weights: false, start: false, summaries: true, sites: ['partner', 'vision'] });
+          const body = { format: 'pretext-table-summary/1', rows: 0, minCount: 5, columns: [] };
+          assert.equal((await h.call('PUT', `${url}/summaries/partner`, tokens.granted, body)).status, 200);
+          return { method: 'GET', url: `${url}/summaries` };
+        },
+        expect: e(404, 401, 401, 403, 200, 200, 404, 403, 200, 403),
+      },
+      {
+        route: 'PUT /api/federations/:team/:name/features',
+        what: "the merged preprocessing: the owner team's writers, before the initial weights",
+        req: async (c) => ({
+          method: 'PUT',
+          url: `${await federation(c, { weights: false, start: false, summaries: true })}/features`,
+          body: { features: { format: 'pretext-features/1', numeric: [], categorical: [], ignored: {} } },
+        }),
+        expect: e(404, 401, 401, 403, 200, 200, 404, 403, 200, 403),
       },
       {
         route: 'GET /api/federations/:team/:name/secure/:site',

@@ -220,6 +220,39 @@ describe('a hub-hosted federation', () => {
     );
   });
 
+  it("takes each site's summary once, shows them to the owner alone, and fixes the merged preprocessing before the weights", async () => {
+    await ok(h.call('POST', '/api/federations/lab/merged', t.owner, plan({ siteSummaries: { minCount: 5 } })));
+    const r = (x: Promise<Reply>) => x.then((y) => `${y.status} ${String(y.json?.error ?? '')}`);
+    const summary = (rows: number) => ({ format: 'pretext-table-summary/1', rows, minCount: 5, columns: [] });
+    const send = (who: string, site: string, rows: number) =>
+      h.call('PUT', `/api/federations/lab/merged/summaries/${site}`, t[who], summary(rows));
+    await ok(send('nadia', 'north', 120), 200);
+    // A restarted site sends the same summary again; a different one is refused.
+    await ok(send('nadia', 'north', 120), 200);
+    assert.match(await r(send('nadia', 'north', 121)), /^409 site 'north' has sent its summary .* and it differs/);
+    assert.match(await r(send('nadia', 'south', 80)), /^403 only members of site team 'south'/);
+    assert.match(await r(h.call('GET', '/api/federations/lab/merged/summaries', t.nadia)), /^403 only members of team 'lab'/);
+    assert.deepEqual((await ok(h.call('GET', '/api/federations/lab/merged/summaries', t.owner), 200)).json, { north: summary(120) });
+    assert.deepEqual((await ok(h.call('GET', '/api/federations/lab/merged', t.sam), 200)).json!.summarized, ['north']);
+    // The model is built on the merged preprocessing, so weights cannot come first.
+    assert.match(
+      await r(h.call('PUT', '/api/federations/lab/merged/weights', t.owner, initial(), octet)),
+      /^409 .*preprocessing merged from the site summaries: set that first/,
+    );
+    const features = { format: 'pretext-features/1', numeric: [], categorical: [], ignored: {} };
+    await ok(h.call('PUT', '/api/federations/lab/merged/features', t.owner, { features, plainKeys: ['bn.mean'] }), 200);
+    assert.match(await r(send('sam', 'south', 80)), /^409 the preprocessing of 'lab\/merged' is fixed/);
+    await ok(h.call('PUT', '/api/federations/lab/merged/weights', t.owner, initial(), octet));
+    assert.match(await r(h.call('PUT', '/api/federations/lab/merged/features', t.owner, { features })), /^409 .*has initial weights/);
+    assert.deepEqual((await ok(h.call('GET', '/api/federations/lab/merged', t.nadia), 200)).json!.features, features);
+    // A federation whose owner fits the preprocessing takes no summaries.
+    await ok(h.call('POST', '/api/federations/lab/owned', t.owner, plan()));
+    assert.match(
+      await r(h.call('PUT', '/api/federations/lab/owned/summaries/north', t.nadia, summary(1))),
+      /^409 .*takes its preprocessing from the owner/,
+    );
+  });
+
   it("keeps a wide table's preprocessing with the plan, past the hub's usual body limit", async () => {
     // 400 numeric columns with 256 quantiles each: about 1.9 MB of JSON.
     const numeric = Array.from({ length: 400 }, (_, c) => ({

@@ -230,6 +230,7 @@ describe('hub web UI', () => {
       /record-level DP-SGD at every site \(clip 1, noise multiplier 1\.1\)/,
     );
     assert.deepEqual(await page.getByTestId('federation-privacy').locator('tbody tr').allTextContents(), ['vision1.40']);
+    assert.match((await page.getByTestId('federation-preprocessing').textContent())!, /fitted by the owner on its copy/);
     assert.equal(await page.locator('svg[aria-label="epsilon by round"] path').count(), 1);
     assert.match((await page.locator('pre.recipe').textContent())!, /<img src=x onerror/);
     assert.equal(await page.evaluate(() => (window as unknown as { pwnedFed?: number }).pwnedFed), undefined);
@@ -243,7 +244,10 @@ describe('hub web UI', () => {
       localEpochs: 1,
       strategy: { name: 'fedavg', share: 'all', aggregation: { kind: 'mean' }, optimizer: { name: 'sgd', lr: 1 } },
       recipe: 'name: ledger\n',
+      siteSummaries: { minCount: 5 },
     });
+    await call('PUT', `${t}/summaries/vision`, admin, { format: 'pretext-table-summary/1', rows: 10, minCount: 5, columns: [] });
+    await call('PUT', `${t}/features`, admin, { features: { format: 'pretext-features/1', numeric: [], categorical: [], ignored: {} } });
     await call('PUT', `${t}/weights`, admin, undefined, w([1, 2]));
     await call('POST', `${t}/control`, admin, { action: 'start' });
     await call('POST', `${t}/losses/vision`, admin, { round: 1, loss: 0.41234 });
@@ -259,6 +263,10 @@ describe('hub web UI', () => {
     assert.deepEqual(await page.getByTestId('federation-losses').locator('tbody tr').allTextContents(), ['vision0.412']);
     assert.equal(await page.locator('svg[aria-label="mean training loss by round"] path').count(), 1);
     assert.equal(await page.getByTestId('federation-privacy').count(), 0);
+    assert.match(
+      (await page.getByTestId('federation-preprocessing').textContent())!,
+      /merged from the sites' summaries .* fewer than 5 times is named\); fixed, summaries in from vision\./,
+    );
   });
 
   it('manages teams, members and tokens', async () => {

@@ -77,6 +77,12 @@ export interface FederationInput {
    * inputs; opaque to the hub.
    */
   features?: Record<string, unknown> | null;
+  /**
+   * The preprocessing is merged from the sites' summaries of their own rows instead of fitted
+   * on the owner's: before the start each site sends one summary (naming nothing seen fewer
+   * than `minCount` times), the owner reads them, merges and sets `features`.
+   */
+  siteSummaries?: { minCount: number } | null;
   /** The recipe every site trains (YAML); each site reads its own data. */
   recipe: string;
 }

@@ -28,6 +28,8 @@ async function readBody(body: Readable, max: number, contentType: string | undef
   return Buffer.concat(parts);
 }
 
+/** Shared keys that are running statistics (averaged as they are). */
+const plainKeys = { type: 'array', maxItems: 10_000, items: { type: 'string', minLength: 1, maxLength: 256 } } as const;
 const aggregation = {
   type: 'object',
   required: ['kind'],
@@ -69,7 +71,7 @@ const federationBody = {
       },
       additionalProperties: false,
     },
-    plainKeys: { type: 'array', maxItems: 10_000, items: { type: 'string', minLength: 1, maxLength: 256 } },
+    plainKeys,
     secureAggregation: {
       type: ['object', 'null'],
       required: ['clip'],
@@ -88,10 +90,18 @@ const federationBody = {
     },
     // The preprocessing every site applies (opaque here; the body limit bounds its size).
     features: { type: ['object', 'null'], maxProperties: 64 },
+    siteSummaries: {
+      type: ['object', 'null'],
+      required: ['minCount'],
+      properties: { minCount: { type: 'integer', minimum: 1, maximum: 1_000_000 } },
+      additionalProperties: false,
+    },
     recipe: { type: 'string', minLength: 1, maxLength: 200_000 },
   },
   additionalProperties: false,
 } as const;
+/** A summary or a preprocessing: JSON the hub keeps as it is (the body limit bounds its size). */
+const opaqueObject = { type: 'object', minProperties: 1, maxProperties: 64 } as const;
 const privacyBody = {
   type: 'object',
   required: ['round', 'epsilon'],
@@ -235,6 +245,38 @@ export function federationRoutes(app: FastifyInstance, store: Store): void {
       },
     },
     (req) => federations.recordMetrics(req.actor, req.params.team, req.params.name, req.params.round, req.body.metrics),
+  );
+  // A preprocessing merged across sites: each site's summary of its rows (site writers, for
+  // their own slot), read back by the owner only, who then fixes the merged preprocessing.
+  app.put<{ Params: { team: string; name: string; site: string }; Body: Record<string, unknown> }>(
+    '/api/federations/:team/:name/summaries/:site',
+    {
+      bodyLimit: MAX_PLAN_BYTES,
+      schema: { params: siteParams, body: opaqueObject, response: responses({ 200: 'object' }, [403, 404, 409, 413]) },
+    },
+    (req) => federations.submitSummary(req.actor, req.params.team, req.params.name, req.params.site, req.body),
+  );
+  app.get<{ Params: { team: string; name: string } }>(
+    '/api/federations/:team/:name/summaries',
+    { schema: { params: modelParams, response: responses({ 200: 'object' }, [403, 404]) } },
+    (req) => federations.summaries(req.actor, req.params.team, req.params.name),
+  );
+  app.put<{ Params: { team: string; name: string }; Body: { features: Record<string, unknown>; plainKeys?: string[] } }>(
+    '/api/federations/:team/:name/features',
+    {
+      bodyLimit: MAX_PLAN_BYTES,
+      schema: {
+        params: modelParams,
+        body: {
+          type: 'object',
+          required: ['features'],
+          properties: { features: opaqueObject, plainKeys },
+          additionalProperties: false,
+        },
+        response: responses({ 200: 'object' }, [403, 404, 409, 413]),
+      },
+    },
+    (req) => federations.setFeatures(req.actor, req.params.team, req.params.name, req.body.features, req.body.plainKeys ?? []),
   );
   // DP-SGD: a site's account of the privacy it has spent, after a round, for the federation's page and provenance.
   app.post<{ Params: { team: string; name: string; site: string }; Body: PrivacyReport }>(

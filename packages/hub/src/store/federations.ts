@@ -63,6 +63,7 @@ interface StoredPlan {
   secureAggregation: { clip: number } | null;
   dp: DpPolicy | null;
   features: Record<string, unknown> | null;
+  siteSummaries: { minCount: number } | null;
 }
 
 export interface FederationInfo extends Omit<StoredPlan, 'plainKeys'> {
@@ -74,6 +75,8 @@ export interface FederationInfo extends Omit<StoredPlan, 'plainKeys'> {
   round: number;
   /** Sites whose update for the open round is in. */
   submitted: string[];
+  /** Sites whose summary for a merged preprocessing is in (empty unless siteSummaries). */
+  summarized: string[];
   hasWeights: boolean;
   history: RoundRecord[];
   /** What the owner measured on the global weights after a round, by round (1-based). */
@@ -312,6 +315,7 @@ export class Federations {
         secureAggregation: o.secureAggregation ?? null,
         dp: o.dp ?? null,
         features: o.features ?? null,
+        siteSummaries: o.siteSummaries ?? null,
       };
       const row = await db.one<{ id: number }>(
         'INSERT INTO federations (team_id, name, plan, recipe, status, round, history, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id',
@@ -330,6 +334,9 @@ export class Federations {
       'SELECT site FROM federation_updates WHERE federation_id = ? AND round = ? ORDER BY created_at, site',
       [f.id, f.round],
     );
+    const summarized = await this.db.all<{ site: string }>('SELECT site FROM federation_summaries WHERE federation_id = ? ORDER BY site', [
+      f.id,
+    ]);
     return {
       team: f.team,
       name: f.name,
@@ -343,10 +350,12 @@ export class Federations {
       secureAggregation: p.secureAggregation ?? null,
       dp: p.dp ?? null,
       features: p.features ?? null,
+      siteSummaries: p.siteSummaries ?? null,
       strategy: p.strategy,
       recipe: f.recipe,
       round: num(f.round),
       submitted: submitted.map((s) => s.site),
+      summarized: summarized.map((s) => s.site),
       hasWeights: existsSync(this.statePath(num(f.id), 0)),
       history: JSON.parse(f.history) as RoundRecord[],
       metrics: JSON.parse(f.metrics ?? '{}') as Record<string, Record<string, number>>,
@@ -403,6 +412,11 @@ export class Federations {
     need(decoded.weights.size > 0, 400, 'the initial weights hold no tensor');
     for (const [k, v] of decoded.weights) need(v.every(Number.isFinite), 400, `initial weight '${k}' has a non-finite value`);
     const p = this.plan(f);
+    need(
+      !p.siteSummaries || p.features,
+      409,
+      `federation '${team}/${name}' builds its model on the preprocessing merged from the site summaries: set that first`,
+    );
     for (const k of p.plainKeys) need(decoded.weights.has(k), 400, `plainKeys names '${k}', which the weights lack`);
     return this.lane(num(f.id)).run(async () => {
       this.writeState(num(f.id), 0, decoded.weights, new Map(), decoded.shapes);
@@ -410,6 +424,84 @@ export class Federations {
       await audit(this.db, a, 'federation.weights', `${team}/${name}`, { tensors: decoded.weights.size, bytes: bytes.length });
       return { tensors: decoded.weights.size, bytes: bytes.length };
     });
+  }
+
+  /**
+   * A site's summary of its own rows for a preprocessing merged across sites: once per site,
+   * before the preprocessing is fixed. The same summary again (a restarted site) is taken; a
+   * different one is refused, so what the owner merged is what each site sent.
+   */
+  async submitSummary(
+    actor: Actor | null,
+    team: string,
+    name: string,
+    site: string,
+    summary: Record<string, unknown>,
+  ): Promise<{ site: string; bytes: number }> {
+    const f = await this.row(actor, team, name);
+    const a = await this.siteWriter(actor, f, site);
+    const p = this.plan(f);
+    need(p.siteSummaries, 409, `federation '${team}/${name}' takes its preprocessing from the owner, not from site summaries`);
+    const text = JSON.stringify(summary);
+    return this.lane(num(f.id)).run(async () => {
+      const g = await this.db.one<FederationRow>('SELECT f.*, ? AS team FROM federations f WHERE f.id = ?', [team, f.id]);
+      const before = await this.db.one<{ summary: string }>(
+        'SELECT summary FROM federation_summaries WHERE federation_id = ? AND site = ?',
+        [f.id, site],
+      );
+      if (before) {
+        need(before.summary === text, 409, `site '${site}' has sent its summary to '${team}/${name}' already, and it differs`);
+        return { site, bytes: text.length };
+      }
+      need(
+        g!.status === 'created' && !this.plan(g!).features,
+        409,
+        `the preprocessing of '${team}/${name}' is fixed: summaries are no longer taken`,
+      );
+      await this.db.run('INSERT INTO federation_summaries (federation_id, site, summary, created_at) VALUES (?, ?, ?, ?)', [
+        f.id,
+        site,
+        text,
+        now(),
+      ]);
+      await audit(this.db, a, 'federation.summary', `${team}/${name}`, { site, bytes: text.length });
+      return { site, bytes: text.length };
+    });
+  }
+
+  /** The sites' summaries, by site: the owner team's writers (and hub admins) only, never another site. */
+  async summaries(actor: Actor | null, team: string, name: string): Promise<Record<string, unknown>> {
+    const f = await this.row(actor, team, name);
+    this.owner(actor, f);
+    const rows = await this.db.all<{ site: string; summary: string }>(
+      'SELECT site, summary FROM federation_summaries WHERE federation_id = ? ORDER BY site',
+      [f.id],
+    );
+    return Object.fromEntries(rows.map((r) => [r.site, JSON.parse(r.summary) as unknown]));
+  }
+
+  /**
+   * The owner fixes the preprocessing every site applies (merged from the summaries), before the
+   * initial weights, with the shared keys of the model built on it that are running statistics.
+   */
+  async setFeatures(
+    actor: Actor | null,
+    team: string,
+    name: string,
+    features: Record<string, unknown>,
+    plainKeys: string[],
+  ): Promise<FederationInfo> {
+    const f = await this.row(actor, team, name);
+    const a = this.owner(actor, f);
+    await this.lane(num(f.id)).run(async () => {
+      const g = await this.db.one<FederationRow>('SELECT f.*, ? AS team FROM federations f WHERE f.id = ?', [team, f.id]);
+      need(g!.status === 'created', 409, `federation '${team}/${name}' has started: its preprocessing is fixed`);
+      need(!existsSync(this.statePath(num(f.id), 0)), 409, `federation '${team}/${name}' has initial weights built on its preprocessing`);
+      const p: StoredPlan = { ...this.plan(g!), features, plainKeys };
+      await this.db.run('UPDATE federations SET plan = ?, updated_at = ? WHERE id = ?', [JSON.stringify(p), now(), f.id]);
+      await audit(this.db, a, 'federation.features', `${team}/${name}`, { bytes: JSON.stringify(features).length });
+    });
+    return this.describe(await this.row(actor, team, name));
   }
 
   /** start (needs initial weights), pause, resume or stop; a stopped or finished federation stays so. */

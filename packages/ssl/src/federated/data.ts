@@ -19,6 +19,8 @@ import {
   type Histories,
   fitFeatures,
   labeledRows,
+  mergeTableSummaries,
+  summarizeTable,
   takeRows,
   TestSplit,
   parsePartition,
@@ -244,9 +246,8 @@ export function withSchemaTypes(spec: TableDataSpec, schema: FeatureSchema): Tab
 
 async function tableData(recipe: Recipe, given?: FeatureSchema): Promise<FederatedData> {
   const spec = recipe.data as TableDataSpec;
-  // The preprocessing is fitted on all training rows here (or given, fitted by a hosted
-  // federation's owner): a federation could compute the category levels and quantiles from
-  // the sites' summaries instead.
+  // The preprocessing is fitted on all training rows here, or given: fitted by a hosted
+  // federation's owner, or merged from the sites' summaries (partitionedData).
   const fitted = given ? { data: await loadTableData(withSchemaTypes(spec, given)), schema: given } : await tablePreprocessing(recipe);
   const { data, schema } = fitted;
   if (!data.label || !data.test) throw new TypeError(`a federated table benchmark needs a label and test rows; ${data.name} has none`);
@@ -393,17 +394,49 @@ export function partitionFor(data: FederatedData, spec: PartitionSpec, sites: nu
 }
 
 /**
+ * A recipe's federated data and its partition into sites. With `siteSummaries` (tables) the
+ * preprocessing is then merged from each site's summary of its own training rows, and the data
+ * encoded again under it; the rows, and so the partition, stay the same.
+ */
+export async function partitionedData(
+  recipe: Recipe,
+  spec: PartitionSpec,
+  sites: number,
+  seed: number,
+  o: { quiet?: boolean; siteSummaries?: { minCount: number } } = {},
+): Promise<{ data: FederatedData; partition: Partition }> {
+  const data = await federatedData(recipe, { quiet: o.quiet });
+  const partition = partitionFor(data, spec, sites, seed);
+  if (!o.siteSummaries) return { data, partition };
+  data.dispose();
+  if (recipe.data.dataset !== 'table')
+    throw new TypeError(`site summaries merge a table's preprocessing; recipe ${recipe.name} reads ${recipe.data.dataset ?? 'images'}`);
+  const table = await loadTableData(recipe.data as TableDataSpec);
+  const { minCount } = o.siteSummaries;
+  const summaries = Object.fromEntries(
+    partition.sites.map((s) => [s.name, summarizeTable(takeRows(table.train, s.indices), { label: table.label, minCount })]),
+  );
+  const schema = mergeTableSummaries(summaries, { ...recipe.features, minCount, label: table.label });
+  const merged = await federatedData(recipe, { quiet: o.quiet, schema });
+  if (merged.labels.length !== data.labels.length || merged.labels.some((y, i) => y !== data.labels[i]))
+    throw new Error(`the rows of ${recipe.name} changed under the merged preprocessing`);
+  return { data: merged, partition };
+}
+
+/**
  * The classical arm of a federated table benchmark: logistic regression (the same regularized
  * linear head) on the preprocessed rows, on the whole test split and on each site's own rows.
  */
 export async function rawRowsScores(
   recipe: Recipe,
-  o: { sites: number; partition: string },
+  o: { sites: number; partition: string; siteSummaries?: { minCount: number } },
 ): Promise<Scores & { perSite?: Record<string, number> }> {
-  const data = await federatedData(recipe, { quiet: true });
+  const { data, partition } = await partitionedData(recipe, parsePartition(o.partition), o.sites, recipe.seed, {
+    quiet: true,
+    siteSummaries: o.siteSummaries,
+  });
   try {
     if (!data.baselineScore) throw new TypeError(`recipe ${recipe.name} has no raw-feature baseline here (tables only)`);
-    const partition = partitionFor(data, parsePartition(o.partition), o.sites, recipe.seed);
     return await data.baselineScore('the final score of logistic regression on the raw rows', partition);
   } finally {
     data.dispose();

@@ -22,8 +22,13 @@ import {
   ProgressBar,
   takeHistories,
   takeRows,
+  fitFeatures,
+  mergeTableSummaries,
+  summarizeTable,
   type EventSchema,
   type FeatureSchema,
+  type Table,
+  type TableSummary,
 } from '@pretext/data';
 import {
   decodeWeights,
@@ -90,6 +95,10 @@ export interface HostedFederation {
   secureAggregation?: { clip: number } | null;
   /** What every party preprocesses its data by (a table's feature schema, an event schema, images' normalization), fixed by the owner. */
   features?: Record<string, unknown> | null;
+  /** The preprocessing is merged from the sites' summaries of their rows (tables), naming nothing seen fewer than minCount times. */
+  siteSummaries?: { minCount: number } | null;
+  /** Sites whose summary is in. */
+  summarized?: string[];
   /** Record-level DP-SGD every site runs (the owner's policy), or null. */
   dp?: DpPolicy | null;
   /** Under DP-SGD: the epsilon each site reported at the policy's delta, by round (1-based) and site. */
@@ -201,20 +210,11 @@ export async function hostFederation(
     'sites' | 'rounds' | 'localEpochs' | 'minSites' | 'roundTimeoutS' | 'maxUpdateNorm' | 'secureAggregation' | 'dp'
   >,
   strategy: Strategy,
-  o: { start?: boolean } = {},
+  o: HostOptions = {},
 ): Promise<HostedFederation> {
   const recipe = validateRecipe(parseYaml(recipeText), 'the federation recipe');
-  // The preprocessing every site applies is fitted on the owner's copy of the recipe's data.
-  const schema = await fitPreprocessing(recipe);
-  const method = recipeMethod(recipe, schema);
-  // A DP policy the recipe cannot meet is refused here, before any site has trained.
-  if (plan.dp) {
-    dpSettings(plan.dp);
-    prepareForDp(method);
-  }
-  const keys = sharedKeys(method, strategy.share);
-  const weights = readWeights(method, keys);
-  await client.call('POST', path(ref), {
+  if (plan.dp) dpSettings(plan.dp);
+  const body = {
     ...plan,
     strategy: {
       name: strategy.name,
@@ -224,13 +224,155 @@ export async function hostFederation(
       proxMu: strategy.proxMu,
       emaTau: strategy.emaTau,
     },
-    plainKeys: [...bufferKeys(method, keys)],
-    features: schema as unknown as Record<string, unknown>,
     recipe: recipeText,
-  });
+  };
+  let schema: Preprocessing;
+  if (o.siteSummaries) {
+    if (recipe.data.dataset !== 'table')
+      throw new TypeError(
+        `site summaries merge a table's preprocessing; recipe ${recipe.name} reads ${recipe.data.dataset ?? 'images'}, whose preprocessing the owner fits`,
+      );
+    schema = await mergedPreprocessing(client, ref, recipe, body, o.siteSummaries, o);
+  } else {
+    // The preprocessing every site applies is fitted on the owner's copy of the recipe's data.
+    schema = await fitPreprocessing(recipe);
+  }
+  const method = recipeMethod(recipe, schema);
+  // A DP policy the recipe cannot meet is refused here, before any site has trained.
+  if (plan.dp) prepareForDp(method);
+  const keys = sharedKeys(method, strategy.share);
+  const weights = readWeights(method, keys);
+  const plainKeys = [...bufferKeys(method, keys)];
+  if (o.siteSummaries) await client.call('PUT', `${path(ref)}/features`, { features: schema, plainKeys });
+  else await client.call('POST', path(ref), { ...body, plainKeys, features: schema as unknown as Record<string, unknown> });
   await client.bytes('PUT', `${path(ref)}/weights`, encodeWeights(weights, { recipe: recipe.name }, shapesOf(method, keys)));
   if (o.start !== false) await client.call('POST', `${path(ref)}/control`, { action: 'start' });
   return client.call<HostedFederation>('GET', path(ref));
+}
+
+export interface HostOptions {
+  /** Start the federation once its initial weights are on the hub (default true). */
+  start?: boolean;
+  /** Merge the table preprocessing from the sites' summaries instead of fitting it on the owner's rows. */
+  siteSummaries?: { minCount: number };
+  /** How often to ask the hub while waiting for summaries (default 2 s). */
+  pollMs?: number;
+  /** How long to wait for every site's summary before going on with minSites of them (default the round timeout). */
+  summaryWaitMs?: number;
+  quiet?: boolean;
+}
+
+/**
+ * The owner's side of a preprocessing merged across sites: creates the federation (or takes up
+ * one it created before and has not fixed), waits for every site's summary (or, once the wait is
+ * over, for minSites of them), merges them and puts the result on the hub.
+ */
+async function mergedPreprocessing(
+  client: HubClient,
+  ref: FederationRef,
+  recipe: Recipe,
+  body: Record<string, unknown> & { sites: string[]; minSites?: number; roundTimeoutS?: number },
+  siteSummaries: { minCount: number },
+  o: HostOptions,
+): Promise<FeatureSchema> {
+  const log = (s: string): void => void (o.quiet ? undefined : console.error(s));
+  const fed = `${ref.team}/${ref.name}`;
+  let info: HostedFederation;
+  try {
+    info = await client.call<HostedFederation>('POST', path(ref), { ...body, siteSummaries });
+  } catch (e) {
+    // A host that was stopped while it waited takes its federation up again, the same plan only.
+    if (!(e instanceof HubCallError && e.status === 409)) throw e;
+    info = await client.call<HostedFederation>('GET', path(ref));
+    if (info.status !== 'created' || !info.siteSummaries || info.recipe !== body.recipe || (info as { hasWeights?: boolean }).hasWeights)
+      throw new RangeError(
+        `${fed} exists with another recipe, or is past collecting site summaries (${info.status}); host under another name`,
+        {
+          cause: e,
+        },
+      );
+    if (info.features) return info.features as unknown as FeatureSchema;
+    log(`${fed} exists and is collecting site summaries: taking it up`);
+  }
+  const need = info.minSites;
+  const waitMs = o.summaryWaitMs ?? (info.roundTimeoutS ?? 600) * 1000;
+  const since = Date.now();
+  let told = -1;
+  while (info.summarized!.length < info.sites.length && !(Date.now() - since >= waitMs && info.summarized!.length >= need)) {
+    if (info.status === 'stopped') throw new RangeError(`${fed} was stopped while it collected site summaries`);
+    if (info.summarized!.length !== told) {
+      told = info.summarized!.length;
+      log(`${fed}: summaries from ${told} of ${info.sites.length} sites${told ? ` (${info.summarized!.join(', ')})` : ''}; waiting`);
+    }
+    await sleep(o.pollMs ?? 2000);
+    info = await client.call<HostedFederation>('GET', path(ref));
+  }
+  const summaries = await client.call<Record<string, TableSummary>>('GET', `${path(ref)}/summaries`);
+  const schema = mergeTableSummaries(summaries, {
+    ...recipe.features,
+    minCount: siteSummaries.minCount,
+    label: (recipe.data as TableDataSpec).label,
+  });
+  log(
+    `${fed}: preprocessing merged from ${Object.keys(summaries).join(', ')}: ${schema.numeric.length} numeric and ${schema.categorical.length} categorical inputs` +
+      (Object.keys(schema.ignored).length
+        ? `; left out ${Object.entries(schema.ignored)
+            .map(([c, why]) => `${c} (${why})`)
+            .join(', ')}`
+        : ''),
+  );
+  return schema;
+}
+
+/** The rows a site trains on: its training rows (a labeled file's test fifth held out), the shard if one is asked for. */
+async function siteTable(recipe: Recipe, o: JoinOptions, schema?: FeatureSchema): Promise<Table> {
+  const spec = (o.data ?? recipe.data) as TableDataSpec;
+  if (spec.dataset !== 'table')
+    throw new TypeError(`${o.federation.team}/${o.federation.name} trains on a table; --data reads ${spec.dataset}`);
+  const rows = (await loadTableData(schema ? withSchemaTypes(spec, schema) : spec)).train;
+  if (!o.shard) return rows;
+  // A site's file may carry no label column: its rows then split as unlabeled. Before the
+  // preprocessing is merged, the classes are the whole file's (every shard reads the same one).
+  const labelled =
+    schema ??
+    (spec.label !== undefined && rows.columns.some((c) => c.name === spec.label) ? fitFeatures(rows, { label: spec.label }) : undefined);
+  const labels =
+    labelled?.label && rows.columns.some((c) => c.name === labelled.label!.name)
+      ? labelCodes(rows, labelled)
+      : new Int32Array(rows.rows).fill(-1);
+  return takeRows(
+    rows,
+    shardIndices(o.shard, recipe.seed, labels, (c) => columnKeys(rows, c)),
+  );
+}
+
+/**
+ * A site's part in a preprocessing merged across sites: sends the summary of its rows (again
+ * after a restart: the hub takes the same one twice) and waits until the owner has fixed the
+ * preprocessing and put the initial weights.
+ */
+async function sendSummary(
+  o: JoinOptions,
+  recipe: Recipe,
+  info: HostedFederation,
+  wait: { pollMs: number; patienceMs: number; log: (s: string) => void },
+): Promise<HostedFederation> {
+  const fed = `${o.federation.team}/${o.federation.name}`;
+  if (!info.summarized?.includes(o.site)) {
+    const rows = await siteTable(recipe, o);
+    const spec = (o.data ?? recipe.data) as TableDataSpec;
+    const summary = summarizeTable(rows, {
+      ...(spec.label !== undefined && rows.columns.some((c) => c.name === spec.label) ? { label: spec.label } : {}),
+      minCount: info.siteSummaries!.minCount,
+    });
+    await patiently(() => o.client.call('PUT', `${path(o.federation)}/summaries/${o.site}`, summary), wait);
+    wait.log(`${o.site}: summary of ${rows.rows} rows sent to ${fed}; waiting for the merged preprocessing`);
+  }
+  for (;;) {
+    if (info.features || info.status === 'stopped') return info;
+    await sleep(wait.pollMs);
+    info = await patiently(() => o.client.call<HostedFederation>('GET', path(o.federation)), wait);
+  }
 }
 
 export interface JoinOptions {
@@ -307,26 +449,7 @@ async function siteExamples(
     }
     return { examples: historiesTensor(h, schema), makeViews: sequenceViews };
   }
-  if (schema?.format === FORMAT.table) {
-    const spec = (o.data ?? recipe.data) as TableDataSpec;
-    if (spec.dataset !== 'table')
-      throw new TypeError(`${o.federation.team}/${o.federation.name} trains on a table; --data reads ${spec.dataset}`);
-    // Only the site's training rows: a labeled file's test rows stay held out, as in every run.
-    let rows = (await loadTableData(withSchemaTypes(spec, schema))).train;
-    if (o.shard) {
-      // A site's file may carry no label column: its rows then split as unlabeled.
-      const labels =
-        schema.label && rows.columns.some((c) => c.name === schema.label!.name)
-          ? labelCodes(rows, schema)
-          : new Int32Array(rows.rows).fill(-1);
-      const table = rows;
-      rows = takeRows(
-        rows,
-        shardIndices(o.shard, recipe.seed, labels, (c) => columnKeys(table, c)),
-      );
-    }
-    return { examples: rowsTensor(rows, schema), makeViews: tabularViews };
-  }
+  if (schema?.format === FORMAT.table) return { examples: rowsTensor(await siteTable(recipe, o, schema), schema), makeViews: tabularViews };
   const data = (o.data ?? imageRecipe(recipe)) as DataSpec;
   const set = await loadImageSet(data, 'train', { quiet: o.quiet });
   const limit = Math.min(data.limit ?? Infinity, set.images.size(0));
@@ -382,6 +505,12 @@ export async function joinFederation(o: JoinOptions): Promise<JoinResult> {
     ...(info.strategy.name === 'fedprox' ? { proxMu: info.strategy.proxMu } : {}),
     ...(info.strategy.name === 'fedema' && info.strategy.emaTau != null ? { emaTau: info.strategy.emaTau } : {}),
   });
+  const log = (s: string): void => void (o.quiet ? undefined : console.error(s));
+  const wait = { pollMs, patienceMs: o.patienceMs ?? 30 * 60_000, log };
+  if (info.siteSummaries && !info.features) {
+    info = await sendSummary(o, recipe, info, wait);
+    if (info.status === 'stopped') return { status: info.status, submitted: [], missed: [] };
+  }
   const schema = federationSchema(recipe, info, o.federation);
   const { examples, makeViews } = await siteExamples(recipe, o, schema);
   const method = recipeMethod(recipe, schema);
@@ -422,8 +551,6 @@ export async function joinFederation(o: JoinOptions): Promise<JoinResult> {
   if (progress.federation !== fed || progress.site !== o.site)
     throw new RangeError(`${o.stateDir} holds the state of site ${progress.site} in ${progress.federation}; use another --state folder`);
   if (hasTrainingState(stateDir)) site.load(stateDir);
-  const log = (s: string): void => void (o.quiet ? undefined : console.error(s));
-  const wait = { pollMs, patienceMs: o.patienceMs ?? 30 * 60_000, log };
   const secure = info.secureAggregation ?? null;
   /** The round whose update this process has handed to the hub (it then only waits for the round to close). */
   let sent = 0;
@@ -637,6 +764,9 @@ export async function saveHostedEncoder(
       loss: NaN,
       ...(info.metrics?.[String(r.round)]?.valKnn === undefined ? {} : { valKnn: info.metrics[String(r.round)]!.valKnn }),
     })),
+    preprocessing: info.siteSummaries
+      ? { from: 'site-summaries', minCount: info.siteSummaries.minCount, sites: info.summarized ?? [] }
+      : { from: 'owner' },
     epsilon: spentPrivacy(info),
     ...(info.dp ? { dp: { ...info.dp, sampling: 'poisson' as const } } : {}),
   };

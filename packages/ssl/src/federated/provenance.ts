@@ -17,6 +17,12 @@ export interface FederatedProvenance {
    * loss (NaN, null in JSON, where it is not released: hosted federations and DP-SGD runs).
    */
   perRound: { round: number; bytesIn: number; bytesOut: number; sites: number; loss: number; valKnn?: number }[];
+  /**
+   * Where the input preprocessing came from: fitted on one party's or all training rows, or
+   * merged from the sites' summaries (with the smallest count a summary names). Absent in
+   * encoders saved before it was recorded.
+   */
+  preprocessing?: { from: 'owner' | 'all-rows' } | { from: 'site-summaries'; minCount: number; sites: string[] };
   /** Record-level DP epsilon per site at `dp.delta` (null: no DP-SGD). */
   epsilon: Record<string, number> | null;
   /** DP-SGD's settings: per-example clipping norm, noise multiplier, delta, how steps sample. */

@@ -23,7 +23,7 @@ import type { SSLMethod } from '../methods/method.js';
 import type { Recipe } from '../recipe/schema.js';
 import { lineChart } from '../report/plot.js';
 import { saveEncoderRun, type EncoderMeta, type Scores } from '../pipeline.js';
-import { federatedData, partitionFor, seededMethod } from './data.js';
+import { partitionedData, seededMethod } from './data.js';
 import { FederatedSite, readWeights, writeWeights } from './site.js';
 import type { FederatedProvenance } from './provenance.js';
 import { bufferKeys, sharedKeys, StrategyError, type Strategy } from './strategy.js';
@@ -59,6 +59,12 @@ export interface SimulateOptions {
    * samples); each site's epsilon at the settings' delta goes into the provenance.
    */
   dp?: DpConfig;
+  /**
+   * Tables: the preprocessing is merged from each site's summary of its own rows (as a hosted
+   * federation with site summaries gets it), naming nothing seen fewer than minCount times,
+   * instead of fitted on every training row.
+   */
+  siteSummaries?: { minCount: number };
   quiet?: boolean;
 }
 
@@ -102,9 +108,8 @@ export async function simulateFederation(o: SimulateOptions): Promise<FederatedR
   const dp = o.dp ? dpSettings(o.dp) : undefined;
   mkdirSync(o.outDir, { recursive: true });
   writeFileSync(join(o.outDir, 'recipe.yaml'), toYaml(recipe));
-  const data = await federatedData(recipe, { quiet: o.quiet });
   const spec = typeof o.partition === 'string' ? parsePartition(o.partition) : o.partition;
-  const partition = partitionFor(data, spec, o.sites, o.partitionSeed ?? recipe.seed);
+  const { data, partition } = await partitionedData(recipe, spec, o.sites, o.partitionSeed ?? recipe.seed, o);
   writeFileSync(
     join(o.outDir, 'partition.json'),
     `${JSON.stringify({ spec: partition.spec, seed: partition.seed, sites: describePartition(partition) }, null, 2)}\n`,
@@ -226,6 +231,9 @@ export async function simulateFederation(o: SimulateOptions): Promise<FederatedR
     strategy: { ...o.strategy, name: o.alone ? 'alone' : o.strategy.name },
     secureAggregation: o.secureAggregation && !o.alone ? { clip: o.secureAggregation.clip, clippedCoordinates: clipped } : false,
     perRound,
+    preprocessing: o.siteSummaries
+      ? { from: 'site-summaries', minCount: o.siteSummaries.minCount, sites: partition.sites.map((s) => s.name) }
+      : { from: 'all-rows' },
     epsilon: dp ? Object.fromEntries(sites.map((s) => [s.name, s.epsilon()!])) : null,
     ...(dp ? { dp: { clip: dp.clip, noise: dp.noise, delta: dp.delta, sampling: 'poisson' as const } } : {}),
   };

@@ -28,6 +28,10 @@ export interface Federation {
   strategy: { name: string; share: string };
   secureAggregation: { clip: number } | null;
   dp: { noise: number; clip: number; delta: number } | null;
+  /** The preprocessing is merged from the sites' summaries (absent from hubs before it). */
+  siteSummaries?: { minCount: number } | null;
+  summarized?: string[];
+  features?: Record<string, unknown> | null;
   privacy: Record<string, Record<string, number>>;
   /** Each site's mean training loss by round (none under DP-SGD, where it would escape the account). */
   losses: Record<string, Record<string, number>>;
@@ -99,6 +103,13 @@ export function FederationPage({ team, name }: { team: string; name: string }) {
       <p>
         Sites: {f.sites.join(', ')}. A round closes when all are in, or after {f.roundTimeoutS} s with {f.minSites}.
         {f.status === 'running' && ` In for round ${f.round + 1}: ${f.submitted.length ? f.submitted.join(', ') : 'none yet'}.`}
+      </p>
+      <p data-testid="federation-preprocessing">
+        {f.siteSummaries
+          ? `Preprocessing merged from the sites' summaries of their rows (no level or extreme seen fewer than ${f.siteSummaries.minCount} times is named); ${
+              f.features ? 'fixed' : 'not fixed yet'
+            }, summaries in from ${f.summarized?.length ? f.summarized.join(', ') : 'no site yet'}.`
+          : "Preprocessing fitted by the owner on its copy of the recipe's data; every site applies it."}
       </p>
       <h2>Validation {metric.label} of the global encoder</h2>
       {curve.length > 0 ? (

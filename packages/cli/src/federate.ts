@@ -57,9 +57,10 @@ per class, strategy, bytes per round), partition.json, metrics.jsonl and federat
                      1e-5) goes into federation.json and the encoder's provenance. Needs a loss
                      that is a mean over rows and no BatchNorm: dae, mfm or vime on ft-transformer
                      or tabular-mlp with norm: layer.
-  --site-summaries   tables: the preprocessing is merged from each site's summary of its own
-                     rows (as a hosted federation's with --site-summaries) instead of fitted on
-                     every training row; --min-count N: the smallest count a summary names
+  --site-summaries   tables, histories: the preprocessing is merged from each site's summary
+                     of its own rows or histories (as a hosted federation's with --site-summaries)
+                     instead of fitted on all training data; --min-count N: the smallest count a
+                     summary names
                      (default the recipe's features.minCount or 5)
   --out DIR          run folder (default runs/<recipe name>-federated)
 

@@ -54,10 +54,11 @@ default 1e-5) after each round; the hub shows it per site and 'save' records it.
 (images: validation kNN; tables, histories: AUROC or accuracy of a linear head) and records
 it on the hub, where the federation page plots it. 'save' writes the global encoder as a run
 folder (eval, embed, push read it).
---site-summaries (tables): the preprocessing is not fitted on the owner's rows but merged from
-the sites': each site sends a summary of its training rows when it joins (per numeric column its
-values at 256 evenly spaced probabilities, never past its N-th smallest or largest value; per
-category its count, levels seen fewer than N times counted but not named; N is --min-count,
+--site-summaries (tables, histories): the preprocessing is not fitted on the owner's data but
+merged from the sites': each site sends a summary of its training rows or histories when it
+joins (per numeric column or event field its values at 256 evenly spaced probabilities, never
+past its N-th smallest or largest value; per category its count, levels seen fewer than N times
+counted but not named; histories add each event type's values and the time gaps; N is --min-count,
 default the recipe's features.minCount or 5), only the owner reads them, and 'host' waits for
 every site's (or, after --summary-wait seconds, default the round timeout, for --min-sites of
 them) before it merges, builds the model and starts.`;

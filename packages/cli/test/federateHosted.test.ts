@@ -162,6 +162,32 @@ describe('pretext federate host / join against pretext hub serve', () => {
       history: { sites: string[] }[];
     };
 
+  /**
+   * `federate host` with --site-summaries in the background (it waits for the sites' summaries);
+   * resolves once the federation exists, with a promise of how the host ends (wrapped, so that
+   * awaiting this does not wait for the host).
+   */
+  const hostWithSummaries = async (
+    name: string,
+    recipe: string,
+  ): Promise<{ done: Promise<{ code: number | null; out: string; err: string }> }> => {
+    const args = ['federate', 'host', `lab/${name}`, recipe, '--sites', 'north,south', '--site-summaries', '--poll', '0.1', '--json'];
+    const proc = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env.lab! } });
+    let out = '';
+    let err = '';
+    proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const done = new Promise<{ code: number | null; out: string; err: string }>((resolve) =>
+      proc.on('exit', (code) => resolve({ code, out, err })),
+    );
+    const headers = { authorization: `Bearer ${env.north!.PRETEXT_HUB_TOKEN}` };
+    for (let i = 0; (await fetch(`${url}/api/federations/lab/${name}`, { headers })).status === 404; i++) {
+      assert.ok(i < 300, `lab/${name} was not created: ${err}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return { done };
+  };
+
   it('two sites finish a federation; a site killed mid-round and a killed hub, both restarted, end at the same weights', async () => {
     host('calm');
     const calm = [site('calm', 'north'), site('calm', 'south')];
@@ -418,32 +444,13 @@ train: { epochs: 2, batchSize: 64, optimizer: { name: adamw, lr: 0.001 } }
     // The owner's recipe names a file it does not have: with --site-summaries it is never read.
     writeFileSync(join(dir, 'merged.yaml'), recipe(join(dir, 'no-such-owner-file.csv')));
     for (const team of ['north', 'south']) writeFileSync(join(dir, `${team}-m.yaml`), recipe(join(dir, `${team}-m.csv`)));
-    const host = spawn(
-      process.execPath,
-      [bin, 'federate', 'host', 'lab/merged', join(dir, 'merged.yaml'), '--sites', 'north,south'].concat([
-        '--site-summaries',
-        '--poll',
-        '0.1',
-        '--json',
-      ]),
-      { env: { ...process.env, ...env.lab! } },
-    );
-    let hostOut = '';
-    let hostErr = '';
-    host.stdout!.on('data', (d: Buffer) => (hostOut += d.toString()));
-    host.stderr!.on('data', (d: Buffer) => (hostErr += d.toString()));
-    const hosted = new Promise<number | null>((resolve) => host.on('exit', resolve));
-    // The sites join once the owner has created the federation (it then waits for their summaries).
-    const headers = { authorization: `Bearer ${env.north!.PRETEXT_HUB_TOKEN}` };
-    for (let i = 0; (await fetch(`${url}/api/federations/lab/merged`, { headers })).status === 404; i++) {
-      assert.ok(i < 300, `lab/merged was not created: ${hostErr}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const hosting = await hostWithSummaries('merged', join(dir, 'merged.yaml'));
     await ownDataSites('merged', (team) => join(dir, `${team}-m.yaml`));
-    assert.equal(await hosted, 0, hostErr);
-    assert.match(hostErr, /summaries from 0 of 2 sites; waiting/);
-    assert.match(hostErr, /preprocessing merged from north, south: 2 numeric and 2 categorical inputs/);
-    const f = JSON.parse(hostOut) as { features: FeatureSchema; siteSummaries: { minCount: number }; summarized: string[] };
+    const hosted = await hosting.done;
+    assert.equal(hosted.code, 0, hosted.err);
+    assert.match(hosted.err, /summaries from 0 of 2 sites; waiting/);
+    assert.match(hosted.err, /preprocessing merged from north, south: 2 numeric and 2 categorical inputs/);
+    const f = JSON.parse(hosted.out) as { features: FeatureSchema; siteSummaries: { minCount: number }; summarized: string[] };
     assert.deepEqual([f.siteSummaries, f.summarized], [{ minCount: 5 }, ['north', 'south']]);
     assert.deepEqual(f.features.label, { name: 'fraud', classes: ['false', 'true'] });
     // south's pharmacy is an input level although neither the owner nor north has one.
@@ -466,7 +473,9 @@ train: { epochs: 2, batchSize: 64, optimizer: { name: adamw, lr: 0.001 } }
         ['south', 240, 5],
       ],
     );
-    const denied = await fetch(`${url}/api/federations/lab/merged/summaries`, { headers });
+    const denied = await fetch(`${url}/api/federations/lab/merged/summaries`, {
+      headers: { authorization: `Bearer ${env.north!.PRETEXT_HUB_TOKEN}` },
+    });
     assert.equal(denied.status, 403);
   });
 
@@ -518,6 +527,42 @@ train: { epochs: 2, batchSize: 64, optimizer: { name: adamw, lr: 0.001 } }
     );
     assert.equal(emb.code, 0, emb.stderr);
     assert.deepEqual(JSON.parse(emb.stdout), { out: join(dir, 'south-clients.csv'), rows: 120, dim: 32 });
+  });
+
+  it("merges histories' event preprocessing from the sites' summaries: a merchant only south's clients use is a level", async () => {
+    for (const [k, party] of ['north', 'south'].entries()) {
+      shoppingHistories(
+        join(dir, `${party}-ev-m.csv`),
+        join(dir, `${party}-st-m.csv`),
+        120,
+        21 + k,
+        party === 'south' ? 'pharmacy' : undefined,
+      );
+      writeFileSync(
+        join(dir, `${party}-ev-m.yaml`),
+        historyRecipe('coles-merged', join(dir, `${party}-ev-m.csv`), join(dir, `${party}-st-m.csv`), 2),
+      );
+    }
+    // The owner's recipe names files it does not have.
+    writeFileSync(join(dir, 'ev-merged.yaml'), historyRecipe('coles-merged', join(dir, 'none.csv'), join(dir, 'none-status.csv'), 2));
+    const hosting = await hostWithSummaries('clients-merged', join(dir, 'ev-merged.yaml'));
+    await ownDataSites('clients-merged', (team) => join(dir, `${team}-ev-m.yaml`));
+    const hosted = await hosting.done;
+    assert.equal(hosted.code, 0, hosted.err);
+    assert.match(hosted.err, /preprocessing merged from north, south: 1 numeric and 1 categorical inputs/);
+    const f = JSON.parse(hosted.out) as {
+      features: { format: string; categorical: { name: string; levels: string[] }[]; numeric: { byType: object }[]; maxLength: number };
+    };
+    assert.equal(f.features.format, 'pretext-events/1');
+    assert.deepEqual(f.features.categorical, [{ name: 'merchant', levels: ['grocery', 'online', 'pharmacy', 'store'] }]);
+    assert.deepEqual(Object.keys(f.features.numeric[0]!.byType).sort(), ['grocery', 'online', 'pharmacy', 'store']);
+    assert.equal(f.features.maxLength, 32);
+    const out = join(dir, 'clients-merged-saved');
+    const saved = runPretext(env.lab!, 'federate', 'save', 'lab/clients-merged', '--out', out);
+    assert.equal(saved.code, 0, saved.stderr);
+    const meta = JSON.parse(readFileSync(join(out, 'encoder.json'), 'utf8')) as { federated: { preprocessing: unknown } };
+    assert.deepEqual(meta.federated.preprocessing, { from: 'site-summaries', minCount: 5, sites: ['north', 'south'] });
+    assert.deepEqual(JSON.parse(readFileSync(join(out, 'events.json'), 'utf8')), f.features);
   });
 
   it('runs a securely aggregated federation of three site processes to the end, a site killed after sharing its keys included', async () => {

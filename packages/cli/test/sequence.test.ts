@@ -201,20 +201,11 @@ describe('event histories through the CLI', () => {
     const env = { XDG_CONFIG_HOME: join(dir, 'config'), PRETEXT_CACHE: join(dir, 'cache') };
     shoppingHistories(join(dir, 'tx.csv'), join(dir, 'status.csv'), 200, 5);
     writeFileSync(join(dir, 'r.yaml'), historyRecipe('coles-fed', join(dir, 'tx.csv'), join(dir, 'status.csv'), 3));
+    /** Three sites by label skew, into `folder`. */
+    const simulate = (folder: string, ...extra: string[]) =>
+      runPretext(env, 'federate', 'simulate', join(dir, 'r.yaml'), '--sites', '3', '--partition', 'dirichlet:1', '--out', folder, ...extra);
     const out = join(dir, 'fed');
-    const r = runPretext(
-      env,
-      'federate',
-      'simulate',
-      join(dir, 'r.yaml'),
-      '--sites',
-      '3',
-      '--partition',
-      'dirichlet:1',
-      '--out',
-      out,
-      '--json',
-    );
+    const r = simulate(out, '--json');
     assert.equal(r.code, 0, r.stderr);
     const res = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { metric: string; linear: number; rounds: number };
     assert.deepEqual([res.metric, res.rounds], ['auroc', 3]);
@@ -229,6 +220,15 @@ describe('event histories through the CLI', () => {
     const meta = JSON.parse(readFileSync(join(out, 'encoder.json'), 'utf8')) as { modality: string; federated: { mode: string } };
     assert.deepEqual([meta.modality, meta.federated.mode], ['sequence', 'simulated']);
     assert.ok(existsSync(join(out, 'events.json')));
+    // The event preprocessing merged from the three sites' summaries: the same kept merchants here.
+    const merged = join(dir, 'fed-merged');
+    const run = simulate(merged, '--rounds', '1', '--site-summaries');
+    assert.equal(run.code, 0, run.stderr);
+    const events = (folder: string) => JSON.parse(readFileSync(join(folder, 'events.json'), 'utf8')) as EventSchema;
+    assert.deepEqual(events(merged).categorical, events(out).categorical);
+    assert.equal(events(merged).maxLength, events(out).maxLength);
+    const provenance = JSON.parse(readFileSync(join(merged, 'federation.json'), 'utf8')) as { preprocessing: unknown };
+    assert.deepEqual(provenance.preprocessing, { from: 'site-summaries', minCount: 5, sites: ['site-1', 'site-2', 'site-3'] });
   });
 });
 

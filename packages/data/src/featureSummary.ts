@@ -55,16 +55,31 @@ function at(sorted: Float64Array, p: number): number {
   return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (x - lo);
 }
 
-function numericSummary(c: Column & { type: 'numeric' | 'date' }, minCount: number, quantiles: number): ColumnSummary {
-  const sorted = present(c.values);
+/** What a summary shows of some values: how many are present, and `quantiles` points (none below minCount values). */
+export interface ValuePoints {
+  present: number;
+  /** Values at probabilities i / (points.length - 1), clamped inside the minCount-th extremes. */
+  points: number[];
+}
+
+/** The points a summary shows of `values` (NaN: missing), never past the minCount-th smallest or largest. */
+export function valuePoints(values: Float64Array, minCount: number, quantiles = 256): ValuePoints {
+  const sorted = present(values);
   const n = sorted.length;
-  if (n < minCount || n === 0) return { name: c.name, type: c.type, present: n, points: [] };
+  if (n < minCount || n === 0) return { present: n, points: [] };
   // The extremes a summary may show: the minCount-th value from each end (the median when fewer rows).
   const lo = sorted[Math.min(minCount - 1, Math.floor((n - 1) / 2))]!;
   const hi = sorted[Math.max(n - minCount, Math.ceil((n - 1) / 2))]!;
   const k = Math.min(quantiles, n);
-  const points = Array.from({ length: k }, (_, i) => Math.min(hi, Math.max(lo, at(sorted, k === 1 ? 0.5 : i / (k - 1)))));
-  return { name: c.name, type: c.type, present: n, points };
+  return { present: n, points: Array.from({ length: k }, (_, i) => Math.min(hi, Math.max(lo, at(sorted, k === 1 ? 0.5 : i / (k - 1))))) };
+}
+
+/** Checks points that came from another party: finite and in order. */
+export function pointsProblem(p: ValuePoints): string | null {
+  if (!count(p?.present)) return 'an impossible count';
+  if (!Array.isArray(p.points) || !p.points.every(Number.isFinite)) return 'points that are not finite numbers';
+  if (p.points.some((v, i) => i > 0 && v < p.points[i - 1]!)) return 'points out of order';
+  return null;
 }
 
 function labelClassesOf(c: Column, source: string): string[] {
@@ -91,18 +106,11 @@ export function summarizeTable(table: Table, o: SummaryOptions = {}): TableSumma
       summary.label = { name: c.name, classes: labelClassesOf(c, table.source) };
       continue;
     }
-    if (c.type === 'numeric' || c.type === 'date') summary.columns.push(numericSummary(c, minCount, quantiles));
-    else if (c.type === 'categorical' || c.type === 'boolean') {
-      const counts = new Array<number>(c.levels.length).fill(0);
-      for (const v of c.values) if (v >= 0) counts[v]!++;
-      const named: Record<string, number> = {};
-      let suppressed = 0;
-      counts.forEach((n, k) => {
-        if (n >= minCount) named[c.levels[k]!] = n;
-        else suppressed += n;
-      });
-      summary.columns.push({ name: c.name, type: c.type, present: counts.reduce((a, b) => a + b, 0), counts: named, suppressed });
-    } else summary.columns.push({ name: c.name, type: 'text' });
+    if (c.type === 'numeric' || c.type === 'date')
+      summary.columns.push({ name: c.name, type: c.type, ...valuePoints(c.values, minCount, quantiles) });
+    else if (c.type === 'categorical' || c.type === 'boolean')
+      summary.columns.push({ name: c.name, type: c.type, ...levelCounts(c.values, c.levels, minCount) });
+    else summary.columns.push({ name: c.name, type: 'text' });
   }
   if (o.label !== undefined && !summary.label)
     throw new DataFormatError(`${table.source}: no label column '${o.label}'; columns are ${table.columns.map((c) => c.name).join(', ')}`);
@@ -110,6 +118,44 @@ export function summarizeTable(table: Table, o: SummaryOptions = {}): TableSumma
 }
 
 const count = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0;
+
+/** What a summary shows of a categorical field: rows per level seen minCount times or more, the rest counted together. */
+export interface LevelCounts {
+  present: number;
+  counts: Record<string, number>;
+  suppressed: number;
+}
+
+/** The level counts a summary shows of codes into `levels` (-1: missing). */
+export function levelCounts(codes: Int32Array, levels: readonly string[], minCount: number): LevelCounts {
+  const counts = new Array<number>(levels.length).fill(0);
+  for (const v of codes) if (v >= 0) counts[v]!++;
+  const named: Record<string, number> = {};
+  let suppressed = 0;
+  counts.forEach((n, k) => {
+    if (n >= minCount) named[levels[k]!] = n;
+    else suppressed += n;
+  });
+  return { present: counts.reduce((a, b) => a + b, 0), counts: named, suppressed };
+}
+
+/** Checks level counts that came from another party: whole counts that add up. */
+export function countsProblem(c: LevelCounts): string | null {
+  if (!count(c?.present) || !count(c.suppressed) || typeof c.counts !== 'object' || c.counts === null) return 'no counts';
+  const named = Object.values(c.counts);
+  if (!named.every(count) || named.reduce((a, b) => a + b, 0) + c.suppressed !== c.present) return 'counts that do not add up';
+  return null;
+}
+
+/** The levels counted at least minCount times over all the parts, sorted. */
+export function mergedLevels(parts: LevelCounts[], minCount: number): string[] {
+  const totals = new Map<string, number>();
+  for (const p of parts) for (const [level, n] of Object.entries(p.counts)) totals.set(level, (totals.get(level) ?? 0) + n);
+  return [...totals]
+    .filter(([, n]) => n >= minCount)
+    .map(([level]) => level)
+    .sort();
+}
 
 /** Checks a summary that came from another party, so a malformed one is named rather than merged. */
 function checkSummary(s: TableSummary, site: string): void {
@@ -122,15 +168,11 @@ function checkSummary(s: TableSummary, site: string): void {
   for (const c of s.columns) {
     if (typeof c?.name !== 'string') bad('has a column without a name');
     if (c.type === 'numeric' || c.type === 'date') {
-      if (!count(c.present) || c.present > s.rows) bad(`gives column '${c.name}' an impossible count`);
-      if (!Array.isArray(c.points) || !c.points.every(Number.isFinite)) bad(`gives column '${c.name}' points that are not finite numbers`);
-      if (c.points.some((v, i) => i > 0 && v < c.points[i - 1]!)) bad(`gives column '${c.name}' points out of order`);
+      const problem = c.present > s.rows ? 'an impossible count' : pointsProblem(c);
+      if (problem) bad(`gives column '${c.name}' ${problem}`);
     } else if (c.type === 'categorical' || c.type === 'boolean') {
-      if (!count(c.present) || !count(c.suppressed) || typeof c.counts !== 'object' || c.counts === null)
-        bad(`gives column '${c.name}' no counts`);
-      const named = Object.values(c.counts);
-      if (!named.every(count) || named.reduce((a, b) => a + b, 0) + c.suppressed !== c.present)
-        bad(`gives column '${c.name}' counts that do not add up`);
+      const problem = countsProblem(c);
+      if (problem) bad(`gives column '${c.name}' ${problem}`);
     } else if (c.type !== 'text') bad(`gives column '${c.name}' an unknown type '${(c as { type: unknown }).type}'`);
   }
 }
@@ -155,8 +197,8 @@ function siteCdf(points: readonly number[], x: number, before: boolean): number 
   return span > 0 ? p + (x - points[i]!) / span / (k - 1) : p;
 }
 
-/** Quantiles of the mixture of the sites' distributions, each weighted by its count of values. */
-function mergedQuantiles(parts: { points: number[]; present: number }[], probabilities: number[]): number[] {
+/** Quantiles of the mixture of the sites' distributions, each weighted by its count of values (parts with points only). */
+export function mergedQuantiles(parts: ValuePoints[], probabilities: number[]): number[] {
   const total = parts.reduce((a, s) => a + s.present, 0);
   const cdf = (x: number, before: boolean): number => parts.reduce((a, s) => a + (s.present / total) * siteCdf(s.points, x, before), 0);
   const xs = [...new Set(parts.flatMap((s) => s.points))].sort((a, b) => a - b);
@@ -172,7 +214,8 @@ function mergedQuantiles(parts: { points: number[]; present: number }[], probabi
   });
 }
 
-function sortClasses(classes: Iterable<string>): string[] {
+/** Class names from several sites, once each: in numeric order when all are numbers, else sorted. */
+export function sortClasses(classes: Iterable<string>): string[] {
   const all = [...new Set(classes)];
   return all.every((c) => c.trim() !== '' && Number.isFinite(Number(c))) ? all.sort((a, b) => Number(a) - Number(b)) : all.sort();
 }
@@ -234,15 +277,14 @@ export function mergeTableSummaries(summaries: Record<string, TableSummary>, o: 
       };
       schema.numeric.push(f);
     } else if (type === 'categorical' || type === 'boolean') {
-      const totals = new Map<string, number>();
-      for (const x of cols)
-        for (const [level, n] of Object.entries((x.c as Extract<ColumnSummary, { counts: unknown }>).counts))
-          totals.set(level, (totals.get(level) ?? 0) + n);
-      const levels = [...totals].filter(([, n]) => n >= minCount).map(([level]) => level);
+      const levels = mergedLevels(
+        cols.map((x) => x.c as Extract<ColumnSummary, { counts: unknown }>),
+        minCount,
+      );
       const f: CategoricalFeature = {
         name,
         kind: type,
-        levels: type === 'boolean' ? ['false', 'true'].filter((l) => levels.includes(l)) : levels.sort(),
+        levels: type === 'boolean' ? ['false', 'true'].filter((l) => levels.includes(l)) : levels,
       };
       schema.categorical.push(f);
     } else schema.ignored[name] = 'free text: not an input of a tabular encoder';

@@ -35,6 +35,7 @@ export { loadTextSet, TEXT_SETS, TEXT_PACKAGES, type TextSet, type TextSetSplits
 export { TfidfVectorizer, csrRows, type Csr, type TfidfOptions } from './text/tfidf.js';
 export * from './events/histories.js';
 export * from './events/encode.js';
+export * from './events/summary.js';
 export { loadSequenceSet, SEQUENCE_SETS, NAFLD_CUTOFF_DAY, STORM_HOURS, type SequenceSet } from './events/sequenceSets.js';
 export { R_BUNDLES, rBundleObject, type RBundle } from './rPackages.js';
 export * from './imageText/pairs.js';

@@ -19,8 +19,12 @@ import {
   type Histories,
   fitFeatures,
   labeledRows,
+  mergeHistorySummaries,
   mergeTableSummaries,
+  summarizeHistories,
   summarizeTable,
+  type HistorySummary,
+  type TableSummary,
   takeRows,
   TestSplit,
   parsePartition,
@@ -394,7 +398,40 @@ export function partitionFor(data: FederatedData, spec: PartitionSpec, sites: nu
 }
 
 /**
- * A recipe's federated data and its partition into sites. With `siteSummaries` (tables) the
+ * The preprocessing of a federation of tables or histories merged from its sites' summaries
+ * (summarizeTable, summarizeHistories), and what it left out (columns or fields some site lacks
+ * or that hold no input), for the owner to read.
+ */
+export function mergeSiteSummaries(
+  recipe: Recipe,
+  summaries: Record<string, unknown>,
+  minCount: number,
+): { schema: FeatureSchema | EventSchema; leftOut: string[] } {
+  if (summarizedKind(recipe) === 'table') {
+    const schema = mergeTableSummaries(summaries as Record<string, TableSummary>, {
+      ...recipe.features,
+      minCount,
+      label: (recipe.data as TableDataSpec).label,
+    });
+    return { schema, leftOut: Object.entries(schema.ignored).map(([c, why]) => `${c} (${why})`) };
+  }
+  return mergeHistorySummaries(summaries as Record<string, HistorySummary>, {
+    maxLength: (recipe.data as EventDataSpec).maxLength,
+    minCount,
+  });
+}
+
+/** The kind of data a federation with site summaries trains on: tables and histories only (an image federation's normalization is the owner's). */
+export function summarizedKind(recipe: Recipe): 'table' | 'events' {
+  const kind = recipe.data.dataset;
+  if (kind === 'table' || kind === 'events') return kind;
+  throw new TypeError(
+    `site summaries merge the preprocessing of tables and histories; recipe ${recipe.name} reads ${kind ?? 'images'}, whose preprocessing the owner fits`,
+  );
+}
+
+/**
+ * A recipe's federated data and its partition into sites. With `siteSummaries` (tables, histories) the
  * preprocessing is then merged from each site's summary of its own training rows, and the data
  * encoded again under it; the rows, and so the partition, stay the same.
  */
@@ -408,15 +445,25 @@ export async function partitionedData(
   const data = await federatedData(recipe, { quiet: o.quiet });
   const partition = partitionFor(data, spec, sites, seed);
   if (!o.siteSummaries) return { data, partition };
+  summarizedKind(recipe);
   data.dispose();
-  if (recipe.data.dataset !== 'table')
-    throw new TypeError(`site summaries merge a table's preprocessing; recipe ${recipe.name} reads ${recipe.data.dataset ?? 'images'}`);
-  const table = await loadTableData(recipe.data as TableDataSpec);
   const { minCount } = o.siteSummaries;
-  const summaries = Object.fromEntries(
-    partition.sites.map((s) => [s.name, summarizeTable(takeRows(table.train, s.indices), { label: table.label, minCount })]),
-  );
-  const schema = mergeTableSummaries(summaries, { ...recipe.features, minCount, label: table.label });
+  let summaries: Record<string, unknown>;
+  if (summarizedKind(recipe) === 'events') {
+    const events = await loadEventData(recipe.data as EventDataSpec);
+    summaries = Object.fromEntries(
+      partition.sites.map((s) => [
+        s.name,
+        summarizeHistories(takeHistories(events.train, s.indices), { typeField: events.typeField, minCount }),
+      ]),
+    );
+  } else {
+    const table = await loadTableData(recipe.data as TableDataSpec);
+    summaries = Object.fromEntries(
+      partition.sites.map((s) => [s.name, summarizeTable(takeRows(table.train, s.indices), { label: table.label, minCount })]),
+    );
+  }
+  const { schema } = mergeSiteSummaries(recipe, summaries, minCount);
   const merged = await federatedData(recipe, { quiet: o.quiet, schema });
   if (merged.labels.length !== data.labels.length || merged.labels.some((y, i) => y !== data.labels[i]))
     throw new Error(`the rows of ${recipe.name} changed under the merged preprocessing`);

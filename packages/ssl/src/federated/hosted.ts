@@ -23,10 +23,12 @@ import {
   takeHistories,
   takeRows,
   fitFeatures,
-  mergeTableSummaries,
+  summarizeHistories,
   summarizeTable,
   type EventSchema,
   type FeatureSchema,
+  type Histories,
+  type HistorySummary,
   type Table,
   type TableSummary,
 } from '@pretext/data';
@@ -63,7 +65,9 @@ import {
   columnKeys,
   federatedData,
   historyPreprocessing,
+  mergeSiteSummaries,
   preprocessedMeta,
+  summarizedKind,
   seededMethod,
   tablePreprocessing,
   withEventTypes,
@@ -228,10 +232,8 @@ export async function hostFederation(
   };
   let schema: Preprocessing;
   if (o.siteSummaries) {
-    if (recipe.data.dataset !== 'table')
-      throw new TypeError(
-        `site summaries merge a table's preprocessing; recipe ${recipe.name} reads ${recipe.data.dataset ?? 'images'}, whose preprocessing the owner fits`,
-      );
+    // Refused before the federation exists: images' normalization is the owner's.
+    summarizedKind(recipe);
     schema = await mergedPreprocessing(client, ref, recipe, body, o.siteSummaries, o);
   } else {
     // The preprocessing every site applies is fitted on the owner's copy of the recipe's data.
@@ -274,7 +276,7 @@ async function mergedPreprocessing(
   body: Record<string, unknown> & { sites: string[]; minSites?: number; roundTimeoutS?: number },
   siteSummaries: { minCount: number },
   o: HostOptions,
-): Promise<FeatureSchema> {
+): Promise<Preprocessing> {
   const log = (s: string): void => void (o.quiet ? undefined : console.error(s));
   const fed = `${ref.team}/${ref.name}`;
   let info: HostedFederation;
@@ -291,7 +293,7 @@ async function mergedPreprocessing(
           cause: e,
         },
       );
-    if (info.features) return info.features as unknown as FeatureSchema;
+    if (info.features) return info.features as unknown as Preprocessing;
     log(`${fed} exists and is collecting site summaries: taking it up`);
   }
   const need = info.minSites;
@@ -307,19 +309,11 @@ async function mergedPreprocessing(
     await sleep(o.pollMs ?? 2000);
     info = await client.call<HostedFederation>('GET', path(ref));
   }
-  const summaries = await client.call<Record<string, TableSummary>>('GET', `${path(ref)}/summaries`);
-  const schema = mergeTableSummaries(summaries, {
-    ...recipe.features,
-    minCount: siteSummaries.minCount,
-    label: (recipe.data as TableDataSpec).label,
-  });
+  const summaries = await client.call<Record<string, unknown>>('GET', `${path(ref)}/summaries`);
+  const { schema, leftOut } = mergeSiteSummaries(recipe, summaries, siteSummaries.minCount);
   log(
     `${fed}: preprocessing merged from ${Object.keys(summaries).join(', ')}: ${schema.numeric.length} numeric and ${schema.categorical.length} categorical inputs` +
-      (Object.keys(schema.ignored).length
-        ? `; left out ${Object.entries(schema.ignored)
-            .map(([c, why]) => `${c} (${why})`)
-            .join(', ')}`
-        : ''),
+      (leftOut.length ? `; left out ${leftOut.join(', ')}` : ''),
   );
   return schema;
 }
@@ -346,6 +340,25 @@ async function siteTable(recipe: Recipe, o: JoinOptions, schema?: FeatureSchema)
   );
 }
 
+/** The histories a site trains on: its training entities (a labeled set's test entities held out), the shard if one is asked for. */
+async function siteHistories(
+  recipe: Recipe,
+  o: JoinOptions,
+  schema?: EventSchema,
+): Promise<{ histories: Histories; typeField?: string | null }> {
+  const spec = (o.data ?? recipe.data) as EventDataSpec;
+  if (spec.dataset !== 'events')
+    throw new TypeError(`${o.federation.team}/${o.federation.name} trains on histories; --data reads ${spec.dataset}`);
+  const data = await loadEventData(schema ? withEventTypes(spec, schema) : spec);
+  const h = data.train;
+  if (!o.shard) return { histories: h, typeField: data.typeField };
+  const labels = h.labels ? Int32Array.from(h.labels) : new Int32Array(h.entities.length).fill(-1);
+  const idx = shardIndices(o.shard, recipe.seed, labels, (c) => {
+    throw new TypeError(`histories have no column '${c}' to split by`);
+  });
+  return { histories: takeHistories(h, idx), typeField: data.typeField };
+}
+
 /**
  * A site's part in a preprocessing merged across sites: sends the summary of its rows (again
  * after a restart: the hub takes the same one twice) and waits until the owner has fixed the
@@ -359,14 +372,22 @@ async function sendSummary(
 ): Promise<HostedFederation> {
   const fed = `${o.federation.team}/${o.federation.name}`;
   if (!info.summarized?.includes(o.site)) {
-    const rows = await siteTable(recipe, o);
-    const spec = (o.data ?? recipe.data) as TableDataSpec;
-    const summary = summarizeTable(rows, {
-      ...(spec.label !== undefined && rows.columns.some((c) => c.name === spec.label) ? { label: spec.label } : {}),
-      minCount: info.siteSummaries!.minCount,
-    });
+    const minCount = info.siteSummaries!.minCount;
+    let summary: TableSummary | HistorySummary;
+    let what: string;
+    if (recipe.data.dataset === 'events') {
+      const { histories, typeField } = await siteHistories(recipe, o);
+      summary = summarizeHistories(histories, { typeField, minCount });
+      what = `${histories.entities.length} entities`;
+    } else {
+      const rows = await siteTable(recipe, o);
+      const spec = (o.data ?? recipe.data) as TableDataSpec;
+      const label = spec.label !== undefined && rows.columns.some((c) => c.name === spec.label) ? spec.label : undefined;
+      summary = summarizeTable(rows, { label, minCount });
+      what = `${rows.rows} rows`;
+    }
     await patiently(() => o.client.call('PUT', `${path(o.federation)}/summaries/${o.site}`, summary), wait);
-    wait.log(`${o.site}: summary of ${rows.rows} rows sent to ${fed}; waiting for the merged preprocessing`);
+    wait.log(`${o.site}: summary of ${what} sent to ${fed}; waiting for the merged preprocessing`);
   }
   for (;;) {
     if (info.features || info.status === 'stopped') return info;
@@ -432,23 +453,8 @@ async function siteExamples(
   o: JoinOptions,
   schema?: Preprocessing,
 ): Promise<{ examples: torch.Tensor; makeViews: ViewMaker }> {
-  if (schema?.format === 'pretext-events/1') {
-    const spec = (o.data ?? recipe.data) as EventDataSpec;
-    if (spec.dataset !== 'events')
-      throw new TypeError(`${o.federation.team}/${o.federation.name} trains on histories; --data reads ${spec.dataset}`);
-    // Only the site's training entities: a labeled set's test entities stay held out.
-    let h = (await loadEventData(withEventTypes(spec, schema))).train;
-    if (o.shard) {
-      const labels = h.labels ? Int32Array.from(h.labels) : new Int32Array(h.entities.length).fill(-1);
-      h = takeHistories(
-        h,
-        shardIndices(o.shard, recipe.seed, labels, (c) => {
-          throw new TypeError(`histories have no column '${c}' to split by`);
-        }),
-      );
-    }
-    return { examples: historiesTensor(h, schema), makeViews: sequenceViews };
-  }
+  if (schema?.format === 'pretext-events/1')
+    return { examples: historiesTensor((await siteHistories(recipe, o, schema)).histories, schema), makeViews: sequenceViews };
   if (schema?.format === FORMAT.table) return { examples: rowsTensor(await siteTable(recipe, o, schema), schema), makeViews: tabularViews };
   const data = (o.data ?? imageRecipe(recipe)) as DataSpec;
   const set = await loadImageSet(data, 'train', { quiet: o.quiet });

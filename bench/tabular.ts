@@ -4,8 +4,9 @@
 // the embeddings). One JSON line per data set x budget x arm:
 //   {"dataset","budget","arm","metric","mean","std","seeds","seconds"}
 // (seconds: mean per run). Then the speed case: pretraining on all of shuttle's 58,000 rows
-// end to end, and a SCARF epoch on that shape side by side with PyTorch 1.13 (same model, batch, optimizer;
-// {"case":"tabular-epoch","ratio"} is PyTorch seconds / Pretext seconds).
+// end to end, and an epoch of each method (SCARF, DAE, MFM, VIME; --speed-methods) on that shape
+// side by side with PyTorch 1.13 (same model, batch, optimizer, head and loss;
+// {"case":"tabular-epoch","method","ratio"} is PyTorch seconds / Pretext seconds).
 //
 //   npm run bench:tabular
 //   npm run bench:tabular -- --datasets credit-g,diabetes --budgets 10% --seeds 3
@@ -49,6 +50,7 @@ const { values: args } = parseArgs({
     'skip-transfer': { type: 'boolean', default: false },
     'skip-speed': { type: 'boolean', default: false },
     method: { type: 'string', default: 'scarf' },
+    'speed-methods': { type: 'string', default: 'scarf,dae,mfm,vime' },
     encoder: { type: 'string', default: 'tabular-mlp' },
     out: { type: 'string', default: join(here, 'out', 'tabular') },
     threads: { type: 'string', default: String(availableParallelism()) },
@@ -135,31 +137,40 @@ if (!args['skip-speed']) {
     }),
   );
 
-  // One SCARF epoch on the same shape in both engines, A/B alternated, median of 3.
-  const shape = { rows: 58000, continuous: 9, cardinalities: [] as number[], tokenDim: 8, hidden: [256, 256], batchSize: 256, threads };
-  const { pytorch: a, pretext: b } = await alternateWithPyTorch(join(here, 'tabular_torch.py'), shape, 'epochSeconds', () =>
-    scarfEpochSeconds(shape),
-  );
-  console.log(
-    JSON.stringify({
-      case: 'tabular-epoch',
-      ...shape,
-      pytorchSeconds: Number(a.toFixed(3)),
-      pretextSeconds: Number(b.toFixed(3)),
-      ratio: Number((a / b).toFixed(3)),
-    }),
-  );
+  // One epoch of each method on the same shape in both engines, A/B alternated, median of 3.
+  for (const method of args['speed-methods'].split(',') as MethodName[]) {
+    const shape = { rows: 58000, continuous: 9, cardinalities: [] as number[], tokenDim: 8, hidden: [256, 256], batchSize: 256, threads };
+    const { pytorch: a, pretext: b } = await alternateWithPyTorch(
+      join(here, 'tabular_torch.py'),
+      { ...shape, method },
+      'epochSeconds',
+      () => epochSeconds(method, shape),
+    );
+    console.log(
+      JSON.stringify({
+        case: 'tabular-epoch',
+        method,
+        ...shape,
+        pytorchSeconds: Number(a.toFixed(3)),
+        pretextSeconds: Number(b.toFixed(3)),
+        ratio: Number((a / b).toFixed(3)),
+      }),
+    );
+  }
 }
 
-/** Seconds of one SCARF epoch after a warm-up epoch, through the trainer's own step. */
-function scarfEpochSeconds(s: { rows: number; continuous: number; tokenDim: number; hidden: number[]; batchSize: number }): number {
+/** Seconds of one epoch of `name` (SCARF with the paper's settings, the others with their defaults) after a warm-up epoch, through the trainer's own step. */
+function epochSeconds(
+  name: MethodName,
+  s: { rows: number; continuous: number; tokenDim: number; hidden: number[]; batchSize: number },
+): number {
   torch.manualSeed(0);
   const x = torch.keep(torch.randn([s.rows, s.continuous]));
   const spec = {
     type: 'tabular-mlp' as const,
     config: { continuous: s.continuous, cardinalities: [], tokenDim: s.tokenDim, hidden: s.hidden },
   };
-  const method = buildMethod('scarf', () => buildEncoder(spec), recipe.method.config);
+  const method = buildMethod(name, () => buildEncoder(spec), name === 'scarf' ? { corruption: 0.6, temperature: 1 } : {});
   const optimizer = new torch.optim.AdamW(method.trainableParameters(), { lr: 1e-3, weightDecay: 1e-5 });
   const ctx = { method, optimizer, makeViews: tabularViews, generator: new torch.Generator(1) };
   const steps = Math.floor(s.rows / s.batchSize);

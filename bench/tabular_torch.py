@@ -1,8 +1,13 @@
-"""The SCARF epoch of bench/tabular.ts in PyTorch 1.13, the same model, batch and optimizer:
-a feature tokenizer, a Linear-BN-ReLU MLP, SimCLR's projector, cell corruption from the
-batch's columns and NT-Xent. Prints one JSON line with the seconds of one epoch (after a
-warm-up epoch). Run by Debian's python3 (python3-torch)."""
+"""One pretraining epoch of bench/tabular.ts in PyTorch 1.13, the same model, batch and
+optimizer: a feature tokenizer and a Linear-BN-ReLU MLP, cell corruption from the batch's
+columns, and the method's head and loss as Pretext's method files define them: SCARF
+(SimCLR's projector, NT-Xent), the denoising autoencoder and masked feature modeling (a
+reconstruction head, squared error on every cell or on the corrupted ones), VIME (a mask head
+with binary cross-entropy plus twice the reconstruction error). The step reads the loss and
+the logged figures as Pretext's trainer does. Prints one JSON line with the seconds of one
+epoch (after a warm-up epoch). Run by Debian's python3 (python3-torch)."""
 import json
+import math
 import sys
 import time
 
@@ -40,11 +45,21 @@ layers, width = [], (c + len(cards)) * d
 for h in hidden:
     layers += [nn.Linear(width, h), nn.BatchNorm1d(h), nn.ReLU(), nn.Dropout(0.0)]
     width = h
+method = cfg.get("method", "scarf")
+if cards:
+    raise SystemExit("the reconstruction heads here are written for continuous columns only")
 tok = Tokenizer()
 mlp = nn.Sequential(*layers)
-proj = nn.Sequential(nn.Linear(width, 256, bias=False), nn.BatchNorm1d(256), nn.ReLU(), nn.Linear(256, 128))
-params = list(tok.parameters()) + list(mlp.parameters()) + list(proj.parameters())
+f = c + len(cards)
+if method == "scarf":
+    heads = [nn.Sequential(nn.Linear(width, 256, bias=False), nn.BatchNorm1d(256), nn.ReLU(), nn.Linear(256, 128))]
+else:
+    heads = [nn.Sequential(nn.Linear(width, 256), nn.ReLU(), nn.Linear(256, c))]
+    if method == "vime":
+        heads.append(nn.Sequential(nn.Linear(width, 256), nn.ReLU(), nn.Linear(256, f)))
+params = list(tok.parameters()) + list(mlp.parameters()) + [p for h in heads for p in h.parameters()]
 opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=1e-5)
+rate = {"scarf": 0.6, "dae": 0.15, "mfm": 0.3, "vime": 0.3}[method]
 
 n = cfg["rows"]
 x = torch.randn(n, c + len(cards))
@@ -56,7 +71,34 @@ def corrupt(x, rate):
     b, f = x.shape
     mask = torch.rand(b, f) < rate
     donors = torch.randint(0, b, (b, f))
-    return torch.where(mask, x.gather(0, donors), x)
+    return torch.where(mask, x.gather(0, donors), x), mask.float()
+
+
+def encode(v):
+    return mlp(tok(v).flatten(1))
+
+
+def mse(pred, target, weight=None):
+    per_cell = (pred - target).square()
+    if weight is None:
+        return per_cell.mean()
+    return (per_cell * weight).sum() / weight.sum().clamp_min(1)
+
+
+def step_loss(xb):
+    """The method's loss on a batch, and the figures Pretext's step logs (read as numbers)."""
+    if method == "scarf":
+        return nt_xent(heads[0](encode(xb)), heads[0](encode(corrupt(xb, rate)[0])), 1.0)
+    corrupted, mask = corrupt(xb, rate)
+    h = encode(corrupted)
+    rec = mse(heads[0](h), xb, mask if method == "mfm" else None)
+    rec.item()
+    if method != "vime":
+        return rec
+    logits = heads[1](h)
+    with torch.no_grad():
+        ((logits > 0).float() == mask).float().mean().item()
+    return F.binary_cross_entropy_with_logits(logits, mask) + 2 * rec
 
 
 def nt_xent(z1, z2, t):
@@ -74,8 +116,9 @@ def epoch():
     for s in range(n // bs):
         xb = x[order[s * bs : (s + 1) * bs]]
         opt.zero_grad()
-        enc = lambda v: proj(mlp(tok(v).flatten(1)))
-        loss = nt_xent(enc(xb), enc(corrupt(xb, 0.6)), 1.0)
+        loss = step_loss(xb)
+        if not math.isfinite(loss.item()):
+            continue
         loss.backward()
         opt.step()
 

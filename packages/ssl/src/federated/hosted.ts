@@ -386,8 +386,14 @@ async function sendSummary(
       summary = summarizeTable(rows, { label, minCount });
       what = `${rows.rows} rows`;
     }
-    await patiently(() => o.client.call('PUT', `${path(o.federation)}/summaries/${o.site}`, summary), wait);
-    wait.log(`${o.site}: summary of ${what} sent to ${fed}; waiting for the merged preprocessing`);
+    try {
+      await patiently(() => o.client.call('PUT', `${path(o.federation)}/summaries/${o.site}`, summary), wait);
+      wait.log(`${o.site}: summary of ${what} sent to ${fed}; waiting for the merged preprocessing`);
+    } catch (e) {
+      // The owner merged without this site (its wait was over): the site trains under that preprocessing.
+      if (!(e instanceof HubCallError && e.status === 409 && /is fixed/.test(e.message))) throw e;
+      wait.log(`${o.site}: ${e.message}; training under the preprocessing merged without this site`);
+    }
   }
   for (;;) {
     if (info.features || info.status === 'stopped') return info;

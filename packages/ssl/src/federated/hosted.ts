@@ -103,6 +103,8 @@ export interface HostedFederation {
   siteSummaries?: { minCount: number } | null;
   /** Sites whose summary is in. */
   summarized?: string[];
+  /** Whether the initial weights are on the hub. */
+  hasWeights?: boolean;
   /** Record-level DP-SGD every site runs (the owner's policy), or null. */
   dp?: DpPolicy | null;
   /** Under DP-SGD: the epsilon each site reported at the policy's delta, by round (1-based) and site. */
@@ -286,7 +288,7 @@ async function mergedPreprocessing(
     // A host that was stopped while it waited takes its federation up again, the same plan only.
     if (!(e instanceof HubCallError && e.status === 409)) throw e;
     info = await client.call<HostedFederation>('GET', path(ref));
-    if (info.status !== 'created' || !info.siteSummaries || info.recipe !== body.recipe || (info as { hasWeights?: boolean }).hasWeights)
+    if (info.status !== 'created' || !info.siteSummaries || info.recipe !== body.recipe || info.hasWeights)
       throw new RangeError(
         `${fed} exists with another recipe, or is past collecting site summaries (${info.status}); host under another name`,
         {

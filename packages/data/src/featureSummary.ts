@@ -202,9 +202,26 @@ export function mergedQuantiles(parts: ValuePoints[], probabilities: number[]): 
   const total = parts.reduce((a, s) => a + s.present, 0);
   const cdf = (x: number, before: boolean): number => parts.reduce((a, s) => a + (s.present / total) * siteCdf(s.points, x, before), 0);
   const xs = [...new Set(parts.flatMap((s) => s.points))].sort((a, b) => a - b);
-  const at = xs.map((x) => cdf(x, false));
+  // The mixture at every breakpoint in one sweep per site (xs and each site's points are sorted).
+  const at = new Float64Array(xs.length);
+  for (const s of parts) {
+    const k = s.points.length;
+    const w = s.present / total;
+    let i = -1;
+    xs.forEach((x, n) => {
+      while (i + 1 < k && s.points[i + 1]! <= x) i++;
+      if (i < 0) return;
+      const span = i + 1 < k ? s.points[i + 1]! - s.points[i]! : 0;
+      const f = i === k - 1 ? 1 : (i + (span > 0 ? (x - s.points[i]!) / span : 0)) / (k - 1);
+      at[n] = at[n]! + w * f;
+    });
+  }
+  // Probabilities usually come in increasing order: the search goes on from the last one's place.
+  let j = 0;
+  let last = -Infinity;
   return probabilities.map((p) => {
-    let j = 0;
+    if (p < last) j = 0;
+    last = p;
     while (j < xs.length - 1 && at[j]! < p - 1e-12) j++;
     if (j === 0) return xs[0]!;
     // Between two breakpoints the mixture is linear; a jump at xs[j] that covers p puts the quantile there.

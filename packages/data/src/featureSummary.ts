@@ -6,7 +6,15 @@
 // but not named, a numeric column with fewer values sends no points, and the points never go
 // past the minCount-th smallest or largest value, so no single row's extreme is published.
 import { DataFormatError } from './errors.js';
-import type { CategoricalFeature, FeatureSchema, FitOptions, NumericFeature } from './features.js';
+import {
+  labelClasses,
+  quantileOf,
+  sortedPresent,
+  type CategoricalFeature,
+  type FeatureSchema,
+  type FitOptions,
+  type NumericFeature,
+} from './features.js';
 import type { Column, ColumnType, Table } from './table.js';
 
 export type ColumnSummary =
@@ -46,15 +54,6 @@ export interface SummaryOptions {
   quantiles?: number;
 }
 
-const present = (v: Float64Array): Float64Array => v.filter((x) => !Number.isNaN(x)).sort();
-
-function at(sorted: Float64Array, p: number): number {
-  const x = p * (sorted.length - 1);
-  const lo = Math.floor(x);
-  const hi = Math.min(lo + 1, sorted.length - 1);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (x - lo);
-}
-
 /** What a summary shows of some values: how many are present, and `quantiles` points (none below minCount values). */
 export interface ValuePoints {
   present: number;
@@ -64,14 +63,17 @@ export interface ValuePoints {
 
 /** The points a summary shows of `values` (NaN: missing), never past the minCount-th smallest or largest. */
 export function valuePoints(values: Float64Array, minCount: number, quantiles = 256): ValuePoints {
-  const sorted = present(values);
+  const sorted = sortedPresent(values);
   const n = sorted.length;
   if (n < minCount || n === 0) return { present: n, points: [] };
   // The extremes a summary may show: the minCount-th value from each end (the median when fewer rows).
   const lo = sorted[Math.min(minCount - 1, Math.floor((n - 1) / 2))]!;
   const hi = sorted[Math.max(n - minCount, Math.ceil((n - 1) / 2))]!;
   const k = Math.min(quantiles, n);
-  return { present: n, points: Array.from({ length: k }, (_, i) => Math.min(hi, Math.max(lo, at(sorted, k === 1 ? 0.5 : i / (k - 1))))) };
+  return {
+    present: n,
+    points: Array.from({ length: k }, (_, i) => Math.min(hi, Math.max(lo, quantileOf(sorted, k === 1 ? 0.5 : i / (k - 1))))),
+  };
 }
 
 /** Checks points that came from another party: finite and in order. */
@@ -82,17 +84,12 @@ export function pointsProblem(p: ValuePoints): string | null {
   return null;
 }
 
+/** The label's classes at this site: the levels its rows have (not every level the file declares), or numeric codes. */
 function labelClassesOf(c: Column, source: string): string[] {
-  if (c.type === 'categorical' || c.type === 'boolean') {
-    const seen = new Set<number>();
-    for (const v of c.values) if (v >= 0) seen.add(v);
-    return c.levels.filter((_, k) => seen.has(k));
-  }
-  if (c.type === 'numeric') {
-    const distinct = [...new Set(present(c.values))];
-    if (distinct.length <= 100 && distinct.every(Number.isInteger)) return distinct.map(String);
-  }
-  throw new DataFormatError(`${source}: label column '${c.name}' is ${c.type} with many values; classification needs classes`);
+  if (c.type !== 'categorical' && c.type !== 'boolean') return labelClasses(c, source);
+  const seen = new Set<number>();
+  for (const v of c.values) if (v >= 0) seen.add(v);
+  return c.levels.filter((_, k) => seen.has(k));
 }
 
 /** What one site shows of its training rows, for a preprocessing merged across sites. */

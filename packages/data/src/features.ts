@@ -66,9 +66,11 @@ export interface FeatureMatrix {
   data: Float32Array;
 }
 
-const sortedPresent = (v: Float64Array): Float64Array => v.filter((x) => !Number.isNaN(x)).sort();
+/** The values that are present (not NaN), in increasing order. */
+export const sortedPresent = (v: Float64Array): Float64Array => v.filter((x) => !Number.isNaN(x)).sort();
 
-function quantileOf(sorted: Float64Array, p: number): number {
+/** The value at probability p of sorted values, interpolated between neighbours (0 when there are none). */
+export function quantileOf(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return 0;
   const at = p * (sorted.length - 1);
   const lo = Math.floor(at);
@@ -119,7 +121,7 @@ export function fitFeatures(table: Table, o: FitOptions = {}): FeatureSchema {
 }
 
 /** Class names of a label column: its levels, or the distinct values of a numeric code. */
-function labelClasses(c: Column, source: string): string[] {
+export function labelClasses(c: Column, source: string): string[] {
   if (c.type === 'categorical' || c.type === 'boolean') return c.levels;
   if (c.type === 'numeric') {
     const distinct = [...new Set(sortedPresent(c.values))];

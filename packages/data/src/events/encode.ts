@@ -66,7 +66,8 @@ function scaleOf(v: number[]): Scale {
   return { median: median(v), scale: spread > 0 ? spread : 1 };
 }
 
-const logGap = (dt: number): number => Math.log1p(Math.max(dt, 0));
+/** The time-gap feature: log(1 + gap), a negative gap counted as none. */
+export const logGap = (dt: number): number => Math.log1p(Math.max(dt, 0));
 
 export interface EventFitOptions {
   maxLength: number;

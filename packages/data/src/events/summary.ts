@@ -16,7 +16,7 @@ import {
   type LevelCounts,
   type ValuePoints,
 } from '../featureSummary.js';
-import type { EventSchema, Scale } from './encode.js';
+import { logGap, type EventSchema, type Scale } from './encode.js';
 import type { Histories } from './histories.js';
 
 export interface HistorySummary {
@@ -59,7 +59,7 @@ export function summarizeHistories(h: Histories, o: { typeField?: string | null;
   });
   const gaps: number[] = [];
   for (let i = 0; i < h.entities.length; i++)
-    for (let j = h.offsets[i]! + 1; j < h.offsets[i + 1]!; j++) gaps.push(Math.log1p(Math.max(h.time[j]! - h.time[j - 1]!, 0)));
+    for (let j = h.offsets[i]! + 1; j < h.offsets[i + 1]!; j++) gaps.push(logGap(h.time[j]! - h.time[j - 1]!));
   return {
     format: 'pretext-history-summary/1',
     entities: h.entities.length,

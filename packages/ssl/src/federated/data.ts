@@ -442,14 +442,15 @@ export async function partitionedData(
   seed: number,
   o: { quiet?: boolean; siteSummaries?: { minCount: number } } = {},
 ): Promise<{ data: FederatedData; partition: Partition }> {
+  // A recipe whose preprocessing cannot be merged is refused before anything is read.
+  const kind = o.siteSummaries ? summarizedKind(recipe) : null;
   const data = await federatedData(recipe, { quiet: o.quiet });
   const partition = partitionFor(data, spec, sites, seed);
   if (!o.siteSummaries) return { data, partition };
-  summarizedKind(recipe);
   data.dispose();
   const { minCount } = o.siteSummaries;
   let summaries: Record<string, unknown>;
-  if (summarizedKind(recipe) === 'events') {
+  if (kind === 'events') {
     const events = await loadEventData(recipe.data as EventDataSpec);
     summaries = Object.fromEntries(
       partition.sites.map((s) => [
